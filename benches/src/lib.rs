@@ -1,0 +1,2 @@
+//! Benchmarks of the WRNexus decision path; see `benches/decision.rs`.
+//! Run with `cargo bench -p wrnexus-benches`.

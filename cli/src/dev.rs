@@ -1,0 +1,85 @@
+//! `wrnexus dev`: control plane, gateway and demo upstream in one process, on
+//! SQLite with an in-process cache — no Postgres, no Redis.
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use wrnexus_control_plane::ControlPlaneConfig;
+use wrnexus_control_plane::store::sqlite_url;
+use wrnexus_gateway::{GatewayConfig, Upstream};
+use wrnexus_policies::PolicySource;
+
+/// What `wrnexus dev` was asked for.
+#[derive(Debug)]
+pub struct DevOptions {
+    pub listen: String,
+    pub admin_listen: String,
+    pub data_dir: PathBuf,
+    pub policies: PolicySource,
+}
+
+pub fn run(options: DevOptions) -> Result<()> {
+    std::fs::create_dir_all(&options.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory `{}`",
+            options.data_dir.display()
+        )
+    })?;
+    let database = options.data_dir.join("wrnexus.sqlite");
+    let (bus, _) = broadcast::channel(4096);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wrnexus-control-plane")
+        .enable_all()
+        .build()?;
+    let (control_plane, demo) = runtime.block_on(async {
+        let mut config = ControlPlaneConfig::new(sqlite_url(&database));
+        config.operator_token = std::env::var("WRNEXUS_OPERATOR_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
+        config.policies = options.policies.clone();
+        let state = wrnexus_control_plane::build(config, Some(bus.clone())).await?;
+        let cp = TcpListener::bind("127.0.0.1:0").await?;
+        let cp_addr = cp.local_addr()?;
+        tokio::spawn(async move {
+            if let Err(e) = wrnexus_control_plane::serve(cp, state, std::future::pending()).await {
+                tracing::error!(error = %e, "control plane stopped");
+            }
+        });
+        let demo = TcpListener::bind("127.0.0.1:0").await?;
+        let demo_addr = demo.local_addr()?;
+        tokio::spawn(wrnexus_gateway::demo::serve(demo));
+        anyhow::Ok((cp_addr, demo_addr))
+    })?;
+
+    let mut gateway = GatewayConfig::new(
+        options.listen.clone(),
+        format!("http://{control_plane}"),
+        Upstream {
+            host: demo.ip().to_string(),
+            port: demo.port(),
+            tls: false,
+        },
+    );
+    gateway.admin_listen = options.admin_listen.clone();
+    gateway.policies = options.policies;
+    println!(
+        "WRNexus dev is running (data in {}).",
+        options.data_dir.display()
+    );
+    println!(
+        "  Open http://{}/ to sign up and reach the demo app.",
+        options.listen
+    );
+    println!(
+        "  Metrics and health: http://{}/metrics",
+        options.admin_listen
+    );
+    if std::env::var_os("WRNEXUS_OPERATOR_TOKEN").is_none() {
+        println!("  Operator API: off (set WRNEXUS_OPERATOR_TOKEN to enable it).");
+    }
+    wrnexus_gateway::run(gateway, Some(bus))?;
+    drop(runtime);
+    Ok(())
+}

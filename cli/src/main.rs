@@ -1,0 +1,183 @@
+//! `wrnexus`: the one binary. Parses the command line, builds, runs.
+
+mod dev;
+mod settings;
+
+use anyhow::{Result, anyhow};
+use clap::{Parser, Subcommand, ValueEnum};
+use settings::Settings;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wrnexus_policies::{PolicyEngine, PolicySource};
+
+/// WRNexus: a tenancy-aware authorization gateway.
+#[derive(Debug, Parser)]
+#[command(name = "wrnexus", version, about)]
+struct Cli {
+    /// Log format.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "human",
+        env = "WRNEXUS_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Everything in one process on embedded defaults: control plane,
+    /// gateway and a demo upstream, SQLite in the data directory, no Redis.
+    Dev {
+        /// Gateway listen address.
+        #[arg(long, env = "WRNEXUS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Admin listener (/metrics, /live, /ready).
+        #[arg(long, env = "WRNEXUS_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+        admin_listen: String,
+        /// Where the SQLite database lives.
+        #[arg(long, env = "WRNEXUS_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// Policy directory (default: the shipped policies).
+        #[arg(long, env = "WRNEXUS_POLICY_DIR")]
+        policy_dir: Option<PathBuf>,
+    },
+    /// Run the gateway (the `[gateway]` section of the config file).
+    Gateway {
+        #[arg(long, short, env = "WRNEXUS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run the control plane (the `[control_plane]` section).
+    ControlPlane {
+        #[arg(long, short, env = "WRNEXUS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long, short, env = "WRNEXUS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Work with policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Serve the demo upstream alone: it echoes every request as JSON.
+    DemoUpstream {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Parse and strictly validate a policy directory against its schema.
+    Check {
+        /// Directory holding `schema.cedarschema` and `*.cedar` files.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WRNEXUS_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Dev {
+            listen,
+            admin_listen,
+            data_dir,
+            policy_dir,
+        } => dev::run(dev::DevOptions {
+            listen,
+            admin_listen,
+            data_dir,
+            policies: policy_dir.map_or(PolicySource::Shipped, PolicySource::Dir),
+        }),
+        Command::Gateway { config } => {
+            let origin = config.display().to_string();
+            let gateway = Settings::load(&config)?.gateway(&origin)?;
+            Ok(wrnexus_gateway::run(gateway, None)?)
+        }
+        Command::ControlPlane { config } => {
+            let origin = config.display().to_string();
+            let (listen, cp) = Settings::load(&config)?.control_plane(&origin)?;
+            runtime()?.block_on(async {
+                let state = wrnexus_control_plane::build(cp, None).await?;
+                let listener = tokio::net::TcpListener::bind(&listen).await?;
+                tracing::info!(listen = %listen, "control plane listening");
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                wrnexus_control_plane::serve(listener, state, shutdown).await?;
+                Ok(())
+            })
+        }
+        Command::Migrate { config } => {
+            let origin = config.display().to_string();
+            let (_, cp) = Settings::load(&config)?.control_plane(&origin)?;
+            runtime()?.block_on(async {
+                let pusher = wrnexus_control_plane::push::Pusher::none();
+                wrnexus_control_plane::store::Store::connect(&cp.database_url, pusher).await?;
+                println!("migrations applied");
+                Ok(())
+            })
+        }
+        Command::Policy {
+            command: PolicyCommand::Check { dir },
+        } => {
+            let engine =
+                PolicyEngine::load(&PolicySource::Dir(dir.clone())).map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "{}: {} policies valid against the schema",
+                dir.display(),
+                engine.policy_count()
+            );
+            Ok(())
+        }
+        Command::DemoUpstream { listen } => runtime()?.block_on(async {
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            println!("demo upstream on http://{listen}");
+            wrnexus_gateway::demo::serve(listener).await?;
+            Ok(())
+        }),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The binary's own commands: help, policy check, config errors.
+
+use std::process::Command;
+
+fn wrnexus(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wrnexus"))
+        .args(args)
+        .env_remove("WRNEXUS_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run wrnexus: {e}"))
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = wrnexus(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out);
+    for command in ["dev", "gateway", "control-plane", "migrate", "policy"] {
+        assert!(
+            help.contains(command),
+            "{command} missing from --help:\n{help}"
+        );
+    }
+    let dev = text(&wrnexus(&["dev", "--help"]));
+    for flag in [
+        "--listen",
+        "--admin-listen",
+        "--data-dir",
+        "WRNEXUS_LISTEN",
+        "WRNEXUS_DATA_DIR",
+    ] {
+        assert!(dev.contains(flag), "{flag} missing from dev --help:\n{dev}");
+    }
+}
+
+#[test]
+fn policy_check_accepts_the_shipped_policies() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    let out = wrnexus(&["policy", "check", dir]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("policies valid"));
+}
+
+#[test]
+fn policy_check_names_file_and_line_and_fails() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let shipped = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../policies/schema.cedarschema"
+    );
+    std::fs::copy(shipped, dir.path().join("schema.cedarschema"))?;
+    std::fs::write(
+        dir.path().join("bad.cedar"),
+        "// ok so far\n\npermit (principal, action == WRNexus::Action::\"fly\", resource);\n",
+    )?;
+    let out = wrnexus(&["policy", "check", &dir.path().display().to_string()]);
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(message.contains("bad.cedar:3:"), "{message}");
+    Ok(())
+}
+
+#[test]
+fn config_errors_name_file_and_key() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("wrnexus.toml");
+    std::fs::write(
+        &file,
+        "[gateway]\nlisten = \"127.0.0.1:0\"\nupstreem = \"http://x\"\n",
+    )?;
+    let out = wrnexus(&["gateway", "--config", &file.display().to_string()]);
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(
+        message.contains("wrnexus.toml") && message.contains("upstreem"),
+        "{message}"
+    );
+    Ok(())
+}

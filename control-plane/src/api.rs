@@ -1,0 +1,73 @@
+//! The HTTP face of the control plane: `app(state) -> Router`.
+
+pub mod actor;
+pub mod auth;
+pub mod authz;
+pub mod error;
+pub mod input;
+pub mod internal;
+pub mod operator;
+pub mod pages;
+pub mod workspaces;
+
+use crate::config::ControlPlaneConfig;
+use crate::store::Store;
+use crate::tokens::Keys;
+use axum::Router;
+use axum::routing::{delete, get, post};
+use error::ApiError;
+use std::sync::Arc;
+use wrnexus_policies::PolicyEngine;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub keys: Arc<Keys>,
+    pub policies: Arc<PolicyEngine>,
+    pub config: Arc<ControlPlaneConfig>,
+}
+
+/// The JSON API, served under `/v1` and, through the gateway, `/.wrnexus/api/v1`.
+fn v1() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/keys", get(internal::keys))
+        .route("/internal/decision-data", get(internal::decision_data))
+        .route(
+            "/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route("/workspaces/{id}/members", get(workspaces::members))
+        .route(
+            "/workspaces/{id}/members/{user_id}",
+            delete(workspaces::remove_member).patch(workspaces::change_role),
+        )
+        .route("/workspaces/{id}/invitations", post(workspaces::invite))
+        .route("/invitations/{token}/accept", post(workspaces::accept))
+        .route("/operator/workspaces/{id}/suspend", post(operator::suspend))
+        .route(
+            "/operator/workspaces/{id}/reactivate",
+            post(operator::reactivate),
+        )
+}
+
+/// Every route of the control plane.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/.wrnexus/signin",
+            get(auth::signin_page).post(auth::signin),
+        )
+        .route(
+            "/.wrnexus/signup",
+            get(auth::signup_page).post(auth::signup),
+        )
+        .route("/.wrnexus/signout", post(auth::signout))
+        .route("/.wrnexus/whoami", get(auth::whoami))
+        .route("/.wrnexus/switch", post(auth::switch))
+        .nest("/v1", v1())
+        .nest("/.wrnexus/api/v1", v1())
+        .fallback(|| async { ApiError::not_found("route") })
+        .with_state(state)
+}

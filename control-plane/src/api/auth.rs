@@ -1,0 +1,333 @@
+//! Sign-up, sign-in, sign-out and whoami: the browser-facing identity routes.
+
+use super::AppState;
+use super::actor::{Actor, session_token};
+use super::error::ApiError;
+use super::input::Input;
+use super::pages::{self, Page};
+use crate::password;
+use crate::store::accounts::User;
+use crate::store::now;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::OnceLock;
+use wrnexus_policies::SessionClaims;
+use wrnexus_policies::redirect::safe_return_to;
+
+/// Sign-up and sign-in bodies (JSON or form).
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    email: Option<String>,
+    password: Option<String>,
+    return_to: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// Normalise and check an email address (`invalid_email` naming `email`).
+pub fn normalise_email(raw: &str) -> Result<String, ApiError> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || {
+        ApiError::field(
+            "invalid_email",
+            "email",
+            "`email` must be an email address like name@example.com",
+        )
+    };
+    if email.len() < 3
+        || email.len() > 254
+        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid());
+    }
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@') =>
+        {
+            Ok(email)
+        }
+        _ => Err(invalid()),
+    }
+}
+
+fn required(value: Option<String>, field: &'static str) -> Result<String, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::missing(field))
+}
+
+/// The `Set-Cookie` value carrying a session token.
+fn session_cookie(state: &AppState, token: String, max_age: i64) -> Result<HeaderValue, ApiError> {
+    let cookie = Cookie::build((state.config.cookie_name.clone(), token))
+        .path("/")
+        .secure(state.config.cookie_secure)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).map_err(|_| ApiError::internal())
+}
+
+/// Start a session in `workspace_id` and answer: JSON, or a 303 for forms.
+async fn open_session(
+    state: &AppState,
+    user: &User,
+    workspace_id: &str,
+    form: bool,
+    return_to: &str,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let ttl = state.config.session_ttl_secs;
+    let session = state.store.create_session(&user.id, ttl).await?;
+    let claims = SessionClaims {
+        iss: state.keys.issuer().to_string(),
+        aud: state.keys.audience().to_string(),
+        sub: user.id.clone(),
+        wid: workspace_id.to_string(),
+        sid: session.id.clone(),
+        iat: now(),
+        exp: session.expires_at,
+    };
+    let token = state.keys.sign(&claims).map_err(|e| {
+        tracing::error!(error = %e, "signing a session token failed");
+        ApiError::internal()
+    })?;
+    let cookie = session_cookie(state, token, ttl)?;
+    let mut response = if form {
+        Redirect::to(safe_return_to(return_to)).into_response()
+    } else {
+        let workspace = state.store.workspace(workspace_id).await?;
+        let role = state.store.role_of(workspace_id, &user.id).await?;
+        (
+            status,
+            Json(json!({
+                "user": {"id": user.id, "email": user.email},
+                "workspace": {
+                    "id": workspace_id,
+                    "name": workspace.as_ref().map(|w| w.name.clone()),
+                    "role": role,
+                },
+                "session": {"id": session.id, "expires_at": session.expires_at},
+            })),
+        )
+            .into_response()
+    };
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// A form error re-renders the page; a JSON error is problem+json.
+fn fail(page: Page, form: bool, return_to: &str, email: &str, e: ApiError) -> Response {
+    if form {
+        pages::render(
+            page,
+            e.status,
+            safe_return_to(return_to),
+            email,
+            Some(&e.detail),
+        )
+    } else {
+        e.into_response()
+    }
+}
+
+pub async fn signup_page(Query(q): Query<ReturnTo>) -> Response {
+    let return_to = q.return_to.unwrap_or_else(|| "/".to_string());
+    pages::render(
+        Page::SignUp,
+        StatusCode::OK,
+        safe_return_to(&return_to),
+        "",
+        None,
+    )
+}
+
+pub async fn signin_page(Query(q): Query<ReturnTo>) -> Response {
+    let return_to = q.return_to.unwrap_or_else(|| "/".to_string());
+    pages::render(
+        Page::SignIn,
+        StatusCode::OK,
+        safe_return_to(&return_to),
+        "",
+        None,
+    )
+}
+
+pub async fn signup(State(state): State<AppState>, input: Input<Credentials>) -> Response {
+    let form = input.form;
+    let Credentials {
+        email,
+        password,
+        return_to,
+    } = input.value;
+    let return_to = return_to.unwrap_or_else(|| "/".to_string());
+    let shown_email = email.clone().unwrap_or_default();
+    let result = async {
+        let email = normalise_email(&required(email, "email")?)?;
+        let password = required(password, "password")?;
+        password::check(&password).map_err(|e| ApiError::field("weak_password", "password", e.to_string()))?;
+        let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(|_| ApiError::internal())?;
+        let signed_up = state.store.sign_up(&email, &hash).await?;
+        tracing::info!(user_id = %signed_up.user.id, workspace_id = %signed_up.workspace_id, "signed up");
+        open_session(&state, &signed_up.user, &signed_up.workspace_id, form, &return_to, StatusCode::CREATED).await
+    }
+    .await;
+    result.unwrap_or_else(|e| fail(Page::SignUp, form, &return_to, &shown_email, e))
+}
+
+/// A hash to verify against when the email is unknown, so both cases cost the same.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| password::hash("decoy password for unknown users").unwrap_or_default())
+}
+
+pub async fn signin(State(state): State<AppState>, input: Input<Credentials>) -> Response {
+    let form = input.form;
+    let Credentials {
+        email,
+        password,
+        return_to,
+    } = input.value;
+    let return_to = return_to.unwrap_or_else(|| "/".to_string());
+    let shown_email = email.clone().unwrap_or_default();
+    let result = async {
+        let email = normalise_email(&required(email, "email")?)?;
+        let password = required(password, "password")?;
+        let user = state.store.user_by_email(&email).await?;
+        let phc = user
+            .as_ref()
+            .map_or_else(|| decoy_hash().to_string(), |u| u.password_hash.clone());
+        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+            .await
+            .map_err(|_| ApiError::internal())?;
+        let user = match user {
+            Some(u) if matches && !u.disabled => u,
+            _ => {
+                tracing::info!("sign-in refused");
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "the email or password is wrong",
+                ));
+            }
+        };
+        let workspace_id = state.store.landing_workspace(&user).await?;
+        tracing::info!(user_id = %user.id, workspace_id = %workspace_id, "signed in");
+        open_session(
+            &state,
+            &user,
+            &workspace_id,
+            form,
+            &return_to,
+            StatusCode::OK,
+        )
+        .await
+    }
+    .await;
+    result.unwrap_or_else(|e| fail(Page::SignIn, form, &return_to, &shown_email, e))
+}
+
+/// Revoke the caller's session (if any) and clear the cookie.
+pub async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = session_token(&headers, &state.config.cookie_name)
+        && let Ok(claims) = state.keys.verify(&token)
+        && let Err(e) = state.store.revoke_session(&claims.sid).await
+    {
+        tracing::warn!(error = %e, "revoking a session at sign-out failed");
+    }
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let mut response = if wants_html {
+        Redirect::to("/.wrnexus/signin").into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    };
+    if let Ok(cookie) = session_cookie(&state, String::new(), 0) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The signed-in user, the current workspace and every membership.
+pub async fn whoami(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let workspaces = state.store.workspaces_of(&actor.user_id).await?;
+    let current = workspaces
+        .iter()
+        .find(|w| w.workspace.id == actor.workspace_id);
+    Ok(Json(json!({
+        "user": {"id": actor.user_id, "email": actor.email},
+        "workspace": current,
+        "workspaces": workspaces,
+    })))
+}
+
+/// `POST /.wrnexus/switch` body (JSON or form).
+#[derive(Debug, Deserialize)]
+pub struct SwitchTo {
+    workspace_id: Option<String>,
+    return_to: Option<String>,
+}
+
+/// Re-issue the cookie in place: same session, new workspace. Forms get a
+/// 303 to `return_to` (same-origin paths only); JSON gets the workspace.
+pub async fn switch(
+    State(state): State<AppState>,
+    actor: Actor,
+    input: Input<SwitchTo>,
+) -> Result<Response, ApiError> {
+    let form = input.form;
+    let workspace_id = required(input.value.workspace_id, "workspace_id")?;
+    let return_to = input.value.return_to.unwrap_or_else(|| "/".to_string());
+    let role = state
+        .store
+        .role_of(&workspace_id, &actor.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("workspace"))?;
+    let session = state
+        .store
+        .session(&actor.session_id)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    let claims = SessionClaims {
+        wid: workspace_id.clone(),
+        iat: now(),
+        exp: session.expires_at,
+        ..actor.claims.clone()
+    };
+    let token = state.keys.sign(&claims).map_err(|e| {
+        tracing::error!(error = %e, "signing a session token failed");
+        ApiError::internal()
+    })?;
+    state
+        .store
+        .set_last_workspace(&actor.user_id, &workspace_id)
+        .await?;
+    let cookie = session_cookie(&state, token, (session.expires_at - now()).max(0))?;
+    let mut response = if form {
+        Redirect::to(safe_return_to(&return_to)).into_response()
+    } else {
+        Json(json!({ "workspace": { "id": workspace_id, "role": role } })).into_response()
+    };
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}

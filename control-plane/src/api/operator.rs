@@ -1,0 +1,62 @@
+//! Operator endpoints (a token from configuration): suspend and reactivate.
+
+use super::AppState;
+use super::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use wrnexus_policies::WorkspaceStatus;
+
+fn check_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.config.operator_token.as_deref() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "operator_api_disabled",
+            "the operator API is off: set WRNEXUS_OPERATOR_TOKEN to enable it",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_operator_token",
+            "a valid operator token is required",
+        ))
+    }
+}
+
+async fn set_status(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    status: WorkspaceStatus,
+) -> Result<Json<Value>, ApiError> {
+    check_operator(&state, &headers)?;
+    let workspace = state.store.set_workspace_status(&id, status).await?;
+    tracing::info!(workspace_id = %id, status = %status, "workspace status set by operator");
+    Ok(Json(json!({ "workspace": workspace })))
+}
+
+pub async fn suspend(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_status(state, headers, id, WorkspaceStatus::Suspended).await
+}
+
+pub async fn reactivate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_status(state, headers, id, WorkspaceStatus::Active).await
+}

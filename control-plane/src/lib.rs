@@ -1,0 +1,23 @@
+//! The WRNexus control plane: tenancy data, sign-in, and the JSON API.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings.
+//! - [`store`]: Postgres or SQLite behind one API; every write is one
+//!   transaction and pushes its changed decision data after commit.
+//! - [`push`]: writing entries to Redis and publishing invalidations.
+//! - [`tokens`]: the Ed25519 key, session JWTs, the public key set.
+//! - [`password`]: argon2id and the strength rule.
+//! - [`api`]: routes, extractors and the one error type.
+//! - [`server`]: wiring it together and serving.
+
+pub mod api;
+pub mod config;
+pub mod password;
+pub mod push;
+pub mod server;
+pub mod store;
+pub mod tokens;
+
+pub use config::ControlPlaneConfig;
+pub use server::{StartError, build, serve};

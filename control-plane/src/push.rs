@@ -1,0 +1,197 @@
+//! Pushing decision data: after each commit, write newer entries to Redis and
+//! tell every gateway to drop its local copy.
+
+use crate::store::Changes;
+use redis::aio::ConnectionManager;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use wrnexus_policies::entries::INVALIDATION_CHANNEL;
+use wrnexus_policies::{DecisionData, Invalidation};
+
+/// Set the entry only if its version is newer than the stored one; then,
+/// when a channel is given, publish the invalidation. Atomic in Redis.
+/// The invalidation is published whenever a channel is given, even when a
+/// read-through fill already stored this version: gateways order by version.
+const SET_IF_NEWER: &str = r#"
+local stored = 0
+local cur = redis.call('GET', KEYS[1])
+local newer = true
+if cur then
+  local ok, decoded = pcall(cjson.decode, cur)
+  if ok and type(decoded) == 'table' then
+    local v = tonumber(decoded['version'])
+    if v and v >= tonumber(ARGV[2]) then
+      newer = false
+    end
+  end
+end
+if newer then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+  stored = 1
+end
+if ARGV[4] ~= '' then
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
+return stored
+"#;
+
+#[derive(Clone)]
+struct RedisPush {
+    conn: ConnectionManager,
+    script: Arc<redis::Script>,
+    ttl_secs: u64,
+}
+
+/// Where changes go. Cloning is cheap.
+#[derive(Clone, Default)]
+pub struct Pusher {
+    redis: Option<RedisPush>,
+    local: Option<broadcast::Sender<Invalidation>>,
+}
+
+impl std::fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pusher")
+            .field("redis", &self.redis.is_some())
+            .field("local", &self.local.is_some())
+            .finish()
+    }
+}
+
+impl Pusher {
+    /// Push nowhere (a control plane without gateways to tell).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Connect to Redis; entries expire after `ttl` as a safety net.
+    pub async fn with_redis(url: &str, ttl: Duration) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(Pusher {
+            redis: Some(RedisPush {
+                conn,
+                script: Arc::new(redis::Script::new(SET_IF_NEWER)),
+                ttl_secs: ttl.as_secs().max(1),
+            }),
+            local: None,
+        })
+    }
+
+    /// Also tell in-process gateways (the embedded `wrnexus dev`).
+    pub fn with_local(mut self, tx: broadcast::Sender<Invalidation>) -> Self {
+        self.local = Some(tx);
+        self
+    }
+
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Publish committed changes. A Redis failure is retried in the
+    /// background; entries also expire, so a lost write heals itself.
+    pub async fn publish(&self, changes: Changes) {
+        if changes.is_empty() {
+            return;
+        }
+        let now_ms = Invalidation::now_ms();
+        let invalidations: Vec<(String, String, Invalidation)> = changes
+            .iter()
+            .filter_map(|(key, entry)| {
+                let key = key.cache_key();
+                let body = serde_json::to_string(entry).ok()?;
+                let inv = Invalidation {
+                    key: key.clone(),
+                    version: entry.version,
+                    published_at_ms: now_ms,
+                };
+                Some((key, body, inv))
+            })
+            .collect();
+        if let Some(redis) = &self.redis {
+            let pending = redis.clone().write_all(&invalidations, true).await;
+            if !pending.is_empty() {
+                let redis = redis.clone();
+                tokio::spawn(async move { redis.retry(pending).await });
+            }
+        }
+        if let Some(local) = &self.local {
+            for (_, _, inv) in invalidations {
+                // No receiver just means no gateway is running yet.
+                let _ = local.send(inv);
+            }
+        }
+    }
+
+    /// Store entries read on a gateway's miss (read-through fill), without
+    /// publishing: nothing changed, nobody needs to drop anything.
+    pub async fn fill(&self, data: &DecisionData) {
+        let Some(redis) = &self.redis else { return };
+        let items: Vec<(String, String, Invalidation)> = data
+            .entries
+            .iter()
+            .filter_map(|(key, entry)| {
+                let body = serde_json::to_string(entry).ok()?;
+                let inv = Invalidation {
+                    key: key.clone(),
+                    version: entry.version,
+                    published_at_ms: 0,
+                };
+                Some((key.clone(), body, inv))
+            })
+            .collect();
+        let _ = redis.clone().write_all(&items, false).await;
+    }
+}
+
+impl RedisPush {
+    /// Write each entry; returns those that failed.
+    async fn write_all(
+        mut self,
+        items: &[(String, String, Invalidation)],
+        publish: bool,
+    ) -> Vec<(String, String, Invalidation)> {
+        let mut failed = Vec::new();
+        for item in items {
+            let (key, body, inv) = item;
+            let message = if publish {
+                serde_json::to_string(inv).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let channel = if publish { INVALIDATION_CHANNEL } else { "" };
+            let result: Result<i64, redis::RedisError> = self
+                .script
+                .key(key)
+                .arg(body)
+                .arg(inv.version)
+                .arg(self.ttl_secs)
+                .arg(channel)
+                .arg(message)
+                .invoke_async(&mut self.conn)
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(key = %key, error = %e, "redis push failed");
+                failed.push(item.clone());
+            }
+        }
+        failed
+    }
+
+    async fn retry(self, mut pending: Vec<(String, String, Invalidation)>) {
+        let mut delay = Duration::from_millis(200);
+        for _ in 0..20 {
+            tokio::time::sleep(delay).await;
+            pending = self.clone().write_all(&pending, true).await;
+            if pending.is_empty() {
+                return;
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        tracing::error!(
+            entries = pending.len(),
+            "giving up pushing entries to redis; they expire with their TTL"
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! Building and serving the control plane.
+
+use crate::api::{AppState, app};
+use crate::config::ControlPlaneConfig;
+use crate::push::Pusher;
+use crate::store::Store;
+use crate::tokens::Keys;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use wrnexus_policies::{Invalidation, PolicyEngine};
+
+/// Why the control plane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("redis at the configured url: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] crate::tokens::TokenError),
+    #[error("policies:\n{0}")]
+    Policies(#[from] wrnexus_policies::load::PolicyErrors),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Connect everything the control plane needs. `local` also tells
+/// in-process gateways about changes (the embedded mode).
+pub async fn build(
+    config: ControlPlaneConfig,
+    local: Option<broadcast::Sender<Invalidation>>,
+) -> Result<AppState, StartError> {
+    let mut pusher = match &config.redis_url {
+        Some(url) => Pusher::with_redis(url, config.redis_entry_ttl).await?,
+        None => Pusher::none(),
+    };
+    if let Some(tx) = local {
+        pusher = pusher.with_local(tx);
+    }
+    let store = Store::connect(&config.database_url, pusher).await?;
+    let keys = Keys::load_or_create(&store, &config.issuer, &config.audience).await?;
+    let policies = PolicyEngine::load(&config.policies)?;
+    Ok(AppState {
+        store,
+        keys: Arc::new(keys),
+        policies: Arc::new(policies),
+        config: Arc::new(config),
+    })
+}
+
+/// Serve on an already-bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), std::io::Error> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,217 @@
+//! The tenancy store: one API over Postgres or SQLite (sqlx `Any`), migrations,
+//! transactions, and the push of changed decision data after each commit.
+
+pub mod accounts;
+pub mod decision_data;
+pub mod sessions;
+pub mod tenancy;
+
+use crate::push::Pusher;
+use sqlx::SqlStr;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use std::borrow::Cow;
+use sqlx::{Any, AnyPool, Transaction};
+use std::time::{SystemTime, UNIX_EPOCH};
+use wrnexus_policies::{EntryKey, VersionedEntry};
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Store failures that callers turn into responses.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness or invariant conflict, e.g. duplicate email, last owner.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The thing does not exist, or the caller may not know it exists.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// Input the database refused.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url `{0}`: use postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether an error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Changed decision data, published once the transaction has committed.
+pub type Changes = Vec<(EntryKey, VersionedEntry)>;
+
+/// The store. Cloning is cheap (a pool handle).
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    pusher: Pusher,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connect and bring the schema up to date.
+    pub async fn connect(url: &str, pusher: Pusher) -> Result<Self, StoreError> {
+        let store = Self::connect_without_migrating(url, pusher).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connect only; see [`Store::migrate`].
+    pub async fn connect_without_migrating(url: &str, pusher: Pusher) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = backend_of(url)?;
+        let options = AnyPoolOptions::new();
+        let pool = match backend {
+            // One writer at a time is SQLite's model; a single connection
+            // avoids lock-upgrade failures under concurrent requests.
+            Backend::Sqlite => options.max_connections(1).connect(url).await?,
+            Backend::Postgres => options.max_connections(16).connect(url).await?,
+        };
+        Ok(Store {
+            pool,
+            backend,
+            pusher,
+        })
+    }
+
+    /// Apply pending migrations for this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrator(self.backend).run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn pusher(&self) -> &Pusher {
+        &self.pusher
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Commit, then push every changed entry (Redis write + invalidation).
+    pub(crate) async fn commit(
+        &self,
+        tx: Transaction<'static, Any>,
+        changes: Changes,
+    ) -> Result<(), StoreError> {
+        tx.commit().await?;
+        self.pusher.publish(changes).await;
+        Ok(())
+    }
+}
+
+/// Take the next decision-data version. Called inside the writing
+/// transaction, so versions follow commit order for each row.
+pub(crate) async fn next_version(tx: &mut Transaction<'static, Any>) -> Result<i64, StoreError> {
+    let v: i64 = sqlx::query_scalar(
+        "UPDATE counters SET value = value + 1 WHERE name = 'decision' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(v)
+}
+
+/// Schema migrations, one SQL file per backend each, compiled in.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+
+fn migrator(backend: Backend) -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|&(version, description, postgres, sqlite)| {
+            let sql = match backend {
+                Backend::Postgres => postgres,
+                Backend::Sqlite => sqlite,
+            };
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                SqlStr::from_static(sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// A URL without its user and password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+/// The SQLite URL for a file, created if missing.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A new random id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,179 @@
+//! Users: sign-up (user + personal workspace + owner membership in one
+//! transaction), lookup, and the last-used workspace.
+
+use super::{Changes, Store, StoreError, is_unique_violation, new_id, next_version, now};
+use sqlx::Row;
+use wrnexus_policies::{Entry, EntryKey, Role, VersionedEntry, WorkspaceStatus};
+
+/// A user as the store knows it. `password_hash` never leaves the control plane.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub last_workspace_id: Option<String>,
+}
+
+/// What sign-up created.
+#[derive(Debug, Clone)]
+pub struct SignedUp {
+    pub user: User,
+    pub workspace_id: String,
+    pub workspace_name: String,
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+        last_workspace_id: row.try_get("last_workspace_id")?,
+    })
+}
+
+impl Store {
+    /// Create the user, their personal workspace and the owner membership,
+    /// all or nothing. A taken email is a conflict (`email_taken`).
+    pub async fn sign_up(&self, email: &str, password_hash: &str) -> Result<SignedUp, StoreError> {
+        let mut tx = self.begin().await?;
+        let version = next_version(&mut tx).await?;
+        let now = now();
+        let user_id = new_id();
+        let workspace_id = new_id();
+        let workspace_name = format!("{}'s workspace", email.split('@').next().unwrap_or(email));
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, created_at, last_workspace_id, version) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&user_id)
+        .bind(email)
+        .bind(password_hash)
+        .bind(now)
+        .bind(&workspace_id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            return Err(if is_unique_violation(&e) {
+                StoreError::conflict("email_taken", "an account with this email already exists")
+            } else {
+                e.into()
+            });
+        }
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, kind, personal_owner_id, status, plan, created_at, version) \
+             VALUES ($1, $2, 'personal', $3, 'active', 'free', $4, $5)",
+        )
+        .bind(&workspace_id)
+        .bind(&workspace_name)
+        .bind(&user_id)
+        .bind(now)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at, version) \
+             VALUES ($1, $2, 'owner', $3, $4)",
+        )
+        .bind(&workspace_id)
+        .bind(&user_id)
+        .bind(now)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        let changes: Changes = vec![
+            (
+                EntryKey::membership(&workspace_id, &user_id),
+                VersionedEntry {
+                    version,
+                    entry: Entry::Membership {
+                        role: Some(Role::Owner),
+                    },
+                },
+            ),
+            (
+                EntryKey::Workspace(workspace_id.clone()),
+                VersionedEntry {
+                    version,
+                    entry: Entry::Workspace {
+                        status: WorkspaceStatus::Active,
+                        plan: "free".to_string(),
+                    },
+                },
+            ),
+            (
+                EntryKey::User(user_id.clone()),
+                VersionedEntry {
+                    version,
+                    entry: Entry::User { disabled: false },
+                },
+            ),
+        ];
+        self.commit(tx, changes).await?;
+        Ok(SignedUp {
+            user: User {
+                id: user_id,
+                email: email.to_string(),
+                password_hash: password_hash.to_string(),
+                disabled: false,
+                last_workspace_id: Some(workspace_id.clone()),
+            },
+            workspace_id,
+            workspace_name,
+        })
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, password_hash, disabled_at, last_workspace_id FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, password_hash, disabled_at, last_workspace_id FROM users WHERE id = $1",
+        )
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    /// Where sign-in lands: the last-used workspace while the membership
+    /// exists, else the personal workspace.
+    pub async fn landing_workspace(&self, user: &User) -> Result<String, StoreError> {
+        if let Some(last) = &user.last_workspace_id
+            && self.role_of(last, &user.id).await?.is_some()
+        {
+            return Ok(last.clone());
+        }
+        let personal: Option<String> =
+            sqlx::query_scalar("SELECT id FROM workspaces WHERE personal_owner_id = $1")
+                .bind(&user.id)
+                .fetch_optional(self.pool())
+                .await?;
+        personal.ok_or(StoreError::NotFound {
+            what: "personal workspace",
+        })
+    }
+
+    /// Remember the workspace a user last worked in.
+    pub async fn set_last_workspace(
+        &self,
+        user_id: &str,
+        workspace_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_workspace_id = $1 WHERE id = $2")
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

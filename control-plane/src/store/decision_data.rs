@@ -1,0 +1,122 @@
+//! Reading decision data for a gateway's cache miss.
+
+use super::{Store, StoreError};
+use sqlx::Row;
+use wrnexus_policies::{DecisionData, Entry, EntryKey, Role, VersionedEntry, WorkspaceStatus};
+
+impl Store {
+    /// The session, user, membership and workspace entries one request needs.
+    pub async fn decision_data(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        workspace_id: &str,
+    ) -> Result<DecisionData, StoreError> {
+        // Absent rows are answered at the current version, so that an
+        // answer read after a deletion outranks what the deletion replaced.
+        let now_version: i64 =
+            sqlx::query_scalar("SELECT value FROM counters WHERE name = 'decision'")
+                .fetch_one(self.pool())
+                .await?;
+        let mut data = DecisionData::default();
+        let mut put = |key: EntryKey, version: i64, entry: Entry| {
+            data.entries
+                .insert(key.cache_key(), VersionedEntry { version, entry });
+        };
+
+        let session =
+            sqlx::query("SELECT user_id, revoked_at, version FROM sessions WHERE id = $1")
+                .bind(session_id)
+                .fetch_optional(self.pool())
+                .await?;
+        match session {
+            Some(r) => put(
+                EntryKey::Session(session_id.to_string()),
+                r.try_get("version")?,
+                Entry::Session {
+                    user_id: r.try_get("user_id")?,
+                    revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                },
+            ),
+            None => put(
+                EntryKey::Session(session_id.to_string()),
+                now_version,
+                Entry::Missing,
+            ),
+        }
+
+        let user = sqlx::query("SELECT disabled_at, version FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?;
+        match user {
+            Some(r) => put(
+                EntryKey::User(user_id.to_string()),
+                r.try_get("version")?,
+                Entry::User {
+                    disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+                },
+            ),
+            None => put(
+                EntryKey::User(user_id.to_string()),
+                now_version,
+                Entry::Missing,
+            ),
+        }
+
+        let membership = sqlx::query(
+            "SELECT role, version FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let (version, role) = match membership {
+            Some(r) => {
+                let role: String = r.try_get("role")?;
+                let role = role
+                    .parse::<Role>()
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                (r.try_get("version")?, Some(role))
+            }
+            None => (now_version, None),
+        };
+        put(
+            EntryKey::membership(workspace_id, user_id),
+            version,
+            Entry::Membership { role },
+        );
+
+        // A non-member learns nothing about the workspace: its entry is
+        // left out (gateways deny on the membership alone).
+        if role.is_none() {
+            return Ok(data);
+        }
+        let workspace = sqlx::query("SELECT status, plan, version FROM workspaces WHERE id = $1")
+            .bind(workspace_id)
+            .fetch_optional(self.pool())
+            .await?;
+        match workspace {
+            Some(r) => {
+                let status: String = r.try_get("status")?;
+                let status = status
+                    .parse::<WorkspaceStatus>()
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                put(
+                    EntryKey::Workspace(workspace_id.to_string()),
+                    r.try_get("version")?,
+                    Entry::Workspace {
+                        status,
+                        plan: r.try_get("plan")?,
+                    },
+                );
+            }
+            None => put(
+                EntryKey::Workspace(workspace_id.to_string()),
+                now_version,
+                Entry::Missing,
+            ),
+        }
+        Ok(data)
+    }
+}

@@ -1,0 +1,123 @@
+//! Authentication: find the session cookie and verify its JWT.
+
+use crate::keys::KeyRing;
+use http::HeaderMap;
+use http::header::COOKIE;
+use jsonwebtoken::{Algorithm, Validation};
+use wrnexus_policies::SessionClaims;
+
+/// Why a request carries no usable identity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthnError {
+    #[error("no session")]
+    Missing,
+    #[error("the session cookie is sent more than once")]
+    DuplicateCookie,
+    #[error("the session token is invalid")]
+    Invalid,
+    #[error("the session token names an unknown key")]
+    UnknownKey,
+    #[error("the session has ended")]
+    Revoked,
+}
+
+impl AuthnError {
+    /// The problem code clients see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthnError::Missing => "unauthenticated",
+            AuthnError::DuplicateCookie => "duplicate_session_cookie",
+            AuthnError::Invalid | AuthnError::UnknownKey => "invalid_session",
+            AuthnError::Revoked => "session_revoked",
+        }
+    }
+}
+
+/// The session token from the `Cookie` header(s). Two cookies of that name
+/// are refused: which one a backend would pick is ambiguous.
+pub fn session_token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Result<&'h str, AuthnError> {
+    let mut found = None;
+    for value in headers.get_all(COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            let pair = pair.trim();
+            if let Some((name, token)) = pair.split_once('=')
+                && name.trim() == cookie_name
+            {
+                if found.is_some() {
+                    return Err(AuthnError::DuplicateCookie);
+                }
+                found = Some(token.trim().trim_matches('"'));
+            }
+        }
+    }
+    found.filter(|t| !t.is_empty()).ok_or(AuthnError::Missing)
+}
+
+/// Verifies session JWTs: EdDSA only; `exp`, `iss`, `aud` required.
+#[derive(Debug)]
+pub struct Verifier {
+    validation: Validation,
+}
+
+impl Verifier {
+    pub fn new(issuer: &str, audience: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Verifier { validation }
+    }
+
+    pub fn verify(&self, keys: &KeyRing, token: &str) -> Result<SessionClaims, AuthnError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthnError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthnError::Invalid);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| keys.get(kid))
+            .ok_or(AuthnError::UnknownKey)?;
+        jsonwebtoken::decode::<SessionClaims>(token, &key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| AuthnError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(cookies: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for c in cookies {
+            h.append(
+                COOKIE,
+                HeaderValue::from_str(c).unwrap_or(HeaderValue::from_static("")),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn finds_the_session_cookie_among_others() {
+        let h = headers(&["a=1; s=tok; b=2"]);
+        assert_eq!(session_token(&h, "s"), Ok("tok"));
+        assert_eq!(session_token(&h, "missing"), Err(AuthnError::Missing));
+    }
+
+    #[test]
+    fn refuses_duplicates_in_one_header_or_across_headers() {
+        assert_eq!(
+            session_token(&headers(&["s=a; s=b"]), "s"),
+            Err(AuthnError::DuplicateCookie)
+        );
+        assert_eq!(
+            session_token(&headers(&["s=a", "s=b"]), "s"),
+            Err(AuthnError::DuplicateCookie)
+        );
+    }
+}

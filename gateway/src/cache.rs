@@ -1,0 +1,147 @@
+//! The bounded in-process cache of decision data, with version tombstones so
+//! that an invalidation is never undone by a slower fetch.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use wrnexus_policies::VersionedEntry;
+
+enum Slot {
+    Value {
+        entry: VersionedEntry,
+        fetched: Instant,
+    },
+    /// Dropped by an invalidation at `version`: only newer data may return.
+    Tombstone { version: i64 },
+}
+
+/// A cached entry and how old it is.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub entry: VersionedEntry,
+    pub age: Duration,
+}
+
+/// Bounded map from cache key to entry.
+pub struct LocalCache {
+    slots: Mutex<HashMap<String, Slot>>,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for LocalCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCache")
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl LocalCache {
+    pub fn new(capacity: usize) -> Self {
+        LocalCache {
+            slots: Mutex::new(HashMap::new()),
+            capacity: capacity.max(16),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, key: &str) -> Option<Cached> {
+        match self.lock().get(key) {
+            Some(Slot::Value { entry, fetched }) => Some(Cached {
+                entry: entry.clone(),
+                age: fetched.elapsed(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Keep `entry` unless something newer (or a newer invalidation) is
+    /// known; returns whether it was kept. A refused entry is stale: the
+    /// caller must not decide on it.
+    pub fn insert(&self, key: &str, entry: VersionedEntry, fetched: Instant) -> bool {
+        let mut slots = self.lock();
+        let known = match slots.get(key) {
+            Some(Slot::Value { entry: old, .. }) => Some(old.version),
+            Some(Slot::Tombstone { version }) => Some(*version),
+            None => None,
+        };
+        if known.is_some_and(|v| v > entry.version) {
+            return false;
+        }
+        self.make_room(&mut slots, key);
+        slots.insert(key.to_string(), Slot::Value { entry, fetched });
+        true
+    }
+
+    /// Drop the local copy; data older than `version` may not come back.
+    pub fn invalidate(&self, key: &str, version: i64) {
+        let mut slots = self.lock();
+        let newer_kept = matches!(slots.get(key), Some(Slot::Value { entry, .. }) if entry.version >= version);
+        if !newer_kept {
+            self.make_room(&mut slots, key);
+            slots.insert(key.to_string(), Slot::Tombstone { version });
+        }
+    }
+
+    /// Evict some entries (values and tombstones alike) when full.
+    fn make_room(&self, slots: &mut HashMap<String, Slot>, key: &str) {
+        if slots.len() >= self.capacity && !slots.contains_key(key) {
+            let evict: Vec<String> = slots.keys().take(self.capacity / 16 + 1).cloned().collect();
+            for k in evict {
+                slots.remove(&k);
+            }
+        }
+    }
+
+    /// Forget everything (after missing invalidations, e.g. a Redis outage).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wrnexus_policies::{Entry, Role};
+
+    fn member(version: i64, role: Option<Role>) -> VersionedEntry {
+        VersionedEntry {
+            version,
+            entry: Entry::Membership { role },
+        }
+    }
+
+    #[test]
+    fn an_invalidation_is_not_undone_by_an_older_fetch() {
+        let cache = LocalCache::new(100);
+        cache.insert("k", member(1, Some(Role::Owner)), Instant::now());
+        cache.invalidate("k", 5);
+        assert!(cache.get("k").is_none());
+        assert!(!cache.insert("k", member(3, Some(Role::Owner)), Instant::now()));
+        assert!(cache.get("k").is_none(), "stale fetch came back");
+        assert!(cache.insert("k", member(5, None), Instant::now()));
+        assert_eq!(cache.get("k").map(|c| c.entry), Some(member(5, None)));
+    }
+
+    #[test]
+    fn stays_bounded() {
+        let cache = LocalCache::new(32);
+        for i in 0..1000 {
+            cache.insert(&format!("k{i}"), member(i, None), Instant::now());
+            cache.invalidate(&format!("t{i}"), i);
+        }
+        assert!(cache.len() <= 32);
+        assert!(cache.get("k999").is_some());
+    }
+}

@@ -1,0 +1,145 @@
+//! Gateway settings.
+
+use std::time::Duration;
+use wrnexus_policies::PolicySource;
+use wrnexus_policies::claims::{DEFAULT_AUDIENCE, DEFAULT_COOKIE_NAME, DEFAULT_ISSUER};
+
+/// An upstream address parsed from `http://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+/// A bad upstream URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{url}` is not an upstream url like http://127.0.0.1:9000 (https upstreams are not supported yet)")]
+pub struct BadUpstream {
+    pub url: String,
+}
+
+impl Upstream {
+    pub fn parse(url: &str) -> Result<Self, BadUpstream> {
+        let bad = || BadUpstream {
+            url: url.to_string(),
+        };
+        // TLS to upstreams is not built in yet: refuse `https://` plainly
+        // rather than fail at the first request.
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(bad());
+        };
+        let authority = rest.split('/').next().unwrap_or("");
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() => (h, p.parse().map_err(|_| bad())?),
+            _ if !authority.is_empty() => (authority, 80),
+            _ => return Err(bad()),
+        };
+        Ok(Upstream {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+            tls,
+        })
+    }
+
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Everything the gateway needs to run.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Proxy listener, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// Admin listener (`/metrics`, `/live`, `/ready`).
+    pub admin_listen: String,
+    /// Base URL of the control plane, e.g. `http://127.0.0.1:7070`.
+    pub control_plane_url: String,
+    /// The app behind the gateway.
+    pub upstream: Upstream,
+    /// Redis for shared decision data and invalidations; `None`: in-process only.
+    pub redis_url: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub cookie_name: String,
+    pub policies: PolicySource,
+    /// Most entries kept in the in-process cache.
+    pub cache_capacity: usize,
+    /// How long a local entry is trusted before it is read again (changes
+    /// arrive as invalidations well before that).
+    pub cache_ttl: Duration,
+    /// With Redis unreachable, local entries keep serving up to this age;
+    /// past it, requests that need them get 503.
+    pub stale_bound: Duration,
+    /// How often the control plane's public keys are fetched again.
+    pub keys_refresh: Duration,
+    /// Timeout of a control-plane lookup on a miss.
+    pub control_plane_timeout: Duration,
+    /// Worker threads of the proxy.
+    pub threads: usize,
+}
+
+impl GatewayConfig {
+    /// Defaults around the three addresses that have none.
+    pub fn new(
+        listen: impl Into<String>,
+        control_plane_url: impl Into<String>,
+        upstream: Upstream,
+    ) -> Self {
+        GatewayConfig {
+            listen: listen.into(),
+            admin_listen: "127.0.0.1:9090".to_string(),
+            control_plane_url: control_plane_url.into(),
+            upstream,
+            redis_url: None,
+            issuer: DEFAULT_ISSUER.to_string(),
+            audience: DEFAULT_AUDIENCE.to_string(),
+            cookie_name: DEFAULT_COOKIE_NAME.to_string(),
+            policies: PolicySource::Shipped,
+            cache_capacity: 100_000,
+            cache_ttl: Duration::from_secs(60),
+            stale_bound: Duration::from_secs(30),
+            keys_refresh: Duration::from_secs(60),
+            control_plane_timeout: Duration::from_secs(2),
+            threads: 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_upstreams() {
+        assert_eq!(
+            Upstream::parse("http://127.0.0.1:9000"),
+            Ok(Upstream {
+                host: "127.0.0.1".into(),
+                port: 9000,
+                tls: false
+            })
+        );
+        assert_eq!(
+            Upstream::parse("http://app.internal/"),
+            Ok(Upstream {
+                host: "app.internal".into(),
+                port: 80,
+                tls: false
+            })
+        );
+        assert!(Upstream::parse("https://app.internal/").is_err());
+        assert!(Upstream::parse("ftp://x").is_err());
+        assert!(Upstream::parse("http://").is_err());
+    }
+}

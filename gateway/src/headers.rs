@@ -1,0 +1,132 @@
+//! The header contract with upstream apps (design §6): strip every
+//! client-supplied copy of the identity set, then add the verified values.
+
+use http::HeaderMap;
+use http::header::{CONNECTION, COOKIE};
+
+/// Headers only the gateway may set (compared after lowercasing and
+/// turning `_` into `-`).
+pub const IDENTITY_HEADERS: &[&str] = &[
+    "x-workspace-id",
+    "x-user-id",
+    "x-api-key-id",
+    "x-workspace-role",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-real-ip",
+    "forwarded",
+];
+
+/// Names a client may list in `Connection` without them being removed:
+/// framing, routing and our own cookie handling are not the client's to
+/// switch off (dropping `content-length` would silently empty the body).
+const NEVER_CONNECTION_STRIPPED: &[&str] = &[
+    "close",
+    "keep-alive",
+    "upgrade",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "cookie",
+    "authorization",
+    "connection",
+    "te",
+    "trailer",
+];
+
+/// Our own headers all start with this.
+pub const OWN_PREFIX: &str = "x-wrnexus-";
+
+/// A header name as the identity set compares it.
+pub fn canonical(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+fn is_identity(name: &str) -> bool {
+    let c = canonical(name);
+    IDENTITY_HEADERS.contains(&c.as_str()) || c.starts_with(OWN_PREFIX)
+}
+
+/// Names to remove from a client request: the identity set in any
+/// spelling, and the end-to-end headers the client lists in `Connection`
+/// (hop-by-hop by its own declaration).
+pub fn names_to_strip(headers: &HeaderMap) -> Vec<String> {
+    let named_in_connection: Vec<String> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| canonical(n.trim()))
+        .filter(|n| !n.is_empty() && !NEVER_CONNECTION_STRIPPED.contains(&n.as_str()))
+        .collect();
+    let mut names: Vec<String> = headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| is_identity(k) || named_in_connection.contains(&canonical(k)))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The `Cookie` header without the session cookie, or `None` when nothing
+/// else is left: upstream apps never see the session token.
+pub fn cookies_without(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
+    let kept: Vec<&str> = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| {
+            !pair.is_empty()
+                && pair
+                    .split_once('=')
+                    .is_none_or(|(n, _)| n.trim() != cookie_name)
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn strips_every_spelling_and_connection_named_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("x-workspace-id", HeaderValue::from_static("evil"));
+        h.insert("x_user_id", HeaderValue::from_static("evil"));
+        h.insert("X_Workspace_Role", HeaderValue::from_static("owner"));
+        h.insert("x-wrnexus-anything", HeaderValue::from_static("1"));
+        h.insert("x-custom", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        h.insert("content-length", HeaderValue::from_static("3"));
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Custom, Content-Length, Host"));
+        let names = names_to_strip(&h);
+        for name in [
+            "x-workspace-id",
+            "x_user_id",
+            "x_workspace_role",
+            "x-wrnexus-anything",
+            "x-custom",
+        ] {
+            assert!(names.contains(&name.to_string()), "{name} kept: {names:?}");
+        }
+        assert!(!names.contains(&"x-kept".to_string()));
+        assert!(!names.contains(&"content-length".to_string()), "framing stripped: {names:?}");
+    }
+
+    #[test]
+    fn removes_only_the_session_cookie() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("a=1; sess=tok; b=2"));
+        assert_eq!(cookies_without(&h, "sess").as_deref(), Some("a=1; b=2"));
+        h.insert(COOKIE, HeaderValue::from_static("sess=tok"));
+        assert_eq!(cookies_without(&h, "sess"), None);
+    }
+}

@@ -1,0 +1,105 @@
+//! Prometheus metrics of the gateway (served on the admin listener).
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// Every metric the gateway exports. Labels never carry user or workspace ids.
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// By route kind (`app`, `control_plane`), decision and status.
+    pub requests: IntCounterVec,
+    pub decision_seconds: HistogramVec,
+    /// Cache lookups by result: `hit`, `miss`, `stale`.
+    pub cache: IntCounterVec,
+    /// Seconds from the control plane's publish to this gateway's drop.
+    pub invalidation_lag_seconds: HistogramVec,
+    /// Backend errors by kind: `redis`, `control_plane`.
+    pub backend_errors: IntCounterVec,
+    pub keys_loaded: IntGauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_requests_total",
+                "Requests by route kind, decision and status",
+            ),
+            &["route", "decision", "status"],
+        )?;
+        let decision_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "wrnexus_gateway_decision_duration_seconds",
+                "Time to authenticate, resolve and decide",
+            )
+            .buckets(vec![
+                0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
+            ]),
+            &["decision"],
+        )?;
+        let cache = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_cache_lookups_total",
+                "Decision-data lookups by result",
+            ),
+            &["result"],
+        )?;
+        let invalidation_lag_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "wrnexus_gateway_invalidation_lag_seconds",
+                "Delay from publish to local drop",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["bus"],
+        )?;
+        let backend_errors = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_backend_errors_total",
+                "Errors talking to Redis or the control plane",
+            ),
+            &["backend"],
+        )?;
+        let keys_loaded = IntGauge::new(
+            "wrnexus_gateway_signing_keys",
+            "Session verification keys loaded",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(decision_seconds.clone()))?;
+        registry.register(Box::new(cache.clone()))?;
+        registry.register(Box::new(invalidation_lag_seconds.clone()))?;
+        registry.register(Box::new(backend_errors.clone()))?;
+        registry.register(Box::new(keys_loaded.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            decision_seconds,
+            cache,
+            invalidation_lag_seconds,
+            backend_errors,
+            keys_loaded,
+        })
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

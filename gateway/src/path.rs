@@ -1,0 +1,101 @@
+//! Request paths: the path decided on is the path forwarded, so any path a
+//! backend could read differently from the gateway is refused.
+
+/// Why a path is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("the path must start with `/`")]
+    NotAbsolute,
+    #[error("the path contains an encoded `/` or `\\`")]
+    EncodedSeparator,
+    #[error("the path contains a backslash")]
+    Backslash,
+    #[error("the path contains a `.` or `..` segment")]
+    DotSegment,
+    #[error("the path contains an empty segment (`//`)")]
+    EmptySegment,
+    #[error("the path contains a NUL or control character")]
+    Control,
+    #[error("the path contains a malformed percent-escape")]
+    BadEscape,
+}
+
+/// Accept only paths every backend reads the same way.
+pub fn check(path: &str) -> Result<(), PathError> {
+    if !path.starts_with('/') {
+        return Err(PathError::NotAbsolute);
+    }
+    if path.contains('\\') {
+        return Err(PathError::Backslash);
+    }
+    let decoded = decode(path)?;
+    if decoded.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        return Err(PathError::Control);
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, segment) in segments.iter().enumerate() {
+        let lower = segment.to_ascii_lowercase();
+        if lower.contains("%2f") || lower.contains("%5c") {
+            return Err(PathError::EncodedSeparator);
+        }
+        if segment.is_empty() && i != last {
+            return Err(PathError::EmptySegment);
+        }
+        let plain = decode(segment)?;
+        if plain == b"." || plain == b".." {
+            return Err(PathError::DotSegment);
+        }
+    }
+    Ok(())
+}
+
+fn decode(text: &str) -> Result<Vec<u8>, PathError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or(PathError::BadEscape)?;
+            let hex = std::str::from_utf8(hex).map_err(|_| PathError::BadEscape)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| PathError::BadEscape)?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_paths_pass() {
+        for ok in ["/", "/a/b", "/a/b/", "/files/report%20q3.pdf", "/w/123/items?x=1", "/a.b/c..d"] {
+            assert_eq!(check(ok.split('?').next().unwrap_or(ok)), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        let cases = [
+            ("/a%2Fb", PathError::EncodedSeparator),
+            ("/a%2fb", PathError::EncodedSeparator),
+            ("/a%5cb", PathError::EncodedSeparator),
+            ("/a\\b", PathError::Backslash),
+            ("/a/../b", PathError::DotSegment),
+            ("/a/%2e%2E/b", PathError::DotSegment),
+            ("/a/./b", PathError::DotSegment),
+            ("/a//b", PathError::EmptySegment),
+            ("/a%00b", PathError::Control),
+            ("/a%zz", PathError::BadEscape),
+            ("/a%2", PathError::BadEscape),
+        ];
+        for (path, want) in cases {
+            assert_eq!(check(path), Err(want), "{path}");
+        }
+    }
+}

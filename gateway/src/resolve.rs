@@ -1,0 +1,287 @@
+//! Resolution: the decision data of one request, from the local cache, then
+//! Redis, then the control plane. Any gap that cannot be filled fails closed.
+
+use crate::cache::LocalCache;
+use crate::metrics::Metrics;
+use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use wrnexus_policies::{
+    DecisionData, Entry, EntryKey, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
+};
+
+/// What the decision needs about one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// `None`: not a member (or the workspace is gone).
+    pub role: Option<Role>,
+    pub status: WorkspaceStatus,
+    pub plan: String,
+}
+
+/// Why resolution stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The session was revoked, or the user disabled or deleted.
+    #[error("the session has ended")]
+    Revoked,
+    /// Redis and the control plane could not supply the data.
+    #[error("decision data unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Shared Redis handle; `None` while disconnected.
+#[derive(Default)]
+pub struct RedisLink {
+    conn: RwLock<Option<ConnectionManager>>,
+    /// Whether invalidations are being received right now.
+    pub subscribed: AtomicBool,
+}
+
+impl std::fmt::Debug for RedisLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLink")
+            .field("subscribed", &self.subscribed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl RedisLink {
+    pub fn set(&self, conn: Option<ConnectionManager>) {
+        match self.conn.write() {
+            Ok(mut c) => *c = conn,
+            Err(p) => *p.into_inner() = conn,
+        }
+    }
+
+    pub fn get(&self) -> Option<ConnectionManager> {
+        match self.conn.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// Finds decision data.
+#[derive(Debug)]
+pub struct Resolver {
+    pub cache: Arc<LocalCache>,
+    /// `None`: no Redis configured (embedded mode, in-process bus).
+    pub redis: Option<Arc<RedisLink>>,
+    http: reqwest::Client,
+    control_plane_url: String,
+    cache_ttl: Duration,
+    stale_bound: Duration,
+    metrics: Metrics,
+}
+
+const REDIS_TIMEOUT: Duration = Duration::from_millis(300);
+
+impl Resolver {
+    pub fn new(
+        cache: Arc<LocalCache>,
+        redis: Option<Arc<RedisLink>>,
+        http: reqwest::Client,
+        control_plane_url: &str,
+        cache_ttl: Duration,
+        stale_bound: Duration,
+        metrics: Metrics,
+    ) -> Self {
+        Resolver {
+            cache,
+            redis,
+            http,
+            control_plane_url: control_plane_url.trim_end_matches('/').to_string(),
+            cache_ttl,
+            stale_bound,
+            metrics,
+        }
+    }
+
+    /// How long a local entry may be trusted now: when invalidations are not
+    /// arriving (Redis down), no longer than the staleness bound.
+    fn freshness(&self) -> Duration {
+        match &self.redis {
+            Some(link) if !link.subscribed.load(Ordering::Relaxed) => {
+                self.cache_ttl.min(self.stale_bound)
+            }
+            _ => self.cache_ttl,
+        }
+    }
+
+    /// Resolve the data for verified `claims`; `token` is passed to the
+    /// control plane on a miss so that it answers only about its bearer.
+    pub async fn resolve(
+        &self,
+        claims: &SessionClaims,
+        token: &str,
+    ) -> Result<Resolved, ResolveError> {
+        let keys = [
+            EntryKey::Session(claims.sid.clone()).cache_key(),
+            EntryKey::User(claims.sub.clone()).cache_key(),
+            EntryKey::membership(&claims.wid, &claims.sub).cache_key(),
+            EntryKey::Workspace(claims.wid.clone()).cache_key(),
+        ];
+        let fresh_for = self.freshness();
+        let mut found: HashMap<&str, VersionedEntry> = HashMap::new();
+        let mut missing: Vec<&str> = Vec::new();
+        for key in &keys {
+            match self.cache.get(key) {
+                Some(c) if c.age <= fresh_for => {
+                    found.insert(key, c.entry);
+                }
+                _ => missing.push(key),
+            }
+        }
+        if missing.is_empty() {
+            self.metrics.cache.with_label_values(&["hit"]).inc();
+            return evaluate(claims, &keys, &found);
+        }
+        self.metrics.cache.with_label_values(&["miss"]).inc();
+
+        if let Some(link) = &self.redis {
+            match self.from_redis(link, &missing).await {
+                Ok(entries) => {
+                    let now = Instant::now();
+                    for (key, entry) in entries {
+                        // Older than an invalidation seen here: ask the control plane.
+                        if self.cache.insert(key, entry.clone(), now) {
+                            found.insert(key, entry);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.metrics.backend_errors.with_label_values(&["redis"]).inc();
+                    tracing::debug!(error = %e, "redis lookup failed");
+                    // Serve local entries up to the staleness bound.
+                    for key in &missing {
+                        if let Some(c) = self.cache.get(key).filter(|c| c.age <= self.stale_bound) {
+                            self.metrics.cache.with_label_values(&["stale"]).inc();
+                            found.insert(key, c.entry);
+                        }
+                    }
+                }
+            }
+            missing.retain(|k| !found.contains_key(k));
+        }
+
+        // Ask the control plane; a second time if a change raced the first answer.
+        for _ in 0..2 {
+            if missing.is_empty() {
+                break;
+            }
+            let data = self.from_control_plane(&claims.wid, token).await.inspect_err(|_| {
+                self.metrics.backend_errors.with_label_values(&["control_plane"]).inc();
+            })?;
+            let now = Instant::now();
+            for (key, entry) in data.entries {
+                if let Some(k) = missing.iter().find(|k| **k == key).copied()
+                    && self.cache.insert(k, entry.clone(), now)
+                {
+                    found.insert(k, entry);
+                }
+            }
+            missing.retain(|k| !found.contains_key(k));
+        }
+        evaluate(claims, &keys, &found)
+    }
+
+    async fn from_redis<'k>(
+        &self,
+        link: &RedisLink,
+        keys: &[&'k str],
+    ) -> Result<Vec<(&'k str, VersionedEntry)>, String> {
+        let mut conn = link.get().ok_or("not connected")?;
+        let values: Vec<Option<String>> = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            redis::cmd("MGET").arg(keys).query_async(&mut conn),
+        )
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+        Ok(keys
+            .iter()
+            .zip(values)
+            .filter_map(|(k, v)| Some((*k, serde_json::from_str(&v?).ok()?)))
+            .collect())
+    }
+
+    async fn from_control_plane(
+        &self,
+        workspace_id: &str,
+        token: &str,
+    ) -> Result<DecisionData, ResolveError> {
+        let url = format!("{}/v1/internal/decision-data", self.control_plane_url);
+        let unavailable = |e: reqwest::Error| {
+            ResolveError::Unavailable(format!("control plane: {}", e.without_url()))
+        };
+        let response = self
+            .http
+            .get(url)
+            .query(&[("workspace_id", workspace_id)])
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(ResolveError::Revoked);
+        }
+        response
+            .error_for_status()
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)
+    }
+}
+
+/// Turn the four entries into a [`Resolved`], or refuse.
+fn evaluate(
+    claims: &SessionClaims,
+    keys: &[String; 4],
+    found: &HashMap<&str, VersionedEntry>,
+) -> Result<Resolved, ResolveError> {
+    let get = |i: usize| {
+        found
+            .get(keys[i].as_str())
+            .map(|e| &e.entry)
+            .ok_or_else(|| ResolveError::Unavailable("incomplete decision data".to_string()))
+    };
+    match get(0)? {
+        Entry::Session {
+            user_id,
+            revoked: false,
+        } if *user_id == claims.sub => {}
+        _ => return Err(ResolveError::Revoked),
+    }
+    match get(1)? {
+        Entry::User { disabled: false } => {}
+        _ => return Err(ResolveError::Revoked),
+    }
+    let role = match get(2)? {
+        Entry::Membership { role: Some(role) } => *role,
+        // Not a member: denied whatever the workspace's state, which a
+        // non-member is not told.
+        _ => {
+            return Ok(Resolved {
+                role: None,
+                status: WorkspaceStatus::Active,
+                plan: String::new(),
+            });
+        }
+    };
+    match get(3)? {
+        Entry::Workspace { status, plan } => Ok(Resolved {
+            role: Some(role),
+            status: *status,
+            plan: plan.clone(),
+        }),
+        _ => Ok(Resolved {
+            role: None,
+            status: WorkspaceStatus::Active,
+            plan: String::new(),
+        }),
+    }
+}

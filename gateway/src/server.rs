@@ -1,0 +1,180 @@
+//! Building the gateway and running it: a pingora server for the proxy, and
+//! a small runtime for background work (keys, invalidations, admin).
+
+use crate::admin;
+use crate::authn::Verifier;
+use crate::cache::LocalCache;
+use crate::config::{GatewayConfig, Upstream};
+use crate::invalidation;
+use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::proxy::Gateway;
+use crate::resolve::{RedisLink, Resolver};
+use pingora::prelude::http_proxy_service;
+use pingora::server::Server;
+use pingora::server::configuration::{Opt, ServerConf};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+use wrnexus_policies::{Invalidation, PolicyEngine};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("policies:\n{0}")]
+    Policies(#[from] wrnexus_policies::load::PolicyErrors),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("http client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("redis url: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("`{0}` does not resolve to an address")]
+    Unresolvable(String),
+    #[error(transparent)]
+    BadUpstream(#[from] crate::config::BadUpstream),
+}
+
+fn resolve(upstream: &Upstream) -> Result<(SocketAddr, bool, String), GatewayError> {
+    let addr = upstream
+        .address()
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| GatewayError::Unresolvable(upstream.address()))?;
+    Ok((addr, upstream.tls, upstream.host.clone()))
+}
+
+/// Run the gateway until the process is told to stop. `local` is the
+/// in-process invalidation bus of the embedded mode.
+pub fn run(
+    config: GatewayConfig,
+    local: Option<broadcast::Sender<Invalidation>>,
+) -> Result<(), GatewayError> {
+    let metrics = Metrics::new()?;
+    let policies = PolicyEngine::load(&config.policies)?;
+    let background = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("wrnexus-background")
+        .enable_all()
+        .build()?;
+    let http = reqwest::Client::builder()
+        .timeout(config.control_plane_timeout)
+        .build()?;
+
+    let keys = Arc::new(KeyRing::default());
+    {
+        let (keys, http, url, metrics) = (
+            keys.clone(),
+            http.clone(),
+            config.control_plane_url.clone(),
+            metrics.clone(),
+        );
+        let refresh = config.keys_refresh;
+        background.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                match keys.refresh(&http, &url).await {
+                    Ok(n) => {
+                        metrics.keys_loaded.set(i64::try_from(n).unwrap_or(0));
+                        break;
+                    }
+                    Err(e) if Instant::now() > deadline => {
+                        tracing::error!(error = %e, "no signing keys from the control plane yet; sessions are refused until they arrive");
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        });
+        let (keys, metrics) = (keys.clone(), metrics.clone());
+        background.spawn(async move {
+            loop {
+                let wait = if keys.is_empty() { Duration::from_secs(1) } else { refresh };
+                tokio::time::sleep(wait).await;
+                match keys.refresh(&http, &url).await {
+                    Ok(n) => metrics.keys_loaded.set(i64::try_from(n).unwrap_or(0)),
+                    Err(e) => {
+                        metrics.backend_errors.with_label_values(&["control_plane"]).inc();
+                        tracing::warn!(error = %e, "refreshing signing keys failed; keeping the current ones");
+                    }
+                }
+            }
+        });
+    }
+
+    let cache = Arc::new(LocalCache::new(config.cache_capacity));
+    let redis = match &config.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str())?;
+            let link = Arc::new(RedisLink::default());
+            background.spawn(invalidation::follow_redis(
+                client,
+                link.clone(),
+                cache.clone(),
+                metrics.clone(),
+            ));
+            Some(link)
+        }
+        None => None,
+    };
+    if let Some(tx) = &local {
+        background.spawn(invalidation::follow_local(
+            tx.subscribe(),
+            cache.clone(),
+            metrics.clone(),
+        ));
+    }
+
+    let admin_listener = std::net::TcpListener::bind(&config.admin_listen)?;
+    admin_listener.set_nonblocking(true)?;
+    {
+        let keys = keys.clone();
+        let ready: admin::ReadyCheck = Arc::new(move || !keys.is_empty());
+        let metrics = metrics.clone();
+        background.spawn(async move {
+            match tokio::net::TcpListener::from_std(admin_listener) {
+                Ok(listener) => admin::serve(listener, metrics, ready).await,
+                Err(e) => tracing::error!(error = %e, "admin listener failed"),
+            }
+        });
+    }
+
+    let control_plane = resolve(&Upstream::parse(&config.control_plane_url)?)?;
+    let gateway = Gateway {
+        keys,
+        verifier: Verifier::new(&config.issuer, &config.audience),
+        resolver: Resolver::new(
+            cache,
+            redis,
+            http,
+            &config.control_plane_url,
+            config.cache_ttl,
+            config.stale_bound,
+            metrics.clone(),
+        ),
+        policies: Arc::new(RwLock::new(Arc::new(policies))),
+        metrics,
+        cookie_name: config.cookie_name.clone(),
+        upstream: resolve(&config.upstream)?,
+        control_plane,
+    };
+
+    let conf = ServerConf {
+        threads: config.threads.max(1),
+        grace_period_seconds: Some(1),
+        graceful_shutdown_timeout_seconds: Some(5),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None::<Opt>, conf);
+    server.bootstrap();
+    let mut proxy = http_proxy_service(&server.configuration, gateway);
+    proxy.add_tcp(&config.listen);
+    server.add_service(proxy);
+    tracing::info!(listen = %config.listen, admin = %config.admin_listen, "gateway listening");
+    // The background runtime lives as long as the server runs.
+    let _background = background;
+    server.run_forever()
+}

@@ -1,0 +1,239 @@
+//! The decision engine: one parsed, validated policy set and the call that decides.
+
+use crate::load::{self, Loaded, Origin, PolicyErrors, PolicySource};
+use crate::model::{CredentialKind, NO_ROLE, Role, WorkspaceStatus};
+use cedar_policy::{
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, Request,
+    RestrictedExpression,
+};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+/// The Cedar namespace of the schema.
+pub const NAMESPACE: &str = "WRNexus";
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal<'a> {
+    User(&'a str),
+    ApiKey(&'a str),
+}
+
+/// A request description, as the gateway or the control plane knows it.
+#[derive(Debug, Clone)]
+pub struct DecisionRequest<'a> {
+    pub principal: Principal<'a>,
+    pub action: &'a str,
+    pub workspace_id: &'a str,
+    /// When the resource is a project inside the workspace.
+    pub project_id: Option<&'a str>,
+    /// `None`: not a member.
+    pub role: Option<Role>,
+    pub workspace_status: WorkspaceStatus,
+    pub plan: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+}
+
+impl DecisionRequest<'_> {
+    pub fn credential(&self) -> CredentialKind {
+        match self.principal {
+            Principal::User(_) => CredentialKind::Session,
+            Principal::ApiKey(_) => CredentialKind::ApiKey,
+        }
+    }
+}
+
+/// The outcome, with what explains it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Unique per decision; denials carry it to the client.
+    pub id: String,
+    pub allowed: bool,
+    /// The policies that determined the outcome (the permits of an allow,
+    /// the forbids of an explicit deny; empty for a default deny).
+    pub policies: Vec<String>,
+    /// Evaluation errors; any error fails closed.
+    pub errors: Vec<String>,
+    /// The problem code a determining forbid names with `@code`, if any.
+    pub code: Option<String>,
+}
+
+/// Parsed, validated policies, ready to decide. Immutable: a reload builds
+/// a new engine and swaps it in whole.
+#[derive(Debug)]
+pub struct PolicyEngine {
+    loaded: Loaded,
+    authorizer: Authorizer,
+    user_type: EntityTypeName,
+    key_type: EntityTypeName,
+    workspace_type: EntityTypeName,
+    project_type: EntityTypeName,
+    actions: HashMap<String, EntityUid>,
+    source: PolicySource,
+}
+
+impl PolicyEngine {
+    /// Load, parse and strictly validate the policies of `source`.
+    pub fn load(source: &PolicySource) -> Result<Self, PolicyErrors> {
+        let loaded = load::load(source)?;
+        let type_name = |name: &str| {
+            EntityTypeName::from_str(&format!("{NAMESPACE}::{name}")).map_err(|e| {
+                PolicyErrors(vec![load::PolicyError::Schema {
+                    file: load::SCHEMA_FILE.to_string(),
+                    line: 1,
+                    message: e.to_string(),
+                }])
+            })
+        };
+        let action_type = type_name("Action")?;
+        let actions = loaded
+            .schema
+            .actions()
+            .filter(|a| a.type_name() == &action_type)
+            .map(|a| (a.id().unescaped().to_string(), a.clone()))
+            .collect();
+        Ok(PolicyEngine {
+            user_type: type_name("User")?,
+            key_type: type_name("ApiKey")?,
+            workspace_type: type_name("Workspace")?,
+            project_type: type_name("Project")?,
+            authorizer: Authorizer::new(),
+            actions,
+            loaded,
+            source: source.clone(),
+        })
+    }
+
+    /// The shipped policies, compiled into the binary.
+    pub fn shipped() -> Result<Self, PolicyErrors> {
+        Self::load(&PolicySource::Shipped)
+    }
+
+    pub fn source(&self) -> &PolicySource {
+        &self.source
+    }
+
+    /// How many policies are in force.
+    pub fn policy_count(&self) -> usize {
+        self.loaded.policies.policies().count()
+    }
+
+    /// Whether `action` is declared in the schema.
+    pub fn knows_action(&self, action: &str) -> bool {
+        self.actions.contains_key(action)
+    }
+
+    /// Where a policy was written.
+    pub fn origin(&self, id: &str) -> Option<&Origin> {
+        self.loaded.origins.get(&PolicyId::new(id))
+    }
+
+    /// Decide. Never fails: any problem building or evaluating the request
+    /// is a deny carrying the error.
+    pub fn decide(&self, req: &DecisionRequest<'_>) -> Decision {
+        let id = uuid::Uuid::now_v7().to_string();
+        match self.evaluate(req) {
+            Ok((allowed, policies, errors)) => {
+                let code = if allowed {
+                    None
+                } else {
+                    policies
+                        .iter()
+                        .find_map(|p| self.loaded.codes.get(&PolicyId::new(p.as_str())))
+                        .cloned()
+                };
+                Decision {
+                    id,
+                    allowed: allowed && errors.is_empty(),
+                    policies,
+                    errors,
+                    code,
+                }
+            }
+            Err(error) => Decision {
+                id,
+                allowed: false,
+                policies: Vec::new(),
+                errors: vec![error],
+                code: None,
+            },
+        }
+    }
+
+    fn evaluate(
+        &self,
+        req: &DecisionRequest<'_>,
+    ) -> Result<(bool, Vec<String>, Vec<String>), String> {
+        let principal = match req.principal {
+            Principal::User(id) => {
+                EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(id))
+            }
+            Principal::ApiKey(id) => {
+                EntityUid::from_type_name_and_id(self.key_type.clone(), EntityId::new(id))
+            }
+        };
+        let action = self
+            .actions
+            .get(req.action)
+            .ok_or_else(|| format!("unknown action `{}`", req.action))?
+            .clone();
+        let workspace = EntityUid::from_type_name_and_id(
+            self.workspace_type.clone(),
+            EntityId::new(req.workspace_id),
+        );
+        let (resource, entities) = match req.project_id {
+            None => (workspace, Entities::empty()),
+            Some(project) => {
+                let project = EntityUid::from_type_name_and_id(
+                    self.project_type.clone(),
+                    EntityId::new(project),
+                );
+                let entity = Entity::new_no_attrs(project.clone(), HashSet::from([workspace]));
+                let entities = Entities::from_entities([entity], Some(&self.loaded.schema))
+                    .map_err(|e| e.to_string())?;
+                (project, entities)
+            }
+        };
+        let string = |s: &str| RestrictedExpression::new_string(s.to_string());
+        let context = Context::from_pairs([
+            (
+                "role".to_string(),
+                string(req.role.map_or(NO_ROLE, Role::as_str)),
+            ),
+            (
+                "workspace_status".to_string(),
+                string(req.workspace_status.as_str()),
+            ),
+            ("plan".to_string(), string(req.plan)),
+            ("method".to_string(), string(req.method)),
+            ("path".to_string(), string(req.path)),
+            ("credential".to_string(), string(req.credential().as_str())),
+        ])
+        .map_err(|e| e.to_string())?;
+        let request = Request::new(
+            principal,
+            action,
+            resource,
+            context,
+            Some(&self.loaded.schema),
+        )
+        .map_err(|e| e.to_string())?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.loaded.policies, &entities);
+        let allowed = response.decision() == cedar_policy::Decision::Allow;
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|p| p.to_string())
+            .collect();
+        policies.sort();
+        let errors = response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect();
+        Ok((allowed, policies, errors))
+    }
+}

@@ -1,0 +1,32 @@
+//! The authorization contract shared by the WRNexus gateway and control plane.
+//!
+//! # Layout
+//!
+//! - [`model`]: roles, workspace status, actions and credential kinds, the
+//!   vocabulary both sides speak.
+//! - [`claims`]: the session cookie's JWT claims.
+//! - [`entries`]: the decision data (membership, workspace, session, user)
+//!   that the control plane pushes and the gateway caches, with its cache
+//!   keys and invalidation messages.
+//! - [`load`]: reading the Cedar schema and policy files, with errors that
+//!   name file and line.
+//! - [`redirect`]: the `return_to` rule (same-origin paths only).
+//! - [`engine`]: the parsed, validated policy set and the one call that
+//!   turns a request description into a [`Decision`].
+//!
+//! The Cedar files themselves (`schema.cedarschema`, `*.cedar`) live beside
+//! this crate's `Cargo.toml`; the same files are compiled in as the shipped
+//! default.
+
+pub mod claims;
+pub mod engine;
+pub mod entries;
+pub mod load;
+pub mod model;
+pub mod redirect;
+
+pub use claims::SessionClaims;
+pub use engine::{Decision, DecisionRequest, PolicyEngine, Principal};
+pub use entries::{DecisionData, Entry, EntryKey, Invalidation, VersionedEntry};
+pub use load::{PolicyError, PolicySource};
+pub use model::{Action, CredentialKind, Role, WorkspaceStatus};

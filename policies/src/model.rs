@@ -1,0 +1,184 @@
+//! The vocabulary of decisions: roles, workspace status, actions, credentials.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A member's role in a workspace, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl Role {
+    /// Every role, strongest first.
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+/// The string Cedar sees for "no membership".
+pub const NO_ROLE: &str = "none";
+
+/// An unknown role, status or credential name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+impl FromStr for Role {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownName {
+                kind: "role",
+                value: s.to_string(),
+            })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a workspace may change things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkspaceStatus {
+    Active,
+    /// Read-only, e.g. for non-payment.
+    Suspended,
+}
+
+impl WorkspaceStatus {
+    pub const ALL: [WorkspaceStatus; 2] = [WorkspaceStatus::Active, WorkspaceStatus::Suspended];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceStatus::Active => "active",
+            WorkspaceStatus::Suspended => "suspended",
+        }
+    }
+}
+
+impl FromStr for WorkspaceStatus {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WorkspaceStatus::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownName {
+                kind: "workspace status",
+                value: s.to_string(),
+            })
+    }
+}
+
+impl fmt::Display for WorkspaceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the principal authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    Session,
+    ApiKey,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Session => "session",
+            CredentialKind::ApiKey => "api_key",
+        }
+    }
+}
+
+/// A Cedar action name. The shipped ones are constants; routes may name
+/// others declared in the schema.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Action(pub String);
+
+impl Action {
+    pub const READ: &'static str = "read";
+    pub const WRITE: &'static str = "write";
+    pub const ADMIN: &'static str = "admin";
+    pub const BILLING: &'static str = "billing";
+
+    pub fn read() -> Self {
+        Action(Self::READ.to_string())
+    }
+
+    pub fn write() -> Self {
+        Action(Self::WRITE.to_string())
+    }
+
+    pub fn admin() -> Self {
+        Action(Self::ADMIN.to_string())
+    }
+
+    /// The default mapping: safe methods read, everything else writes.
+    pub fn for_method(method: &str) -> Self {
+        if matches!(method, "GET" | "HEAD" | "OPTIONS") {
+            Self::read()
+        } else {
+            Self::write()
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        for status in WorkspaceStatus::ALL {
+            assert_eq!(status.as_str().parse::<WorkspaceStatus>(), Ok(status));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn safe_methods_read_and_others_write() {
+        assert_eq!(Action::for_method("GET").as_str(), "read");
+        assert_eq!(Action::for_method("HEAD").as_str(), "read");
+        assert_eq!(Action::for_method("OPTIONS").as_str(), "read");
+        assert_eq!(Action::for_method("POST").as_str(), "write");
+        assert_eq!(Action::for_method("DELETE").as_str(), "write");
+    }
+}

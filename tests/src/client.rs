@@ -1,0 +1,145 @@
+//! HTTP helpers speaking to the gateway like a browser or an app would.
+
+use crate::TestResult;
+use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+/// The session cookie's name (the shipped default).
+pub const COOKIE_NAME: &str = "__Host-wrnexus_session";
+
+/// A client that does not follow redirects, so tests see them.
+pub fn http() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub email: String,
+    pub id: String,
+    /// The workspace the cookie names now.
+    pub workspace_id: String,
+    /// `name=value` of the session cookie.
+    pub cookie: String,
+    /// The whole `Set-Cookie` value, attributes included.
+    pub set_cookie: String,
+}
+
+impl User {
+    pub fn token(&self) -> &str {
+        self.cookie.split_once('=').map_or("", |(_, v)| v)
+    }
+
+    /// A request with this user's cookie.
+    pub fn req(&self, client: &Client, method: reqwest::Method, url: &str) -> RequestBuilder {
+        client.request(method, url).header(COOKIE, &self.cookie)
+    }
+
+    /// Take a new cookie from a response, if it sets one.
+    pub fn update_cookie(&mut self, response: &Response) {
+        if let Some(set) = session_set_cookie(response) {
+            self.cookie = set.split(';').next().unwrap_or("").to_string();
+            self.set_cookie = set;
+        }
+    }
+}
+
+/// The session `Set-Cookie` value of a response.
+pub fn session_set_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{COOKIE_NAME}=")))
+        .map(str::to_string)
+}
+
+/// A unique email for a test user.
+pub fn email(name: &str) -> String {
+    format!("{name}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Sign up through the gateway with JSON.
+pub async fn sign_up(client: &Client, gateway: &str, email: &str) -> TestResult<User> {
+    let response = client
+        .post(format!("{gateway}/.wrnexus/signup"))
+        .header(ACCEPT, "application/json")
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await?;
+    let status = response.status();
+    let set_cookie = session_set_cookie(&response).ok_or("sign-up set no session cookie")?;
+    let body: Value = response.json().await?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("sign-up answered {status}: {body}").into());
+    }
+    Ok(User {
+        email: email.to_string(),
+        id: body["user"]["id"].as_str().ok_or("no user id")?.to_string(),
+        workspace_id: body["workspace"]["id"]
+            .as_str()
+            .ok_or("no workspace id")?
+            .to_string(),
+        cookie: set_cookie.split(';').next().unwrap_or("").to_string(),
+        set_cookie,
+    })
+}
+
+/// Switch the user's session to another workspace (cookie re-issued).
+pub async fn switch(
+    client: &Client,
+    gateway: &str,
+    user: &mut User,
+    workspace_id: &str,
+) -> TestResult {
+    let response = user
+        .req(
+            client,
+            reqwest::Method::POST,
+            &format!("{gateway}/.wrnexus/switch"),
+        )
+        .json(&json!({"workspace_id": workspace_id}))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!("switch answered {}", response.status()).into());
+    }
+    user.update_cookie(&response);
+    user.workspace_id = workspace_id.to_string();
+    Ok(())
+}
+
+/// Parse a JSON body, reporting the status on failure.
+pub async fn json_body(response: Response) -> TestResult<(reqwest::StatusCode, Value)> {
+    let status = response.status();
+    let text = response.text().await?;
+    let value =
+        serde_json::from_str(&text).map_err(|e| format!("{status}: not JSON ({e}): {text}"))?;
+    Ok((status, value))
+}
+
+/// Send a request line exactly as given (no URL normalisation, unlike an
+/// HTTP client library) and return the status code and body.
+pub async fn raw_request(gateway: &str, request_target: &str, cookie: &str) -> TestResult<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = gateway.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {request_target} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line in {text:?}"))?;
+    Ok((status, text))
+}

@@ -1,0 +1,22 @@
+//! Harness for the end-to-end suites: real `wrnexus` processes on loopback,
+//! real Postgres and Redis.
+//!
+//! # Layout
+//!
+//! - [`process`]: finding the binary, spawning processes, free ports.
+//! - [`services`]: Postgres and Redis: fresh databases, loud skips, and
+//!   `WRNEXUS_REQUIRE_SERVICES=1` turning a missing service into a failure.
+//! - [`stack`]: a running WRNexus, embedded (`wrnexus dev`) or split
+//!   (control plane + gateway + demo upstream processes).
+//! - [`client`]: HTTP helpers speaking to the gateway.
+//! - [`tokens`]: minting session tokens with the stored key, to test what
+//!   the gateway refuses.
+
+pub mod client;
+pub mod process;
+pub mod services;
+pub mod stack;
+pub mod tokens;
+
+/// Errors in tests are reported, not unwrapped.
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

@@ -1,0 +1,110 @@
+//! Spawning the real binary and cleaning up after it.
+
+use crate::TestResult;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `wrnexus` binary of this build (`cargo test --workspace` builds it
+/// beside the test executables).
+pub fn binary() -> TestResult<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("no target directory")?;
+    let bin = dir.join(format!("wrnexus{}", std::env::consts::EXE_SUFFIX));
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "`{}` is missing: run the suites with `cargo test --workspace`",
+            bin.display()
+        )
+        .into())
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> TestResult<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A child process killed when dropped; its output goes to a log file.
+#[derive(Debug)]
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Spawn `wrnexus` with `args` and `env`, logging to `dir/name.log`.
+    pub fn spawn(name: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestResult<Self> {
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log)?;
+        let err = out.try_clone()?;
+        let mut cmd = Command::new(binary()?);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .env("WRNEXUS_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Ok(Proc {
+            name: name.to_string(),
+            child: cmd.spawn()?,
+            log,
+        })
+    }
+
+    /// The process's output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Fail with the log if the process has exited.
+    pub fn check_running(&mut self) -> TestResult {
+        if let Some(status) = self.child.try_wait()? {
+            return Err(format!("{} exited ({status}):\n{}", self.name, self.output()).into());
+        }
+        Ok(())
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Poll `url` until it answers 2xx, failing with the process log on timeout.
+pub async fn wait_ready(url: &str, proc: &mut Proc, timeout: Duration) -> TestResult {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        proc.check_running()?;
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{url} not ready after {timeout:?}; {} log:\n{}",
+                proc.name,
+                proc.output()
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

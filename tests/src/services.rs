@@ -1,0 +1,66 @@
+//! Postgres and Redis for the suites. Absent services skip loudly, unless
+//! `WRNEXUS_REQUIRE_SERVICES=1`, where they fail.
+
+use crate::TestResult;
+use sqlx::Connection;
+
+/// Admin URL of the Postgres server (trust auth).
+pub fn postgres_admin_url() -> String {
+    std::env::var("WRNEXUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("WRNEXUS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+fn required() -> bool {
+    std::env::var("WRNEXUS_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// `Ok(None)` (after a loud message) when the service is down and not
+/// required; an error when it is required.
+fn absent<T>(service: &str, why: &str) -> TestResult<Option<T>> {
+    if required() {
+        Err(
+            format!("{service} is required (WRNEXUS_REQUIRE_SERVICES=1) but unavailable: {why}")
+                .into(),
+        )
+    } else {
+        eprintln!(
+            "\n!!! SKIPPING: {service} unavailable ({why}); set WRNEXUS_REQUIRE_SERVICES=1 to make this a failure !!!\n"
+        );
+        Ok(None)
+    }
+}
+
+/// A new, empty database; its URL.
+pub async fn fresh_postgres() -> TestResult<Option<String>> {
+    sqlx::any::install_default_drivers();
+    let admin = postgres_admin_url();
+    let mut conn = match sqlx::AnyConnection::connect(&admin).await {
+        Ok(c) => c,
+        Err(e) => return absent("postgres", &e.to_string()),
+    };
+    let name = format!("wrnexus_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Ok(Some(format!("{base}/{name}")))
+}
+
+/// A Redis connection, or a loud skip.
+pub async fn redis() -> TestResult<Option<redis::aio::MultiplexedConnection>> {
+    let client = redis::Client::open(redis_url())?;
+    match client.get_multiplexed_async_connection().await {
+        Ok(mut conn) => {
+            let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+            match pong {
+                Ok(_) => Ok(Some(conn)),
+                Err(e) => absent("redis", &e.to_string()),
+            }
+        }
+        Err(e) => absent("redis", &e.to_string()),
+    }
+}

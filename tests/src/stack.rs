@@ -1,0 +1,146 @@
+//! A running WRNexus: embedded, or split into real processes.
+
+use crate::TestResult;
+use crate::process::{Proc, free_port, wait_ready};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The operator token every test stack is started with.
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// A running stack; dropping it stops every process.
+#[derive(Debug)]
+pub struct Stack {
+    /// Gateway base URL, e.g. `http://127.0.0.1:41234`.
+    pub gateway: String,
+    /// Gateway admin base URL.
+    pub admin: String,
+    /// The database the control plane uses (to mint test tokens).
+    pub database_url: String,
+    pub procs: Vec<Proc>,
+    pub dir: tempfile::TempDir,
+}
+
+/// The example config shipped in `deploy/`, which the split stack runs on.
+pub fn example_config() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/wrnexus.example.toml")
+}
+
+impl Stack {
+    /// `wrnexus dev`: SQLite, in-process cache, no Redis.
+    pub async fn embedded() -> TestResult<Stack> {
+        let dir = tempfile::tempdir()?;
+        let (gw, admin) = (free_port()?, free_port()?);
+        let data = dir.path().join("data");
+        let listen = format!("127.0.0.1:{gw}");
+        let admin_listen = format!("127.0.0.1:{admin}");
+        let data_arg = data.display().to_string();
+        let mut proc = Proc::spawn(
+            "dev",
+            dir.path(),
+            &[
+                "dev",
+                "--listen",
+                &listen,
+                "--admin-listen",
+                &admin_listen,
+                "--data-dir",
+                &data_arg,
+            ],
+            &[("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN)],
+        )?;
+        let admin = format!("http://{admin_listen}");
+        let gateway = format!("http://{listen}");
+        wait_ready(&format!("{admin}/ready"), &mut proc, STARTUP).await?;
+        wait_ready(&format!("{gateway}/.wrnexus/signin"), &mut proc, STARTUP).await?;
+        Ok(Stack {
+            gateway,
+            admin,
+            database_url: format!("sqlite://{}", data.join("wrnexus.sqlite").display()),
+            procs: vec![proc],
+            dir,
+        })
+    }
+
+    /// Control plane, gateway and demo upstream as separate processes on
+    /// Postgres and Redis, configured by the example config plus
+    /// `WRNEXUS_*` overrides.
+    pub async fn split(database_url: &str, redis_url: &str) -> TestResult<Stack> {
+        let dir = tempfile::tempdir()?;
+        let (cp, gw, admin, up) = (free_port()?, free_port()?, free_port()?, free_port()?);
+        let config = example_config().display().to_string();
+        let cp_url = format!("http://127.0.0.1:{cp}");
+        let up_listen = format!("127.0.0.1:{up}");
+        let mut upstream = Proc::spawn(
+            "upstream",
+            dir.path(),
+            &["demo-upstream", "--listen", &up_listen],
+            &[],
+        )?;
+        let cp_listen = format!("127.0.0.1:{cp}");
+        let mut control = Proc::spawn(
+            "control-plane",
+            dir.path(),
+            &["control-plane", "--config", &config],
+            &[
+                ("WRNEXUS_CONTROL_PLANE__LISTEN", &cp_listen),
+                ("WRNEXUS_CONTROL_PLANE__DATABASE_URL", database_url),
+                ("WRNEXUS_CONTROL_PLANE__REDIS_URL", redis_url),
+                ("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN),
+            ],
+        )?;
+        wait_ready(&format!("{cp_url}/v1/health"), &mut control, STARTUP).await?;
+        wait_ready(&format!("http://{up_listen}/"), &mut upstream, STARTUP).await?;
+        let (gateway_proc, gateway, admin) =
+            Self::spawn_gateway(&dir, gw, admin, &cp_url, &up_listen, redis_url).await?;
+        Ok(Stack {
+            gateway,
+            admin,
+            database_url: database_url.to_string(),
+            procs: vec![upstream, control, gateway_proc],
+            dir,
+        })
+    }
+
+    async fn spawn_gateway(
+        dir: &tempfile::TempDir,
+        gw: u16,
+        admin: u16,
+        cp_url: &str,
+        up_listen: &str,
+        redis_url: &str,
+    ) -> TestResult<(Proc, String, String)> {
+        let config = example_config().display().to_string();
+        let listen = format!("127.0.0.1:{gw}");
+        let admin_listen = format!("127.0.0.1:{admin}");
+        let upstream_url = format!("http://{up_listen}");
+        let mut proc = Proc::spawn(
+            &format!("gateway-{gw}"),
+            dir.path(),
+            &["gateway", "--config", &config],
+            &[
+                ("WRNEXUS_GATEWAY__LISTEN", &listen),
+                ("WRNEXUS_GATEWAY__ADMIN_LISTEN", &admin_listen),
+                ("WRNEXUS_GATEWAY__CONTROL_PLANE_URL", cp_url),
+                ("WRNEXUS_GATEWAY__UPSTREAM", &upstream_url),
+                ("WRNEXUS_GATEWAY__REDIS_URL", redis_url),
+            ],
+        )?;
+        let admin = format!("http://{admin_listen}");
+        let gateway = format!("http://{listen}");
+        wait_ready(&format!("{admin}/ready"), &mut proc, STARTUP).await?;
+        wait_ready(&format!("{gateway}/.wrnexus/signin"), &mut proc, STARTUP).await?;
+        Ok((proc, gateway, admin))
+    }
+
+    /// Every process's log, for failure messages.
+    pub fn logs(&self) -> String {
+        self.procs
+            .iter()
+            .map(|p| format!("--- {} ---\n{}", p.name, p.output()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

@@ -1,0 +1,452 @@
+//! The main flow, run against an embedded and a split stack.
+
+use reqwest::Method;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, COOKIE, LOCATION};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use wrnexus_e2e::TestResult;
+use wrnexus_e2e::client::{self, COOKIE_NAME, User, http, json_body, sign_up};
+use wrnexus_e2e::stack::{OPERATOR_TOKEN, Stack};
+use wrnexus_e2e::tokens;
+
+/// Retry `check` until it holds or `within` passes: pushed changes reach
+/// the gateway asynchronously (the target is well under a second).
+async fn eventually<F, Fut>(within: Duration, mut check: F) -> TestResult
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = TestResult<bool>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("condition not met within {within:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn status_of(user: &User, method: Method, url: &str) -> TestResult<StatusCode> {
+    Ok(user.req(&http(), method, url).send().await?.status())
+}
+
+/// Every step of the foundation flow; `stack` is already running.
+pub async fn main_flow(stack: &Stack) -> TestResult {
+    let c = http();
+    let gw = stack.gateway.as_str();
+    let api = format!("{gw}/.wrnexus/api/v1");
+
+    // No identity: browsers go to sign-in (coming back here), others get 401.
+    let r = c
+        .get(format!("{gw}/reports/q3?tab=1"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let location = r
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert_eq!(location, "/.wrnexus/signin?return_to=/reports/q3%3Ftab%3D1");
+    let page = c.get(format!("{gw}{location}")).send().await?;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await?;
+    assert!(
+        html.contains("<form") && html.contains("name=\"password\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"/reports/q3?tab=1\""),
+        "return_to lost: {html}"
+    );
+    let (status, body) = json_body(
+        c.get(format!("{gw}/reports"))
+            .header(ACCEPT, "application/json")
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "unauthenticated");
+
+    // Sign-up through an HTML form lands back on the page, signed in.
+    let form_email = client::email("form");
+    let r = c
+        .post(format!("{gw}/.wrnexus/signup"))
+        .form(&[
+            ("email", form_email.as_str()),
+            ("password", client::PASSWORD),
+            ("return_to", "/reports/q3?tab=1"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers().get(LOCATION).and_then(|v| v.to_str().ok()),
+        Some("/reports/q3?tab=1")
+    );
+    let cookie = client::session_set_cookie(&r).ok_or("no cookie from form sign-up")?;
+    let r = c
+        .get(format!("{gw}/reports/q3?tab=1"))
+        .header(COOKIE, cookie.split(';').next().unwrap_or(""))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // JSON sign-up: user, personal workspace, owner, and a proper cookie.
+    let mut alice = sign_up(&c, gw, &client::email("alice")).await?;
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(
+            alice.set_cookie.contains(attribute),
+            "cookie lacks {attribute}: {}",
+            alice.set_cookie
+        );
+    }
+    assert!(!alice.set_cookie.contains("Domain"), "{}", alice.set_cookie);
+    let claims = tokens::claims_of(alice.token())?;
+    for claim in ["iss", "aud", "sub", "wid", "sid", "iat", "exp"] {
+        assert!(
+            claims.get(claim).is_some(),
+            "token lacks `{claim}`: {claims}"
+        );
+    }
+    assert!(
+        claims.get("role").is_none(),
+        "the cookie must not carry the role"
+    );
+
+    // Through the gateway: verified headers, spoofed copies gone.
+    let r = alice
+        .req(&c, Method::GET, &format!("{gw}/app/page?x=1"))
+        .header("X-Workspace-Id", "spoofed")
+        .header("x-user-id", "spoofed")
+        .header("X_Workspace_Id", "spoofed")
+        .header("x_user_id", "spoofed")
+        .header("X-Workspace-Role", "owner")
+        .header("X-Custom-Secret", "named-in-connection")
+        .header("Connection", "X-Custom-Secret")
+        .send()
+        .await?;
+    let (status, echo) = json_body(r).await?;
+    assert_eq!(status, StatusCode::OK, "{echo}");
+    assert_eq!(echo["method"], "GET");
+    assert_eq!(echo["path"], "/app/page");
+    assert_eq!(echo["query"], "x=1");
+    let headers = &echo["headers"];
+    assert_eq!(headers["x-workspace-id"], alice.workspace_id.as_str());
+    assert_eq!(headers["x-user-id"], alice.id.as_str());
+    assert_eq!(headers["x-workspace-role"], "owner");
+    assert!(
+        headers["x-request-id"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    );
+    for spoof in ["x_workspace_id", "x_user_id", "x-custom-secret"] {
+        assert!(
+            headers.get(spoof).is_none(),
+            "{spoof} reached the upstream: {headers}"
+        );
+    }
+    let forwarded_cookie = headers.get("cookie").and_then(Value::as_str).unwrap_or("");
+    assert!(
+        !forwarded_cookie.contains(COOKIE_NAME),
+        "session cookie forwarded: {forwarded_cookie}"
+    );
+
+    // The path decided on is the path forwarded: ambiguous ones are refused.
+    for path in ["/app/%2e%2e/admin", "/app%2Fadmin", "/app//admin", "/app/../admin"] {
+        let (status, text) = client::raw_request(gw, path, &alice.cookie).await?;
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(text.contains("ambiguous_path"), "{path}: {text}");
+    }
+
+    // Bad sign-ups: clear errors, nothing written.
+    let (status, body) = json_body(
+        c.post(format!("{gw}/.wrnexus/signup"))
+            .json(&json!({"email": alice.email, "password": client::PASSWORD}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("email_taken"))
+    );
+    let weak = client::email("weak");
+    let (status, body) = json_body(
+        c.post(format!("{gw}/.wrnexus/signup"))
+            .json(&json!({"email": weak, "password": "short"}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("password"))
+    );
+    let (status, body) = json_body(
+        c.post(format!("{gw}/.wrnexus/signup"))
+            .json(&json!({"password": client::PASSWORD}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["code"].as_str(), body["field"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("missing_field"),
+            Some("email")
+        )
+    );
+    let (status, body) = json_body(
+        c.post(format!("{gw}/.wrnexus/signin"))
+            .json(&json!({"email": weak, "password": "short"}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credentials")),
+        "the weak sign-up left a user"
+    );
+
+    // A team workspace with Bob as a viewer.
+    let (status, body) = json_body(
+        alice
+            .req(&c, Method::POST, &format!("{api}/workspaces"))
+            .json(&json!({"name": "Team"}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let team = body["workspace"]["id"]
+        .as_str()
+        .ok_or("no team id")?
+        .to_string();
+    let mut bob = sign_up(&c, gw, &client::email("bob")).await?;
+    let (status, body) = json_body(
+        alice
+            .req(
+                &c,
+                Method::POST,
+                &format!("{api}/workspaces/{team}/invitations"),
+            )
+            .json(&json!({"email": bob.email, "role": "viewer"}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["token"].as_str().ok_or("no invitation token")?;
+    let r = bob
+        .req(
+            &c,
+            Method::POST,
+            &format!("{api}/invitations/{token}/accept"),
+        )
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    client::switch(&c, gw, &mut bob, &team).await?;
+    let (status, echo) = json_body(
+        bob.req(&c, Method::GET, &format!("{gw}/doc"))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(echo["headers"]["x-workspace-id"], team.as_str());
+    assert_eq!(echo["headers"]["x-workspace-role"], "viewer");
+
+    // A viewer reads but cannot write; the denial names its decision.
+    let r = bob
+        .req(&c, Method::POST, &format!("{gw}/doc"))
+        .send()
+        .await?;
+    let decision_header = r
+        .headers()
+        .get("x-wrnexus-decision-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (status, body) = json_body(r).await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    assert!(
+        decision_header.is_some() && decision_header.as_deref() == body["decision_id"].as_str(),
+        "{body}"
+    );
+
+    // Suspension: the team turns read-only, and only the team.
+    client::switch(&c, gw, &mut alice, &team).await?;
+    let r = c
+        .post(format!("{api}/operator/workspaces/{team}/suspend"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    eventually(Duration::from_secs(2), || async {
+        Ok(status_of(&alice, Method::POST, &format!("{gw}/doc")).await? == StatusCode::FORBIDDEN)
+    })
+    .await?;
+    let (status, body) = json_body(
+        alice
+            .req(&c, Method::POST, &format!("{gw}/doc"))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("workspace_read_only"))
+    );
+    assert_eq!(
+        status_of(&alice, Method::GET, &format!("{gw}/doc")).await?,
+        StatusCode::OK
+    );
+    let personal = claims["wid"].as_str().ok_or("no wid")?.to_string();
+    client::switch(&c, gw, &mut alice, &personal).await?;
+    assert_eq!(
+        status_of(&alice, Method::POST, &format!("{gw}/doc")).await?,
+        StatusCode::OK,
+        "suspension leaked into another workspace"
+    );
+    let r = c
+        .post(format!("{api}/operator/workspaces/{team}/reactivate"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .post(format!("{api}/operator/workspaces/{team}/suspend"))
+        .bearer_auth("wrong-token")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    client::switch(&c, gw, &mut alice, &team).await?;
+    eventually(Duration::from_secs(2), || async {
+        Ok(status_of(&alice, Method::POST, &format!("{gw}/doc")).await? == StatusCode::OK)
+    })
+    .await?;
+
+    // whoami: the current workspace and every membership.
+    let (status, me) = json_body(
+        alice
+            .req(&c, Method::GET, &format!("{gw}/.wrnexus/whoami"))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["workspace"]["id"], team.as_str());
+    assert_eq!(me["workspace"]["role"], "owner");
+    assert_eq!(me["workspaces"].as_array().map(Vec::len), Some(2), "{me}");
+    assert_eq!(
+        me["workspaces"][0]["kind"], "personal",
+        "personal workspace first: {me}"
+    );
+
+    // Membership removed in the control plane: Bob's next requests are denied.
+    let r = alice
+        .req(
+            &c,
+            Method::DELETE,
+            &format!("{api}/workspaces/{team}/members/{}", bob.id),
+        )
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    eventually(Duration::from_secs(2), || async {
+        Ok(status_of(&bob, Method::GET, &format!("{gw}/doc")).await? == StatusCode::FORBIDDEN)
+    })
+    .await?;
+    let (_, body) = json_body(
+        bob.req(&c, Method::GET, &format!("{gw}/doc"))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(body["code"], "not_a_member");
+
+    // Tokens the gateway must refuse: tampered, expired, wrong audience, alg none.
+    let mut expired = tokens::claims_of(alice.token())?;
+    expired["exp"] = json!(1_000_000_000);
+    let mut wrong_aud = tokens::claims_of(alice.token())?;
+    wrong_aud["aud"] = json!("some-other-service");
+    let good_again = tokens::mint(&stack.database_url, &tokens::claims_of(alice.token())?).await?;
+    let bad_tokens = [
+        ("tampered", tokens::tampered(alice.token())),
+        (
+            "expired",
+            tokens::mint(&stack.database_url, &expired).await?,
+        ),
+        (
+            "wrong aud",
+            tokens::mint(&stack.database_url, &wrong_aud).await?,
+        ),
+        ("alg none", tokens::unsigned(alice.token())?),
+    ];
+    let accepted = c
+        .get(format!("{gw}/x"))
+        .header(COOKIE, format!("{COOKIE_NAME}={good_again}"))
+        .send()
+        .await?;
+    assert_eq!(
+        accepted.status(),
+        StatusCode::OK,
+        "the minting itself is wrong"
+    );
+    for (what, token) in bad_tokens {
+        let (status, body) = json_body(
+            c.get(format!("{gw}/x"))
+                .header(COOKIE, format!("{COOKIE_NAME}={token}"))
+                .send()
+                .await?,
+        )
+        .await?;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} token: {body}");
+        assert_eq!(body["code"], "invalid_session", "{what}");
+    }
+    let r = c
+        .get(format!("{gw}/x"))
+        .header(COOKIE, format!("{}; {}", alice.cookie, alice.cookie))
+        .send()
+        .await?;
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "duplicate session cookies"
+    );
+
+    // Sign-out revokes the session everywhere.
+    let r = alice
+        .req(&c, Method::POST, &format!("{gw}/.wrnexus/signout"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    eventually(Duration::from_secs(2), || async {
+        Ok(status_of(&alice, Method::GET, &format!("{gw}/x")).await? == StatusCode::UNAUTHORIZED)
+    })
+    .await?;
+
+    // Sign-in lands in the last-used workspace: the team, not the personal one.
+    let (status, body) = json_body(
+        c.post(format!("{gw}/.wrnexus/signin"))
+            .json(&json!({"email": alice.email, "password": client::PASSWORD}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["workspace"]["id"], team.as_str());
+    assert_ne!(team, personal);
+    Ok(())
+}
