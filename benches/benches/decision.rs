@@ -35,7 +35,9 @@ fn bench(name: &str, iters: u32, mut f: impl FnMut()) {
     per_call.sort();
     let median = per_call[rounds / 2];
     let (min, max) = (per_call[0], per_call[rounds - 1]);
-    println!("{name:<32} median {median:>10.2?}  (min {min:.2?}, max {max:.2?}, {rounds}×{iters} calls)");
+    println!(
+        "{name:<32} median {median:>10.2?}  (min {min:.2?}, max {max:.2?}, {rounds}×{iters} calls)"
+    );
 }
 
 fn cedar() -> BenchResult {
@@ -51,7 +53,10 @@ fn cedar() -> BenchResult {
         method: "POST",
         path: "/app/items",
     };
-    assert!(engine.decide(&request).allowed, "the benchmarked request must be allowed");
+    assert!(
+        engine.decide(&request).allowed,
+        "the benchmarked request must be allowed"
+    );
     bench("cedar_decide_member_write", 2_000, || {
         black_box(engine.decide(black_box(&request)));
     });
@@ -75,7 +80,10 @@ fn token_verify() -> BenchResult {
     });
     let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes()))?;
     let verifier = Verifier::new("wrnexus", "wrnexus-gateway");
-    assert!(verifier.verify(&keys, &token).is_ok(), "the benchmarked token must verify");
+    assert!(
+        verifier.verify(&keys, &token).is_ok(),
+        "the benchmarked token must verify"
+    );
     bench("session_token_verify", 2_000, || {
         black_box(verifier.verify(&keys, black_box(&token)).is_ok());
     });

@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+// Not a `#[test]` function, so clippy.toml's allow-panic-in-tests does not
+// cover it.
+#[allow(clippy::panic, reason = "a binary that cannot start fails the test")]
 fn wrnexus(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_wrnexus"))
         .args(args)

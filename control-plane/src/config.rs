@@ -30,7 +30,10 @@ impl std::fmt::Debug for ControlPlaneConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControlPlaneConfig")
             .field("database", &crate::store::redact_url(&self.database_url))
-            .field("redis", &self.redis_url.as_deref().map(crate::store::redact_url))
+            .field(
+                "redis",
+                &self.redis_url.as_deref().map(crate::store::redact_url),
+            )
             .field("operator_api", &self.operator_token.is_some())
             .field("policies", &self.policies)
             .finish_non_exhaustive()

@@ -10,8 +10,8 @@ use crate::push::Pusher;
 use sqlx::SqlStr;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use std::borrow::Cow;
 use sqlx::{Any, AnyPool, Transaction};
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 use wrnexus_policies::{EntryKey, VersionedEntry};
 

@@ -79,7 +79,8 @@ impl LocalCache {
     /// Drop the local copy; data older than `version` may not come back.
     pub fn invalidate(&self, key: &str, version: i64) {
         let mut slots = self.lock();
-        let newer_kept = matches!(slots.get(key), Some(Slot::Value { entry, .. }) if entry.version >= version);
+        let newer_kept =
+            matches!(slots.get(key), Some(Slot::Value { entry, .. }) if entry.version >= version);
         if !newer_kept {
             self.make_room(&mut slots, key);
             slots.insert(key.to_string(), Slot::Tombstone { version });

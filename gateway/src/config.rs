@@ -14,7 +14,9 @@ pub struct Upstream {
 
 /// A bad upstream URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{url}` is not an upstream url like http://127.0.0.1:9000 (https upstreams are not supported yet)")]
+#[error(
+    "`{url}` is not an upstream url like http://127.0.0.1:9000 (https upstreams are not supported yet)"
+)]
 pub struct BadUpstream {
     pub url: String,
 }

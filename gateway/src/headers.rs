@@ -106,7 +106,10 @@ mod tests {
         h.insert("x-custom", HeaderValue::from_static("1"));
         h.insert("x-kept", HeaderValue::from_static("1"));
         h.insert("content-length", HeaderValue::from_static("3"));
-        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Custom, Content-Length, Host"));
+        h.insert(
+            CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Custom, Content-Length, Host"),
+        );
         let names = names_to_strip(&h);
         for name in [
             "x-workspace-id",
@@ -118,7 +121,10 @@ mod tests {
             assert!(names.contains(&name.to_string()), "{name} kept: {names:?}");
         }
         assert!(!names.contains(&"x-kept".to_string()));
-        assert!(!names.contains(&"content-length".to_string()), "framing stripped: {names:?}");
+        assert!(
+            !names.contains(&"content-length".to_string()),
+            "framing stripped: {names:?}"
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use crate::authn::{self, AuthnError, Verifier};
 use crate::headers;
-use crate::path;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
+use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::resolve::{ResolveError, Resolver};
 use async_trait::async_trait;
@@ -86,7 +86,13 @@ impl Gateway {
         let path = req.uri.path();
         if let Err(e) = path::check(path) {
             ctx.decision = "bad_request";
-            return Verdict::Refuse(Reply::problem(400, "ambiguous_path", &e.to_string(), None, &ctx.request_id));
+            return Verdict::Refuse(Reply::problem(
+                400,
+                "ambiguous_path",
+                &e.to_string(),
+                None,
+                &ctx.request_id,
+            ));
         }
         if path.starts_with(CONTROL_PLANE_PREFIX) {
             ctx.route = Route::ControlPlane;

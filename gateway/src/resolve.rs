@@ -153,7 +153,10 @@ impl Resolver {
                     }
                 }
                 Err(e) => {
-                    self.metrics.backend_errors.with_label_values(&["redis"]).inc();
+                    self.metrics
+                        .backend_errors
+                        .with_label_values(&["redis"])
+                        .inc();
                     tracing::debug!(error = %e, "redis lookup failed");
                     // Serve local entries up to the staleness bound.
                     for key in &missing {
@@ -172,9 +175,15 @@ impl Resolver {
             if missing.is_empty() {
                 break;
             }
-            let data = self.from_control_plane(&claims.wid, token).await.inspect_err(|_| {
-                self.metrics.backend_errors.with_label_values(&["control_plane"]).inc();
-            })?;
+            let data = self
+                .from_control_plane(&claims.wid, token)
+                .await
+                .inspect_err(|_| {
+                    self.metrics
+                        .backend_errors
+                        .with_label_values(&["control_plane"])
+                        .inc();
+                })?;
             let now = Instant::now();
             for (key, entry) in data.entries {
                 if let Some(k) = missing.iter().find(|k| **k == key).copied()

@@ -127,11 +127,17 @@ pub async fn json_body(response: Response) -> TestResult<(reqwest::StatusCode, V
 
 /// Send a request line exactly as given (no URL normalisation, unlike an
 /// HTTP client library) and return the status code and body.
-pub async fn raw_request(gateway: &str, request_target: &str, cookie: &str) -> TestResult<(u16, String)> {
+pub async fn raw_request(
+    gateway: &str,
+    request_target: &str,
+    cookie: &str,
+) -> TestResult<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = gateway.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let request = format!("GET {request_target} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET {request_target} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await?;

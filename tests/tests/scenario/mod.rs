@@ -158,7 +158,12 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
     );
 
     // The path decided on is the path forwarded: ambiguous ones are refused.
-    for path in ["/app/%2e%2e/admin", "/app%2Fadmin", "/app//admin", "/app/../admin"] {
+    for path in [
+        "/app/%2e%2e/admin",
+        "/app%2Fadmin",
+        "/app//admin",
+        "/app/../admin",
+    ] {
         let (status, text) = client::raw_request(gw, path, &alice.cookie).await?;
         assert_eq!(status, 400, "{path}: {text}");
         assert!(text.contains("ambiguous_path"), "{path}: {text}");
