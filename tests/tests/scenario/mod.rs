@@ -10,20 +10,26 @@ use wrnexus_e2e::client::{self, COOKIE_NAME, User, http, json_body, sign_up};
 use wrnexus_e2e::stack::{OPERATOR_TOKEN, Stack};
 use wrnexus_e2e::tokens;
 
-/// Retry `check` until it holds or `within` passes: pushed changes reach
-/// the gateway asynchronously (the target is well under a second).
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> TestResult
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = TestResult<bool>>,
-{
+/// Repeat a request until it answers `want`, for up to `within`: pushed
+/// changes reach the gateway asynchronously (the target is well under a
+/// second).
+async fn until_status(
+    user: &User,
+    method: Method,
+    url: &str,
+    want: StatusCode,
+    within: Duration,
+) -> TestResult {
     let deadline = Instant::now() + within;
     loop {
-        if check().await? {
+        let got = status_of(user, method.clone(), url).await?;
+        if got == want {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("condition not met within {within:?}").into());
+            return Err(
+                format!("{method} {url}: still {got} after {within:?}, wanted {want}").into(),
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -298,9 +304,13 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::OK);
-    eventually(Duration::from_secs(2), || async {
-        Ok(status_of(&alice, Method::POST, &format!("{gw}/doc")).await? == StatusCode::FORBIDDEN)
-    })
+    until_status(
+        &alice,
+        Method::POST,
+        &format!("{gw}/doc"),
+        StatusCode::FORBIDDEN,
+        Duration::from_secs(2),
+    )
     .await?;
     let (status, body) = json_body(
         alice
@@ -337,9 +347,13 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
         .await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     client::switch(&c, gw, &mut alice, &team).await?;
-    eventually(Duration::from_secs(2), || async {
-        Ok(status_of(&alice, Method::POST, &format!("{gw}/doc")).await? == StatusCode::OK)
-    })
+    until_status(
+        &alice,
+        Method::POST,
+        &format!("{gw}/doc"),
+        StatusCode::OK,
+        Duration::from_secs(2),
+    )
     .await?;
 
     // whoami: the current workspace and every membership.
@@ -369,9 +383,13 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    eventually(Duration::from_secs(2), || async {
-        Ok(status_of(&bob, Method::GET, &format!("{gw}/doc")).await? == StatusCode::FORBIDDEN)
-    })
+    until_status(
+        &bob,
+        Method::GET,
+        &format!("{gw}/doc"),
+        StatusCode::FORBIDDEN,
+        Duration::from_secs(2),
+    )
     .await?;
     let (_, body) = json_body(
         bob.req(&c, Method::GET, &format!("{gw}/doc"))
@@ -437,9 +455,13 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    eventually(Duration::from_secs(2), || async {
-        Ok(status_of(&alice, Method::GET, &format!("{gw}/x")).await? == StatusCode::UNAUTHORIZED)
-    })
+    until_status(
+        &alice,
+        Method::GET,
+        &format!("{gw}/x"),
+        StatusCode::UNAUTHORIZED,
+        Duration::from_secs(2),
+    )
     .await?;
 
     // Sign-in lands in the last-used workspace: the team, not the personal one.
