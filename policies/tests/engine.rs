@@ -4,7 +4,11 @@ use wrnexus_policies::{
     DecisionRequest, PolicyEngine, PolicySource, Principal, Role, WorkspaceStatus,
 };
 
-fn request(action: &str, role: Option<Role>, status: WorkspaceStatus) -> DecisionRequest<'static> {
+fn request(
+    action: &'static str,
+    role: Option<Role>,
+    status: WorkspaceStatus,
+) -> DecisionRequest<'static> {
     DecisionRequest {
         principal: Principal::User("u1"),
         action,
