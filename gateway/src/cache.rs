@@ -139,8 +139,8 @@ mod tests {
     fn stays_bounded() {
         let cache = LocalCache::new(32);
         for i in 0..1000 {
-            cache.insert(&format!("k{i}"), member(i, None), Instant::now());
             cache.invalidate(&format!("t{i}"), i);
+            cache.insert(&format!("k{i}"), member(i, None), Instant::now());
         }
         assert!(cache.len() <= 32);
         assert!(cache.get("k999").is_some());

@@ -130,7 +130,7 @@ pub fn load(source: &PolicySource) -> Result<Loaded, PolicyErrors> {
         let parsed = match text.parse::<PolicySet>() {
             Ok(set) => set,
             Err(e) => {
-                for err in &e {
+                for err in e.iter() {
                     errors.push(PolicyError::Parse {
                         file: file.clone(),
                         line: first_line(err, text),
