@@ -2,14 +2,14 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: settings.
-//! - [`store`]: Postgres or SQLite behind one API; every write is one
+//! - [`config`] — settings.
+//! - [`store`] — Postgres or SQLite behind one API; every write is one
 //!   transaction and pushes its changed decision data after commit.
-//! - [`push`]: writing entries to Redis and publishing invalidations.
-//! - [`tokens`]: the Ed25519 key, session JWTs, the public key set.
-//! - [`password`]: argon2id and the strength rule.
-//! - [`api`]: routes, extractors and the one error type.
-//! - [`server`]: wiring it together and serving.
+//! - [`push`] — writing entries to Redis and publishing invalidations.
+//! - [`tokens`] — the Ed25519 key, session JWTs, the public key set.
+//! - [`password`] — argon2id and the strength rule.
+//! - [`api`] — routes, extractors and the one error type.
+//! - [`server`] — wiring it together and serving.
 
 pub mod api;
 pub mod config;

@@ -4,20 +4,20 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: settings.
-//! - [`proxy`]: the life of a request (authn → resolve → decide → forward).
-//! - [`authn`]: the session cookie and JWT verification.
-//! - [`keys`]: the control plane's public keys, refreshed on a schedule.
-//! - [`resolve`]: decision data from the local cache, Redis, or the
+//! - [`config`] — settings.
+//! - [`proxy`] — the life of a request (authn → resolve → decide → forward).
+//! - [`authn`] — the session cookie and JWT verification.
+//! - [`keys`] — the control plane's public keys, refreshed on a schedule.
+//! - [`resolve`] — decision data from the local cache, Redis, or the
 //!   control plane; failing closed.
-//! - [`cache`]: the bounded in-process cache with version tombstones.
-//! - [`invalidation`]: following Redis pub/sub or the in-process bus.
-//! - [`path`]: refusing paths a backend could read differently.
-//! - [`headers`]: stripping and setting the identity headers.
-//! - [`problem`]: the responses the gateway writes itself.
-//! - [`metrics`] and [`admin`]: Prometheus metrics, `/live`, `/ready`.
-//! - [`demo`]: the echoing demo upstream of `wrnexus dev`.
-//! - [`server`]: wiring and running it all.
+//! - [`cache`] — the bounded in-process cache with version tombstones.
+//! - [`invalidation`] — following Redis pub/sub or the in-process bus.
+//! - [`path`] — refusing paths a backend could read differently.
+//! - [`headers`] — stripping and setting the identity headers.
+//! - [`problem`] — the responses the gateway writes itself.
+//! - [`metrics`] and [`admin`] — Prometheus metrics, `/live`, `/ready`.
+//! - [`demo`] — the echoing demo upstream of `wrnexus dev`.
+//! - [`server`] — wiring and running it all.
 
 pub mod admin;
 pub mod authn;

@@ -142,7 +142,7 @@ impl Resolver {
         self.metrics.cache.with_label_values(&["miss"]).inc();
 
         if let Some(link) = &self.redis {
-            match self.from_redis(link, &missing).await {
+            match self.read_redis(link, &missing).await {
                 Ok(entries) => {
                     let now = Instant::now();
                     for (key, entry) in entries {
@@ -176,7 +176,7 @@ impl Resolver {
                 break;
             }
             let data = self
-                .from_control_plane(&claims.wid, token)
+                .ask_control_plane(&claims.wid, token)
                 .await
                 .inspect_err(|_| {
                     self.metrics
@@ -197,7 +197,7 @@ impl Resolver {
         evaluate(claims, &keys, &found)
     }
 
-    async fn from_redis<'k>(
+    async fn read_redis<'k>(
         &self,
         link: &RedisLink,
         keys: &[&'k str],
@@ -217,7 +217,7 @@ impl Resolver {
             .collect())
     }
 
-    async fn from_control_plane(
+    async fn ask_control_plane(
         &self,
         workspace_id: &str,
         token: &str,

@@ -2,16 +2,16 @@
 //!
 //! # Layout
 //!
-//! - [`model`]: roles, workspace status, actions and credential kinds, the
+//! - [`model`] — roles, workspace status, actions and credential kinds, the
 //!   vocabulary both sides speak.
-//! - [`claims`]: the session cookie's JWT claims.
-//! - [`entries`]: the decision data (membership, workspace, session, user)
+//! - [`claims`] — the session cookie's JWT claims.
+//! - [`entries`] — the decision data (membership, workspace, session, user)
 //!   that the control plane pushes and the gateway caches, with its cache
 //!   keys and invalidation messages.
-//! - [`load`]: reading the Cedar schema and policy files, with errors that
+//! - [`load`] — reading the Cedar schema and policy files, with errors that
 //!   name file and line.
-//! - [`redirect`]: the `return_to` rule (same-origin paths only).
-//! - [`engine`]: the parsed, validated policy set and the one call that
+//! - [`redirect`] — the `return_to` rule (same-origin paths only).
+//! - [`engine`] — the parsed, validated policy set and the one call that
 //!   turns a request description into a [`Decision`].
 //!
 //! The Cedar files themselves (`schema.cedarschema`, `*.cedar`) live beside

@@ -3,13 +3,13 @@
 //!
 //! # Layout
 //!
-//! - [`process`]: finding the binary, spawning processes, free ports.
-//! - [`services`]: Postgres and Redis: fresh databases, loud skips, and
+//! - [`process`] — finding the binary, spawning processes, free ports.
+//! - [`services`] — Postgres and Redis: fresh databases, loud skips, and
 //!   `WRNEXUS_REQUIRE_SERVICES=1` turning a missing service into a failure.
-//! - [`stack`]: a running WRNexus, embedded (`wrnexus dev`) or split
+//! - [`stack`] — a running WRNexus, embedded (`wrnexus dev`) or split
 //!   (control plane + gateway + demo upstream processes).
-//! - [`client`]: HTTP helpers speaking to the gateway.
-//! - [`tokens`]: minting session tokens with the stored key, to test what
+//! - [`client`] — HTTP helpers speaking to the gateway.
+//! - [`tokens`] — minting session tokens with the stored key, to test what
 //!   the gateway refuses.
 
 pub mod client;
