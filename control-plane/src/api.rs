@@ -6,6 +6,7 @@ pub mod authz;
 pub mod error;
 pub mod input;
 pub mod internal;
+pub mod meta;
 pub mod operator;
 pub mod pages;
 pub mod workspaces;

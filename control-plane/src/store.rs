@@ -2,9 +2,12 @@
 //! transactions, and the push of changed decision data after each commit.
 
 pub mod accounts;
+pub mod audit;
 pub mod decision_data;
+pub mod outbox;
 pub mod sessions;
 pub mod tenancy;
+pub mod work;
 
 use crate::push::Pusher;
 use sqlx::SqlStr;
@@ -151,12 +154,26 @@ pub(crate) async fn next_version(tx: &mut Transaction<'static, Any>) -> Result<i
 }
 
 /// Schema migrations, one SQL file per backend each, compiled in.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "tenancy",
+        include_str!("../migrations/postgres/0002_tenancy.sql"),
+        include_str!("../migrations/sqlite/0002_tenancy.sql"),
+    ),
+    (
+        3,
+        "row security",
+        include_str!("../migrations/postgres/0003_row_security.sql"),
+        include_str!("../migrations/sqlite/0003_row_security.sql"),
+    ),
+];
 
 fn migrator(backend: Backend) -> Migrator {
     let migrations = MIGRATIONS

@@ -3,6 +3,8 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::meta::RequestMeta;
+use crate::store::audit::{ActorKind, Meta};
 use crate::store::now;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -18,6 +20,8 @@ pub struct Actor {
     /// The workspace the session currently names.
     pub workspace_id: String,
     pub claims: SessionClaims,
+    /// The request, as audit rows record it, with this user as the actor.
+    pub meta: Meta,
 }
 
 /// The session token of a request: `Authorization: Bearer` or the cookie.
@@ -64,7 +68,11 @@ impl FromRequestParts<AppState> for Actor {
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(ApiError::unauthenticated)?;
+        let RequestMeta(meta) = RequestMeta::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
         Ok(Actor {
+            meta: meta.with_actor(ActorKind::User, &user.id),
             user_id: user.id,
             email: user.email,
             session_id: claims.sid.clone(),
