@@ -47,6 +47,7 @@ fn cedar() -> BenchResult {
         action: "write",
         workspace_id: "3f1c9a2e-0000-4000-8000-000000000002",
         project_id: None,
+        granted_projects: None,
         role: Some(Role::Member),
         workspace_status: WorkspaceStatus::Active,
         plan: "free",
@@ -97,6 +98,7 @@ fn cache_hit() -> BenchResult {
             version: i,
             entry: Entry::Membership {
                 role: Some(Role::Member),
+                projects: None,
             },
         };
         cache.insert(&format!("wrnexus:member:w{i}:u{i}"), entry, Instant::now());

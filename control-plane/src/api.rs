@@ -1,21 +1,27 @@
 //! The HTTP face of the control plane: `app(state) -> Router`.
 
 pub mod actor;
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod caller;
 pub mod error;
 pub mod input;
 pub mod internal;
+pub mod limits;
+pub mod members;
 pub mod meta;
 pub mod operator;
 pub mod pages;
+pub mod projects;
 pub mod workspaces;
 
 use crate::config::ControlPlaneConfig;
 use crate::store::Store;
 use crate::tokens::Keys;
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use error::ApiError;
 use std::sync::Arc;
 use wrnexus_policies::PolicyEngine;
@@ -27,6 +33,7 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub policies: Arc<PolicyEngine>,
     pub config: Arc<ControlPlaneConfig>,
+    pub limits: Arc<limits::Limiters>,
 }
 
 /// The JSON API, served under `/v1` and, through the gateway, `/.wrnexus/api/v1`.
@@ -39,13 +46,38 @@ fn v1() -> Router<AppState> {
             "/workspaces",
             get(workspaces::list).post(workspaces::create),
         )
-        .route("/workspaces/{id}/members", get(workspaces::members))
+        .route(
+            "/workspaces/{id}",
+            get(workspaces::get)
+                .patch(workspaces::rename)
+                .delete(workspaces::delete),
+        )
+        .route("/workspaces/{id}/transfer", post(workspaces::transfer))
+        .route("/workspaces/{id}/members", get(members::list))
         .route(
             "/workspaces/{id}/members/{user_id}",
-            delete(workspaces::remove_member).patch(workspaces::change_role),
+            delete(members::remove).patch(members::change),
         )
-        .route("/workspaces/{id}/invitations", post(workspaces::invite))
-        .route("/invitations/{token}/accept", post(workspaces::accept))
+        .route("/workspaces/{id}/invitations", post(members::invite))
+        .route("/invitations/{token}/accept", post(members::accept))
+        .route(
+            "/workspaces/{id}/projects",
+            get(projects::list).post(projects::create),
+        )
+        .route(
+            "/workspaces/{id}/projects/{project_id}",
+            patch(projects::update),
+        )
+        .route(
+            "/workspaces/{id}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/workspaces/{id}/api-keys/{key_id}",
+            delete(api_keys::revoke),
+        )
+        .route("/workspaces/{id}/audit", get(audit::list))
+        .route("/workspaces/{id}/audit/export", get(audit::export))
         .route("/operator/workspaces/{id}/suspend", post(operator::suspend))
         .route(
             "/operator/workspaces/{id}/reactivate",

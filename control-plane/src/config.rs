@@ -24,6 +24,7 @@ pub struct ControlPlaneConfig {
     /// Unset: the operator API answers that it is off.
     pub operator_token: Option<String>,
     pub policies: PolicySource,
+    pub rate_limits: crate::api::limits::RateLimits,
 }
 
 impl std::fmt::Debug for ControlPlaneConfig {
@@ -55,6 +56,7 @@ impl ControlPlaneConfig {
             invitation_ttl_secs: 7 * 24 * 3600,
             operator_token: None,
             policies: PolicySource::Shipped,
+            rate_limits: crate::api::limits::RateLimits::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Building and serving the control plane.
 
+use crate::api::limits::Limiters;
 use crate::api::{AppState, app};
 use crate::config::ControlPlaneConfig;
 use crate::push::Pusher;
@@ -46,6 +47,7 @@ pub async fn build(
         store,
         keys: Arc::new(keys),
         policies: Arc::new(policies),
+        limits: Arc::new(Limiters::new(config.rate_limits)),
         config: Arc::new(config),
     })
 }

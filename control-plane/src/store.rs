@@ -2,12 +2,15 @@
 //! transactions, and the push of changed decision data after each commit.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod decision_data;
+pub mod members;
 pub mod outbox;
+pub mod projects;
 pub mod sessions;
-pub mod tenancy;
 pub mod work;
+pub mod workspaces;
 
 use crate::push::Pusher;
 use sqlx::SqlStr;

@@ -1,63 +1,32 @@
 //! One store suite, run on SQLite and on Postgres.
 
-use std::future::Future;
-use wrnexus_control_plane::push::Pusher;
-use wrnexus_control_plane::store::{Store, StoreError, sqlite_url};
+use wrnexus_control_plane::store::audit::Meta;
+use wrnexus_control_plane::store::{Backend, Store, StoreError};
 use wrnexus_policies::{Role, WorkspaceStatus};
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+mod common;
 
-async fn postgres_url() -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let admin = std::env::var("WRNEXUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = match sqlx::AnyConnection::connect(&admin).await {
-        Ok(c) => c,
-        Err(e) if std::env::var("WRNEXUS_REQUIRE_SERVICES").is_ok_and(|v| v == "1") => {
-            return Err(format!("postgres is required but unavailable: {e}").into());
-        }
-        Err(e) => {
-            eprintln!("\n!!! SKIPPING the Postgres store suite: {e} !!!\n");
-            return Ok(None);
-        }
-    };
-    let name = format!("wrnexus_store_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await?;
-    Ok(Some(format!(
-        "{}/{name}",
-        admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)
-    )))
-}
+use common::{TestResult, on_both};
 
-/// Run `suite` on a fresh SQLite file and a fresh Postgres database.
-async fn on_both<F, Fut>(suite: F) -> TestResult
-where
-    F: Fn(Store) -> Fut,
-    Fut: Future<Output = TestResult>,
-{
-    let dir = tempfile::tempdir()?;
-    let sqlite = Store::connect(&sqlite_url(&dir.path().join("t.sqlite")), Pusher::none()).await?;
-    suite(sqlite).await.map_err(|e| format!("sqlite: {e}"))?;
-    if let Some(url) = postgres_url().await? {
-        let pg = Store::connect(&url, Pusher::none()).await?;
-        suite(pg).await.map_err(|e| format!("postgres: {e}"))?;
-    }
-    Ok(())
-}
-
+/// Rows in `table`, all workspaces together (a system-scoped read).
 async fn count(store: &Store, table: &str) -> Result<i64, sqlx::Error> {
+    let mut tx = store.pool().begin().await?;
+    if store.backend() == Backend::Postgres {
+        sqlx::query("SELECT set_config('wrnexus.system', 'on', true)")
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(store.pool())
+        .fetch_one(&mut *tx)
         .await
 }
 
 #[tokio::test]
 async fn sign_up_is_all_or_nothing() -> TestResult {
     on_both(|store| async move {
-        let first = store.sign_up("ann@example.com", "hash").await?;
+        let first = store
+            .sign_up("ann@example.com", "hash", &Meta::system())
+            .await?;
         assert_eq!(
             store.role_of(&first.workspace_id, &first.user.id).await?,
             Some(Role::Owner)
@@ -67,7 +36,9 @@ async fn sign_up_is_all_or_nothing() -> TestResult {
             count(&store, "workspaces").await?,
             count(&store, "memberships").await?,
         );
-        let again = store.sign_up("ann@example.com", "hash").await;
+        let again = store
+            .sign_up("ann@example.com", "hash", &Meta::system())
+            .await;
         assert!(
             matches!(
                 again,
@@ -95,9 +66,15 @@ async fn sign_up_is_all_or_nothing() -> TestResult {
 #[tokio::test]
 async fn a_workspace_keeps_an_owner() -> TestResult {
     on_both(|store| async move {
-        let ann = store.sign_up("ann@example.com", "hash").await?;
-        let team = store.create_team_workspace(&ann.user.id, "Team").await?;
-        let demoted = store.set_role(&team.id, &ann.user.id, Role::Admin).await;
+        let ann = store
+            .sign_up("ann@example.com", "hash", &Meta::system())
+            .await?;
+        let team = store
+            .create_team_workspace(&ann.user.id, "Team", &Meta::system())
+            .await?;
+        let demoted = store
+            .set_role(&team.id, &ann.user.id, Role::Admin, &Meta::system())
+            .await;
         assert!(
             matches!(
                 demoted,
@@ -108,7 +85,9 @@ async fn a_workspace_keeps_an_owner() -> TestResult {
             ),
             "{demoted:?}"
         );
-        let removed = store.remove_member(&team.id, &ann.user.id).await;
+        let removed = store
+            .remove_member(&team.id, &ann.user.id, &Meta::system())
+            .await;
         assert!(
             matches!(
                 removed,
@@ -131,22 +110,30 @@ async fn a_workspace_keeps_an_owner() -> TestResult {
 #[tokio::test]
 async fn invitations_are_single_use_and_addressed() -> TestResult {
     on_both(|store| async move {
-        let ann = store.sign_up("ann@example.com", "hash").await?;
-        let bob = store.sign_up("bob@example.com", "hash").await?;
-        let eve = store.sign_up("eve@example.com", "hash").await?;
-        let team = store.create_team_workspace(&ann.user.id, "Team").await?;
+        let ann = store
+            .sign_up("ann@example.com", "hash", &Meta::system())
+            .await?;
+        let bob = store
+            .sign_up("bob@example.com", "hash", &Meta::system())
+            .await?;
+        let eve = store
+            .sign_up("eve@example.com", "hash", &Meta::system())
+            .await?;
+        let team = store
+            .create_team_workspace(&ann.user.id, "Team", &Meta::system())
+            .await?;
         store
             .create_invitation(
                 &team.id,
                 "bob@example.com",
                 Role::Viewer,
-                &ann.user.id,
                 "h1",
                 3600,
+                &Meta::system(),
             )
             .await?;
         let stolen = store
-            .accept_invitation("h1", &eve.user.id, "eve@example.com")
+            .accept_invitation("h1", &eve.user.id, "eve@example.com", &Meta::system())
             .await;
         assert!(
             matches!(
@@ -159,14 +146,14 @@ async fn invitations_are_single_use_and_addressed() -> TestResult {
             "{stolen:?}"
         );
         store
-            .accept_invitation("h1", &bob.user.id, "bob@example.com")
+            .accept_invitation("h1", &bob.user.id, "bob@example.com", &Meta::system())
             .await?;
         assert_eq!(
             store.role_of(&team.id, &bob.user.id).await?,
             Some(Role::Viewer)
         );
         let twice = store
-            .accept_invitation("h1", &bob.user.id, "bob@example.com")
+            .accept_invitation("h1", &bob.user.id, "bob@example.com", &Meta::system())
             .await;
         assert!(
             matches!(
@@ -183,9 +170,9 @@ async fn invitations_are_single_use_and_addressed() -> TestResult {
                 &team.id,
                 "bob@example.com",
                 Role::Member,
-                &ann.user.id,
                 "h2",
                 3600,
+                &Meta::system(),
             )
             .await;
         assert!(
@@ -206,7 +193,9 @@ async fn invitations_are_single_use_and_addressed() -> TestResult {
 #[tokio::test]
 async fn decision_data_follows_changes() -> TestResult {
     on_both(|store| async move {
-        let ann = store.sign_up("ann@example.com", "hash").await?;
+        let ann = store
+            .sign_up("ann@example.com", "hash", &Meta::system())
+            .await?;
         let session = store.create_session(&ann.user.id, 3600).await?;
         let key = |k: wrnexus_policies::EntryKey| k.cache_key();
         let data = store
@@ -219,11 +208,16 @@ async fn decision_data_follows_changes() -> TestResult {
         assert_eq!(
             member.entry,
             wrnexus_policies::Entry::Membership {
-                role: Some(Role::Owner)
+                role: Some(Role::Owner),
+                projects: None,
             }
         );
         store
-            .set_workspace_status(&ann.workspace_id, WorkspaceStatus::Suspended)
+            .set_workspace_status(
+                &ann.workspace_id,
+                WorkspaceStatus::Suspended,
+                &Meta::system(),
+            )
             .await?;
         store.revoke_session(&session.id).await?;
         let later = store

@@ -119,7 +119,10 @@ mod tests {
     fn member(version: i64, role: Option<Role>) -> VersionedEntry {
         VersionedEntry {
             version,
-            entry: Entry::Membership { role },
+            entry: Entry::Membership {
+                role,
+                projects: None,
+            },
         }
     }
 

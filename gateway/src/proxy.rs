@@ -157,6 +157,7 @@ impl Gateway {
             action: action.as_str(),
             workspace_id: &claims.wid,
             project_id: None,
+            granted_projects: resolved.projects.as_deref(),
             role: resolved.role,
             workspace_status: resolved.status,
             plan: &resolved.plan,

@@ -19,6 +19,8 @@ pub struct Resolved {
     pub role: Option<Role>,
     pub status: WorkspaceStatus,
     pub plan: String,
+    /// The projects the membership is limited to; `None`: all of them.
+    pub projects: Option<Vec<String>>,
 }
 
 /// Why resolution stopped.
@@ -269,8 +271,11 @@ fn evaluate(
         Entry::User { disabled: false } => {}
         _ => return Err(ResolveError::Revoked),
     }
-    let role = match get(2)? {
-        Entry::Membership { role: Some(role) } => *role,
+    let (role, projects) = match get(2)? {
+        Entry::Membership {
+            role: Some(role),
+            projects,
+        } => (*role, projects.clone()),
         // Not a member: denied whatever the workspace's state, which a
         // non-member is not told.
         _ => {
@@ -278,6 +283,7 @@ fn evaluate(
                 role: None,
                 status: WorkspaceStatus::Active,
                 plan: String::new(),
+                projects: None,
             });
         }
     };
@@ -286,11 +292,13 @@ fn evaluate(
             role: Some(role),
             status: *status,
             plan: plan.clone(),
+            projects,
         }),
         _ => Ok(Resolved {
             role: None,
             status: WorkspaceStatus::Active,
             plan: String::new(),
+            projects: None,
         }),
     }
 }

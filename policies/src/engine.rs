@@ -16,7 +16,11 @@ pub const NAMESPACE: &str = "WRNexus";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal<'a> {
     User(&'a str),
-    ApiKey(&'a str),
+    /// A key and the one workspace it belongs to.
+    ApiKey {
+        id: &'a str,
+        workspace_id: &'a str,
+    },
 }
 
 /// A request description, as the gateway or the control plane knows it.
@@ -27,6 +31,8 @@ pub struct DecisionRequest<'a> {
     pub workspace_id: &'a str,
     /// When the resource is a project inside the workspace.
     pub project_id: Option<&'a str>,
+    /// The projects a membership is limited to; `None`: all of them.
+    pub granted_projects: Option<&'a [String]>,
     /// `None`: not a member.
     pub role: Option<Role>,
     pub workspace_status: WorkspaceStatus,
@@ -39,7 +45,7 @@ impl DecisionRequest<'_> {
     pub fn credential(&self) -> CredentialKind {
         match self.principal {
             Principal::User(_) => CredentialKind::Session,
-            Principal::ApiKey(_) => CredentialKind::ApiKey,
+            Principal::ApiKey { .. } => CredentialKind::ApiKey,
         }
     }
 }
@@ -165,12 +171,30 @@ impl PolicyEngine {
         &self,
         req: &DecisionRequest<'_>,
     ) -> Result<(bool, Vec<String>, Vec<String>), String> {
+        let workspace = EntityUid::from_type_name_and_id(
+            self.workspace_type.clone(),
+            EntityId::new(req.workspace_id),
+        );
+        let mut entities = Vec::with_capacity(2);
         let principal = match req.principal {
             Principal::User(id) => {
                 EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(id))
             }
-            Principal::ApiKey(id) => {
-                EntityUid::from_type_name_and_id(self.key_type.clone(), EntityId::new(id))
+            Principal::ApiKey { id, workspace_id } => {
+                let key =
+                    EntityUid::from_type_name_and_id(self.key_type.clone(), EntityId::new(id));
+                let own = EntityUid::from_type_name_and_id(
+                    self.workspace_type.clone(),
+                    EntityId::new(workspace_id),
+                );
+                let attrs = HashMap::from([(
+                    "workspace".to_string(),
+                    RestrictedExpression::new_entity_uid(own),
+                )]);
+                entities.push(
+                    Entity::new(key.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?,
+                );
+                key
             }
         };
         let action = self
@@ -178,23 +202,32 @@ impl PolicyEngine {
             .get(req.action)
             .ok_or_else(|| format!("unknown action `{}`", req.action))?
             .clone();
-        let workspace = EntityUid::from_type_name_and_id(
-            self.workspace_type.clone(),
-            EntityId::new(req.workspace_id),
-        );
-        let (resource, entities) = match req.project_id {
-            None => (workspace, Entities::empty()),
+        let resource = match req.project_id {
+            None => workspace,
             Some(project) => {
                 let project = EntityUid::from_type_name_and_id(
                     self.project_type.clone(),
                     EntityId::new(project),
                 );
-                let entity = Entity::new_no_attrs(project.clone(), HashSet::from([workspace]));
-                let entities = Entities::from_entities([entity], Some(&self.loaded.schema))
-                    .map_err(|e| e.to_string())?;
-                (project, entities)
+                entities.push(Entity::new_no_attrs(
+                    project.clone(),
+                    HashSet::from([workspace]),
+                ));
+                project
             }
         };
+        let entities = if entities.is_empty() {
+            Entities::empty()
+        } else {
+            Entities::from_entities(entities, Some(&self.loaded.schema))
+                .map_err(|e| e.to_string())?
+        };
+        let granted = req.granted_projects.unwrap_or_default().iter().map(|p| {
+            RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
+                self.project_type.clone(),
+                EntityId::new(p),
+            ))
+        });
         let string = |s: &str| RestrictedExpression::new_string(s.to_string());
         let context = Context::from_pairs([
             (
@@ -209,6 +242,14 @@ impl PolicyEngine {
             ("method".to_string(), string(req.method)),
             ("path".to_string(), string(req.path)),
             ("credential".to_string(), string(req.credential().as_str())),
+            (
+                "project_limited".to_string(),
+                RestrictedExpression::new_bool(req.granted_projects.is_some()),
+            ),
+            (
+                "granted_projects".to_string(),
+                RestrictedExpression::new_set(granted),
+            ),
         ])
         .map_err(|e| e.to_string())?;
         let request = Request::new(

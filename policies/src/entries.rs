@@ -21,6 +21,8 @@ pub enum EntryKey {
     Workspace(String),
     Session(String),
     User(String),
+    /// An API key, by its key id.
+    ApiKey(String),
 }
 
 impl EntryKey {
@@ -41,6 +43,7 @@ impl EntryKey {
             EntryKey::Workspace(id) => format!("wrnexus:workspace:{id}"),
             EntryKey::Session(id) => format!("wrnexus:session:{id}"),
             EntryKey::User(id) => format!("wrnexus:user:{id}"),
+            EntryKey::ApiKey(id) => format!("wrnexus:apikey:{id}"),
         }
     }
 }
@@ -52,6 +55,9 @@ pub enum Entry {
     /// `role: None` means "not a member" (a cached negative answer).
     Membership {
         role: Option<Role>,
+        /// The projects the membership is limited to; `None`: all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        projects: Option<Vec<String>>,
     },
     Workspace {
         status: WorkspaceStatus,
@@ -63,6 +69,16 @@ pub enum Entry {
     },
     User {
         disabled: bool,
+    },
+    /// An API key: its one workspace, its role ceiling, and whether it
+    /// still works. Only the hash of the secret is ever stored or pushed.
+    ApiKey {
+        workspace_id: String,
+        role_ceiling: Role,
+        secret_hash: String,
+        /// Unix seconds; `None`: never expires.
+        expires_at: Option<i64>,
+        revoked: bool,
     },
     /// The workspace, session or user does not exist (any more).
     Missing,
@@ -113,6 +129,7 @@ mod tests {
             version: 7,
             entry: Entry::Membership {
                 role: Some(Role::Viewer),
+                projects: None,
             },
         };
         let json = serde_json::to_value(&entry)?;

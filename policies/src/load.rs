@@ -11,6 +11,8 @@ pub const SCHEMA_FILE: &str = "schema.cedarschema";
 
 const SHIPPED_SCHEMA: &str = include_str!("../schema.cedarschema");
 const SHIPPED_POLICIES: &[(&str, &str)] = &[
+    ("api_keys.cedar", include_str!("../api_keys.cedar")),
+    ("projects.cedar", include_str!("../projects.cedar")),
     ("roles.cedar", include_str!("../roles.cedar")),
     ("suspension.cedar", include_str!("../suspension.cedar")),
 ];

@@ -1,7 +1,7 @@
 //! The shipped policies decide the role matrix and suspension as documented.
 
 use wrnexus_policies::{
-    DecisionRequest, PolicyEngine, PolicySource, Principal, Role, WorkspaceStatus,
+    Action, DecisionRequest, PolicyEngine, PolicySource, Principal, Role, WorkspaceStatus,
 };
 
 fn request(
@@ -14,6 +14,7 @@ fn request(
         action,
         workspace_id: "w1",
         project_id: None,
+        granted_projects: None,
         role,
         workspace_status: status,
         plan: "free",
@@ -114,5 +115,49 @@ fn errors_name_file_and_line() -> Result<(), Box<dyn std::error::Error>> {
     assert!(text.contains("broken.cedar:4:"), "{text}");
     assert!(text.contains("typo.cedar:5:"), "{text}");
     assert!(text.contains("`typo`"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn api_keys_act_only_in_their_workspace_within_their_ceiling()
+-> Result<(), Box<dyn std::error::Error>> {
+    let engine = PolicyEngine::shipped()?;
+    let key = |workspace_id, action, ceiling| {
+        let mut r = request(action, Some(ceiling), WorkspaceStatus::Active);
+        r.principal = Principal::ApiKey {
+            id: "k1",
+            workspace_id: "w1",
+        };
+        r.workspace_id = workspace_id;
+        r
+    };
+    let own = engine.decide(&key("w1", Action::WRITE, Role::Member));
+    assert!(own.allowed, "{own:?}");
+    let other = engine.decide(&key("w2", Action::READ, Role::Owner));
+    assert!(!other.allowed);
+    assert_eq!(other.code.as_deref(), Some("api_key_wrong_workspace"));
+    let viewer_write = engine.decide(&key("w1", Action::WRITE, Role::Viewer));
+    assert!(!viewer_write.allowed);
+    Ok(())
+}
+
+#[test]
+fn project_grants_limit_a_membership() -> Result<(), Box<dyn std::error::Error>> {
+    let engine = PolicyEngine::shipped()?;
+    let grants = vec!["p1".to_string()];
+    let on = |project: Option<&'static str>, action, granted: Option<&[String]>| {
+        let mut r = request(action, Some(Role::Member), WorkspaceStatus::Active);
+        r.project_id = project;
+        r.granted_projects = granted;
+        engine.decide(&r)
+    };
+    assert!(on(Some("p1"), Action::WRITE, Some(&grants)).allowed);
+    let other = on(Some("p2"), Action::READ, Some(&grants));
+    assert!(!other.allowed, "{other:?}");
+    assert_eq!(other.code.as_deref(), Some("project_not_granted"));
+    assert!(on(None, Action::READ, Some(&grants)).allowed);
+    assert!(!on(None, Action::WRITE, Some(&grants)).allowed);
+    // Without limits every project is open to the role.
+    assert!(on(Some("p2"), Action::WRITE, None).allowed);
     Ok(())
 }

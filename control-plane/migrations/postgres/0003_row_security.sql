@@ -9,11 +9,12 @@
 --                         worker, token lookups), set explicitly.
 -- A query with no scope sees no tenant rows at all.
 
+-- Roles belong to the whole cluster: several databases may race to create it.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'wrnexus_app') THEN
-        CREATE ROLE wrnexus_app NOLOGIN;
-    END IF;
+    CREATE ROLE wrnexus_app NOLOGIN;
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $$;
 

@@ -4,9 +4,11 @@ use super::AppState;
 use super::actor::{Actor, session_token};
 use super::error::ApiError;
 use super::input::Input;
+use super::meta::RequestMeta;
 use super::pages::{self, Page};
 use crate::password;
 use crate::store::accounts::User;
+use crate::store::audit::{ActorKind, AuditRecord, Meta, Outcome};
 use crate::store::now;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -165,7 +167,11 @@ pub async fn signin_page(Query(q): Query<ReturnTo>) -> Response {
     )
 }
 
-pub async fn signup(State(state): State<AppState>, input: Input<Credentials>) -> Response {
+pub async fn signup(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    input: Input<Credentials>,
+) -> Response {
     let form = input.form;
     let Credentials {
         email,
@@ -182,12 +188,44 @@ pub async fn signup(State(state): State<AppState>, input: Input<Credentials>) ->
             .await
             .map_err(|_| ApiError::internal())?
             .map_err(|_| ApiError::internal())?;
-        let signed_up = state.store.sign_up(&email, &hash).await?;
+        let signed_up = state.store.sign_up(&email, &hash, &meta).await?;
         tracing::info!(user_id = %signed_up.user.id, workspace_id = %signed_up.workspace_id, "signed up");
         open_session(&state, &signed_up.user, &signed_up.workspace_id, form, &return_to, StatusCode::CREATED).await
     }
     .await;
     result.unwrap_or_else(|e| fail(Page::SignUp, form, &return_to, &shown_email, e))
+}
+
+/// Record a refused sign-in: in the person's personal workspace when the
+/// email is known (so its owner sees the attempts), else in no workspace.
+async fn audit_signin(
+    state: &AppState,
+    meta: &Meta,
+    user: Option<&User>,
+    outcome: Outcome,
+) -> Result<(), ApiError> {
+    let personal = match user {
+        Some(u) => Some(state.store.landing_workspace(u).await?),
+        None => None,
+    };
+    let meta = match user {
+        Some(u) => meta.with_actor(ActorKind::User, &u.id),
+        None => meta.with_actor(ActorKind::Anonymous, ""),
+    };
+    state
+        .store
+        .audit_only(
+            &meta,
+            AuditRecord {
+                workspace_id: personal.as_deref(),
+                action: "signin",
+                target: user.map(|u| u.id.as_str()),
+                outcome,
+                detail: None,
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 /// A hash to verify against when the email is unknown, so both cases cost the same.
@@ -196,7 +234,11 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| password::hash("decoy password for unknown users").unwrap_or_default())
 }
 
-pub async fn signin(State(state): State<AppState>, input: Input<Credentials>) -> Response {
+pub async fn signin(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    input: Input<Credentials>,
+) -> Response {
     let form = input.form;
     let Credentials {
         email,
@@ -208,6 +250,7 @@ pub async fn signin(State(state): State<AppState>, input: Input<Credentials>) ->
     let result = async {
         let email = normalise_email(&required(email, "email")?)?;
         let password = required(password, "password")?;
+        state.limits.signin(&email, meta.ip.as_deref())?;
         let user = state.store.user_by_email(&email).await?;
         let phc = user
             .as_ref()
@@ -219,6 +262,7 @@ pub async fn signin(State(state): State<AppState>, input: Input<Credentials>) ->
             Some(u) if matches && !u.disabled => u,
             _ => {
                 tracing::info!("sign-in refused");
+                audit_signin(&state, &meta, user.as_ref(), Outcome::Failure).await?;
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_credentials",
@@ -227,6 +271,14 @@ pub async fn signin(State(state): State<AppState>, input: Input<Credentials>) ->
             }
         };
         let workspace_id = state.store.landing_workspace(&user).await?;
+        let meta = meta.with_actor(ActorKind::User, &user.id);
+        state
+            .store
+            .audit_only(
+                &meta,
+                AuditRecord::success(&workspace_id, "signin", &user.id),
+            )
+            .await?;
         tracing::info!(user_id = %user.id, workspace_id = %workspace_id, "signed in");
         open_session(
             &state,

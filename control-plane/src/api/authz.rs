@@ -1,37 +1,68 @@
 //! Authorizing API calls with the same Cedar policies the gateway uses.
 
 use super::AppState;
-use super::actor::Actor;
+use super::caller::Caller;
 use super::error::ApiError;
+use crate::store::audit::{AuditRecord, Outcome};
 use axum::http::StatusCode;
+use serde_json::json;
 use wrnexus_policies::{DecisionRequest, Principal, Role};
 
-/// Check that `actor` may take `action` on `workspace_id`; returns their
-/// role. Non-members get 404 so that they learn nothing about the workspace.
+/// What an allowed caller may do: their role (a key's ceiling).
+#[derive(Debug, Clone)]
+pub struct Allowed {
+    pub role: Role,
+}
+
+/// Check that `caller` may take `action` on `workspace_id` (or on one of its
+/// projects). Non-members get 404 so that they learn nothing about the
+/// workspace; a denial is audited with its decision id and policies.
 pub async fn authorize(
     state: &AppState,
-    actor: &Actor,
+    caller: &Caller,
     workspace_id: &str,
+    project_id: Option<&str>,
     action: &str,
-    method: &str,
     path: &str,
-) -> Result<Role, ApiError> {
+) -> Result<Allowed, ApiError> {
     let not_found = || ApiError::not_found("workspace");
     let workspace = state
         .store
         .workspace(workspace_id)
         .await?
         .ok_or_else(not_found)?;
-    let role = state
-        .store
-        .role_of(workspace_id, &actor.user_id)
-        .await?
-        .ok_or_else(not_found)?;
+    let (principal, role, projects) = match caller {
+        Caller::User(actor) => {
+            let membership = state
+                .store
+                .membership(workspace_id, &actor.user_id)
+                .await?
+                .ok_or_else(not_found)?;
+            (
+                Principal::User(&actor.user_id),
+                membership.role,
+                membership.projects,
+            )
+        }
+        Caller::Key { key, .. } => (
+            Principal::ApiKey {
+                id: &key.id,
+                workspace_id: &key.workspace_id,
+            },
+            key.role_ceiling,
+            None,
+        ),
+    };
+    let method = match action {
+        "read" => "GET",
+        _ => "POST",
+    };
     let decision = state.policies.decide(&DecisionRequest {
-        principal: Principal::User(&actor.user_id),
+        principal,
         action,
         workspace_id,
-        project_id: None,
+        project_id,
+        granted_projects: projects.as_deref(),
         role: Some(role),
         workspace_status: workspace.status,
         plan: &workspace.plan,
@@ -39,27 +70,57 @@ pub async fn authorize(
         path,
     });
     if decision.allowed {
-        return Ok(role);
+        return Ok(Allowed { role });
     }
     tracing::info!(
         decision_id = %decision.id,
-        user_id = %actor.user_id,
         workspace_id,
         action,
         policies = ?decision.policies,
         errors = ?decision.errors,
         "api call denied"
     );
+    let record = AuditRecord {
+        workspace_id: Some(workspace_id),
+        action: "api.denied",
+        target: Some(path),
+        outcome: Outcome::Denied,
+        detail: Some(json!({
+            "decision_id": decision.id,
+            "action": action,
+            "policies": decision.policies,
+            "errors": decision.errors,
+        })),
+    };
+    if let Err(e) = state.store.audit_only(caller.meta(), record).await {
+        tracing::warn!(error = %e, "auditing a denial failed");
+    }
     let code = match decision.code.as_deref() {
         Some("workspace_read_only") => "workspace_read_only",
+        Some("api_key_wrong_workspace") => "api_key_wrong_workspace",
+        Some("project_not_granted") => "project_not_granted",
         _ => "forbidden",
     };
     Err(ApiError::new(
         StatusCode::FORBIDDEN,
         code,
         format!(
-            "your role `{role}` may not `{action}` in this workspace (decision {})",
+            "your role `{role}` may not `{action}` here (decision {})",
             decision.id
         ),
-    ))
+    )
+    .decision(&decision.id))
+}
+
+/// Only an owner grants, takes away or hands over the owner role.
+pub fn owner_only(allowed: &Allowed) -> Result<(), ApiError> {
+    if allowed.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "owner_required",
+            "only an owner can grant or take away the owner role",
+        ))
+    }
 }

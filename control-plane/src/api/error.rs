@@ -14,6 +14,10 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub field: Option<&'static str>,
+    /// Seconds to wait, for 429s.
+    pub retry_after: Option<u64>,
+    /// The id of the decision behind a 403.
+    pub decision_id: Option<String>,
 }
 
 impl ApiError {
@@ -23,6 +27,8 @@ impl ApiError {
             code,
             detail: detail.into(),
             field: None,
+            retry_after: None,
+            decision_id: None,
         }
     }
 
@@ -33,7 +39,19 @@ impl ApiError {
             code,
             detail: detail.into(),
             field: Some(field),
+            retry_after: None,
+            decision_id: None,
         }
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    pub fn decision(mut self, id: &str) -> Self {
+        self.decision_id = Some(id.to_string());
+        self
     }
 
     pub fn missing(field: &'static str) -> Self {
@@ -97,7 +115,22 @@ impl IntoResponse for ApiError {
         if let Some(field) = self.field {
             body["field"] = json!(field);
         }
+        if let Some(id) = &self.decision_id {
+            body["decision_id"] = json!(id);
+        }
         let mut response = (self.status, body.to_string()).into_response();
+        if let Some(id) = self
+            .decision_id
+            .as_deref()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            response.headers_mut().insert("x-wrnexus-decision-id", id);
+        }
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -55,3 +55,37 @@ where
         Ok(Input { value, form })
     }
 }
+
+/// Longest name (workspace, project, key), in characters.
+pub const MAX_NAME: usize = 100;
+
+/// A required, trimmed, printable name of at most [`MAX_NAME`] characters.
+pub fn name(value: Option<String>, field: &'static str) -> Result<String, ApiError> {
+    let name = value
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::missing(field))?;
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "invalid_name",
+            field,
+            format!("`{field}` must be at most {MAX_NAME} printable characters"),
+        ));
+    }
+    Ok(name)
+}
+
+/// A role named in a request.
+pub fn role(
+    value: Option<String>,
+    field: &'static str,
+) -> Result<wrnexus_policies::Role, ApiError> {
+    let value = value.ok_or_else(|| ApiError::missing(field))?;
+    value.parse().map_err(|_| {
+        ApiError::field(
+            "invalid_role",
+            field,
+            format!("`{field}` must be owner, admin, member or viewer, not `{value}`"),
+        )
+    })
+}

@@ -2,6 +2,8 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::meta::RequestMeta;
+use crate::store::audit::{ActorKind, Meta};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -36,11 +38,13 @@ fn check_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError>
 async fn set_status(
     state: AppState,
     headers: HeaderMap,
+    meta: Meta,
     id: String,
     status: WorkspaceStatus,
 ) -> Result<Json<Value>, ApiError> {
     check_operator(&state, &headers)?;
-    let workspace = state.store.set_workspace_status(&id, status).await?;
+    let meta = meta.with_actor(ActorKind::Operator, "operator");
+    let workspace = state.store.set_workspace_status(&id, status, &meta).await?;
     tracing::info!(workspace_id = %id, status = %status, "workspace status set by operator");
     Ok(Json(json!({ "workspace": workspace })))
 }
@@ -48,15 +52,17 @@ async fn set_status(
 pub async fn suspend(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestMeta(meta): RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    set_status(state, headers, id, WorkspaceStatus::Suspended).await
+    set_status(state, headers, meta, id, WorkspaceStatus::Suspended).await
 }
 
 pub async fn reactivate(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestMeta(meta): RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    set_status(state, headers, id, WorkspaceStatus::Active).await
+    set_status(state, headers, meta, id, WorkspaceStatus::Active).await
 }

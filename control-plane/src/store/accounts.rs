@@ -1,9 +1,12 @@
 //! Users: sign-up (user + personal workspace + owner membership in one
 //! transaction), lookup, and the last-used workspace.
 
-use super::{Changes, Store, StoreError, is_unique_violation, new_id, next_version, now};
+use super::audit::{AuditRecord, Meta};
+use super::work::Scope;
+use super::{Store, StoreError, is_unique_violation, new_id, now};
+use serde_json::json;
 use sqlx::Row;
-use wrnexus_policies::{Entry, EntryKey, Role, VersionedEntry, WorkspaceStatus};
+use wrnexus_policies::{Entry, EntryKey, Role, WorkspaceStatus};
 
 /// A user as the store knows it. `password_hash` never leaves the control plane.
 #[derive(Debug, Clone)]
@@ -36,12 +39,18 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
 impl Store {
     /// Create the user, their personal workspace and the owner membership,
     /// all or nothing. A taken email is a conflict (`email_taken`).
-    pub async fn sign_up(&self, email: &str, password_hash: &str) -> Result<SignedUp, StoreError> {
-        let mut tx = self.begin().await?;
-        let version = next_version(&mut tx).await?;
-        let now = now();
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password_hash: &str,
+        meta: &Meta,
+    ) -> Result<SignedUp, StoreError> {
         let user_id = new_id();
         let workspace_id = new_id();
+        let meta = meta.with_actor(super::audit::ActorKind::User, &user_id);
+        let mut work = self.work(Scope::workspace(&workspace_id), &meta).await?;
+        let version = work.version().await?;
+        let now = now();
         let workspace_name = format!("{}'s workspace", email.split('@').next().unwrap_or(email));
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, password_hash, created_at, last_workspace_id, version) \
@@ -53,7 +62,7 @@ impl Store {
         .bind(now)
         .bind(&workspace_id)
         .bind(version)
-        .execute(&mut *tx)
+        .execute(&mut *work.tx)
         .await;
         if let Err(e) = inserted {
             return Err(if is_unique_violation(&e) {
@@ -71,7 +80,7 @@ impl Store {
         .bind(&user_id)
         .bind(now)
         .bind(version)
-        .execute(&mut *tx)
+        .execute(&mut *work.tx)
         .await?;
         sqlx::query(
             "INSERT INTO memberships (workspace_id, user_id, role, created_at, version) \
@@ -81,37 +90,35 @@ impl Store {
         .bind(&user_id)
         .bind(now)
         .bind(version)
-        .execute(&mut *tx)
+        .execute(&mut *work.tx)
         .await?;
-        let changes: Changes = vec![
-            (
-                EntryKey::membership(&workspace_id, &user_id),
-                VersionedEntry {
-                    version,
-                    entry: Entry::Membership {
-                        role: Some(Role::Owner),
-                    },
-                },
-            ),
-            (
-                EntryKey::Workspace(workspace_id.clone()),
-                VersionedEntry {
-                    version,
-                    entry: Entry::Workspace {
-                        status: WorkspaceStatus::Active,
-                        plan: "free".to_string(),
-                    },
-                },
-            ),
-            (
-                EntryKey::User(user_id.clone()),
-                VersionedEntry {
-                    version,
-                    entry: Entry::User { disabled: false },
-                },
-            ),
-        ];
-        self.commit(tx, changes).await?;
+        work.push(
+            EntryKey::membership(&workspace_id, &user_id),
+            Entry::Membership {
+                role: Some(Role::Owner),
+                projects: None,
+            },
+        )
+        .await?;
+        work.push(
+            EntryKey::Workspace(workspace_id.clone()),
+            Entry::Workspace {
+                status: WorkspaceStatus::Active,
+                plan: "free".to_string(),
+            },
+        )
+        .await?;
+        work.push(
+            EntryKey::User(user_id.clone()),
+            Entry::User { disabled: false },
+        )
+        .await?;
+        work.audit(
+            AuditRecord::success(&workspace_id, "user.signed_up", &user_id)
+                .with_detail(json!({ "email": email })),
+        )
+        .await?;
+        self.finish(work).await?;
         Ok(SignedUp {
             user: User {
                 id: user_id,
@@ -153,10 +160,11 @@ impl Store {
         {
             return Ok(last.clone());
         }
+        let mut tx = self.read(Scope::user(&user.id)).await?;
         let personal: Option<String> =
             sqlx::query_scalar("SELECT id FROM workspaces WHERE personal_owner_id = $1")
                 .bind(&user.id)
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *tx)
                 .await?;
         personal.ok_or(StoreError::NotFound {
             what: "personal workspace",

@@ -1,5 +1,6 @@
 //! Reading decision data for a gateway's cache miss.
 
+use super::work::Scope;
 use super::{Store, StoreError};
 use sqlx::Row;
 use wrnexus_policies::{DecisionData, Entry, EntryKey, Role, VersionedEntry, WorkspaceStatus};
@@ -14,9 +15,10 @@ impl Store {
     ) -> Result<DecisionData, StoreError> {
         // Absent rows are answered at the current version, so that an
         // answer read after a deletion outranks what the deletion replaced.
+        let mut tx = self.read(Scope::member(workspace_id, user_id)).await?;
         let now_version: i64 =
             sqlx::query_scalar("SELECT value FROM counters WHERE name = 'decision'")
-                .fetch_one(self.pool())
+                .fetch_one(&mut *tx)
                 .await?;
         let mut data = DecisionData::default();
         let mut put = |key: EntryKey, version: i64, entry: Entry| {
@@ -27,7 +29,7 @@ impl Store {
         let session =
             sqlx::query("SELECT user_id, revoked_at, version FROM sessions WHERE id = $1")
                 .bind(session_id)
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *tx)
                 .await?;
         match session {
             Some(r) => put(
@@ -47,7 +49,7 @@ impl Store {
 
         let user = sqlx::query("SELECT disabled_at, version FROM users WHERE id = $1")
             .bind(user_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await?;
         match user {
             Some(r) => put(
@@ -65,26 +67,28 @@ impl Store {
         }
 
         let membership = sqlx::query(
-            "SELECT role, version FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+            "SELECT role, projects, version FROM memberships WHERE workspace_id = $1 AND user_id = $2",
         )
         .bind(workspace_id)
         .bind(user_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
-        let (version, role) = match membership {
+        let (version, role, projects) = match membership {
             Some(r) => {
                 let role: String = r.try_get("role")?;
                 let role = role
                     .parse::<Role>()
                     .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-                (r.try_get("version")?, Some(role))
+                let projects: Option<String> = r.try_get("projects")?;
+                let projects = projects.and_then(|p| serde_json::from_str(&p).ok());
+                (r.try_get("version")?, Some(role), projects)
             }
-            None => (now_version, None),
+            None => (now_version, None, None),
         };
         put(
             EntryKey::membership(workspace_id, user_id),
             version,
-            Entry::Membership { role },
+            Entry::Membership { role, projects },
         );
 
         // A non-member learns nothing about the workspace: its entry is
@@ -94,7 +98,7 @@ impl Store {
         }
         let workspace = sqlx::query("SELECT status, plan, version FROM workspaces WHERE id = $1")
             .bind(workspace_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await?;
         match workspace {
             Some(r) => {

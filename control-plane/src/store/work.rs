@@ -126,10 +126,6 @@ impl Work {
         set_scope(self.backend, &mut self.tx, scope).await
     }
 
-    pub(crate) fn meta(&self) -> &Meta {
-        &self.meta
-    }
-
     /// Push `entry` for `key` at this unit's version once committed.
     pub(crate) async fn push(&mut self, key: EntryKey, entry: Entry) -> Result<(), StoreError> {
         let version = self.version().await?;

@@ -1,0 +1,99 @@
+//! API keys of a workspace: create (the secret is shown once), list, revoke.
+
+use super::AppState;
+use super::authz::authorize;
+use super::caller::Caller;
+use super::error::ApiError;
+use super::input::{self, Input};
+use crate::store::now;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wrnexus_policies::{Action, Role};
+
+#[derive(Debug, Deserialize)]
+pub struct NewKey {
+    name: Option<String>,
+    /// The most the key may do; default `member`.
+    role_ceiling: Option<String>,
+    /// Unix seconds; absent: never expires.
+    expires_at: Option<i64>,
+}
+
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Viewer => 0,
+        Role::Member => 1,
+        Role::Admin => 2,
+        Role::Owner => 3,
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/api-keys").await?;
+    let keys = state.store.api_keys(&id).await?;
+    Ok(Json(json!({ "api_keys": keys })))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    input: Input<NewKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let NewKey {
+        name,
+        role_ceiling,
+        expires_at,
+    } = input.value;
+    let name = input::name(name, "name")?;
+    let ceiling = input::role(
+        role_ceiling.or_else(|| Some("member".into())),
+        "role_ceiling",
+    )?;
+    if expires_at.is_some_and(|e| e <= now()) {
+        return Err(ApiError::field(
+            "invalid_expiry",
+            "expires_at",
+            "`expires_at` must be in the future (Unix seconds)",
+        ));
+    }
+    let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/api-keys").await?;
+    if rank(ceiling) > rank(allowed.role) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "ceiling_above_role",
+            format!(
+                "a key's `role_ceiling` cannot exceed your own role `{}`",
+                allowed.role
+            ),
+        ));
+    }
+    let (key, secret) = state
+        .store
+        .create_api_key(&id, &name, ceiling, expires_at, caller.meta())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "api_key": key, "secret": secret })),
+    ))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/api-keys").await?;
+    state
+        .store
+        .revoke_api_key(&id, &key_id, caller.meta())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,142 @@
+//! A workspace's audit log: filtered pages with a cursor, and NDJSON export.
+
+use super::AppState;
+use super::authz::authorize;
+use super::caller::Caller;
+use super::error::ApiError;
+use crate::store::audit::{AuditEntry, AuditQuery};
+use crate::store::outbox::rfc3339;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wrnexus_policies::Action;
+
+/// Largest page.
+const MAX_LIMIT: i64 = 500;
+
+#[derive(Debug, Deserialize)]
+pub struct Filters {
+    actor: Option<String>,
+    action: Option<String>,
+    /// RFC 3339 or Unix seconds, inclusive.
+    since: Option<String>,
+    until: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+fn time(value: Option<String>, field: &'static str) -> Result<Option<i64>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    if let Ok(secs) = value.parse::<i64>() {
+        return Ok(Some(secs));
+    }
+    time::OffsetDateTime::parse(&value, &time::format_description::well_known::Rfc3339)
+        .map(|t| Some(t.unix_timestamp()))
+        .map_err(|_| {
+            ApiError::field(
+                "invalid_time",
+                field,
+                format!("`{field}` must be RFC 3339 (e.g. 2026-11-25T10:00:00Z) or Unix seconds"),
+            )
+        })
+}
+
+impl Filters {
+    fn query(self) -> Result<AuditQuery, ApiError> {
+        let after = match self.cursor {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().map_err(|_| {
+                ApiError::field(
+                    "invalid_cursor",
+                    "cursor",
+                    "`cursor` must be a `next_cursor` from an earlier page",
+                )
+            })?),
+        };
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::field(
+                "invalid_limit",
+                "limit",
+                format!("`limit` must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        Ok(AuditQuery {
+            actor_id: self.actor,
+            action: self.action,
+            since: time(self.since, "since")?,
+            until: time(self.until, "until")?,
+            after,
+            limit,
+        })
+    }
+}
+
+fn render(entry: &AuditEntry) -> Value {
+    let mut v = json!(entry);
+    v["time"] = json!(rfc3339(entry.at));
+    v
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(filters): Query<Filters>,
+) -> Result<Json<Value>, ApiError> {
+    let query = filters.query()?;
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/audit").await?;
+    let entries = state.store.audit_log(&id, &query).await?;
+    let next = (i64::try_from(entries.len()).unwrap_or(i64::MAX) == query.limit)
+        .then(|| entries.last().map(|e| e.seq.to_string()))
+        .flatten();
+    Ok(Json(json!({
+        "entries": entries.iter().map(render).collect::<Vec<_>>(),
+        "next_cursor": next,
+    })))
+}
+
+/// Every matching row as one JSON object per line, streamed page by page.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(filters): Query<Filters>,
+) -> Result<Response, ApiError> {
+    let mut query = filters.query()?;
+    query.limit = MAX_LIMIT;
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/audit").await?;
+    let store = state.store.clone();
+    let pages = futures_util::stream::try_unfold(Some(query), move |query| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let Some(mut query) = query else {
+                return Ok::<_, crate::store::StoreError>(None);
+            };
+            let entries = store.audit_log(&id, &query).await?;
+            if entries.is_empty() {
+                return Ok(None);
+            }
+            let mut chunk = String::new();
+            for entry in &entries {
+                chunk.push_str(&render(entry).to_string());
+                chunk.push('\n');
+            }
+            let more = i64::try_from(entries.len()).unwrap_or(i64::MAX) == query.limit;
+            query.after = entries.last().map(|e| e.seq);
+            Ok(Some((chunk, more.then_some(query))))
+        }
+    });
+    let mut response = Body::from_stream(pages).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,187 @@
+//! Members and invitations: list, change role or project limits, remove,
+//! leave, invite, accept.
+
+use super::AppState;
+use super::auth::normalise_email;
+use super::authz::{authorize, owner_only};
+use super::caller::{Caller, person};
+use super::error::ApiError;
+use super::input::{self, Input};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use wrnexus_policies::{Action, Role};
+
+#[derive(Debug, Deserialize)]
+pub struct MemberChange {
+    role: Option<String>,
+    /// A list of project ids, or `null` for every project. Absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    projects: Option<Option<Vec<String>>>,
+}
+
+/// Tell "absent" (outer `None`) from "null" (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewInvitation {
+    email: Option<String>,
+    role: Option<String>,
+}
+
+/// Hash an invitation token for storage and lookup.
+pub fn token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &caller, &id, None, Action::READ, "/members").await?;
+    let members = state.store.members(&id).await?;
+    Ok(Json(json!({ "members": members })))
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, user_id)): Path<(String, String)>,
+    input: Input<MemberChange>,
+) -> Result<Json<Value>, ApiError> {
+    let MemberChange { role, projects } = input.value;
+    if role.is_none() && projects.is_none() {
+        return Err(ApiError::field(
+            "missing_field",
+            "role",
+            "give `role`, `projects`, or both",
+        ));
+    }
+    let role = role.map(|r| input::role(Some(r), "role")).transpose()?;
+    let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/members").await?;
+    let current = state
+        .store
+        .role_of(&id, &user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    if role == Some(Role::Owner) || (role.is_some() && current == Role::Owner) {
+        owner_only(&allowed)?;
+    }
+    if let Some(role) = role {
+        state
+            .store
+            .set_role(&id, &user_id, role, caller.meta())
+            .await?;
+    }
+    if let Some(projects) = projects {
+        state
+            .store
+            .set_member_projects(&id, &user_id, projects, caller.meta())
+            .await?;
+    }
+    let member = state
+        .store
+        .members(&id)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == user_id)
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    Ok(Json(json!({ "member": member })))
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    if caller.user_id() == Some(user_id.as_str()) {
+        // Leaving needs no admin right, only membership.
+        authorize(&state, &caller, &id, None, Action::READ, "/members").await?;
+    } else {
+        let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/members").await?;
+        let current = state
+            .store
+            .role_of(&id, &user_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("member"))?;
+        if current == Role::Owner {
+            owner_only(&allowed)?;
+        }
+    }
+    state
+        .store
+        .remove_member(&id, &user_id, caller.meta())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    input: Input<NewInvitation>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let email = normalise_email(
+        &input
+            .value
+            .email
+            .ok_or_else(|| ApiError::missing("email"))?,
+    )?;
+    let role = input::role(input.value.role.or_else(|| Some("member".into())), "role")?;
+    let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/invitations").await?;
+    if role == Role::Owner {
+        owner_only(&allowed)?;
+    }
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = URL_SAFE_NO_PAD.encode(raw);
+    let invitation = state
+        .store
+        .create_invitation(
+            &id,
+            &email,
+            role,
+            &token_hash(&token),
+            state.config.invitation_ttl_secs,
+            caller.meta(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "invitation": invitation, "token": token })),
+    ))
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = person(caller)?;
+    state.limits.accept(&actor.user_id)?;
+    let invitation = state
+        .store
+        .accept_invitation(
+            &token_hash(&token),
+            &actor.user_id,
+            &actor.email,
+            &actor.meta,
+        )
+        .await?;
+    Ok(Json(
+        json!({ "workspace_id": invitation.workspace_id, "role": invitation.role }),
+    ))
+}

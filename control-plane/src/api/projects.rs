@@ -1,0 +1,96 @@
+//! Projects of a workspace: list, create, rename, archive.
+
+use super::AppState;
+use super::authz::authorize;
+use super::caller::Caller;
+use super::error::ApiError;
+use super::input::{self, Input};
+use crate::store::projects::ProjectChange;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wrnexus_policies::Action;
+
+#[derive(Debug, Deserialize)]
+pub struct NewProject {
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProjectUpdate {
+    name: Option<String>,
+    archived: Option<bool>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &caller, &id, None, Action::READ, "/projects").await?;
+    let mut projects = state.store.projects(&id).await?;
+    // A membership limited to projects sees only those.
+    if let Some(user_id) = caller.user_id()
+        && let Some(granted) = state
+            .store
+            .membership(&id, user_id)
+            .await?
+            .and_then(|m| m.projects)
+    {
+        projects.retain(|p| granted.contains(&p.id));
+    }
+    Ok(Json(json!({ "projects": projects })))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    input: Input<NewProject>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = input::name(input.value.name, "name")?;
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/projects").await?;
+    let project = state
+        .store
+        .create_project(&id, &name, caller.meta())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "project": project }))))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, project_id)): Path<(String, String)>,
+    input: Input<ProjectUpdate>,
+) -> Result<Json<Value>, ApiError> {
+    let ProjectUpdate { name, archived } = input.value;
+    if name.is_none() && archived.is_none() {
+        return Err(ApiError::field(
+            "missing_field",
+            "name",
+            "give `name`, `archived`, or both",
+        ));
+    }
+    let name = name.map(|n| input::name(Some(n), "name")).transpose()?;
+    authorize(
+        &state,
+        &caller,
+        &id,
+        Some(&project_id),
+        Action::ADMIN,
+        "/projects",
+    )
+    .await?;
+    let project = state
+        .store
+        .update_project(
+            &id,
+            &project_id,
+            &ProjectChange { name, archived },
+            caller.meta(),
+        )
+        .await?;
+    Ok(Json(json!({ "project": project })))
+}

@@ -1,0 +1,299 @@
+//! API keys: `wrn_<key id>_<secret>`, bound to one workspace with a role
+//! ceiling. Only a SHA-256 of the secret is stored (the secret is 256 random
+//! bits, so a slow hash adds nothing); comparison is constant-time.
+
+use super::audit::{ActorKind, AuditRecord, Meta, Outcome};
+use super::work::Scope;
+use super::workspaces::{lock_workspace, parse};
+use super::{Store, StoreError, now};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use subtle::ConstantTimeEq;
+use wrnexus_policies::{Entry, EntryKey, Role};
+
+/// The prefix secret scanners look for.
+pub const KEY_PREFIX: &str = "wrn_";
+
+/// How often `last_used_at` is written at most, per key.
+const LAST_USED_GRANULARITY_SECS: i64 = 60;
+
+/// A key as listed: never its secret.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    /// `wrn_<key id>`: what a person sees to recognise the key.
+    pub prefix: String,
+    pub role_ceiling: Role,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Why a presented key was refused. The caller learns only "invalid key".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    Malformed,
+    Unknown,
+    WrongSecret,
+    Revoked,
+    Expired,
+}
+
+impl KeyRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRefusal::Malformed => "malformed",
+            KeyRefusal::Unknown => "unknown",
+            KeyRefusal::WrongSecret => "wrong_secret",
+            KeyRefusal::Revoked => "revoked",
+            KeyRefusal::Expired => "expired",
+        }
+    }
+}
+
+/// Hash of a key secret, as stored and pushed.
+pub fn secret_hash(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Split `wrn_<key id>_<secret>`.
+pub fn parse_key(token: &str) -> Option<(&str, &str)> {
+    let (id, secret) = token.strip_prefix(KEY_PREFIX)?.split_once('_')?;
+    let ok = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (ok(id, 16) && ok(secret, 64)).then_some((id, secret))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
+    let id: String = row.try_get("id")?;
+    Ok(ApiKey {
+        prefix: format!("{KEY_PREFIX}{id}"),
+        id,
+        workspace_id: row.try_get("workspace_id")?,
+        name: row.try_get("name")?,
+        role_ceiling: parse(row.try_get("role_ceiling")?)?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+const COLUMNS: &str = "id, workspace_id, name, role_ceiling, created_by, created_at, expires_at, \
+                       last_used_at, revoked_at, secret_hash";
+
+impl Store {
+    pub async fn api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let mut tx = self.read(Scope::workspace(workspace_id)).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id"
+        )))
+        .bind(workspace_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Create a key; returns it and the full secret, which is never shown again.
+    pub async fn create_api_key(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        role_ceiling: Role,
+        expires_at: Option<i64>,
+        meta: &Meta,
+    ) -> Result<(ApiKey, String), StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        lock_workspace(&mut work, workspace_id).await?;
+        let version = work.version().await?;
+        let id = random_hex(8);
+        let secret = random_hex(32);
+        let hash = secret_hash(&secret);
+        let key = ApiKey {
+            prefix: format!("{KEY_PREFIX}{id}"),
+            id: id.clone(),
+            workspace_id: workspace_id.to_string(),
+            name: name.to_string(),
+            role_ceiling,
+            created_by: meta.actor_id.clone(),
+            created_at: now(),
+            expires_at,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, name, secret_hash, role_ceiling, created_by, \
+             created_at, expires_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(workspace_id)
+        .bind(name)
+        .bind(&hash)
+        .bind(role_ceiling.as_str())
+        .bind(key.created_by.as_deref())
+        .bind(key.created_at)
+        .bind(expires_at)
+        .bind(version)
+        .execute(&mut *work.tx)
+        .await?;
+        work.audit(
+            AuditRecord::success(workspace_id, "api_key.created", &id)
+                .with_detail(json!({ "name": name, "role_ceiling": role_ceiling })),
+        )
+        .await?;
+        work.emit(workspace_id, "api_key.created", json!({ "api_key": &key }))
+            .await?;
+        work.push(
+            EntryKey::ApiKey(id.clone()),
+            Entry::ApiKey {
+                workspace_id: workspace_id.to_string(),
+                role_ceiling,
+                secret_hash: hash,
+                expires_at,
+                revoked: false,
+            },
+        )
+        .await?;
+        self.finish(work).await?;
+        let token = format!("{KEY_PREFIX}{id}_{secret}");
+        Ok((key, token))
+    }
+
+    /// Revoke a key of `workspace_id`; every gateway refuses it at once.
+    pub async fn revoke_api_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        meta: &Meta,
+    ) -> Result<ApiKey, StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        let version = work.version().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1), version = $2 \
+             WHERE workspace_id = $3 AND id = $4 RETURNING {COLUMNS}"
+        )))
+        .bind(now())
+        .bind(version)
+        .bind(workspace_id)
+        .bind(key_id)
+        .fetch_optional(&mut *work.tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound { what: "api key" });
+        };
+        let key = key_from_row(&row)?;
+        work.audit(AuditRecord::success(
+            workspace_id,
+            "api_key.revoked",
+            key_id,
+        ))
+        .await?;
+        work.emit(workspace_id, "api_key.revoked", json!({ "api_key": &key }))
+            .await?;
+        work.push(
+            EntryKey::ApiKey(key_id.to_string()),
+            Entry::ApiKey {
+                workspace_id: workspace_id.to_string(),
+                role_ceiling: key.role_ceiling,
+                secret_hash: row.try_get("secret_hash")?,
+                expires_at: key.expires_at,
+                revoked: true,
+            },
+        )
+        .await?;
+        self.finish(work).await?;
+        Ok(key)
+    }
+
+    /// Check a presented key. A refusal is audited (in the key's workspace
+    /// when the key id is known) and answered without detail.
+    pub async fn authenticate_api_key(
+        &self,
+        token: &str,
+        meta: &Meta,
+    ) -> Result<Result<ApiKey, KeyRefusal>, StoreError> {
+        let Some((id, secret)) = parse_key(token) else {
+            return Ok(Err(KeyRefusal::Malformed));
+        };
+        // Looked up by id alone, before its workspace is known.
+        let mut work = self.work(Scope::system(), meta).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *work.tx)
+        .await?;
+        let refused = |work_meta: &Meta, workspace: Option<String>, why: KeyRefusal| {
+            let meta = work_meta.with_actor(ActorKind::ApiKey, id);
+            async move {
+                self.audit_only(
+                    &meta,
+                    AuditRecord {
+                        workspace_id: workspace.as_deref(),
+                        action: "api_key.used",
+                        target: Some(id),
+                        outcome: Outcome::Failure,
+                        detail: Some(json!({ "reason": why.as_str() })),
+                    },
+                )
+                .await?;
+                Ok::<_, StoreError>(Err(why))
+            }
+        };
+        let Some(row) = row else {
+            drop(work);
+            return refused(meta, None, KeyRefusal::Unknown).await;
+        };
+        let key = key_from_row(&row)?;
+        let stored: String = row.try_get("secret_hash")?;
+        let matches: bool = stored
+            .as_bytes()
+            .ct_eq(secret_hash(secret).as_bytes())
+            .into();
+        let why = if !matches {
+            Some(KeyRefusal::WrongSecret)
+        } else if key.revoked_at.is_some() {
+            Some(KeyRefusal::Revoked)
+        } else if key.expires_at.is_some_and(|e| e <= now()) {
+            Some(KeyRefusal::Expired)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            drop(work);
+            return refused(meta, Some(key.workspace_id.clone()), why).await;
+        }
+        let now = now();
+        if key
+            .last_used_at
+            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY_SECS)
+        {
+            work.scope(Scope::workspace(&key.workspace_id)).await?;
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $1 WHERE workspace_id = $2 AND id = $3",
+            )
+            .bind(now)
+            .bind(&key.workspace_id)
+            .bind(id)
+            .execute(&mut *work.tx)
+            .await?;
+            self.finish(work).await?;
+        }
+        Ok(Ok(key))
+    }
+}

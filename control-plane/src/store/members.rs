@@ -1,0 +1,500 @@
+//! Memberships and invitations: who belongs to a workspace, with which role,
+//! limited to which projects. A workspace always keeps at least one owner.
+
+use super::audit::{ActorKind, AuditRecord, Meta};
+use super::work::{Scope, Work};
+use super::workspaces::{lock_workspace, parse};
+use super::{Store, StoreError, new_id, now};
+use serde_json::json;
+use sqlx::Row;
+use wrnexus_policies::{Entry, EntryKey, Role};
+
+/// A member of a workspace.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    /// The projects the membership is limited to; absent: all of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projects: Option<Vec<String>>,
+}
+
+/// A role and its project limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub role: Role,
+    pub projects: Option<Vec<String>>,
+}
+
+/// An accepted or pending invitation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Invitation {
+    pub id: String,
+    pub workspace_id: String,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: i64,
+}
+
+fn projects_of(value: Option<String>) -> Option<Vec<String>> {
+    value.and_then(|v| serde_json::from_str(&v).ok())
+}
+
+async fn membership_in(
+    work: &mut Work,
+    workspace_id: &str,
+    user_id: &str,
+) -> Result<Option<Membership>, StoreError> {
+    let row = sqlx::query(
+        "SELECT role, projects FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_optional(&mut *work.tx)
+    .await?;
+    row.map(|r| -> Result<Membership, StoreError> {
+        Ok(Membership {
+            role: parse(r.try_get("role")?)?,
+            projects: projects_of(r.try_get("projects")?),
+        })
+    })
+    .transpose()
+}
+
+async fn owner_count(work: &mut Work, workspace_id: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+    )
+    .bind(workspace_id)
+    .fetch_one(&mut *work.tx)
+    .await?)
+}
+
+fn last_owner() -> StoreError {
+    StoreError::conflict("last_owner", "a workspace must keep at least one owner")
+}
+
+/// Write a role (and push it), keeping the project limits.
+async fn write_role(
+    work: &mut Work,
+    workspace_id: &str,
+    user_id: &str,
+    before: &Membership,
+    role: Role,
+) -> Result<(), StoreError> {
+    let version = work.version().await?;
+    sqlx::query(
+        "UPDATE memberships SET role = $1, version = $2 WHERE workspace_id = $3 AND user_id = $4",
+    )
+    .bind(role.as_str())
+    .bind(version)
+    .bind(workspace_id)
+    .bind(user_id)
+    .execute(&mut *work.tx)
+    .await?;
+    work.audit(
+        AuditRecord::success(workspace_id, "member.role_changed", user_id)
+            .with_detail(json!({ "from": before.role, "to": role })),
+    )
+    .await?;
+    work.emit(
+        workspace_id,
+        "member.role_changed",
+        json!({ "user_id": user_id, "from": before.role, "to": role }),
+    )
+    .await?;
+    work.push(
+        EntryKey::membership(workspace_id, user_id),
+        Entry::Membership {
+            role: Some(role),
+            projects: before.projects.clone(),
+        },
+    )
+    .await
+}
+
+impl Store {
+    /// A user's membership of a workspace, `None` for a non-member.
+    pub async fn membership(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Membership>, StoreError> {
+        let mut work = self
+            .work(Scope::member(workspace_id, user_id), &Meta::system())
+            .await?;
+        membership_in(&mut work, workspace_id, user_id).await
+    }
+
+    /// A user's role in a workspace, `None` for a non-member.
+    pub async fn role_of(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Role>, StoreError> {
+        Ok(self
+            .membership(workspace_id, user_id)
+            .await?
+            .map(|m| m.role))
+    }
+
+    pub async fn members(&self, workspace_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut tx = self.read(Scope::workspace(workspace_id)).await?;
+        let rows = sqlx::query(
+            "SELECT m.user_id, u.email, m.role, m.projects FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.email",
+        )
+        .bind(workspace_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    user_id: r.try_get("user_id")?,
+                    email: r.try_get("email")?,
+                    role: parse(r.try_get("role")?)?,
+                    projects: projects_of(r.try_get("projects")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Invite an email address; the token is only stored hashed. Inviting a
+    /// current member is a conflict (`already_member`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_invitation(
+        &self,
+        workspace_id: &str,
+        email: &str,
+        role: Role,
+        token_hash: &str,
+        ttl_secs: i64,
+        meta: &Meta,
+    ) -> Result<Invitation, StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        lock_workspace(&mut work, workspace_id).await?;
+        let member: Option<String> = sqlx::query_scalar(
+            "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.workspace_id = $1 AND u.email = $2",
+        )
+        .bind(workspace_id)
+        .bind(email)
+        .fetch_optional(&mut *work.tx)
+        .await?;
+        if member.is_some() {
+            return Err(StoreError::conflict(
+                "already_member",
+                format!("`{email}` is already a member of this workspace"),
+            ));
+        }
+        let id = new_id();
+        let expires_at = now().saturating_add(ttl_secs);
+        sqlx::query(
+            "INSERT INTO invitations (id, token_hash, workspace_id, email, role, invited_by, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(token_hash)
+        .bind(workspace_id)
+        .bind(email)
+        .bind(role.as_str())
+        .bind(meta.actor_id.as_deref().unwrap_or(""))
+        .bind(now())
+        .bind(expires_at)
+        .execute(&mut *work.tx)
+        .await?;
+        let invitation = Invitation {
+            id,
+            workspace_id: workspace_id.to_string(),
+            email: email.to_string(),
+            role,
+            expires_at,
+        };
+        work.audit(
+            AuditRecord::success(workspace_id, "invitation.created", &invitation.id)
+                .with_detail(json!({ "email": email, "role": role })),
+        )
+        .await?;
+        work.emit(
+            workspace_id,
+            "invitation.created",
+            json!({ "invitation": &invitation }),
+        )
+        .await?;
+        self.finish(work).await?;
+        Ok(invitation)
+    }
+
+    /// Accept an invitation as `user_id` (whose email must match): creates
+    /// the membership and spends the token, together.
+    pub async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        user_email: &str,
+        meta: &Meta,
+    ) -> Result<Invitation, StoreError> {
+        // The token is the only key: look it up across workspaces, then work
+        // in the invitation's own workspace.
+        let mut work = self.work(Scope::system(), meta).await?;
+        let row = sqlx::query(
+            "SELECT id, workspace_id, email, role, expires_at, accepted_at FROM invitations \
+             WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut *work.tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound { what: "invitation" });
+        };
+        let invitation = Invitation {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            email: row.try_get("email")?,
+            role: parse(row.try_get("role")?)?,
+            expires_at: row.try_get("expires_at")?,
+        };
+        work.scope(Scope::member(&invitation.workspace_id, user_id))
+            .await?;
+        if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() || invitation.expires_at < now()
+        {
+            return Err(StoreError::conflict(
+                "invitation_spent",
+                "this invitation was already used or has expired",
+            ));
+        }
+        if !invitation.email.eq_ignore_ascii_case(user_email) {
+            return Err(StoreError::conflict(
+                "invitation_email_mismatch",
+                "this invitation was sent to another email address",
+            ));
+        }
+        let workspace_id = invitation.workspace_id.clone();
+        lock_workspace(&mut work, &workspace_id).await?;
+        if membership_in(&mut work, &workspace_id, user_id)
+            .await?
+            .is_some()
+        {
+            return Err(StoreError::conflict(
+                "already_member",
+                "you are already a member of this workspace",
+            ));
+        }
+        let version = work.version().await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at, version) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&workspace_id)
+        .bind(user_id)
+        .bind(invitation.role.as_str())
+        .bind(now())
+        .bind(version)
+        .execute(&mut *work.tx)
+        .await?;
+        sqlx::query("UPDATE invitations SET accepted_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(&invitation.id)
+            .execute(&mut *work.tx)
+            .await?;
+        work.audit(
+            AuditRecord::success(&workspace_id, "member.added", user_id)
+                .with_detail(json!({ "role": invitation.role, "invitation_id": invitation.id })),
+        )
+        .await?;
+        work.emit(
+            &workspace_id,
+            "member.added",
+            json!({ "user_id": user_id, "email": user_email, "role": invitation.role }),
+        )
+        .await?;
+        work.push(
+            EntryKey::membership(&workspace_id, user_id),
+            Entry::Membership {
+                role: Some(invitation.role),
+                projects: None,
+            },
+        )
+        .await?;
+        self.finish(work).await?;
+        Ok(invitation)
+    }
+
+    /// Change a member's role. The last owner cannot be demoted (`last_owner`).
+    pub async fn set_role(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        role: Role,
+        meta: &Meta,
+    ) -> Result<(), StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        lock_workspace(&mut work, workspace_id).await?;
+        let Some(current) = membership_in(&mut work, workspace_id, user_id).await? else {
+            return Err(StoreError::NotFound { what: "member" });
+        };
+        if current.role == role {
+            return Ok(());
+        }
+        if current.role == Role::Owner && owner_count(&mut work, workspace_id).await? <= 1 {
+            return Err(last_owner());
+        }
+        write_role(&mut work, workspace_id, user_id, &current, role).await?;
+        self.finish(work).await
+    }
+
+    /// Hand the owner role from `from_user` to `to_user` (a member), who
+    /// stays on as admin: one transaction, never a moment without an owner.
+    pub async fn transfer_ownership(
+        &self,
+        workspace_id: &str,
+        from_user: &str,
+        to_user: &str,
+        meta: &Meta,
+    ) -> Result<(), StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        lock_workspace(&mut work, workspace_id).await?;
+        let from = membership_in(&mut work, workspace_id, from_user).await?;
+        if from.as_ref().map(|m| m.role) != Some(Role::Owner) {
+            return Err(StoreError::conflict(
+                "owner_required",
+                "only an owner can transfer ownership",
+            ));
+        }
+        let Some(to) = membership_in(&mut work, workspace_id, to_user).await? else {
+            return Err(StoreError::Invalid {
+                code: "not_a_member",
+                field: "user_id",
+                message: "`user_id` must name a member of this workspace".to_string(),
+            });
+        };
+        if from_user == to_user {
+            return Err(StoreError::Invalid {
+                code: "same_user",
+                field: "user_id",
+                message: "`user_id` must name another member".to_string(),
+            });
+        }
+        if let Some(from) = from {
+            if to.role != Role::Owner {
+                write_role(&mut work, workspace_id, to_user, &to, Role::Owner).await?;
+            }
+            write_role(&mut work, workspace_id, from_user, &from, Role::Admin).await?;
+        }
+        work.audit(AuditRecord::success(
+            workspace_id,
+            "workspace.ownership_transferred",
+            to_user,
+        ))
+        .await?;
+        self.finish(work).await
+    }
+
+    /// Remove a member (or leave, when the actor is that member). The last
+    /// owner cannot go (`last_owner`).
+    pub async fn remove_member(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        meta: &Meta,
+    ) -> Result<(), StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        lock_workspace(&mut work, workspace_id).await?;
+        let Some(current) = membership_in(&mut work, workspace_id, user_id).await? else {
+            return Err(StoreError::NotFound { what: "member" });
+        };
+        if current.role == Role::Owner && owner_count(&mut work, workspace_id).await? <= 1 {
+            return Err(last_owner());
+        }
+        sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(&mut *work.tx)
+            .await?;
+        let left = meta.actor_kind == ActorKind::User && meta.actor_id.as_deref() == Some(user_id);
+        work.audit(
+            AuditRecord::success(workspace_id, "member.removed", user_id)
+                .with_detail(json!({ "role": current.role, "left": left })),
+        )
+        .await?;
+        work.emit(
+            workspace_id,
+            "member.removed",
+            json!({ "user_id": user_id, "role": current.role, "left": left }),
+        )
+        .await?;
+        work.push(
+            EntryKey::membership(workspace_id, user_id),
+            Entry::Membership {
+                role: None,
+                projects: None,
+            },
+        )
+        .await?;
+        self.finish(work).await
+    }
+
+    /// Limit a membership to named projects of its workspace (`None`: all).
+    pub async fn set_member_projects(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        projects: Option<Vec<String>>,
+        meta: &Meta,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        lock_workspace(&mut work, workspace_id).await?;
+        let Some(current) = membership_in(&mut work, workspace_id, user_id).await? else {
+            return Err(StoreError::NotFound { what: "member" });
+        };
+        let projects = projects.map(|mut p| {
+            p.sort();
+            p.dedup();
+            p
+        });
+        for project in projects.iter().flatten() {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT id FROM projects WHERE workspace_id = $1 AND id = $2")
+                    .bind(workspace_id)
+                    .bind(project)
+                    .fetch_optional(&mut *work.tx)
+                    .await?;
+            if found.is_none() {
+                return Err(StoreError::Invalid {
+                    code: "unknown_project",
+                    field: "projects",
+                    message: format!(
+                        "`projects` names `{project}`, not a project of this workspace"
+                    ),
+                });
+            }
+        }
+        let version = work.version().await?;
+        sqlx::query(
+            "UPDATE memberships SET projects = $1, version = $2 \
+             WHERE workspace_id = $3 AND user_id = $4",
+        )
+        .bind(projects.as_ref().map(|p| json!(p).to_string()))
+        .bind(version)
+        .bind(workspace_id)
+        .bind(user_id)
+        .execute(&mut *work.tx)
+        .await?;
+        work.audit(
+            AuditRecord::success(workspace_id, "member.projects_changed", user_id)
+                .with_detail(json!({ "from": current.projects, "to": projects })),
+        )
+        .await?;
+        work.push(
+            EntryKey::membership(workspace_id, user_id),
+            Entry::Membership {
+                role: Some(current.role),
+                projects: projects.clone(),
+            },
+        )
+        .await?;
+        self.finish(work).await?;
+        Ok(projects)
+    }
+}

@@ -1,0 +1,308 @@
+//! Workspaces: read, list mine, create, rename, delete, suspend. Every query
+//! names its workspace (or, for "mine", its user).
+
+use super::audit::AuditRecord;
+use super::work::{Scope, Work};
+use super::{Store, StoreError, new_id, now};
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::str::FromStr;
+use wrnexus_policies::{Entry, EntryKey, Role, WorkspaceStatus};
+
+/// A workspace as its members see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub status: WorkspaceStatus,
+    pub plan: String,
+}
+
+/// A workspace with the caller's role in it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MyWorkspace {
+    #[serde(flatten)]
+    pub workspace: Workspace,
+    pub role: Role,
+}
+
+pub(crate) fn parse<T: FromStr>(value: String) -> Result<T, sqlx::Error>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    T::from_str(&value).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+pub(crate) fn workspace_from_row(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
+    Ok(Workspace {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        kind: row.try_get("kind")?,
+        status: parse(row.try_get("status")?)?,
+        plan: row.try_get("plan")?,
+    })
+}
+
+/// The workspace's decision entry.
+pub(crate) fn workspace_entry(workspace: &Workspace) -> Entry {
+    Entry::Workspace {
+        status: workspace.status,
+        plan: workspace.plan.clone(),
+    }
+}
+
+/// Lock the workspace row for the rest of the transaction (and give it this
+/// unit's version), so concurrent changes of one workspace run one after
+/// another: two demotions cannot both see two owners.
+pub(crate) async fn lock_workspace(
+    work: &mut Work,
+    workspace_id: &str,
+) -> Result<Workspace, StoreError> {
+    let version = work.version().await?;
+    let row = sqlx::query(
+        "UPDATE workspaces SET version = $1 WHERE id = $2 RETURNING id, name, kind, status, plan",
+    )
+    .bind(version)
+    .bind(workspace_id)
+    .fetch_optional(&mut *work.tx)
+    .await?;
+    match row {
+        Some(row) => Ok(workspace_from_row(&row)?),
+        None => Err(StoreError::NotFound { what: "workspace" }),
+    }
+}
+
+impl Store {
+    pub async fn workspace(&self, id: &str) -> Result<Option<Workspace>, StoreError> {
+        let mut tx = self.read(Scope::workspace(id)).await?;
+        let row = sqlx::query("SELECT id, name, kind, status, plan FROM workspaces WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok(row.as_ref().map(workspace_from_row).transpose()?)
+    }
+
+    /// The workspaces a user belongs to: personal first, then teams by name.
+    pub async fn workspaces_of(&self, user_id: &str) -> Result<Vec<MyWorkspace>, StoreError> {
+        let mut tx = self.read(Scope::user(user_id)).await?;
+        let rows = sqlx::query(
+            "SELECT w.id, w.name, w.kind, w.status, w.plan, m.role FROM memberships m \
+             JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 \
+             ORDER BY CASE WHEN w.kind = 'personal' THEN 0 ELSE 1 END, w.name, w.id",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MyWorkspace {
+                    workspace: workspace_from_row(r)?,
+                    role: parse(r.try_get("role")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Create a team workspace; its creator becomes the owner.
+    pub async fn create_team_workspace(
+        &self,
+        owner_id: &str,
+        name: &str,
+        meta: &super::audit::Meta,
+    ) -> Result<Workspace, StoreError> {
+        let id = new_id();
+        let mut work = self.work(Scope::workspace(&id), meta).await?;
+        let version = work.version().await?;
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, kind, status, plan, created_at, version) \
+             VALUES ($1, $2, 'team', 'active', 'free', $3, $4)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(now())
+        .bind(version)
+        .execute(&mut *work.tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at, version) \
+             VALUES ($1, $2, 'owner', $3, $4)",
+        )
+        .bind(&id)
+        .bind(owner_id)
+        .bind(now())
+        .bind(version)
+        .execute(&mut *work.tx)
+        .await?;
+        let workspace = Workspace {
+            id: id.clone(),
+            name: name.to_string(),
+            kind: "team".to_string(),
+            status: WorkspaceStatus::Active,
+            plan: "free".to_string(),
+        };
+        work.audit(
+            AuditRecord::success(&id, "workspace.created", &id)
+                .with_detail(json!({ "name": name })),
+        )
+        .await?;
+        work.emit(&id, "workspace.created", json!({ "workspace": &workspace }))
+            .await?;
+        work.push(
+            EntryKey::membership(&id, owner_id),
+            Entry::Membership {
+                role: Some(Role::Owner),
+                projects: None,
+            },
+        )
+        .await?;
+        work.push(EntryKey::Workspace(id.clone()), workspace_entry(&workspace))
+            .await?;
+        self.finish(work).await?;
+        Ok(workspace)
+    }
+
+    /// Rename a workspace.
+    pub async fn rename_workspace(
+        &self,
+        id: &str,
+        name: &str,
+        meta: &super::audit::Meta,
+    ) -> Result<Workspace, StoreError> {
+        let mut work = self.work(Scope::workspace(id), meta).await?;
+        let before = lock_workspace(&mut work, id).await?;
+        sqlx::query("UPDATE workspaces SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&mut *work.tx)
+            .await?;
+        let workspace = Workspace {
+            name: name.to_string(),
+            ..before.clone()
+        };
+        work.audit(
+            AuditRecord::success(id, "workspace.renamed", id)
+                .with_detail(json!({ "from": before.name, "to": name })),
+        )
+        .await?;
+        work.emit(id, "workspace.renamed", json!({ "workspace": &workspace }))
+            .await?;
+        self.finish(work).await?;
+        Ok(workspace)
+    }
+
+    /// Delete a team workspace. Memberships, invitations, projects, API keys
+    /// and webhook endpoints go with it (every gateway hears at once that
+    /// its members and keys are gone); the audit log stays, as the record.
+    /// A personal workspace is deleted only with its user.
+    pub async fn delete_workspace(
+        &self,
+        id: &str,
+        meta: &super::audit::Meta,
+    ) -> Result<(), StoreError> {
+        let mut work = self.work(Scope::workspace(id), meta).await?;
+        let workspace = lock_workspace(&mut work, id).await?;
+        if workspace.kind == "personal" {
+            return Err(StoreError::conflict(
+                "personal_workspace",
+                "a personal workspace cannot be deleted; it belongs to its user",
+            ));
+        }
+        let members: Vec<String> =
+            sqlx::query_scalar("SELECT user_id FROM memberships WHERE workspace_id = $1")
+                .bind(id)
+                .fetch_all(&mut *work.tx)
+                .await?;
+        let keys = sqlx::query(
+            "SELECT id, role_ceiling, secret_hash, expires_at FROM api_keys WHERE workspace_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut *work.tx)
+        .await?;
+        for user_id in &members {
+            work.push(
+                EntryKey::membership(id, user_id),
+                Entry::Membership {
+                    role: None,
+                    projects: None,
+                },
+            )
+            .await?;
+        }
+        for key in &keys {
+            work.push(
+                EntryKey::ApiKey(key.try_get("id")?),
+                Entry::ApiKey {
+                    workspace_id: id.to_string(),
+                    role_ceiling: parse(key.try_get("role_ceiling")?)?,
+                    secret_hash: key.try_get("secret_hash")?,
+                    expires_at: key.try_get("expires_at")?,
+                    revoked: true,
+                },
+            )
+            .await?;
+        }
+        work.push(EntryKey::Workspace(id.to_string()), Entry::Missing)
+            .await?;
+        work.audit(
+            AuditRecord::success(id, "workspace.deleted", id).with_detail(json!({
+                "name": workspace.name,
+                "members": members.len(),
+                "api_keys": keys.len(),
+            })),
+        )
+        .await?;
+        sqlx::query("DELETE FROM webhook_events WHERE workspace_id = $1")
+            .bind(id)
+            .execute(&mut *work.tx)
+            .await?;
+        sqlx::query("DELETE FROM workspaces WHERE id = $1")
+            .bind(id)
+            .execute(&mut *work.tx)
+            .await?;
+        sqlx::query("UPDATE users SET last_workspace_id = NULL WHERE last_workspace_id = $1")
+            .bind(id)
+            .execute(&mut *work.tx)
+            .await?;
+        self.finish(work).await
+    }
+
+    /// Suspend or reactivate a workspace: one state change, pushed to every
+    /// gateway, audited, and announced to the workspace's webhooks.
+    pub async fn set_workspace_status(
+        &self,
+        workspace_id: &str,
+        status: WorkspaceStatus,
+        meta: &super::audit::Meta,
+    ) -> Result<Workspace, StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        let before = lock_workspace(&mut work, workspace_id).await?;
+        sqlx::query("UPDATE workspaces SET status = $1 WHERE id = $2")
+            .bind(status.as_str())
+            .bind(workspace_id)
+            .execute(&mut *work.tx)
+            .await?;
+        let workspace = Workspace {
+            status,
+            ..before.clone()
+        };
+        if before.status != status {
+            let action = match status {
+                WorkspaceStatus::Suspended => "workspace.suspended",
+                WorkspaceStatus::Active => "workspace.reactivated",
+            };
+            work.audit(AuditRecord::success(workspace_id, action, workspace_id))
+                .await?;
+            work.emit(workspace_id, action, json!({ "workspace": &workspace }))
+                .await?;
+        }
+        work.push(
+            EntryKey::Workspace(workspace_id.to_string()),
+            workspace_entry(&workspace),
+        )
+        .await?;
+        self.finish(work).await?;
+        Ok(workspace)
+    }
+}
