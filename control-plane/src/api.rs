@@ -9,6 +9,7 @@ pub mod internal;
 pub mod meta;
 pub mod operator;
 pub mod pages;
+pub mod webhooks;
 pub mod workspaces;
 
 use crate::config::ControlPlaneConfig;
@@ -46,6 +47,22 @@ fn v1() -> Router<AppState> {
         )
         .route("/workspaces/{id}/invitations", post(workspaces::invite))
         .route("/invitations/{token}/accept", post(workspaces::accept))
+        .route(
+            "/workspaces/{id}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/workspaces/{id}/webhooks/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/workspaces/{id}/webhooks/{endpoint_id}",
+            delete(webhooks::delete),
+        )
+        .route(
+            "/workspaces/{id}/webhooks/{endpoint_id}/test",
+            post(webhooks::test),
+        )
         .route("/operator/workspaces/{id}/suspend", post(operator::suspend))
         .route(
             "/operator/workspaces/{id}/reactivate",

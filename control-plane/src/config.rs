@@ -24,6 +24,41 @@ pub struct ControlPlaneConfig {
     /// Unset: the operator API answers that it is off.
     pub operator_token: Option<String>,
     pub policies: PolicySource,
+    /// Outbound webhook delivery.
+    pub webhooks: WebhookConfig,
+}
+
+/// How the webhook worker delivers the outbox.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Run the delivery worker alongside the server.
+    pub enabled: bool,
+    /// How often to look for due deliveries.
+    pub poll_interval: Duration,
+    /// Attempts before a delivery is `dead`.
+    pub max_attempts: u32,
+    /// Wait after the first failure; doubles on each further failure.
+    pub backoff_base: Duration,
+    /// Longest wait between attempts.
+    pub backoff_max: Duration,
+    /// Per-request timeout (connect, send, answer).
+    pub timeout: Duration,
+    /// Most deliveries claimed per poll.
+    pub batch_size: u32,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            enabled: true,
+            poll_interval: Duration::from_secs(1),
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(3600),
+            timeout: Duration::from_secs(10),
+            batch_size: 32,
+        }
+    }
 }
 
 impl std::fmt::Debug for ControlPlaneConfig {
@@ -36,6 +71,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
             )
             .field("operator_api", &self.operator_token.is_some())
             .field("policies", &self.policies)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -55,6 +91,7 @@ impl ControlPlaneConfig {
             invitation_ttl_secs: 7 * 24 * 3600,
             operator_token: None,
             policies: PolicySource::Shipped,
+            webhooks: WebhookConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod decision_data;
 pub mod outbox;
 pub mod sessions;
 pub mod tenancy;
+pub mod webhooks;
 pub mod work;
 
 use crate::push::Pusher;
