@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod decision_data;
+pub mod deliveries;
 pub mod outbox;
 pub mod sessions;
 pub mod tenancy;

@@ -3,7 +3,7 @@
 //! delivered, retried later with exponential backoff, or dead.
 
 use crate::config::WebhookConfig;
-use crate::store::webhooks::{Attempt, DueDelivery};
+use crate::store::deliveries::{Attempt, DueDelivery};
 use crate::store::{Store, StoreError, now};
 use crate::webhook_signing;
 use rand::Rng;
