@@ -72,6 +72,13 @@ pub struct ControlPlaneSettings {
     pub session_ttl_secs: Option<i64>,
     pub invitation_ttl_secs: Option<i64>,
     pub cookie_secure: Option<bool>,
+    /// Run the webhook delivery worker in this process (default true).
+    pub webhooks_enabled: Option<bool>,
+    pub webhook_poll_interval_ms: Option<u64>,
+    pub webhook_max_attempts: Option<u32>,
+    pub webhook_backoff_base_secs: Option<u64>,
+    pub webhook_backoff_max_secs: Option<u64>,
+    pub webhook_timeout_secs: Option<u64>,
 }
 
 fn default_admin_listen() -> String {
@@ -185,6 +192,25 @@ impl Settings {
         if let Some(v) = s.cookie_secure {
             c.cookie_secure = v;
         }
+        let w = &mut c.webhooks;
+        if let Some(v) = s.webhooks_enabled {
+            w.enabled = v;
+        }
+        if let Some(v) = s.webhook_poll_interval_ms {
+            w.poll_interval = Duration::from_millis(v.max(10));
+        }
+        if let Some(v) = s.webhook_max_attempts {
+            w.max_attempts = v.max(1);
+        }
+        if let Some(v) = s.webhook_backoff_base_secs {
+            w.backoff_base = Duration::from_secs(v);
+        }
+        if let Some(v) = s.webhook_backoff_max_secs {
+            w.backoff_max = Duration::from_secs(v);
+        }
+        if let Some(v) = s.webhook_timeout_secs {
+            w.timeout = Duration::from_secs(v.max(1));
+        }
         Ok((s.listen.clone(), c))
     }
 }
@@ -201,6 +227,31 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("example.toml"), "{err}");
         assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn webhook_settings_reach_the_control_plane() {
+        let text = "[control_plane]\nlisten = \"x\"\ndatabase_url = \"sqlite://t\"\n\
+                    webhook_max_attempts = 3\nwebhook_backoff_base_secs = 2\n\
+                    webhook_backoff_max_secs = 60\nwebhook_timeout_secs = 4\n\
+                    webhook_poll_interval_ms = 250\nwebhooks_enabled = false\n";
+        let (_, c) = Settings::parse(text, "t.toml")
+            .and_then(|s| s.control_plane("t.toml"))
+            .unwrap();
+        assert_eq!(c.webhooks.max_attempts, 3);
+        assert_eq!(c.webhooks.backoff_base, Duration::from_secs(2));
+        assert_eq!(c.webhooks.backoff_max, Duration::from_secs(60));
+        assert_eq!(c.webhooks.timeout, Duration::from_secs(4));
+        assert_eq!(c.webhooks.poll_interval, Duration::from_millis(250));
+        assert!(!c.webhooks.enabled);
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../../deploy/config/wrnexus.example.toml");
+        let settings = Settings::parse(text, "wrnexus.example.toml").unwrap();
+        let (_, c) = settings.control_plane("wrnexus.example.toml").unwrap();
+        assert_eq!(c.webhooks.max_attempts, 8);
     }
 
     #[test]

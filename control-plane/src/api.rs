@@ -15,6 +15,7 @@ pub mod meta;
 pub mod operator;
 pub mod pages;
 pub mod projects;
+pub mod webhooks;
 pub mod workspaces;
 
 use crate::config::ControlPlaneConfig;
@@ -78,6 +79,22 @@ fn v1() -> Router<AppState> {
         )
         .route("/workspaces/{id}/audit", get(audit::list))
         .route("/workspaces/{id}/audit/export", get(audit::export))
+        .route(
+            "/workspaces/{id}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/workspaces/{id}/webhooks/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/workspaces/{id}/webhooks/{endpoint_id}",
+            delete(webhooks::delete),
+        )
+        .route(
+            "/workspaces/{id}/webhooks/{endpoint_id}/test",
+            post(webhooks::test),
+        )
         .route("/operator/workspaces/{id}/suspend", post(operator::suspend))
         .route(
             "/operator/workspaces/{id}/reactivate",

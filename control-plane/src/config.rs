@@ -25,6 +25,41 @@ pub struct ControlPlaneConfig {
     pub operator_token: Option<String>,
     pub policies: PolicySource,
     pub rate_limits: crate::api::limits::RateLimits,
+    /// Outbound webhook delivery.
+    pub webhooks: WebhookConfig,
+}
+
+/// How the webhook worker delivers the outbox.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Run the delivery worker alongside the server.
+    pub enabled: bool,
+    /// How often to look for due deliveries.
+    pub poll_interval: Duration,
+    /// Attempts before a delivery is `dead`.
+    pub max_attempts: u32,
+    /// Wait after the first failure; doubles on each further failure.
+    pub backoff_base: Duration,
+    /// Longest wait between attempts.
+    pub backoff_max: Duration,
+    /// Per-request timeout (connect, send, answer).
+    pub timeout: Duration,
+    /// Most deliveries claimed per poll.
+    pub batch_size: u32,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            enabled: true,
+            poll_interval: Duration::from_secs(1),
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(3600),
+            timeout: Duration::from_secs(10),
+            batch_size: 32,
+        }
+    }
 }
 
 impl std::fmt::Debug for ControlPlaneConfig {
@@ -37,6 +72,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
             )
             .field("operator_api", &self.operator_token.is_some())
             .field("policies", &self.policies)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -57,6 +93,7 @@ impl ControlPlaneConfig {
             operator_token: None,
             policies: PolicySource::Shipped,
             rate_limits: crate::api::limits::RateLimits::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

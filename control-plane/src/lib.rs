@@ -9,6 +9,8 @@
 //! - [`tokens`] — the Ed25519 key, session JWTs, the public key set.
 //! - [`password`] — argon2id and the strength rule.
 //! - [`api`] — routes, extractors and the one error type.
+//! - [`webhook_signing`] — Standard Webhooks secrets and signatures.
+//! - [`webhook_worker`] — delivering the webhook outbox, with retries.
 //! - [`server`] — wiring it together and serving.
 
 pub mod api;
@@ -18,6 +20,8 @@ pub mod push;
 pub mod server;
 pub mod store;
 pub mod tokens;
+pub mod webhook_signing;
+pub mod webhook_worker;
 
 pub use config::ControlPlaneConfig;
 pub use server::{StartError, build, serve};

@@ -6,10 +6,11 @@ use crate::config::ControlPlaneConfig;
 use crate::push::Pusher;
 use crate::store::Store;
 use crate::tokens::Keys;
+use crate::webhook_worker::WebhookWorker;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use wrnexus_policies::{Invalidation, PolicyEngine};
 
 /// Why the control plane could not start.
@@ -52,16 +53,36 @@ pub async fn build(
     })
 }
 
-/// Serve on an already-bound listener until `shutdown` resolves.
+/// Serve on an already-bound listener until `shutdown` resolves. The
+/// webhook delivery worker (unless disabled) runs alongside and stops with
+/// the server, finishing the deliveries it has in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), std::io::Error> {
-    axum::serve(
+    // Dropping the sender (when the server stops, however) stops the worker.
+    let (stop, mut stopped) = watch::channel(());
+    let worker = if state.config.webhooks.enabled {
+        let worker = WebhookWorker::new(state.store.clone(), state.config.webhooks.clone())
+            .map_err(std::io::Error::other)?;
+        Some(worker.spawn(async move { while stopped.changed().await.is_ok() {} }))
+    } else {
+        None
+    };
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        drop(stop);
+    })
+    .await;
+    if let Some(worker) = worker
+        && let Err(e) = worker.await
+    {
+        tracing::error!(error = %e, "webhook worker failed");
+    }
+    served
 }

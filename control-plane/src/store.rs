@@ -5,10 +5,12 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod decision_data;
+pub mod deliveries;
 pub mod members;
 pub mod outbox;
 pub mod projects;
 pub mod sessions;
+pub mod webhooks;
 pub mod work;
 pub mod workspaces;
 

@@ -1,0 +1,129 @@
+//! Webhook endpoints of a workspace and their delivery log (admins only).
+
+use super::AppState;
+use super::authz::authorize;
+use super::caller::Caller;
+use super::error::ApiError;
+use super::input::Input;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wrnexus_policies::Action;
+
+/// Default and largest page of the delivery log.
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 200;
+
+#[derive(Debug, Deserialize)]
+pub struct NewEndpoint {
+    url: Option<String>,
+    /// A JSON array of event types, or (from a form) a comma-separated list.
+    event_types: Option<Value>,
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    limit: Option<i64>,
+}
+
+fn event_types(value: Option<Value>) -> Result<Vec<String>, ApiError> {
+    let bad = || {
+        ApiError::field(
+            "invalid_event_types",
+            "event_types",
+            "`event_types` must be a list of event type names, or `*`",
+        )
+    };
+    match value.ok_or_else(|| ApiError::missing("event_types"))? {
+        Value::String(s) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(bad()),
+            })
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
+    let endpoints = state.store.webhook_endpoints(&id).await?;
+    Ok(Json(json!({ "webhooks": endpoints })))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    input: Input<NewEndpoint>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
+    let url = input.value.url.ok_or_else(|| ApiError::missing("url"))?;
+    let types = event_types(input.value.event_types)?;
+    let description = input.value.description.unwrap_or_default();
+    let created = state
+        .store
+        .create_webhook_endpoint(&id, &url, &types, &description, caller.meta())
+        .await?;
+    // The only answer that ever carries the secret.
+    Ok((StatusCode::CREATED, Json(json!({ "webhook": created }))))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, endpoint_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
+    state
+        .store
+        .delete_webhook_endpoint(&id, &endpoint_id, caller.meta())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, endpoint_id)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
+    let event_id = state
+        .store
+        .send_test_event(&id, &endpoint_id, caller.meta())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "event_id": event_id }))))
+}
+
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::field(
+            "invalid_limit",
+            "limit",
+            format!("`limit` must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let log = state.store.webhook_deliveries(&id, limit).await?;
+    Ok(Json(json!({ "deliveries": log })))
+}
