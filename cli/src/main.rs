@@ -143,8 +143,7 @@ fn run(cli: Cli) -> Result<()> {
             let origin = config.display().to_string();
             let (_, cp) = Settings::load(&config)?.control_plane(&origin)?;
             runtime()?.block_on(async {
-                let pusher = wrnexus_control_plane::push::Pusher::none();
-                wrnexus_control_plane::store::Store::connect(&cp.database_url, pusher).await?;
+                wrnexus_control_plane::server::migrate(&cp).await?;
                 println!("migrations applied");
                 Ok(())
             })

@@ -68,6 +68,14 @@ pub struct GatewaySettings {
 pub struct ControlPlaneSettings {
     pub listen: String,
     pub database_url: String,
+    /// The owner's URL for migrations when `database_url` is the service role.
+    pub migrate_database_url: Option<String>,
+    /// Apply pending migrations at start (default true).
+    pub migrate_on_start: Option<bool>,
+    /// Sign-in attempts per email per minute (five times that per address).
+    pub signin_rate_per_minute: Option<u32>,
+    /// Invitation acceptances per user per minute.
+    pub accept_rate_per_minute: Option<u32>,
     pub redis_url: Option<String>,
     pub session_ttl_secs: Option<i64>,
     pub invitation_ttl_secs: Option<i64>,
@@ -191,6 +199,16 @@ impl Settings {
         }
         if let Some(v) = s.cookie_secure {
             c.cookie_secure = v;
+        }
+        c.migrate_database_url = s.migrate_database_url.clone();
+        if let Some(v) = s.migrate_on_start {
+            c.migrate_on_start = v;
+        }
+        if let Some(v) = s.signin_rate_per_minute {
+            c.rate_limits.signin_per_minute = v;
+        }
+        if let Some(v) = s.accept_rate_per_minute {
+            c.rate_limits.accept_per_minute = v;
         }
         let w = &mut c.webhooks;
         if let Some(v) = s.webhooks_enabled {

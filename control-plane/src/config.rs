@@ -24,6 +24,12 @@ pub struct ControlPlaneConfig {
     /// Unset: the operator API answers that it is off.
     pub operator_token: Option<String>,
     pub policies: PolicySource,
+    /// The owner's URL for migrations, when the service itself connects as
+    /// a role without DDL rights (row-level security in force). Unset:
+    /// `database_url` migrates.
+    pub migrate_database_url: Option<String>,
+    /// Apply pending migrations at start.
+    pub migrate_on_start: bool,
     pub rate_limits: crate::api::limits::RateLimits,
     /// Outbound webhook delivery.
     pub webhooks: WebhookConfig,
@@ -67,6 +73,13 @@ impl std::fmt::Debug for ControlPlaneConfig {
         f.debug_struct("ControlPlaneConfig")
             .field("database", &crate::store::redact_url(&self.database_url))
             .field(
+                "migrate_database",
+                &self
+                    .migrate_database_url
+                    .as_deref()
+                    .map(crate::store::redact_url),
+            )
+            .field(
                 "redis",
                 &self.redis_url.as_deref().map(crate::store::redact_url),
             )
@@ -92,6 +105,8 @@ impl ControlPlaneConfig {
             invitation_ttl_secs: 7 * 24 * 3600,
             operator_token: None,
             policies: PolicySource::Shipped,
+            migrate_database_url: None,
+            migrate_on_start: true,
             rate_limits: crate::api::limits::RateLimits::default(),
             webhooks: WebhookConfig::default(),
         }

@@ -41,7 +41,10 @@ pub async fn build(
     if let Some(tx) = local {
         pusher = pusher.with_local(tx);
     }
-    let store = Store::connect(&config.database_url, pusher).await?;
+    if config.migrate_on_start {
+        migrate(&config).await?;
+    }
+    let store = Store::connect_without_migrating(&config.database_url, pusher).await?;
     let keys = Keys::load_or_create(&store, &config.issuer, &config.audience).await?;
     let policies = PolicyEngine::load(&config.policies)?;
     Ok(AppState {
@@ -51,6 +54,18 @@ pub async fn build(
         limits: Arc::new(Limiters::new(config.rate_limits)),
         config: Arc::new(config),
     })
+}
+
+/// Apply pending migrations, as the owner when `migrate_database_url` is set.
+pub async fn migrate(config: &ControlPlaneConfig) -> Result<(), StartError> {
+    let url = config
+        .migrate_database_url
+        .as_deref()
+        .unwrap_or(&config.database_url);
+    let store = Store::connect_without_migrating(url, Pusher::none()).await?;
+    store.migrate().await?;
+    store.pool().close().await;
+    Ok(())
 }
 
 /// Serve on an already-bound listener until `shutdown` resolves. The
@@ -70,6 +85,15 @@ pub async fn serve(
     } else {
         None
     };
+    // Forget rate-limit keys nobody has used for a while.
+    let limits = state.limits.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.retain_recent();
+        }
+    });
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -79,6 +103,7 @@ pub async fn serve(
         drop(stop);
     })
     .await;
+    sweeper.abort();
     if let Some(worker) = worker
         && let Err(e) = worker.await
     {

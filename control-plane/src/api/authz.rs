@@ -80,8 +80,13 @@ pub async fn authorize(
         errors = ?decision.errors,
         "api call denied"
     );
+    // A key's attempt outside its workspace is its own workspace's business.
+    let audited = match caller {
+        Caller::Key { key, .. } => key.workspace_id.as_str(),
+        Caller::User(_) => workspace_id,
+    };
     let record = AuditRecord {
-        workspace_id: Some(workspace_id),
+        workspace_id: Some(audited),
         action: "api.denied",
         target: Some(path),
         outcome: Outcome::Denied,

@@ -1,0 +1,675 @@
+//! The tenancy API over HTTP, on SQLite and on Postgres (as the service
+//! role, row-level security in force): every resource's happy path, its
+//! refusals, cross-workspace attempts, API keys, the audit log, rate limits.
+
+mod common;
+
+use common::TestResult;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use wrnexus_control_plane::{ControlPlaneConfig, build, serve};
+
+struct Api {
+    base: String,
+    http: Client,
+}
+
+struct User {
+    id: String,
+    personal: String,
+    token: String,
+}
+
+impl Api {
+    async fn start(config: ControlPlaneConfig) -> TestResult<Self> {
+        let state = build(config, None).await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(serve(listener, state, std::future::pending()));
+        Ok(Api {
+            base,
+            http: Client::new(),
+        })
+    }
+
+    /// Call `path` under `/v1` with a bearer (session token or API key).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+    ) -> TestResult<(StatusCode, Value)> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1{path}", self.base))
+            .bearer_auth(bearer);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        let text = res.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    async fn sign_up(&self, email: &str) -> TestResult<User> {
+        let res = self
+            .http
+            .post(format!("{}/.wrnexus/signup", self.base))
+            .json(&json!({ "email": email, "password": "correct horse battery" }))
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.split_once('='))
+            .map(|(_, v)| v.to_string())
+            .ok_or("no session cookie")?;
+        let body: Value = res.json().await?;
+        Ok(User {
+            id: body["user"]["id"].as_str().ok_or("user id")?.to_string(),
+            personal: body["workspace"]["id"]
+                .as_str()
+                .ok_or("workspace id")?
+                .to_string(),
+            token: cookie,
+        })
+    }
+}
+
+fn config(url: &str, owner: Option<&str>) -> ControlPlaneConfig {
+    let mut c = ControlPlaneConfig::new(url);
+    c.migrate_database_url = owner.map(str::to_string);
+    c.cookie_secure = false;
+    c.rate_limits.signin_per_minute = 3;
+    c.webhooks.enabled = false;
+    c
+}
+
+async fn on_both<F, Fut>(suite: F) -> TestResult
+where
+    F: Fn(Api) -> Fut,
+    Fut: std::future::Future<Output = TestResult>,
+{
+    let dir = tempfile::tempdir()?;
+    let sqlite = wrnexus_control_plane::store::sqlite_url(&dir.path().join("t.sqlite"));
+    let api = Api::start(config(&sqlite, None)).await?;
+    suite(api).await.map_err(|e| format!("sqlite: {e}"))?;
+    if let Some((owner, service)) = common::postgres().await? {
+        let api = Api::start(config(&service, Some(&owner))).await?;
+        suite(api).await.map_err(|e| format!("postgres: {e}"))?;
+    }
+    Ok(())
+}
+
+fn code(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn team_members_projects_keys_and_audit() -> TestResult {
+    on_both(|api| async move {
+        let ann = api.sign_up("ann@example.com").await?;
+        let bob = api.sign_up("bob@example.com").await?;
+        let eve = api.sign_up("eve@example.com").await?;
+        let post = Method::POST;
+        let patch = Method::PATCH;
+
+        // Workspaces are flat, and names are checked.
+        let (s, b) = api
+            .call(
+                post.clone(),
+                "/workspaces",
+                &ann.token,
+                Some(json!({"name": "Sub", "parent_id": ann.personal})),
+            )
+            .await?;
+        assert_eq!(
+            (s, code(&b), b["field"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                "workspaces_are_flat",
+                Some("parent_id")
+            )
+        );
+        let (s, b) = api
+            .call(
+                post.clone(),
+                "/workspaces",
+                &ann.token,
+                Some(json!({"name": "  "})),
+            )
+            .await?;
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("name"))
+        );
+        let (s, b) = api
+            .call(
+                post.clone(),
+                "/workspaces",
+                &ann.token,
+                Some(json!({"name": "Acme"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::CREATED);
+        let acme = b["workspace"]["id"].as_str().ok_or("id")?.to_string();
+        let ws = |rest: &str| format!("/workspaces/{acme}{rest}");
+
+        // Invite bob; accepting makes him a member; inviting him again is a conflict.
+        let (s, b) = api
+            .call(
+                post.clone(),
+                &ws("/invitations"),
+                &ann.token,
+                Some(json!({"email": "bob@example.com", "role": "member"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::CREATED);
+        let invite = b["token"].as_str().ok_or("token")?.to_string();
+        let (s, _) = api
+            .call(
+                post.clone(),
+                &format!("/invitations/{invite}/accept"),
+                &bob.token,
+                None,
+            )
+            .await?;
+        assert_eq!(s, StatusCode::OK);
+        let (s, b) = api
+            .call(
+                post.clone(),
+                &ws("/invitations"),
+                &ann.token,
+                Some(json!({"email": "bob@example.com"})),
+            )
+            .await?;
+        assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "already_member"));
+
+        // Two owners demote each other at once: one wins, one owner stays.
+        let (s, _) = api
+            .call(
+                patch.clone(),
+                &ws(&format!("/members/{}", bob.id)),
+                &ann.token,
+                Some(json!({"role": "owner"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::OK);
+        let (bob_path, ann_path) = (
+            ws(&format!("/members/{}", bob.id)),
+            ws(&format!("/members/{}", ann.id)),
+        );
+        let (a, b) = tokio::join!(
+            api.call(
+                patch.clone(),
+                &bob_path,
+                &ann.token,
+                Some(json!({"role": "admin"}))
+            ),
+            api.call(
+                patch.clone(),
+                &ann_path,
+                &bob.token,
+                Some(json!({"role": "admin"}))
+            ),
+        );
+        let (a, b) = (a?, b?);
+        let mut outcomes = [a.0, b.0];
+        outcomes.sort();
+        assert!(
+            outcomes == [StatusCode::OK, StatusCode::FORBIDDEN]
+                || outcomes == [StatusCode::OK, StatusCode::CONFLICT],
+            "{a:?} {b:?}"
+        );
+        let (_, members) = api
+            .call(Method::GET, &ws("/members"), &ann.token, None)
+            .await?;
+        let owners: Vec<&Value> = members["members"]
+            .as_array()
+            .ok_or("members")?
+            .iter()
+            .filter(|m| m["role"] == "owner")
+            .collect();
+        assert_eq!(owners.len(), 1, "{members}");
+        let owner = if owners[0]["user_id"] == ann.id.as_str() {
+            &ann
+        } else {
+            &bob
+        };
+        let other = if owner.id == ann.id { &bob } else { &ann };
+        // The last owner cannot leave.
+        let (s, b) = api
+            .call(
+                Method::DELETE,
+                &ws(&format!("/members/{}", owner.id)),
+                &owner.token,
+                None,
+            )
+            .await?;
+        assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "last_owner"));
+
+        // Projects: create, duplicate, rename, archive, and a bad name writes nothing.
+        let (s, b) = api
+            .call(
+                post.clone(),
+                &ws("/projects"),
+                &owner.token,
+                Some(json!({"name": "web"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::CREATED);
+        let web = b["project"]["id"].as_str().ok_or("project id")?.to_string();
+        let (s, b) = api
+            .call(
+                post.clone(),
+                &ws("/projects"),
+                &owner.token,
+                Some(json!({"name": "web"})),
+            )
+            .await?;
+        assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "project_name_taken"));
+        let (_, before) = api
+            .call(Method::GET, &ws("/audit?limit=500"), &owner.token, None)
+            .await?;
+        let (s, b) = api
+            .call(
+                post.clone(),
+                &ws("/projects"),
+                &owner.token,
+                Some(json!({"name": "x".repeat(101)})),
+            )
+            .await?;
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("name"))
+        );
+        let (_, after) = api
+            .call(Method::GET, &ws("/audit?limit=500"), &owner.token, None)
+            .await?;
+        assert_eq!(
+            before["entries"], after["entries"],
+            "a refused write left a trace"
+        );
+        let (s, b) = api
+            .call(
+                patch.clone(),
+                &ws(&format!("/projects/{web}")),
+                &owner.token,
+                Some(json!({"name": "website", "archived": true})),
+            )
+            .await?;
+        assert_eq!(
+            (
+                s,
+                b["project"]["name"].as_str(),
+                b["project"]["archived"].as_bool()
+            ),
+            (StatusCode::OK, Some("website"), Some(true))
+        );
+
+        // Limit the other member to that project: they see only it and may
+        // not change the workspace itself.
+        let (s, b) = api
+            .call(
+                patch.clone(),
+                &ws(&format!("/members/{}", other.id)),
+                &owner.token,
+                Some(json!({"projects": [web]})),
+            )
+            .await?;
+        assert_eq!(
+            (s, b["member"]["projects"].clone()),
+            (StatusCode::OK, json!([web]))
+        );
+        let (s, b) = api
+            .call(
+                patch.clone(),
+                &ws(&format!("/members/{}", other.id)),
+                &owner.token,
+                Some(json!({"projects": ["nope"]})),
+            )
+            .await?;
+        assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "unknown_project"));
+        let (s, b) = api
+            .call(
+                patch.clone(),
+                &ws(""),
+                &other.token,
+                Some(json!({"name": "Mine"})),
+            )
+            .await?;
+        assert_eq!(
+            (s, code(&b)),
+            (StatusCode::FORBIDDEN, "project_not_granted")
+        );
+        assert!(b["decision_id"].is_string());
+
+        // An outsider learns nothing about any resource of the workspace.
+        for path in [
+            "",
+            "/members",
+            "/projects",
+            "/api-keys",
+            "/audit",
+            "/webhooks",
+        ] {
+            let (s, b) = api.call(Method::GET, &ws(path), &eve.token, None).await?;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+            assert!(!b.to_string().contains("Acme"), "{path}: {b}");
+        }
+        let (s, _) = api
+            .call(
+                patch.clone(),
+                &ws(&format!("/projects/{web}")),
+                &eve.token,
+                Some(json!({"name": "mine"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Nor through a project id of this workspace in their own.
+        let (s, _) = api
+            .call(
+                patch.clone(),
+                &format!("/workspaces/{}/projects/{web}", eve.personal),
+                &eve.token,
+                Some(json!({"name": "mine"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // API keys: the secret once, a ceiling, its own workspace only, revocable.
+        let (s, b) = api
+            .call(
+                post.clone(),
+                &ws("/api-keys"),
+                &owner.token,
+                Some(json!({"name": "ci", "role_ceiling": "viewer"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::CREATED);
+        let secret = b["secret"].as_str().ok_or("secret")?.to_string();
+        let key_id = b["api_key"]["id"].as_str().ok_or("key id")?.to_string();
+        assert!(secret.starts_with(&format!("wrn_{key_id}_")));
+        let (_, listed) = api
+            .call(Method::GET, &ws("/api-keys"), &owner.token, None)
+            .await?;
+        assert!(
+            !listed.to_string().contains(&secret[20..]),
+            "a listing shows the secret"
+        );
+        let (s, b) = api
+            .call(Method::GET, &ws("/members"), &secret, None)
+            .await?;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = api
+            .call(
+                post.clone(),
+                &ws("/projects"),
+                &secret,
+                Some(json!({"name": "api"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        for other_ws in [&eve.personal, &owner.personal] {
+            let (s, b) = api
+                .call(
+                    Method::GET,
+                    &format!("/workspaces/{other_ws}/members"),
+                    &secret,
+                    None,
+                )
+                .await?;
+            assert_eq!(
+                (s, code(&b)),
+                (StatusCode::FORBIDDEN, "api_key_wrong_workspace")
+            );
+            assert!(b.get("members").is_none());
+        }
+        let (s, _) = api
+            .call(
+                Method::DELETE,
+                &format!("/workspaces/{}/api-keys/{key_id}", eve.personal),
+                &eve.token,
+                None,
+            )
+            .await?;
+        assert_eq!(s, StatusCode::NOT_FOUND, "another workspace's key");
+        let (s, _) = api
+            .call(
+                Method::DELETE,
+                &ws(&format!("/api-keys/{key_id}")),
+                &owner.token,
+                None,
+            )
+            .await?;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, b) = api
+            .call(Method::GET, &ws("/members"), &secret, None)
+            .await?;
+        assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+
+        // The audit log: the changes above, filters, a cursor, NDJSON export.
+        let (s, log) = api
+            .call(Method::GET, &ws("/audit?limit=500"), &owner.token, None)
+            .await?;
+        assert_eq!(s, StatusCode::OK);
+        let entries = log["entries"].as_array().ok_or("entries")?;
+        let actions: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        for expected in [
+            "workspace.created",
+            "invitation.created",
+            "member.added",
+            "member.role_changed",
+            "project.created",
+            "project.updated",
+            "member.projects_changed",
+            "api.denied",
+            "api_key.created",
+            "api_key.revoked",
+            "api_key.used",
+        ] {
+            assert!(
+                actions.contains(&expected),
+                "{expected} missing from {actions:?}"
+            );
+        }
+        assert!(entries.iter().all(|e| e["workspace_id"] == acme.as_str()));
+        let used = entries
+            .iter()
+            .find(|e| e["action"] == "api_key.used")
+            .ok_or("key use")?;
+        assert_eq!(
+            (used["outcome"].as_str(), used["detail"]["reason"].as_str()),
+            (Some("failure"), Some("revoked"))
+        );
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["request_id"].is_string() && e["ip"] == "127.0.0.1")
+        );
+        let (_, only) = api
+            .call(
+                Method::GET,
+                &ws("/audit?action=api_key.created"),
+                &owner.token,
+                None,
+            )
+            .await?;
+        assert_eq!(only["entries"].as_array().map(Vec::len), Some(1));
+        let (_, page1) = api
+            .call(Method::GET, &ws("/audit?limit=2"), &owner.token, None)
+            .await?;
+        let cursor = page1["next_cursor"].as_str().ok_or("cursor")?;
+        let (_, page2) = api
+            .call(
+                Method::GET,
+                &ws(&format!("/audit?limit=2&cursor={cursor}")),
+                &owner.token,
+                None,
+            )
+            .await?;
+        assert_eq!(page2["entries"][0]["id"], entries[2]["id"]);
+        let (s, b) = api
+            .call(
+                Method::GET,
+                &ws("/audit?since=yesterday"),
+                &owner.token,
+                None,
+            )
+            .await?;
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("since"))
+        );
+        let export = api
+            .http
+            .get(format!("{}/v1{}", api.base, ws("/audit/export")))
+            .bearer_auth(&owner.token)
+            .send()
+            .await?;
+        assert_eq!(export.headers()["content-type"], "application/x-ndjson");
+        let text = export.text().await?;
+        let lines: Vec<Value> = text
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?;
+        assert!(lines.len() >= entries.len());
+        // Eve's own log holds none of it.
+        let (_, eves) = api
+            .call(
+                Method::GET,
+                &format!("/workspaces/{}/audit", eve.personal),
+                &eve.token,
+                None,
+            )
+            .await?;
+        assert!(!eves.to_string().contains(&acme));
+
+        // Deleting: owners only; afterwards the workspace is gone for all.
+        let (s, b) = api
+            .call(Method::DELETE, &ws(""), &other.token, None)
+            .await?;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        let (s, b) = api
+            .call(
+                Method::DELETE,
+                &format!("/workspaces/{}", owner.personal),
+                &owner.token,
+                None,
+            )
+            .await?;
+        assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "personal_workspace"));
+        let (s, _) = api
+            .call(Method::DELETE, &ws(""), &owner.token, None)
+            .await?;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = api
+            .call(Method::GET, &ws("/members"), &other.token, None)
+            .await?;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_and_audited() -> TestResult {
+    on_both(|api| async move {
+        let ann = api.sign_up("ann@example.com").await?;
+        let attempt = |password: &'static str| {
+            api.http
+                .post(format!("{}/.wrnexus/signin", api.base))
+                .json(&json!({ "email": "ann@example.com", "password": password }))
+                .send()
+        };
+        for _ in 0..3 {
+            assert_eq!(
+                attempt("wrong password!").await?.status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let limited = attempt("correct horse battery").await?;
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(limited.headers().contains_key("retry-after"));
+        let body: Value = limited.json().await?;
+        assert_eq!(code(&body), "rate_limited");
+        let (_, log) = api
+            .call(
+                Method::GET,
+                &format!("/workspaces/{}/audit?action=signin", ann.personal),
+                &ann.token,
+                None,
+            )
+            .await?;
+        let failures = log["entries"]
+            .as_array()
+            .ok_or("entries")?
+            .iter()
+            .filter(|e| e["outcome"] == "failure")
+            .count();
+        assert_eq!(failures, 3);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn row_security_hides_unscoped_rows_and_keeps_the_log_append_only() -> TestResult {
+    use sqlx::Connection;
+    let Some((owner, service)) = common::postgres().await? else {
+        return Ok(());
+    };
+    let api = Api::start(config(&service, Some(&owner))).await?;
+    let ann = api.sign_up("ann@example.com").await?;
+    let (s, _) = api
+        .call(
+            Method::POST,
+            &format!("/workspaces/{}/api-keys", ann.personal),
+            &ann.token,
+            Some(json!({"name": "k"})),
+        )
+        .await?;
+    assert_eq!(s, StatusCode::CREATED);
+    let mut conn = sqlx::AnyConnection::connect(&service).await?;
+    for table in [
+        "workspaces",
+        "memberships",
+        "invitations",
+        "projects",
+        "api_keys",
+        "audit_log",
+        "webhook_endpoints",
+        "webhook_events",
+        "webhook_deliveries",
+    ] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await?;
+        assert_eq!(n, 0, "an unscoped SELECT on {table} saw rows");
+    }
+    // The owner sees them: the rows exist.
+    let mut admin = sqlx::AnyConnection::connect(&owner).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(&mut admin)
+        .await?;
+    assert!(n >= 2);
+    for statement in ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"] {
+        let refused = sqlx::query(statement).execute(&mut conn).await;
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("permission denied"),
+            "{statement}: {message}"
+        );
+    }
+    Ok(())
+}
