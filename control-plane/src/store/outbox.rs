@@ -10,7 +10,6 @@ use sqlx::{Any, Row, Transaction};
 pub const EVENT_TYPES: &[&str] = &[
     "workspace.created",
     "workspace.renamed",
-    "workspace.deleted",
     "workspace.suspended",
     "workspace.reactivated",
     "member.added",

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use sqlx::Connection;
 use std::future::Future;
 use wrnexus_control_plane::push::Pusher;
