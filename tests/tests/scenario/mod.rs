@@ -296,6 +296,75 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
         "{body}"
     );
 
+    // The tenancy API through the gateway: projects, API keys, the audit
+    // log; a viewer may not read the log, an outsider learns nothing.
+    let (status, body) = json_body(
+        alice
+            .req(
+                &c,
+                Method::POST,
+                &format!("{api}/workspaces/{team}/projects"),
+            )
+            .json(&json!({"name": "web"}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = json_body(
+        alice
+            .req(
+                &c,
+                Method::POST,
+                &format!("{api}/workspaces/{team}/api-keys"),
+            )
+            .json(&json!({"name": "ci", "role_ceiling": "viewer"}))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        body["secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("wrn_"))
+    );
+    let (status, log) = json_body(
+        alice
+            .req(&c, Method::GET, &format!("{api}/workspaces/{team}/audit"))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .ok_or("no audit entries")?
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for expected in [
+        "workspace.created",
+        "member.added",
+        "project.created",
+        "api_key.created",
+    ] {
+        assert!(actions.contains(&expected), "{expected} not in {actions:?}");
+    }
+    let r = bob
+        .req(&c, Method::GET, &format!("{api}/workspaces/{team}/audit"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let outsider = client::sign_up(&c, gw, &client::email("outsider")).await?;
+    for path in ["members", "projects", "api-keys", "audit", "webhooks"] {
+        let r = outsider
+            .req(&c, Method::GET, &format!("{api}/workspaces/{team}/{path}"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+
     // Suspension: the team turns read-only, and only the team.
     client::switch(&c, gw, &mut alice, &team).await?;
     let r = c
