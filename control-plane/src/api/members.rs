@@ -80,18 +80,11 @@ pub async fn change(
     if role == Some(Role::Owner) || (role.is_some() && current == Role::Owner) {
         owner_only(&allowed)?;
     }
-    if let Some(role) = role {
-        state
-            .store
-            .set_role(&id, &user_id, role, caller.meta())
-            .await?;
-    }
-    if let Some(projects) = projects {
-        state
-            .store
-            .set_member_projects(&id, &user_id, projects, caller.meta())
-            .await?;
-    }
+    let change = crate::store::members::MemberChange { role, projects };
+    state
+        .store
+        .change_member(&id, &user_id, &change, caller.meta())
+        .await?;
     let member = state
         .store
         .members(&id)

@@ -20,6 +20,14 @@ pub struct Member {
     pub projects: Option<Vec<String>>,
 }
 
+/// What a member change sets: a role, project limits (`Some(None)`: every
+/// project), or both.
+#[derive(Debug, Clone, Default)]
+pub struct MemberChange {
+    pub role: Option<Role>,
+    pub projects: Option<Option<Vec<String>>>,
+}
+
 /// A role and its project limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
@@ -75,7 +83,7 @@ fn last_owner() -> StoreError {
     StoreError::conflict("last_owner", "a workspace must keep at least one owner")
 }
 
-/// Write a role (and push it), keeping the project limits.
+/// Write a role, audit and announce it (the caller pushes the entry).
 async fn write_role(
     work: &mut Work,
     workspace_id: &str,
@@ -104,11 +112,21 @@ async fn write_role(
         json!({ "user_id": user_id, "from": before.role, "to": role }),
     )
     .await?;
+    Ok(())
+}
+
+/// Push a membership's decision entry as it now stands.
+async fn push_membership(
+    work: &mut Work,
+    workspace_id: &str,
+    user_id: &str,
+    membership: &Membership,
+) -> Result<(), StoreError> {
     work.push(
         EntryKey::membership(workspace_id, user_id),
         Entry::Membership {
-            role: Some(role),
-            projects: before.projects.clone(),
+            role: Some(membership.role),
+            projects: membership.projects.clone(),
         },
     )
     .await
@@ -321,7 +339,40 @@ impl Store {
         Ok(invitation)
     }
 
-    /// Change a member's role. The last owner cannot be demoted (`last_owner`).
+    /// Change a member's role and/or project limits, together or not at
+    /// all. The last owner cannot be demoted (`last_owner`).
+    pub async fn change_member(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        change: &MemberChange,
+        meta: &Meta,
+    ) -> Result<Membership, StoreError> {
+        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
+        lock_workspace(&mut work, workspace_id).await?;
+        let Some(mut current) = membership_in(&mut work, workspace_id, user_id).await? else {
+            return Err(StoreError::NotFound { what: "member" });
+        };
+        if let Some(role) = change.role
+            && role != current.role
+        {
+            if current.role == Role::Owner && owner_count(&mut work, workspace_id).await? <= 1 {
+                return Err(last_owner());
+            }
+            write_role(&mut work, workspace_id, user_id, &current, role).await?;
+            current.role = role;
+        }
+        if let Some(projects) = &change.projects {
+            current.projects =
+                write_projects(&mut work, workspace_id, user_id, &current, projects.clone())
+                    .await?;
+        }
+        push_membership(&mut work, workspace_id, user_id, &current).await?;
+        self.finish(work).await?;
+        Ok(current)
+    }
+
+    /// Change a member's role only.
     pub async fn set_role(
         &self,
         workspace_id: &str,
@@ -329,19 +380,13 @@ impl Store {
         role: Role,
         meta: &Meta,
     ) -> Result<(), StoreError> {
-        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
-        lock_workspace(&mut work, workspace_id).await?;
-        let Some(current) = membership_in(&mut work, workspace_id, user_id).await? else {
-            return Err(StoreError::NotFound { what: "member" });
+        let change = MemberChange {
+            role: Some(role),
+            projects: None,
         };
-        if current.role == role {
-            return Ok(());
-        }
-        if current.role == Role::Owner && owner_count(&mut work, workspace_id).await? <= 1 {
-            return Err(last_owner());
-        }
-        write_role(&mut work, workspace_id, user_id, &current, role).await?;
-        self.finish(work).await
+        self.change_member(workspace_id, user_id, &change, meta)
+            .await
+            .map(drop)
     }
 
     /// Hand the owner role from `from_user` to `to_user` (a member), who
@@ -379,8 +424,18 @@ impl Store {
         if let Some(from) = from {
             if to.role != Role::Owner {
                 write_role(&mut work, workspace_id, to_user, &to, Role::Owner).await?;
+                let to = Membership {
+                    role: Role::Owner,
+                    ..to
+                };
+                push_membership(&mut work, workspace_id, to_user, &to).await?;
             }
             write_role(&mut work, workspace_id, from_user, &from, Role::Admin).await?;
+            let from = Membership {
+                role: Role::Admin,
+                ..from
+            };
+            push_membership(&mut work, workspace_id, from_user, &from).await?;
         }
         work.audit(AuditRecord::success(
             workspace_id,
@@ -434,67 +489,52 @@ impl Store {
         .await?;
         self.finish(work).await
     }
+}
 
-    /// Limit a membership to named projects of its workspace (`None`: all).
-    pub async fn set_member_projects(
-        &self,
-        workspace_id: &str,
-        user_id: &str,
-        projects: Option<Vec<String>>,
-        meta: &Meta,
-    ) -> Result<Option<Vec<String>>, StoreError> {
-        let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
-        lock_workspace(&mut work, workspace_id).await?;
-        let Some(current) = membership_in(&mut work, workspace_id, user_id).await? else {
-            return Err(StoreError::NotFound { what: "member" });
-        };
-        let projects = projects.map(|mut p| {
-            p.sort();
-            p.dedup();
-            p
-        });
-        for project in projects.iter().flatten() {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT id FROM projects WHERE workspace_id = $1 AND id = $2")
-                    .bind(workspace_id)
-                    .bind(project)
-                    .fetch_optional(&mut *work.tx)
-                    .await?;
-            if found.is_none() {
-                return Err(StoreError::Invalid {
-                    code: "unknown_project",
-                    field: "projects",
-                    message: format!(
-                        "`projects` names `{project}`, not a project of this workspace"
-                    ),
-                });
-            }
+/// Limit a membership to named projects of its workspace (`None`: all):
+/// every id must be a project of this workspace.
+async fn write_projects(
+    work: &mut Work,
+    workspace_id: &str,
+    user_id: &str,
+    current: &Membership,
+    projects: Option<Vec<String>>,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let projects = projects.map(|mut p| {
+        p.sort();
+        p.dedup();
+        p
+    });
+    for project in projects.iter().flatten() {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace_id)
+                .bind(project)
+                .fetch_optional(&mut *work.tx)
+                .await?;
+        if found.is_none() {
+            return Err(StoreError::Invalid {
+                code: "unknown_project",
+                field: "projects",
+                message: format!("`projects` names `{project}`, not a project of this workspace"),
+            });
         }
-        let version = work.version().await?;
-        sqlx::query(
-            "UPDATE memberships SET projects = $1, version = $2 \
-             WHERE workspace_id = $3 AND user_id = $4",
-        )
-        .bind(projects.as_ref().map(|p| json!(p).to_string()))
-        .bind(version)
-        .bind(workspace_id)
-        .bind(user_id)
-        .execute(&mut *work.tx)
-        .await?;
-        work.audit(
-            AuditRecord::success(workspace_id, "member.projects_changed", user_id)
-                .with_detail(json!({ "from": current.projects, "to": projects })),
-        )
-        .await?;
-        work.push(
-            EntryKey::membership(workspace_id, user_id),
-            Entry::Membership {
-                role: Some(current.role),
-                projects: projects.clone(),
-            },
-        )
-        .await?;
-        self.finish(work).await?;
-        Ok(projects)
     }
+    let version = work.version().await?;
+    sqlx::query(
+        "UPDATE memberships SET projects = $1, version = $2 \
+         WHERE workspace_id = $3 AND user_id = $4",
+    )
+    .bind(projects.as_ref().map(|p| json!(p).to_string()))
+    .bind(version)
+    .bind(workspace_id)
+    .bind(user_id)
+    .execute(&mut *work.tx)
+    .await?;
+    work.audit(
+        AuditRecord::success(workspace_id, "member.projects_changed", user_id)
+            .with_detail(json!({ "from": current.projects, "to": projects })),
+    )
+    .await?;
+    Ok(projects)
 }
