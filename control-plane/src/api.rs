@@ -12,6 +12,7 @@ pub mod internal;
 pub mod limits;
 pub mod members;
 pub mod meta;
+pub mod openapi;
 pub mod operator;
 pub mod pages;
 pub mod projects;
@@ -40,7 +41,8 @@ pub struct AppState {
 /// The JSON API, served under `/v1` and, through the gateway, `/.wrnexus/api/v1`.
 fn v1() -> Router<AppState> {
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(openapi::health))
+        .route("/openapi.json", get(openapi::document))
         .route("/keys", get(internal::keys))
         .route("/internal/decision-data", get(internal::decision_data))
         .route(

@@ -5,6 +5,7 @@ use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
 use super::input::{self, Input};
+use super::openapi::schemas as doc;
 use crate::store::now;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wrnexus_policies::{Action, Role};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     name: Option<String>,
     /// The most the key may do; default `member`.
@@ -31,6 +32,21 @@ fn rank(role: Role) -> u8 {
     }
 }
 
+/// API keys of a workspace (admins).
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/api-keys",
+    tag = "api-keys",
+    operation_id = "list_api_keys",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The keys, without secrets", body = doc::ApiKeyList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,6 +57,24 @@ pub async fn list(
     Ok(Json(json!({ "api_keys": keys })))
 }
 
+/// Create an API key; its ceiling cannot exceed the caller's role.
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/api-keys",
+    tag = "api-keys",
+    operation_id = "create_api_key",
+    params(("id" = String, Path, description = "Workspace id")),
+    request_body(content((NewKey = "application/json"), (NewKey = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "The key and its secret, shown once", body = doc::ApiKeyCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +119,21 @@ pub async fn create(
     ))
 }
 
+/// Revoke an API key (admins).
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{id}/api-keys/{key_id}",
+    tag = "api-keys",
+    operation_id = "revoke_api_key",
+    params(("id" = String, Path, description = "Workspace id"), ("key_id" = String, Path, description = "Key id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,6 +4,7 @@ use super::AppState;
 use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
+use super::openapi::schemas as doc;
 use crate::store::audit::{AuditEntry, AuditQuery};
 use crate::store::outbox::rfc3339;
 use axum::Json;
@@ -18,7 +19,8 @@ use wrnexus_policies::Action;
 /// Largest page.
 const MAX_LIMIT: i64 = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Filters {
     actor: Option<String>,
     action: Option<String>,
@@ -83,6 +85,22 @@ fn render(entry: &AuditEntry) -> Value {
     v
 }
 
+/// A page of the audit log, newest filters applied (admins).
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/audit",
+    tag = "audit",
+    operation_id = "list_audit",
+    params(("id" = String, Path, description = "Workspace id"), Filters),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "One page", body = doc::AuditPage),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,6 +120,21 @@ pub async fn list(
 }
 
 /// Every matching row as one JSON object per line, streamed page by page.
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/audit/export",
+    tag = "audit",
+    operation_id = "export_audit",
+    params(("id" = String, Path, description = "Workspace id"), Filters),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "NDJSON: one audit row per line", body = doc::AuditRow, content_type = "application/x-ndjson"),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,6 +4,7 @@
 use super::AppState;
 use super::actor::session_token;
 use super::error::ApiError;
+use super::openapi::schemas as doc;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -11,11 +12,21 @@ use serde::Deserialize;
 use wrnexus_policies::DecisionData;
 
 /// The public signing keys (JWKS).
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = "internal",
+    operation_id = "jwks",
+    responses(
+        (status = 200, description = "The JWK set", body = doc::Jwks)
+    )
+)]
 pub async fn keys(State(state): State<AppState>) -> Json<jsonwebtoken::jwk::JwkSet> {
     Json(state.keys.jwks().clone())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DecisionDataQuery {
     workspace_id: Option<String>,
 }
@@ -24,6 +35,18 @@ pub struct DecisionDataQuery {
 /// `workspace_id`. The bearer is the session token the gateway verified:
 /// callers only ever learn about themselves. Revoked sessions are still
 /// answered (as revoked) so that gateways can cache the refusal.
+#[utoipa::path(
+    get,
+    path = "/internal/decision-data",
+    tag = "internal",
+    operation_id = "decision_data",
+    params(DecisionDataQuery),
+    security(("session" = []), ("session_bearer" = [])),
+    responses(
+        (status = 200, description = "Versioned decision entries", body = doc::DecisionData),
+        (status = 401, response = doc::Unauthorized)
+    )
+)]
 pub async fn decision_data(
     State(state): State<AppState>,
     headers: HeaderMap,

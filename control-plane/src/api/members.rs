@@ -7,6 +7,7 @@ use super::authz::{authorize, owner_only};
 use super::caller::{Caller, person};
 use super::error::ApiError;
 use super::input::{self, Input};
+use super::openapi::schemas as doc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wrnexus_policies::{Action, Role};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MemberChange {
     role: Option<String>,
     /// A list of project ids, or `null` for every project. Absent: unchanged.
@@ -35,7 +36,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewInvitation {
     email: Option<String>,
     role: Option<String>,
@@ -46,6 +47,21 @@ pub fn token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Members of a workspace.
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/members",
+    tag = "members",
+    operation_id = "list_members",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The members", body = doc::MemberList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,6 +72,24 @@ pub async fn list(
     Ok(Json(json!({ "members": members })))
 }
 
+/// Change a member's role and/or project limits (admins; owners for owner roles).
+#[utoipa::path(
+    patch,
+    path = "/workspaces/{id}/members/{user_id}",
+    tag = "members",
+    operation_id = "change_member",
+    params(("id" = String, Path, description = "Workspace id"), ("user_id" = String, Path, description = "Member's user id")),
+    request_body(content((MemberChange = "application/json"), (MemberChange = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The member, changed", body = doc::MemberBody),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,6 +129,22 @@ pub async fn change(
     Ok(Json(json!({ "member": member })))
 }
 
+/// Remove a member, or leave (one's own user id).
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{id}/members/{user_id}",
+    tag = "members",
+    operation_id = "remove_member",
+    params(("id" = String, Path, description = "Workspace id"), ("user_id" = String, Path, description = "Member's user id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,6 +171,24 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Invite someone by email (admins).
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/invitations",
+    tag = "invitations",
+    operation_id = "create_invitation",
+    params(("id" = String, Path, description = "Workspace id")),
+    request_body(content((NewInvitation = "application/json"), (NewInvitation = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "The invitation and its token, shown once", body = doc::InvitationCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -158,6 +226,23 @@ pub async fn invite(
     ))
 }
 
+/// Accept an invitation as the signed-in person.
+#[utoipa::path(
+    post,
+    path = "/invitations/{token}/accept",
+    tag = "invitations",
+    operation_id = "accept_invitation",
+    params(("token" = String, Path, description = "The invitation token")),
+    security(("session" = []), ("session_bearer" = [])),
+    responses(
+        (status = 200, description = "Joined", body = doc::InvitationAccepted),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 429, response = doc::TooManyRequests)
+    )
+)]
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::meta::RequestMeta;
+use super::openapi::schemas as doc;
 use crate::store::audit::{ActorKind, Meta};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -49,6 +50,20 @@ async fn set_status(
     Ok(Json(json!({ "workspace": workspace })))
 }
 
+/// Suspend a workspace: it becomes read-only.
+#[utoipa::path(
+    post,
+    path = "/operator/workspaces/{id}/suspend",
+    tag = "operator",
+    operation_id = "suspend_workspace",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Suspended", body = doc::WorkspaceBody),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn suspend(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -58,6 +73,20 @@ pub async fn suspend(
     set_status(state, headers, meta, id, WorkspaceStatus::Suspended).await
 }
 
+/// Reactivate a suspended workspace.
+#[utoipa::path(
+    post,
+    path = "/operator/workspaces/{id}/reactivate",
+    tag = "operator",
+    operation_id = "reactivate_workspace",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Active again", body = doc::WorkspaceBody),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn reactivate(
     State(state): State<AppState>,
     headers: HeaderMap,

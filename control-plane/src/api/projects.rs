@@ -5,6 +5,7 @@ use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
 use super::input::{self, Input};
+use super::openapi::schemas as doc;
 use crate::store::projects::ProjectChange;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,17 +14,32 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wrnexus_policies::Action;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewProject {
     name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ProjectUpdate {
     name: Option<String>,
     archived: Option<bool>,
 }
 
+/// Projects of a workspace (only the granted ones for a limited member).
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/projects",
+    tag = "projects",
+    operation_id = "list_projects",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The projects", body = doc::ProjectList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,6 +60,24 @@ pub async fn list(
     Ok(Json(json!({ "projects": projects })))
 }
 
+/// Create a project (admins).
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/projects",
+    tag = "projects",
+    operation_id = "create_project",
+    params(("id" = String, Path, description = "Workspace id")),
+    request_body(content((NewProject = "application/json"), (NewProject = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = doc::ProjectBody),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,6 +93,24 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "project": project }))))
 }
 
+/// Rename and/or archive a project (admins).
+#[utoipa::path(
+    patch,
+    path = "/workspaces/{id}/projects/{project_id}",
+    tag = "projects",
+    operation_id = "update_project",
+    params(("id" = String, Path, description = "Workspace id"), ("project_id" = String, Path, description = "Project id")),
+    request_body(content((ProjectUpdate = "application/json"), (ProjectUpdate = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The project, changed", body = doc::ProjectBody),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,

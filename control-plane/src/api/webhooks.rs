@@ -5,6 +5,7 @@ use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
 use super::input::Input;
+use super::openapi::schemas as doc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -16,7 +17,7 @@ use wrnexus_policies::Action;
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewEndpoint {
     url: Option<String>,
     /// A JSON array of event types, or (from a form) a comma-separated list.
@@ -24,7 +25,8 @@ pub struct NewEndpoint {
     description: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     limit: Option<i64>,
 }
@@ -55,6 +57,21 @@ fn event_types(value: Option<Value>) -> Result<Vec<String>, ApiError> {
     }
 }
 
+/// Webhook endpoints of a workspace (admins).
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/webhooks",
+    tag = "webhooks",
+    operation_id = "list_webhooks",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The endpoints, without secrets", body = doc::WebhookList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -65,6 +82,24 @@ pub async fn list(
     Ok(Json(json!({ "webhooks": endpoints })))
 }
 
+/// Add a webhook endpoint (admins).
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/webhooks",
+    tag = "webhooks",
+    operation_id = "create_webhook",
+    params(("id" = String, Path, description = "Workspace id")),
+    request_body(content((NewEndpoint = "application/json"), (NewEndpoint = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "The endpoint and its signing secret, shown once", body = doc::WebhookCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -83,6 +118,21 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "webhook": created }))))
 }
 
+/// Remove a webhook endpoint (admins).
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{id}/webhooks/{endpoint_id}",
+    tag = "webhooks",
+    operation_id = "delete_webhook",
+    params(("id" = String, Path, description = "Workspace id"), ("endpoint_id" = String, Path, description = "Endpoint id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,6 +146,21 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Queue a test event for one endpoint (admins).
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/webhooks/{endpoint_id}/test",
+    tag = "webhooks",
+    operation_id = "test_webhook",
+    params(("id" = String, Path, description = "Workspace id"), ("endpoint_id" = String, Path, description = "Endpoint id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 202, description = "Queued", body = doc::TestEventQueued),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn test(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,6 +174,22 @@ pub async fn test(
     Ok((StatusCode::ACCEPTED, Json(json!({ "event_id": event_id }))))
 }
 
+/// The newest deliveries of a workspace's webhooks (admins).
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/webhooks/deliveries",
+    tag = "webhooks",
+    operation_id = "list_webhook_deliveries",
+    params(("id" = String, Path, description = "Workspace id"), LogQuery),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The delivery log", body = doc::DeliveryList),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,

@@ -5,6 +5,7 @@ use super::authz::{authorize, owner_only};
 use super::caller::{Caller, person};
 use super::error::ApiError;
 use super::input::{self, Input};
+use super::openapi::schemas as doc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,20 +13,20 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wrnexus_policies::{Action, Role};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewWorkspace {
     name: Option<String>,
     /// Refused: workspaces are flat.
     parent_id: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct WorkspaceChange {
     name: Option<String>,
     parent_id: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Transfer {
     user_id: Option<String>,
 }
@@ -41,6 +42,18 @@ fn flat(parent_id: Option<&Value>) -> Result<(), ApiError> {
     }
 }
 
+/// The caller's workspaces (an API key: its own one).
+#[utoipa::path(
+    get,
+    path = "/workspaces",
+    tag = "workspaces",
+    operation_id = "list_workspaces",
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Workspaces with the caller's role", body = doc::WorkspaceList),
+        (status = 401, response = doc::Unauthorized)
+    )
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let workspaces = match &caller {
         Caller::User(actor) => state.store.workspaces_of(&actor.user_id).await?,
@@ -59,6 +72,21 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     Ok(Json(json!({ "workspaces": workspaces })))
 }
 
+/// Create a team workspace, owned by the caller.
+#[utoipa::path(
+    post,
+    path = "/workspaces",
+    tag = "workspaces",
+    operation_id = "create_workspace",
+    request_body(content((NewWorkspace = "application/json"), (NewWorkspace = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = doc::WorkspaceWithRole),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden)
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,6 +105,21 @@ pub async fn create(
     ))
 }
 
+/// One workspace and the caller's role in it.
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}",
+    tag = "workspaces",
+    operation_id = "get_workspace",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The workspace", body = doc::WorkspaceWithRole),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,6 +136,23 @@ pub async fn get(
     ))
 }
 
+/// Rename a workspace (admins).
+#[utoipa::path(
+    patch,
+    path = "/workspaces/{id}",
+    tag = "workspaces",
+    operation_id = "rename_workspace",
+    params(("id" = String, Path, description = "Workspace id")),
+    request_body(content((WorkspaceChange = "application/json"), (WorkspaceChange = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Renamed", body = doc::WorkspaceBody),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound)
+    )
+)]
 pub async fn rename(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,6 +169,22 @@ pub async fn rename(
     Ok(Json(json!({ "workspace": workspace })))
 }
 
+/// Delete a workspace (its owner).
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{id}",
+    tag = "workspaces",
+    operation_id = "delete_workspace",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,6 +196,24 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Transfer ownership to another member (the owner, signed in).
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/transfer",
+    tag = "workspaces",
+    operation_id = "transfer_workspace",
+    params(("id" = String, Path, description = "Workspace id")),
+    request_body(content((Transfer = "application/json"), (Transfer = "application/x-www-form-urlencoded"))),
+    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Transferred; the previous owner becomes an admin", body = doc::Transferred),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict)
+    )
+)]
 pub async fn transfer(
     State(state): State<AppState>,
     caller: Caller,

@@ -23,13 +23,14 @@ pub const KEY_PREFIX: &str = "wrn_";
 const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
 /// A key as listed: never its secret.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: String,
     pub workspace_id: String,
     pub name: String,
     /// `wrn_<key id>`: what a person sees to recognise the key.
     pub prefix: String,
+    #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role_ceiling: Role,
     pub created_by: Option<String>,
     pub created_at: i64,

@@ -107,7 +107,7 @@ impl<'a> AuditRecord<'a> {
 }
 
 /// A row as a workspace reads it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: String,
     /// Position in the log; pass the last one seen as `after` for the next page.

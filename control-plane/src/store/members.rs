@@ -10,10 +10,11 @@ use sqlx::Row;
 use wrnexus_policies::{Entry, EntryKey, Role};
 
 /// A member of a workspace.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Member {
     pub user_id: String,
     pub email: String,
+    #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role: Role,
     /// The projects the membership is limited to; absent: all of them.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,11 +37,12 @@ pub struct Membership {
 }
 
 /// An accepted or pending invitation.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Invitation {
     pub id: String,
     pub workspace_id: String,
     pub email: String,
+    #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role: Role,
     pub expires_at: i64,
 }

@@ -18,7 +18,7 @@ pub const MAX_DESCRIPTION: usize = 500;
 pub const ENDPOINT_DELETED: &str = "endpoint deleted";
 
 /// An endpoint as its workspace lists it: never with its secret.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Endpoint {
     pub id: String,
     pub workspace_id: String,
@@ -30,7 +30,7 @@ pub struct Endpoint {
 }
 
 /// A new endpoint with its signing secret, shown this once.
-#[derive(Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CreatedEndpoint {
     #[serde(flatten)]
     pub endpoint: Endpoint,
@@ -47,7 +47,7 @@ impl std::fmt::Debug for CreatedEndpoint {
 }
 
 /// One row of a workspace's delivery log.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryEntry {
     pub id: String,
     /// The event id, sent as `webhook-id`.

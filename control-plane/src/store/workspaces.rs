@@ -11,20 +11,22 @@ use std::str::FromStr;
 use wrnexus_policies::{Entry, EntryKey, Role, WorkspaceStatus};
 
 /// A workspace as its members see it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Workspace {
     pub id: String,
     pub name: String,
     pub kind: String,
+    #[schema(value_type = crate::api::openapi::schemas::WorkspaceStatus)]
     pub status: WorkspaceStatus,
     pub plan: String,
 }
 
 /// A workspace with the caller's role in it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct MyWorkspace {
     #[serde(flatten)]
     pub workspace: Workspace,
+    #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role: Role,
 }
 

@@ -1,0 +1,154 @@
+//! The OpenAPI 3.1 document of the `/v1` JSON API, generated from the
+//! handlers' `#[utoipa::path]` annotations, and the handler serving it.
+
+pub mod schemas;
+
+use super::{api_keys, audit, internal, members, operator, projects, webhooks, workspaces};
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The whole API, as documented.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "WRNexus control plane API",
+        description = "Workspaces, members, projects, API keys, audit and webhooks. \
+            Request bodies may be JSON or `application/x-www-form-urlencoded`; \
+            errors are RFC 9457 `application/problem+json`."
+    ),
+    servers(
+        (url = "/v1", description = "The control plane"),
+        (url = "/.wrnexus/api/v1", description = "Through a gateway")
+    ),
+    paths(
+        health,
+        document,
+        internal::keys,
+        internal::decision_data,
+        workspaces::list,
+        workspaces::create,
+        workspaces::get,
+        workspaces::rename,
+        workspaces::delete,
+        workspaces::transfer,
+        members::list,
+        members::change,
+        members::remove,
+        members::invite,
+        members::accept,
+        projects::list,
+        projects::create,
+        projects::update,
+        api_keys::list,
+        api_keys::create,
+        api_keys::revoke,
+        audit::list,
+        audit::export,
+        webhooks::list,
+        webhooks::create,
+        webhooks::deliveries,
+        webhooks::delete,
+        webhooks::test,
+        operator::suspend,
+        operator::reactivate,
+    ),
+    components(
+        schemas(schemas::Problem, schemas::Role, schemas::WorkspaceStatus),
+        responses(
+            schemas::BadRequest,
+            schemas::Unauthorized,
+            schemas::Forbidden,
+            schemas::NotFound,
+            schemas::Conflict,
+            schemas::TooManyRequests,
+        )
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "workspaces", description = "Workspaces the caller belongs to"),
+        (name = "members", description = "Members of a workspace and their roles"),
+        (name = "invitations", description = "Inviting people into a workspace"),
+        (name = "projects", description = "Projects of a workspace"),
+        (name = "api-keys", description = "API keys acting in one workspace"),
+        (name = "audit", description = "A workspace's audit log"),
+        (name = "webhooks", description = "Outbound webhooks and their deliveries"),
+        (name = "operator", description = "Operator actions (token from configuration)"),
+        (name = "internal", description = "What gateways ask the control plane"),
+        (name = "meta", description = "Health and this document")
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the security schemes: they need builders the derive cannot express.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "__Host-wrnexus_session",
+                "The session cookie set by sign-in; the same session token is \
+                 also accepted as a Bearer JWT (`session_bearer`).",
+            ))),
+        );
+        components.add_security_scheme(
+            "session_bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The session token (a JWT) as a Bearer."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("wrn_<key id>_<secret>")
+                    .description(Some(
+                        "A workspace API key; it acts only in its own workspace, \
+                         within its role ceiling.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The operator token (`WRNEXUS_OPERATOR_TOKEN`)."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Liveness.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    operation_id = "health",
+    responses((status = 200, description = "The control plane is up", body = String, content_type = "text/plain"))
+)]
+pub async fn health() -> &'static str {
+    "ok"
+}
+
+/// This OpenAPI document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    operation_id = "openapi",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value))
+)]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
