@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod decision_data;
 pub mod deliveries;
+pub mod invitations;
 pub mod members;
 pub mod outbox;
 pub mod projects;

@@ -6,7 +6,8 @@
 
 use crate::store::api_keys::ApiKey;
 use crate::store::audit::AuditEntry;
-use crate::store::members::{Invitation, Member};
+use crate::store::invitations::Invitation;
+use crate::store::members::Member;
 use crate::store::projects::Project;
 use crate::store::webhooks::{CreatedEndpoint, DeliveryEntry, Endpoint};
 use crate::store::workspaces::{MyWorkspace, Workspace};
