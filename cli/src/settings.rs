@@ -60,6 +60,8 @@ pub struct GatewaySettings {
     pub cache_capacity: Option<usize>,
     pub cache_ttl_secs: Option<u64>,
     pub stale_bound_secs: Option<u64>,
+    /// Paths `{prefix}{workspace_id}/…` name their workspace ("" turns it off).
+    pub workspace_path_prefix: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -167,6 +169,9 @@ impl Settings {
         }
         if let Some(v) = g.cache_ttl_secs {
             c.cache_ttl = Duration::from_secs(v);
+        }
+        if let Some(v) = &g.workspace_path_prefix {
+            c.workspace_path_prefix = v.clone();
         }
         if let Some(v) = g.stale_bound_secs {
             c.stale_bound = Duration::from_secs(v);

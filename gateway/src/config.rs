@@ -89,6 +89,10 @@ pub struct GatewayConfig {
     pub control_plane_timeout: Duration,
     /// Worker threads of the proxy.
     pub threads: usize,
+    /// Paths like `{prefix}{workspace_id}/…` name their workspace: a member
+    /// following such a link is switched to it, anyone else gets 404.
+    /// Empty: no path names a workspace.
+    pub workspace_path_prefix: String,
 }
 
 impl GatewayConfig {
@@ -114,6 +118,7 @@ impl GatewayConfig {
             keys_refresh: Duration::from_secs(60),
             control_plane_timeout: Duration::from_secs(2),
             threads: 2,
+            workspace_path_prefix: "/w/".to_string(),
         }
     }
 }

@@ -7,6 +7,9 @@
 //! - [`config`] — settings.
 //! - [`proxy`] — the life of a request (authn → resolve → decide → forward).
 //! - [`authn`] — the session cookie and JWT verification.
+//! - [`api_key`] — `Bearer wrn_…` keys checked against their pushed entry.
+//! - [`workspace_path`] — `/w/{workspace_id}/…` links; [`switch`] re-issues
+//!   the cookie when such a link leads into another workspace.
 //! - [`keys`] — the control plane's public keys, refreshed on a schedule.
 //! - [`resolve`] — decision data from the local cache, Redis, or the
 //!   control plane; failing closed.
@@ -20,6 +23,7 @@
 //! - [`server`] — wiring and running it all.
 
 pub mod admin;
+pub mod api_key;
 pub mod authn;
 pub mod cache;
 pub mod config;
@@ -33,6 +37,8 @@ pub mod problem;
 pub mod proxy;
 pub mod resolve;
 pub mod server;
+pub mod switch;
+pub mod workspace_path;
 
 pub use config::{GatewayConfig, Upstream};
 pub use server::{GatewayError, run};

@@ -1,6 +1,7 @@
 //! The life of a request: authenticate → resolve → decide → forward.
 //! Nothing reaches the app without an allow.
 
+use crate::api_key;
 use crate::authn::{self, AuthnError, Verifier};
 use crate::headers;
 use crate::keys::KeyRing;
@@ -8,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::resolve::{ResolveError, Resolver};
+use crate::workspace_path;
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
@@ -41,9 +43,16 @@ impl Route {
 /// The verified identity forwarded to the app.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    pub user_id: String,
+    pub principal: Who,
     pub workspace_id: String,
     pub role: Role,
+}
+
+/// Who acts: a person, or an API key.
+#[derive(Debug, Clone)]
+pub enum Who {
+    User(String),
+    ApiKey(String),
 }
 
 /// Per-request state.
@@ -53,6 +62,9 @@ pub struct Ctx {
     pub route: Route,
     pub identity: Option<Identity>,
     pub decision: &'static str,
+    /// A re-issued session cookie for the client (a deep link switched
+    /// the workspace).
+    pub set_cookie: Option<String>,
 }
 
 /// Everything the proxy shares across requests.
@@ -66,6 +78,16 @@ pub struct Gateway {
     pub cookie_name: String,
     pub upstream: (SocketAddr, bool, String),
     pub control_plane: (SocketAddr, bool, String),
+    /// See [`crate::GatewayConfig::workspace_path_prefix`].
+    pub workspace_path_prefix: String,
+}
+
+/// What a decision is about.
+struct Subject<'a> {
+    principal: Principal<'a>,
+    who: Who,
+    workspace_id: &'a str,
+    resolved: &'a crate::resolve::Resolved,
 }
 
 enum Verdict {
@@ -125,6 +147,9 @@ impl Gateway {
             }
         };
 
+        if let Some(key) = api_key::presented(&req.headers) {
+            return self.admit_key(req, key, ctx).await;
+        }
         let token = match authn::session_token(&req.headers, &self.cookie_name) {
             Ok(t) => t,
             Err(e) => return refuse_authn(e, ctx),
@@ -133,29 +158,117 @@ impl Gateway {
             Ok(c) => c,
             Err(e) => return refuse_authn(e, ctx),
         };
-        let resolved = match self.resolver.resolve(&claims, token).await {
+        // A path may name the workspace; otherwise the cookie does.
+        let named = workspace_path::named(path, &self.workspace_path_prefix);
+        let workspace_id = named.unwrap_or(&claims.wid);
+        let resolved = match self.resolver.resolve(&claims, workspace_id, token).await {
             Ok(r) => r,
             Err(ResolveError::Revoked) => return refuse_authn(AuthnError::Revoked, ctx),
-            Err(ResolveError::Unavailable(why)) => {
-                ctx.decision = "error";
-                tracing::warn!(request_id = %ctx.request_id, reason = %why, "failing closed");
+            Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
+        };
+        if named.is_some_and(|w| w != claims.wid) {
+            if resolved.role.is_none() {
+                // Whether it exists is not a non-member's business.
+                ctx.decision = "deny";
                 return Verdict::Refuse(Reply::problem(
-                    503,
-                    "backend_unavailable",
-                    "authorization data is unavailable; try again shortly",
+                    404,
+                    "not_found",
+                    "no such workspace",
                     None,
                     &ctx.request_id,
                 ));
             }
-        };
+            // A member following a link into another of their workspaces:
+            // switch the session there, in place.
+            ctx.set_cookie = self.resolver.switch_cookie(workspace_id, token).await;
+        }
+        self.decide(
+            req,
+            Subject {
+                principal: Principal::User(&claims.sub),
+                who: Who::User(claims.sub.clone()),
+                workspace_id,
+                resolved: &resolved,
+            },
+            ctx,
+        )
+    }
 
+    /// An API key: its own workspace only (a request naming another, by
+    /// header or path, is denied by the policies), at most its ceiling.
+    async fn admit_key(
+        &self,
+        req: &RequestHeader,
+        key: Result<api_key::PresentedKey<'_>, api_key::KeyError>,
+        ctx: &mut Ctx,
+    ) -> Verdict {
+        let refused = |e: api_key::KeyError, ctx: &mut Ctx| {
+            ctx.decision = "unauthenticated";
+            Verdict::Refuse(Reply::problem(
+                401,
+                "invalid_api_key",
+                &e.to_string(),
+                None,
+                &ctx.request_id,
+            ))
+        };
+        let key = match key {
+            Ok(k) => k,
+            Err(e) => return refused(e, ctx),
+        };
+        let (entry, workspace) = match self.resolver.resolve_key(key.id, key.token).await {
+            Ok(found) => found,
+            Err(ResolveError::Revoked) => return refused(api_key::KeyError::Refused, ctx),
+            Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
+        };
+        let grant = match api_key::check(&entry, &key, unix_now()) {
+            Ok(g) => g,
+            Err(e) => return refused(e, ctx),
+        };
+        let Some((status, plan)) = workspace else {
+            return refused(api_key::KeyError::Refused, ctx);
+        };
+        let path = req.uri.path();
+        let header_named = req
+            .headers
+            .get("x-workspace-id")
+            .or_else(|| req.headers.get("x_workspace_id"))
+            .and_then(|v| v.to_str().ok());
+        let workspace_id = workspace_path::named(path, &self.workspace_path_prefix)
+            .or(header_named)
+            .unwrap_or(&grant.workspace_id);
+        let resolved = crate::resolve::Resolved {
+            role: Some(grant.role_ceiling),
+            status,
+            plan,
+            projects: None,
+        };
+        self.decide(
+            req,
+            Subject {
+                principal: Principal::ApiKey {
+                    id: key.id,
+                    workspace_id: &grant.workspace_id,
+                },
+                who: Who::ApiKey(key.id.to_string()),
+                workspace_id,
+                resolved: &resolved,
+            },
+            ctx,
+        )
+    }
+
+    /// Ask Cedar; allow forwards with the identity, anything else refuses.
+    fn decide(&self, req: &RequestHeader, subject: Subject<'_>, ctx: &mut Ctx) -> Verdict {
+        let path = req.uri.path();
         let method = req.method.as_str();
         let action = Action::for_method(method);
         let policies = self.policies();
+        let resolved = subject.resolved;
         let decision = policies.decide(&DecisionRequest {
-            principal: Principal::User(&claims.sub),
+            principal: subject.principal,
             action: action.as_str(),
-            workspace_id: &claims.wid,
+            workspace_id: subject.workspace_id,
             project_id: None,
             granted_projects: resolved.projects.as_deref(),
             role: resolved.role,
@@ -168,8 +281,8 @@ impl Gateway {
             request_id = %ctx.request_id,
             decision_id = %decision.id,
             allowed = decision.allowed,
-            user_id = %claims.sub,
-            workspace_id = %claims.wid,
+            principal = ?subject.who,
+            workspace_id = %subject.workspace_id,
             action = %action,
             policies = ?decision.policies,
             errors = ?decision.errors,
@@ -179,8 +292,8 @@ impl Gateway {
             (true, Some(role)) => {
                 ctx.decision = "allow";
                 ctx.identity = Some(Identity {
-                    user_id: claims.sub,
-                    workspace_id: claims.wid,
+                    principal: subject.who,
+                    workspace_id: subject.workspace_id.to_string(),
                     role,
                 });
                 Verdict::Forward
@@ -200,6 +313,10 @@ impl Gateway {
                         "workspace_read_only",
                         "this workspace is suspended and read-only".to_string(),
                     ),
+                    (_, Some("api_key_wrong_workspace")) => (
+                        "api_key_wrong_workspace",
+                        "an API key acts only in its own workspace".to_string(),
+                    ),
                     (Some(role), _) => (
                         "forbidden",
                         format!("your role `{role}` may not `{action}` here"),
@@ -215,6 +332,25 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Backend trouble: fail closed with 503.
+fn unavailable(why: &str, ctx: &mut Ctx) -> Verdict {
+    ctx.decision = "error";
+    tracing::warn!(request_id = %ctx.request_id, reason = %why, "failing closed");
+    Verdict::Refuse(Reply::problem(
+        503,
+        "backend_unavailable",
+        "authorization data is unavailable; try again shortly",
+        None,
+        &ctx.request_id,
+    ))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
@@ -243,6 +379,7 @@ impl ProxyHttp for Gateway {
             route: Route::App,
             identity: None,
             decision: "none",
+            set_cookie: None,
         }
     }
 
@@ -309,8 +446,23 @@ impl ProxyHttp for Gateway {
                 }
             }
             upstream.insert_header("x-workspace-id", identity.workspace_id.clone())?;
-            upstream.insert_header("x-user-id", identity.user_id.clone())?;
+            match &identity.principal {
+                Who::User(id) => upstream.insert_header("x-user-id", id.clone())?,
+                Who::ApiKey(id) => upstream.insert_header("x-api-key-id", id.clone())?,
+            }
             upstream.insert_header("x-workspace-role", identity.role.as_str())?;
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if let Some(cookie) = ctx.set_cookie.take() {
+            upstream.append_header("set-cookie", cookie)?;
         }
         Ok(())
     }

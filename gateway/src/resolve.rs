@@ -6,8 +6,9 @@ use crate::metrics::Metrics;
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
 use wrnexus_policies::{
     DecisionData, Entry, EntryKey, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
 };
@@ -72,12 +73,16 @@ pub struct Resolver {
     pub cache: Arc<LocalCache>,
     /// `None`: no Redis configured (embedded mode, in-process bus).
     pub redis: Option<Arc<RedisLink>>,
-    http: reqwest::Client,
-    control_plane_url: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) control_plane_url: String,
     cache_ttl: Duration,
     stale_bound: Duration,
     metrics: Metrics,
+    /// Fetches in progress, by missing keys and bearer.
+    flights: Mutex<HashMap<String, Arc<OnceCell<Flight>>>>,
 }
+
+type Flight = Result<Arc<HashMap<String, VersionedEntry>>, ResolveError>;
 
 const REDIS_TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -99,6 +104,7 @@ impl Resolver {
             cache_ttl,
             stale_bound,
             metrics,
+            flights: Mutex::new(HashMap::new()),
         }
     }
 
@@ -113,36 +119,122 @@ impl Resolver {
         }
     }
 
-    /// Resolve the data for verified `claims`; `token` is passed to the
-    /// control plane on a miss so that it answers only about its bearer.
+    /// Resolve the data for verified `claims` in `workspace_id` (the
+    /// cookie's, or the one a path names); `token` is passed to the control
+    /// plane on a miss so that it answers only about its bearer.
     pub async fn resolve(
         &self,
         claims: &SessionClaims,
+        workspace_id: &str,
         token: &str,
     ) -> Result<Resolved, ResolveError> {
         let keys = [
             EntryKey::Session(claims.sid.clone()).cache_key(),
             EntryKey::User(claims.sub.clone()).cache_key(),
-            EntryKey::membership(&claims.wid, &claims.sub).cache_key(),
-            EntryKey::Workspace(claims.wid.clone()).cache_key(),
+            EntryKey::membership(workspace_id, &claims.sub).cache_key(),
+            EntryKey::Workspace(workspace_id.to_string()).cache_key(),
         ];
+        let found = self
+            .lookup(
+                &keys,
+                Ask::Session {
+                    workspace_id,
+                    token,
+                },
+            )
+            .await?;
+        evaluate(claims, &keys, &found)
+    }
+
+    /// Resolve an API key's entry and its workspace's. The caller checks
+    /// the secret against the entry's hash.
+    pub async fn resolve_key(
+        &self,
+        key_id: &str,
+        token: &str,
+    ) -> Result<(Entry, Option<(WorkspaceStatus, String)>), ResolveError> {
+        let key = EntryKey::ApiKey(key_id.to_string()).cache_key();
+        let found = self
+            .lookup(std::slice::from_ref(&key), Ask::Key { token })
+            .await?;
+        let entry = found
+            .get(key.as_str())
+            .map(|e| e.entry.clone())
+            .ok_or_else(|| ResolveError::Unavailable("incomplete decision data".into()))?;
+        let Entry::ApiKey { workspace_id, .. } = &entry else {
+            return Ok((entry, None));
+        };
+        let workspace = EntryKey::Workspace(workspace_id.clone()).cache_key();
+        let found = self
+            .lookup(std::slice::from_ref(&workspace), Ask::Key { token })
+            .await?;
+        let status = match found.get(workspace.as_str()).map(|e| &e.entry) {
+            Some(Entry::Workspace { status, plan }) => Some((*status, plan.clone())),
+            _ => None,
+        };
+        Ok((entry, status))
+    }
+
+    /// The entries for `keys`: local ones still fresh, the rest fetched once
+    /// however many requests wait for them (single flight).
+    async fn lookup(
+        &self,
+        keys: &[String],
+        ask: Ask<'_>,
+    ) -> Result<HashMap<String, VersionedEntry>, ResolveError> {
         let fresh_for = self.freshness();
-        let mut found: HashMap<&str, VersionedEntry> = HashMap::new();
+        let mut found: HashMap<String, VersionedEntry> = HashMap::with_capacity(keys.len());
         let mut missing: Vec<&str> = Vec::new();
-        for key in &keys {
+        for key in keys {
             match self.cache.get(key) {
                 Some(c) if c.age <= fresh_for => {
-                    found.insert(key, c.entry);
+                    found.insert(key.clone(), c.entry);
                 }
                 _ => missing.push(key),
             }
         }
         if missing.is_empty() {
             self.metrics.cache.with_label_values(&["hit"]).inc();
-            return evaluate(claims, &keys, &found);
+            return Ok(found);
         }
         self.metrics.cache.with_label_values(&["miss"]).inc();
+        let flight_key = format!("{}|{}", missing.join(","), ask.scope());
+        let cell = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            flights
+                .entry(flight_key.clone())
+                .or_insert_with(|| Arc::new(OnceCell::new()))
+                .clone()
+        };
+        let fetched = cell
+            .get_or_init(|| async { self.fetch(&missing, &ask).await.map(Arc::new) })
+            .await
+            .clone();
+        {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if flights
+                .get(&flight_key)
+                .is_some_and(|c| Arc::ptr_eq(c, &cell))
+            {
+                flights.remove(&flight_key);
+            }
+        }
+        for (key, entry) in fetched?.iter() {
+            found.insert(key.clone(), entry.clone());
+        }
+        Ok(found)
+    }
 
+    /// Fill `missing` from Redis, else the control plane. With Redis
+    /// configured but unreachable, only local entries within the staleness
+    /// bound serve; past it the request fails closed (503).
+    async fn fetch(
+        &self,
+        missing: &[&str],
+        ask: &Ask<'_>,
+    ) -> Result<HashMap<String, VersionedEntry>, ResolveError> {
+        let mut found = HashMap::new();
+        let mut missing: Vec<&str> = missing.to_vec();
         if let Some(link) = &self.redis {
             match self.read_redis(link, &missing).await {
                 Ok(entries) => {
@@ -150,7 +242,7 @@ impl Resolver {
                     for (key, entry) in entries {
                         // Older than an invalidation seen here: ask the control plane.
                         if self.cache.insert(key, entry.clone(), now) {
-                            found.insert(key, entry);
+                            found.insert(key.to_string(), entry);
                         }
                     }
                 }
@@ -160,16 +252,23 @@ impl Resolver {
                         .with_label_values(&["redis"])
                         .inc();
                     tracing::debug!(error = %e, "redis lookup failed");
-                    // Serve local entries up to the staleness bound.
                     for key in &missing {
-                        if let Some(c) = self.cache.get(key).filter(|c| c.age <= self.stale_bound) {
-                            self.metrics.cache.with_label_values(&["stale"]).inc();
-                            found.insert(key, c.entry);
+                        match self.cache.get(key).filter(|c| c.age <= self.stale_bound) {
+                            Some(c) => {
+                                self.metrics.cache.with_label_values(&["stale"]).inc();
+                                found.insert(key.to_string(), c.entry);
+                            }
+                            None => {
+                                return Err(ResolveError::Unavailable(format!(
+                                    "redis unreachable ({e}) and no local entry within the staleness bound"
+                                )));
+                            }
                         }
                     }
+                    return Ok(found);
                 }
             }
-            missing.retain(|k| !found.contains_key(k));
+            missing.retain(|k| !found.contains_key(*k));
         }
 
         // Ask the control plane; a second time if a change raced the first answer.
@@ -177,26 +276,22 @@ impl Resolver {
             if missing.is_empty() {
                 break;
             }
-            let data = self
-                .ask_control_plane(&claims.wid, token)
-                .await
-                .inspect_err(|_| {
-                    self.metrics
-                        .backend_errors
-                        .with_label_values(&["control_plane"])
-                        .inc();
-                })?;
+            let data = self.ask_control_plane(ask).await.inspect_err(|_| {
+                self.metrics
+                    .backend_errors
+                    .with_label_values(&["control_plane"])
+                    .inc();
+            })?;
             let now = Instant::now();
             for (key, entry) in data.entries {
-                if let Some(k) = missing.iter().find(|k| **k == key).copied()
-                    && self.cache.insert(k, entry.clone(), now)
-                {
-                    found.insert(k, entry);
+                // Cache everything the answer carries (a key's workspace too).
+                if self.cache.insert(&key, entry.clone(), now) && missing.contains(&key.as_str()) {
+                    found.insert(key, entry);
                 }
             }
-            missing.retain(|k| !found.contains_key(k));
+            missing.retain(|k| !found.contains_key(*k));
         }
-        evaluate(claims, &keys, &found)
+        Ok(found)
     }
 
     async fn read_redis<'k>(
@@ -219,23 +314,23 @@ impl Resolver {
             .collect())
     }
 
-    async fn ask_control_plane(
-        &self,
-        workspace_id: &str,
-        token: &str,
-    ) -> Result<DecisionData, ResolveError> {
+    async fn ask_control_plane(&self, ask: &Ask<'_>) -> Result<DecisionData, ResolveError> {
         let url = format!("{}/v1/internal/decision-data", self.control_plane_url);
         let unavailable = |e: reqwest::Error| {
             ResolveError::Unavailable(format!("control plane: {}", e.without_url()))
         };
-        let response = self
-            .http
-            .get(url)
-            .query(&[("workspace_id", workspace_id)])
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let request = match ask {
+            Ask::Session {
+                workspace_id,
+                token,
+            } => self
+                .http
+                .get(url)
+                .query(&[("workspace_id", workspace_id)])
+                .bearer_auth(token),
+            Ask::Key { token } => self.http.get(url).bearer_auth(token),
+        };
+        let response = request.send().await.map_err(unavailable)?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
             return Err(ResolveError::Revoked);
         }
@@ -248,11 +343,33 @@ impl Resolver {
     }
 }
 
+/// Whom the control plane is asked about on a miss.
+enum Ask<'a> {
+    Session {
+        workspace_id: &'a str,
+        token: &'a str,
+    },
+    Key {
+        token: &'a str,
+    },
+}
+
+impl Ask<'_> {
+    /// Requests with the same missing keys share a fetch only when they
+    /// present the same credential kind: the control plane answers about
+    /// the bearer alone.
+    fn scope(&self) -> &str {
+        match self {
+            Ask::Session { token, .. } | Ask::Key { token } => token,
+        }
+    }
+}
+
 /// Turn the four entries into a [`Resolved`], or refuse.
 fn evaluate(
     claims: &SessionClaims,
     keys: &[String; 4],
-    found: &HashMap<&str, VersionedEntry>,
+    found: &HashMap<String, VersionedEntry>,
 ) -> Result<Resolved, ResolveError> {
     let get = |i: usize| {
         found

@@ -160,6 +160,7 @@ pub fn run(
         cookie_name: config.cookie_name.clone(),
         upstream: resolve(&config.upstream)?,
         control_plane,
+        workspace_path_prefix: config.workspace_path_prefix.clone(),
     };
 
     let conf = ServerConf {

@@ -42,10 +42,21 @@ pub struct Proc {
 impl Proc {
     /// Spawn `wrnexus` with `args` and `env`, logging to `dir/name.log`.
     pub fn spawn(name: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestResult<Self> {
+        Self::spawn_program(&binary()?, name, dir, args, env)
+    }
+
+    /// Spawn any `program` the same way (e.g. a private `redis-server`).
+    pub fn spawn_program(
+        program: &Path,
+        name: &str,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestResult<Self> {
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log)?;
         let err = out.try_clone()?;
-        let mut cmd = Command::new(binary()?);
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(out)

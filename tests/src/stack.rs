@@ -19,6 +19,11 @@ pub struct Stack {
     pub admin: String,
     /// The database the control plane uses (to mint test tokens).
     pub database_url: String,
+    /// The control plane's and the upstream's addresses (split stacks).
+    pub control_plane: String,
+    pub upstream: String,
+    /// Extra `WRNEXUS_*` settings every gateway of this stack starts with.
+    pub gateway_env: Vec<(String, String)>,
     pub procs: Vec<Proc>,
     pub dir: tempfile::TempDir,
 }
@@ -56,9 +61,12 @@ impl Stack {
         wait_ready(&format!("{admin}/ready"), &mut proc, STARTUP).await?;
         wait_ready(&format!("{gateway}/.wrnexus/signin"), &mut proc, STARTUP).await?;
         Ok(Stack {
+            control_plane: gateway.clone(),
             gateway,
             admin,
             database_url: format!("sqlite://{}", data.join("wrnexus.sqlite").display()),
+            upstream: String::new(),
+            gateway_env: Vec::new(),
             procs: vec![proc],
             dir,
         })
@@ -68,6 +76,20 @@ impl Stack {
     /// Postgres and Redis, configured by the example config plus
     /// `WRNEXUS_*` overrides.
     pub async fn split(database_url: &str, redis_url: &str) -> TestResult<Stack> {
+        Self::split_with(database_url, redis_url, &[]).await
+    }
+
+    /// [`Stack::split`] with extra gateway settings, e.g.
+    /// `("WRNEXUS_GATEWAY__STALE_BOUND_SECS", "2")`.
+    pub async fn split_with(
+        database_url: &str,
+        redis_url: &str,
+        gateway_env: &[(&str, &str)],
+    ) -> TestResult<Stack> {
+        let gateway_env: Vec<(String, String)> = gateway_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let dir = tempfile::tempdir()?;
         let (cp, gw, admin, up) = (free_port()?, free_port()?, free_port()?, free_port()?);
         let config = example_config().display().to_string();
@@ -93,15 +115,49 @@ impl Stack {
         )?;
         wait_ready(&format!("{cp_url}/v1/health"), &mut control, STARTUP).await?;
         wait_ready(&format!("http://{up_listen}/"), &mut upstream, STARTUP).await?;
-        let (gateway_proc, gateway, admin) =
-            Self::spawn_gateway(&dir, gw, admin, &cp_url, &up_listen, redis_url).await?;
+        let (gateway_proc, gateway, admin) = Self::spawn_gateway(
+            &dir,
+            gw,
+            admin,
+            &cp_url,
+            &up_listen,
+            redis_url,
+            &gateway_env,
+        )
+        .await?;
         Ok(Stack {
             gateway,
             admin,
             database_url: database_url.to_string(),
+            control_plane: cp_url,
+            upstream: up_listen,
+            gateway_env,
             procs: vec![upstream, control, gateway_proc],
             dir,
         })
+    }
+
+    /// Start one more gateway beside the first (same control plane,
+    /// upstream and Redis); its `(base url, admin url)`.
+    pub async fn add_gateway(&mut self, redis_url: &str) -> TestResult<(String, String)> {
+        let (gw, admin) = (free_port()?, free_port()?);
+        let (proc, gateway, admin) = Self::spawn_gateway(
+            &self.dir,
+            gw,
+            admin,
+            &self.control_plane,
+            &self.upstream,
+            redis_url,
+            &self.gateway_env,
+        )
+        .await?;
+        self.procs.push(proc);
+        Ok((gateway, admin))
+    }
+
+    /// The process named `name` (e.g. `control-plane`).
+    pub fn proc(&mut self, name: &str) -> Option<&mut Proc> {
+        self.procs.iter_mut().find(|p| p.name == name)
     }
 
     async fn spawn_gateway(
@@ -111,22 +167,25 @@ impl Stack {
         cp_url: &str,
         up_listen: &str,
         redis_url: &str,
+        extra_env: &[(String, String)],
     ) -> TestResult<(Proc, String, String)> {
         let config = example_config().display().to_string();
         let listen = format!("127.0.0.1:{gw}");
         let admin_listen = format!("127.0.0.1:{admin}");
         let upstream_url = format!("http://{up_listen}");
+        let mut env: Vec<(&str, &str)> = vec![
+            ("WRNEXUS_GATEWAY__LISTEN", &listen),
+            ("WRNEXUS_GATEWAY__ADMIN_LISTEN", &admin_listen),
+            ("WRNEXUS_GATEWAY__CONTROL_PLANE_URL", cp_url),
+            ("WRNEXUS_GATEWAY__UPSTREAM", &upstream_url),
+            ("WRNEXUS_GATEWAY__REDIS_URL", redis_url),
+        ];
+        env.extend(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut proc = Proc::spawn(
             &format!("gateway-{gw}"),
             dir.path(),
             &["gateway", "--config", &config],
-            &[
-                ("WRNEXUS_GATEWAY__LISTEN", &listen),
-                ("WRNEXUS_GATEWAY__ADMIN_LISTEN", &admin_listen),
-                ("WRNEXUS_GATEWAY__CONTROL_PLANE_URL", cp_url),
-                ("WRNEXUS_GATEWAY__UPSTREAM", &upstream_url),
-                ("WRNEXUS_GATEWAY__REDIS_URL", redis_url),
-            ],
+            &env,
         )?;
         let admin = format!("http://{admin_listen}");
         let gateway = format!("http://{listen}");

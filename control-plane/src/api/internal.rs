@@ -5,11 +5,13 @@ use super::AppState;
 use super::actor::session_token;
 use super::error::ApiError;
 use super::openapi::schemas as doc;
+use crate::store::api_keys::{parse_key, secret_hash};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use wrnexus_policies::DecisionData;
+use subtle::ConstantTimeEq;
+use wrnexus_policies::{DecisionData, Entry};
 
 /// The public signing keys (JWKS).
 #[utoipa::path(
@@ -32,7 +34,8 @@ pub struct DecisionDataQuery {
 }
 
 /// Decision data for the bearer's session, user, and membership in
-/// `workspace_id`. The bearer is the session token the gateway verified:
+/// `workspace_id` — or, when the bearer is an API key, the key's entry and
+/// its workspace's. The bearer is the credential the gateway was shown:
 /// callers only ever learn about themselves. Revoked sessions are still
 /// answered (as revoked) so that gateways can cache the refusal.
 #[utoipa::path(
@@ -54,6 +57,22 @@ pub async fn decision_data(
 ) -> Result<Json<DecisionData>, ApiError> {
     let token =
         session_token(&headers, &state.config.cookie_name).ok_or_else(ApiError::unauthenticated)?;
+    if let Some((key_id, secret)) = parse_key(&token) {
+        // An API key: its entry (revoked or not, so gateways cache the
+        // refusal) and its own workspace's. Only the bearer of the key's
+        // full token learns about it.
+        let data = state.store.key_decision_data(key_id).await?;
+        let presented = secret_hash(secret);
+        let known = data.entries.values().any(|e| {
+            matches!(&e.entry, Entry::ApiKey { secret_hash, .. }
+                if bool::from(secret_hash.as_bytes().ct_eq(presented.as_bytes())))
+        });
+        if !known {
+            return Err(ApiError::unauthenticated());
+        }
+        state.store.pusher().fill(&data).await;
+        return Ok(Json(data));
+    }
     let claims = state
         .keys
         .verify(&token)

@@ -124,3 +124,62 @@ impl Store {
         Ok(data)
     }
 }
+
+impl Store {
+    /// The entries an API key's requests need: the key (revoked or expired
+    /// ones too, so the refusal can be cached) and its workspace.
+    pub async fn key_decision_data(&self, key_id: &str) -> Result<DecisionData, StoreError> {
+        let mut tx = self.read(Scope::system()).await?;
+        let now_version: i64 =
+            sqlx::query_scalar("SELECT value FROM counters WHERE name = 'decision'")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut data = DecisionData::default();
+        let key = sqlx::query(
+            "SELECT k.workspace_id, k.role_ceiling, k.secret_hash, k.expires_at, k.revoked_at, \
+             k.version, w.status, w.plan, w.version AS workspace_version \
+             FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.id = $1",
+        )
+        .bind(key_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = key else {
+            data.entries.insert(
+                EntryKey::ApiKey(key_id.to_string()).cache_key(),
+                VersionedEntry {
+                    version: now_version,
+                    entry: Entry::Missing,
+                },
+            );
+            return Ok(data);
+        };
+        let workspace_id: String = r.try_get("workspace_id")?;
+        let decode = |e: wrnexus_policies::model::UnknownName| sqlx::Error::Decode(Box::new(e));
+        let role: String = r.try_get("role_ceiling")?;
+        let status: String = r.try_get("status")?;
+        data.entries.insert(
+            EntryKey::ApiKey(key_id.to_string()).cache_key(),
+            VersionedEntry {
+                version: r.try_get("version")?,
+                entry: Entry::ApiKey {
+                    workspace_id: workspace_id.clone(),
+                    role_ceiling: role.parse::<Role>().map_err(decode)?,
+                    secret_hash: r.try_get("secret_hash")?,
+                    expires_at: r.try_get("expires_at")?,
+                    revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                },
+            },
+        );
+        data.entries.insert(
+            EntryKey::Workspace(workspace_id).cache_key(),
+            VersionedEntry {
+                version: r.try_get("workspace_version")?,
+                entry: Entry::Workspace {
+                    status: status.parse::<WorkspaceStatus>().map_err(decode)?,
+                    plan: r.try_get("plan")?,
+                },
+            },
+        );
+        Ok(data)
+    }
+}

@@ -1,0 +1,156 @@
+//! API keys at the gateway: `Authorization: Bearer wrn_<key id>_<secret>`.
+//! The pushed key entry carries only a hash of the secret; the presented
+//! secret is hashed and compared in constant time, then the key's state
+//! (revoked, expired) is checked. A key acts for its one workspace.
+
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use wrnexus_policies::{Entry, Role};
+
+/// The prefix of every key.
+pub const KEY_PREFIX: &str = "wrn_";
+
+/// A presented key, split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresentedKey<'h> {
+    pub id: &'h str,
+    pub secret: &'h str,
+    /// The whole token, to show the control plane on a miss.
+    pub token: &'h str,
+}
+
+/// Why a key is refused (the client sees only `invalid_api_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the API key is malformed")]
+    Malformed,
+    #[error("the API key is unknown, revoked or expired")]
+    Refused,
+}
+
+/// What a valid key may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGrant {
+    pub workspace_id: String,
+    pub role_ceiling: Role,
+}
+
+/// The API key a request presents, if its `Authorization` is a `wrn_` bearer.
+pub fn presented(headers: &HeaderMap) -> Option<Result<PresentedKey<'_>, KeyError>> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ")?.trim();
+    let rest = token.strip_prefix(KEY_PREFIX)?;
+    let parsed = rest.split_once('_').filter(|(id, secret)| {
+        let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+        hex(id, 16) && hex(secret, 64)
+    });
+    Some(match parsed {
+        Some((id, secret)) => Ok(PresentedKey { id, secret, token }),
+        None => Err(KeyError::Malformed),
+    })
+}
+
+/// Hash of a key secret, as the control plane stores and pushes it.
+pub fn secret_hash(secret: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Check `key` against its entry at `now` (Unix seconds).
+pub fn check(entry: &Entry, key: &PresentedKey<'_>, now: i64) -> Result<KeyGrant, KeyError> {
+    let Entry::ApiKey {
+        workspace_id,
+        role_ceiling,
+        secret_hash: stored,
+        expires_at,
+        revoked,
+    } = entry
+    else {
+        return Err(KeyError::Refused);
+    };
+    let matches: bool = stored
+        .as_bytes()
+        .ct_eq(secret_hash(key.secret).as_bytes())
+        .into();
+    if !matches || *revoked || expires_at.is_some_and(|e| e <= now) {
+        return Err(KeyError::Refused);
+    }
+    Ok(KeyGrant {
+        workspace_id: workspace_id.clone(),
+        role_ceiling: *role_ceiling,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "0123456789abcdef";
+    const SECRET: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    fn entry(revoked: bool, expires_at: Option<i64>) -> Entry {
+        Entry::ApiKey {
+            workspace_id: "w1".into(),
+            role_ceiling: Role::Viewer,
+            secret_hash: secret_hash(SECRET),
+            expires_at,
+            revoked,
+        }
+    }
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn only_wrn_bearers_are_keys() {
+        assert_eq!(presented(&headers("Bearer eyJhbGciOi")), None);
+        assert_eq!(presented(&HeaderMap::new()), None);
+        assert_eq!(
+            presented(&headers("Bearer wrn_short_x")),
+            Some(Err(KeyError::Malformed))
+        );
+        let token = format!("wrn_{ID}_{SECRET}");
+        let h = headers(&format!("Bearer {token}"));
+        let key = presented(&h).unwrap().unwrap();
+        assert_eq!(
+            (key.id, key.secret, key.token),
+            (ID, SECRET, token.as_str())
+        );
+    }
+
+    #[test]
+    fn the_secret_state_and_expiry_are_checked() {
+        let token = format!("wrn_{ID}_{SECRET}");
+        let good = PresentedKey {
+            id: ID,
+            secret: SECRET,
+            token: &token,
+        };
+        let grant = check(&entry(false, None), &good, 100).unwrap();
+        assert_eq!(grant.workspace_id, "w1");
+        assert_eq!(grant.role_ceiling, Role::Viewer);
+        let wrong = PresentedKey {
+            secret: &SECRET.replace('0', "1"),
+            ..good
+        };
+        assert_eq!(
+            check(&entry(false, None), &wrong, 100),
+            Err(KeyError::Refused)
+        );
+        assert_eq!(
+            check(&entry(true, None), &good, 100),
+            Err(KeyError::Refused)
+        );
+        assert_eq!(
+            check(&entry(false, Some(100)), &good, 100),
+            Err(KeyError::Refused)
+        );
+        assert!(check(&entry(false, Some(101)), &good, 100).is_ok());
+        assert_eq!(check(&Entry::Missing, &good, 100), Err(KeyError::Refused));
+    }
+}
