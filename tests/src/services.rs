@@ -64,3 +64,92 @@ pub async fn redis() -> TestResult<Option<redis::aio::MultiplexedConnection>> {
         Err(e) => absent("redis", &e.to_string()),
     }
 }
+
+/// A private `redis-server` on a free port, so a test may kill and restart
+/// it without disturbing anything else; `None` (after a loud message) when
+/// the binary is missing, unless services are required.
+pub struct PrivateRedis {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    proc: Option<crate::process::Proc>,
+}
+
+impl PrivateRedis {
+    pub async fn start(dir: &std::path::Path) -> TestResult<Option<Self>> {
+        let Some(program) = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.is_file())
+        else {
+            return absent("redis-server", "no redis-server binary");
+        };
+        let mut redis = PrivateRedis {
+            port: crate::process::free_port()?,
+            dir: dir.to_path_buf(),
+            proc: None,
+        };
+        redis.spawn(&program).await?;
+        Ok(Some(redis))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self, program: &std::path::Path) -> TestResult {
+        let port = self.port.to_string();
+        let dir = self.dir.display().to_string();
+        let proc = crate::process::Proc::spawn_program(
+            program,
+            &format!("redis-{port}"),
+            &self.dir,
+            &[
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                &dir,
+            ],
+            &[],
+        )?;
+        self.proc = Some(proc);
+        let client = redis::Client::open(self.url())?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("private redis-server did not start".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kill it (everything in it is lost, as after a crash).
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+    }
+
+    /// Start it again on the same port, empty.
+    pub async fn restart(&mut self) -> TestResult {
+        let program = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or("no redis-server binary")?;
+        self.spawn(&program).await
+    }
+}

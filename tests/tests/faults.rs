@@ -1,0 +1,207 @@
+//! Faults and fleets over real processes: a change reaches two gateways
+//! within a second; Redis killed and restarted mid-traffic; the control
+//! plane down on a miss. No request is forwarded without a decision.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use wrnexus_e2e::TestResult;
+use wrnexus_e2e::client::{self, http, json_body, sign_up};
+use wrnexus_e2e::services::{PrivateRedis, fresh_postgres};
+use wrnexus_e2e::stack::Stack;
+
+/// Poll until `url` answers `want` for `user`; how long it took.
+async fn until(
+    c: &reqwest::Client,
+    user: &client::User,
+    url: &str,
+    want: StatusCode,
+    within: Duration,
+) -> TestResult<Duration> {
+    let started = Instant::now();
+    loop {
+        let status = user.req(c, Method::GET, url).send().await?.status();
+        if status == want {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > within {
+            return Err(format!("{url}: still {status} after {within:?}, wanted {want}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_removal_reaches_two_gateways_within_a_second() -> TestResult {
+    let Some(database) = fresh_postgres().await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let Some(redis) = PrivateRedis::start(dir.path()).await? else {
+        return Ok(());
+    };
+    let mut stack = Stack::split(&database, &redis.url()).await?;
+    let result = async {
+        let (gw2, admin2) = stack.add_gateway(&redis.url()).await?;
+        let gw1 = stack.gateway.clone();
+        let c = http();
+        let alice = sign_up(&c, &gw1, &client::email("alice")).await?;
+        let mut bob = sign_up(&c, &gw1, &client::email("bob")).await?;
+        let api = format!("{gw1}/.wrnexus/api/v1");
+        let (_, body) = json_body(
+            alice
+                .req(
+                    &c,
+                    Method::POST,
+                    &format!("{api}/workspaces/{}/invitations", alice.workspace_id),
+                )
+                .json(&json!({"email": bob.email, "role": "member"}))
+                .send()
+                .await?,
+        )
+        .await?;
+        let token = body["token"].as_str().ok_or("no invitation token")?;
+        let r = bob
+            .req(
+                &c,
+                Method::POST,
+                &format!("{api}/invitations/{token}/accept"),
+            )
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        client::switch(&c, &gw1, &mut bob, &alice.workspace_id).await?;
+        // Both gateways know Bob as a member (their caches are warm).
+        for gw in [&gw1, &gw2] {
+            until(
+                &c,
+                &bob,
+                &format!("{gw}/doc"),
+                StatusCode::OK,
+                Duration::from_secs(2),
+            )
+            .await?;
+        }
+        let r = alice
+            .req(
+                &c,
+                Method::DELETE,
+                &format!("{api}/workspaces/{}/members/{}", alice.workspace_id, bob.id),
+            )
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let (doc1, doc2) = (format!("{gw1}/doc"), format!("{gw2}/doc"));
+        let (a, b) = tokio::join!(
+            until(
+                &c,
+                &bob,
+                &doc1,
+                StatusCode::FORBIDDEN,
+                Duration::from_secs(1)
+            ),
+            until(
+                &c,
+                &bob,
+                &doc2,
+                StatusCode::FORBIDDEN,
+                Duration::from_secs(1)
+            ),
+        );
+        eprintln!("removal seen after {:?} and {:?}", a?, b?);
+        // The second gateway measured the lag of what it was told.
+        let metrics = c
+            .get(format!("{admin2}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let count = metrics
+            .lines()
+            .find(|l| l.starts_with("wrnexus_gateway_invalidation_lag_seconds_count"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        assert!(count >= 1.0, "no invalidation lag observed:\n{metrics}");
+        TestResult::Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        eprintln!("{e}\n{}", stack.logs());
+    }
+    result
+}
+
+#[tokio::test]
+async fn redis_and_control_plane_faults_fail_closed_and_recover() -> TestResult {
+    let Some(database) = fresh_postgres().await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let Some(mut redis) = PrivateRedis::start(dir.path()).await? else {
+        return Ok(());
+    };
+    let mut stack = Stack::split_with(
+        &database,
+        &redis.url(),
+        &[("WRNEXUS_GATEWAY__STALE_BOUND_SECS", "2")],
+    )
+    .await?;
+    let result = async {
+        let gw = stack.gateway.clone();
+        let c = http();
+        let alice = sign_up(&c, &gw, &client::email("alice")).await?;
+        let doc = format!("{gw}/doc");
+        until(&c, &alice, &doc, StatusCode::OK, Duration::from_secs(2)).await?;
+
+        // Redis dies: local entries keep serving up to the staleness bound…
+        redis.kill();
+        let r = alice.req(&c, Method::GET, &doc).send().await?;
+        assert_eq!(r.status(), StatusCode::OK, "within the bound");
+        // …then every request fails closed with 503, never forwarded.
+        until(
+            &c,
+            &alice,
+            &doc,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(10),
+        )
+        .await?;
+        let (status, body) = json_body(alice.req(&c, Method::GET, &doc).send().await?).await?;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("backend_unavailable"))
+        );
+        assert!(
+            body.get("headers").is_none(),
+            "the upstream answered: {body}"
+        );
+
+        // Redis comes back (empty): the gateway recovers without a restart.
+        redis.restart().await?;
+        until(&c, &alice, &doc, StatusCode::OK, Duration::from_secs(15)).await?;
+
+        // The control plane down on a miss: 503, then recovery when it is back.
+        let bob = sign_up(&c, &gw, &client::email("bob")).await?;
+        let mut conn = redis::Client::open(redis.url())?
+            .get_multiplexed_async_connection()
+            .await?;
+        redis::cmd("FLUSHALL").query_async::<()>(&mut conn).await?;
+        stack
+            .proc("control-plane")
+            .ok_or("no control plane")?
+            .kill();
+        let (status, body) = json_body(bob.req(&c, Method::GET, &doc).send().await?).await?;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("backend_unavailable")),
+            "{body}"
+        );
+        TestResult::Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        eprintln!("{e}\n{}", stack.logs());
+    }
+    result
+}
