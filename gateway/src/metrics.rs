@@ -18,6 +18,10 @@ pub struct Metrics {
     /// Backend errors by kind: `redis`, `control_plane`.
     pub backend_errors: IntCounterVec,
     pub keys_loaded: IntGauge,
+    /// Time from choosing the upstream to its response header, by route.
+    pub upstream_seconds: HistogramVec,
+    /// Requests being handled right now (WebSockets included while open).
+    pub in_flight: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -74,6 +78,22 @@ impl Metrics {
             "wrnexus_gateway_signing_keys",
             "Session verification keys loaded",
         )?;
+        let upstream_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "wrnexus_gateway_upstream_duration_seconds",
+                "Time from connecting to the upstream to its response header",
+            )
+            .buckets(vec![
+                0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["route"],
+        )?;
+        let in_flight = IntGauge::new(
+            "wrnexus_gateway_requests_in_flight",
+            "Requests (and open WebSocket connections) being handled now",
+        )?;
+        registry.register(Box::new(upstream_seconds.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(decision_seconds.clone()))?;
         registry.register(Box::new(cache.clone()))?;
@@ -88,6 +108,8 @@ impl Metrics {
             invalidation_lag_seconds,
             backend_errors,
             keys_loaded,
+            upstream_seconds,
+            in_flight,
         })
     }
 

@@ -65,6 +65,10 @@ pub struct Ctx {
     /// A re-issued session cookie for the client (a deep link switched
     /// the workspace).
     pub set_cookie: Option<String>,
+    /// When the upstream was chosen, to time its answer.
+    pub upstream_started: Option<Instant>,
+    /// Whether `in_flight` counts this request.
+    pub counted: bool,
 }
 
 /// Everything the proxy shares across requests.
@@ -380,10 +384,14 @@ impl ProxyHttp for Gateway {
             identity: None,
             decision: "none",
             set_cookie: None,
+            upstream_started: None,
+            counted: false,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        self.metrics.in_flight.inc();
+        ctx.counted = true;
         let started = Instant::now();
         let verdict = self.admit(session.req_header(), ctx).await;
         self.metrics
@@ -400,6 +408,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        ctx.upstream_started = Some(Instant::now());
         match (ctx.route, &ctx.identity) {
             (Route::ControlPlane, _) => Ok(peer(&self.control_plane)),
             (Route::App, Some(_)) => Ok(peer(&self.upstream)),
@@ -461,6 +470,12 @@ impl ProxyHttp for Gateway {
         upstream: &mut ResponseHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
+        if let Some(started) = ctx.upstream_started.take() {
+            self.metrics
+                .upstream_seconds
+                .with_label_values(&[ctx.route.label()])
+                .observe(started.elapsed().as_secs_f64());
+        }
         if let Some(cookie) = ctx.set_cookie.take() {
             upstream.append_header("set-cookie", cookie)?;
         }
@@ -468,6 +483,9 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+        if ctx.counted {
+            self.metrics.in_flight.dec();
+        }
         let status = session
             .response_written()
             .map_or(0, |r| r.status.as_u16())

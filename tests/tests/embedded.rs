@@ -1,14 +1,96 @@
-//! The main flow on embedded defaults: `wrnexus dev`, SQLite, no Postgres, no Redis.
+//! The main flow on embedded defaults: `wrnexus dev`, SQLite, no Postgres,
+//! no Redis; then the metrics it left behind.
 
 mod scenario;
 
+use std::io::Write;
+use std::process::{Command, Stdio};
 use wrnexus_e2e::TestResult;
 use wrnexus_e2e::stack::Stack;
+
+/// The value of the first sample line starting with `prefix`.
+fn sample(metrics: &str, prefix: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// `promtool check metrics` on `text`; `None` when promtool is missing and
+/// not required.
+fn promtool_check(text: &str) -> TestResult<Option<String>> {
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var("WRNEXUS_REQUIRE_SERVICES").is_ok_and(|v| v == "1") => {
+            return Err(format!("promtool is required but unavailable: {e}").into());
+        }
+        Err(e) => {
+            eprintln!("\n!!! SKIPPING `promtool check metrics`: {e} !!!\n");
+            return Ok(None);
+        }
+    };
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(text.as_bytes())?;
+    let out = child.wait_with_output()?;
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(format!("promtool check metrics failed:\n{report}").into());
+    }
+    Ok(Some(report))
+}
 
 #[tokio::test]
 async fn main_flow_embedded() -> TestResult {
     let stack = Stack::embedded().await?;
-    let result = scenario::main_flow(&stack).await;
+    let result = async {
+        scenario::main_flow(&stack).await?;
+        let metrics = reqwest::get(format!("{}/metrics", stack.admin))
+            .await?
+            .text()
+            .await?;
+        for family in [
+            "wrnexus_gateway_requests_total{",
+            "wrnexus_gateway_decision_duration_seconds_count{",
+            "wrnexus_gateway_upstream_duration_seconds_count{",
+            "wrnexus_gateway_cache_lookups_total{result=\"hit\"}",
+            "wrnexus_gateway_cache_lookups_total{result=\"miss\"}",
+            "wrnexus_gateway_invalidation_lag_seconds_count{",
+        ] {
+            let value = sample(&metrics, family).ok_or(format!("no `{family}` in:\n{metrics}"))?;
+            assert!(value > 0.0, "{family} is {value}");
+        }
+        for decision in ["allow", "deny", "unauthenticated", "bad_request"] {
+            assert!(
+                metrics.contains(&format!("decision=\"{decision}\"")),
+                "no `{decision}` requests counted"
+            );
+        }
+        assert_eq!(
+            sample(&metrics, "wrnexus_gateway_requests_in_flight"),
+            Some(0.0)
+        );
+        // No per-user or per-workspace label, whatever the traffic.
+        assert!(!metrics.contains("user") && !metrics.contains("workspace_id"));
+        if let Some(report) = promtool_check(&metrics)? {
+            assert!(!report.contains("problem"), "promtool: {report}");
+        }
+        TestResult::Ok(())
+    }
+    .await;
     if let Err(e) = &result {
         eprintln!("{e}\n{}", stack.logs());
     }

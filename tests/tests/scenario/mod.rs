@@ -391,7 +391,9 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
             "{body}"
         );
     }
-    let bad = format!("{}0", &key[..key.len() - 1]);
+    // The same key with its last secret digit changed.
+    let flipped = if key.ends_with('0') { '1' } else { '0' };
+    let bad = format!("{}{flipped}", &key[..key.len() - 1]);
     let r = c.get(format!("{gw}/doc")).bearer_auth(&bad).send().await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
