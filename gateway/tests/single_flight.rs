@@ -1,0 +1,128 @@
+//! Many requests missing the same decision data cost one control-plane
+//! lookup, and a control plane that cannot answer fails them all closed.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use wrnexus_gateway::cache::LocalCache;
+use wrnexus_gateway::metrics::Metrics;
+use wrnexus_gateway::resolve::{ResolveError, Resolver};
+use wrnexus_policies::{
+    DecisionData, Entry, EntryKey, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
+};
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn claims() -> SessionClaims {
+    SessionClaims {
+        iss: "wrnexus".into(),
+        aud: "wrnexus-gateway".into(),
+        sub: "u1".into(),
+        wid: "w1".into(),
+        sid: "s1".into(),
+        iat: 0,
+        exp: i64::MAX,
+    }
+}
+
+fn answer() -> DecisionData {
+    let mut data = DecisionData::default();
+    let mut put = |key: EntryKey, entry: Entry| {
+        data.entries
+            .insert(key.cache_key(), VersionedEntry { version: 1, entry });
+    };
+    put(
+        EntryKey::Session("s1".into()),
+        Entry::Session {
+            user_id: "u1".into(),
+            revoked: false,
+        },
+    );
+    put(EntryKey::User("u1".into()), Entry::User { disabled: false });
+    put(
+        EntryKey::membership("w1", "u1"),
+        Entry::Membership {
+            role: Some(Role::Member),
+            projects: None,
+        },
+    );
+    put(
+        EntryKey::Workspace("w1".into()),
+        Entry::Workspace {
+            status: WorkspaceStatus::Active,
+            plan: "free".into(),
+        },
+    );
+    data
+}
+
+/// A control plane that counts decision-data calls and answers slowly.
+async fn control_plane(calls: Arc<AtomicUsize>) -> Result<String, std::io::Error> {
+    let app = Router::new()
+        .route(
+            "/v1/internal/decision-data",
+            get(|State(calls): State<Arc<AtomicUsize>>| async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                axum::Json(answer())
+            }),
+        )
+        .with_state(calls);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+fn resolver(url: &str) -> Result<Resolver, prometheus::Error> {
+    Ok(Resolver::new(
+        Arc::new(LocalCache::new(1000)),
+        None,
+        reqwest::Client::new(),
+        url,
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+        Metrics::new()?,
+    ))
+}
+
+#[tokio::test]
+async fn concurrent_misses_share_one_lookup() -> TestResult {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let url = control_plane(calls.clone()).await?;
+    let resolver = Arc::new(resolver(&url)?);
+    let claims = claims();
+    let results =
+        futures_util::future::join_all((0..50).map(|_| resolver.resolve(&claims, "w1", "token")))
+            .await;
+    for r in results {
+        assert_eq!(r?.role, Some(Role::Member));
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one lookup for fifty misses"
+    );
+    // Now cached: no further call.
+    resolver.resolve(&claims, "w1", "token").await?;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreachable_control_plane_fails_closed() -> TestResult {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let resolver = resolver(&format!("http://127.0.0.1:{port}"))?;
+    let result = resolver.resolve(&claims(), "w1", "token").await;
+    assert!(
+        matches!(result, Err(ResolveError::Unavailable(_))),
+        "{result:?}"
+    );
+    Ok(())
+}
