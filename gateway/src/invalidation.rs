@@ -4,6 +4,7 @@
 use crate::cache::LocalCache;
 use crate::metrics::Metrics;
 use crate::resolve::RedisLink;
+use crate::sockets::OpenSockets;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,8 +13,26 @@ use tokio::sync::broadcast;
 use wrnexus_policies::Invalidation;
 use wrnexus_policies::entries::INVALIDATION_CHANNEL;
 
-fn apply(cache: &LocalCache, metrics: &Metrics, bus: &str, inv: &Invalidation) {
-    cache.invalidate(&inv.key, inv.version);
+/// Where invalidations land: the local cache and the open connections.
+#[derive(Debug, Clone)]
+pub struct Sinks {
+    pub cache: Arc<LocalCache>,
+    pub sockets: Arc<OpenSockets>,
+    pub metrics: Metrics,
+}
+
+impl Sinks {
+    /// Invalidations may have been missed: forget everything.
+    fn clear(&self) {
+        self.cache.clear();
+        self.sockets.revoke_all();
+    }
+}
+
+fn apply(sinks: &Sinks, bus: &str, inv: &Invalidation) {
+    let metrics = &sinks.metrics;
+    sinks.cache.invalidate(&inv.key, inv.version);
+    sinks.sockets.revoke(&inv.key);
     let lag_ms = (Invalidation::now_ms() - inv.published_at_ms).max(0);
     let lag = Duration::from_millis(u64::try_from(lag_ms).unwrap_or(0)).as_secs_f64();
     metrics
@@ -23,15 +42,11 @@ fn apply(cache: &LocalCache, metrics: &Metrics, bus: &str, inv: &Invalidation) {
 }
 
 /// Follow the in-process bus until it closes.
-pub async fn follow_local(
-    mut rx: broadcast::Receiver<Invalidation>,
-    cache: Arc<LocalCache>,
-    metrics: Metrics,
-) {
+pub async fn follow_local(mut rx: broadcast::Receiver<Invalidation>, sinks: Sinks) {
     loop {
         match rx.recv().await {
-            Ok(inv) => apply(&cache, &metrics, "local", &inv),
-            Err(broadcast::error::RecvError::Lagged(_)) => cache.clear(),
+            Ok(inv) => apply(&sinks, "local", &inv),
+            Err(broadcast::error::RecvError::Lagged(_)) => sinks.clear(),
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
@@ -40,12 +55,8 @@ pub async fn follow_local(
 /// Keep a Redis connection for lookups and a subscription for
 /// invalidations, reconnecting forever. After any gap the local cache is
 /// cleared: invalidations may have been missed.
-pub async fn follow_redis(
-    client: redis::Client,
-    link: Arc<RedisLink>,
-    cache: Arc<LocalCache>,
-    metrics: Metrics,
-) {
+pub async fn follow_redis(client: redis::Client, link: Arc<RedisLink>, sinks: Sinks) {
+    let metrics = sinks.metrics.clone();
     let mut logged_down = false;
     loop {
         if link.get().is_none() {
@@ -66,7 +77,7 @@ pub async fn follow_redis(
         };
         match tokio::time::timeout(Duration::from_secs(2), subscription).await {
             Ok(Ok(mut pubsub)) => {
-                cache.clear();
+                sinks.clear();
                 link.subscribed.store(true, Ordering::Relaxed);
                 if logged_down {
                     tracing::info!("redis is back; local cache cleared");
@@ -78,7 +89,7 @@ pub async fn follow_redis(
                         continue;
                     };
                     match serde_json::from_str::<Invalidation>(&payload) {
-                        Ok(inv) => apply(&cache, &metrics, "redis", &inv),
+                        Ok(inv) => apply(&sinks, "redis", &inv),
                         Err(e) => tracing::warn!(error = %e, "unreadable invalidation"),
                     }
                 }

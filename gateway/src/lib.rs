@@ -18,6 +18,8 @@
 //! - [`path`] — refusing paths a backend could read differently.
 //! - [`headers`] — stripping and setting the identity headers.
 //! - [`problem`] — the responses the gateway writes itself.
+//! - [`sockets`] — open WebSocket connections, cut when what they
+//!   depend on changes.
 //! - [`metrics`] and [`admin`] — Prometheus metrics, `/live`, `/ready`.
 //! - [`demo`] — the echoing demo upstream of `wrnexus dev`.
 //! - [`server`] — wiring and running it all.
@@ -37,6 +39,7 @@ pub mod problem;
 pub mod proxy;
 pub mod resolve;
 pub mod server;
+pub mod sockets;
 pub mod switch;
 pub mod workspace_path;
 

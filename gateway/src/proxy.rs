@@ -9,15 +9,17 @@ use crate::metrics::Metrics;
 use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::resolve::{ResolveError, Resolver};
+use crate::sockets::OpenSockets;
 use crate::workspace_path;
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::{Error, ErrorType, Result};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use wrnexus_policies::{Action, DecisionRequest, PolicyEngine, Principal, Role};
+use wrnexus_policies::{Action, DecisionRequest, EntryKey, PolicyEngine, Principal, Role};
 
 /// Paths under this prefix belong to the control plane.
 pub const CONTROL_PLANE_PREFIX: &str = "/.wrnexus/";
@@ -46,6 +48,26 @@ pub struct Identity {
     pub principal: Who,
     pub workspace_id: String,
     pub role: Role,
+    /// The session behind a person's request.
+    pub session_id: Option<String>,
+}
+
+impl Identity {
+    /// The decision data this identity's access rests on.
+    fn depends_on(&self) -> Vec<String> {
+        let mut keys = vec![EntryKey::Workspace(self.workspace_id.clone()).cache_key()];
+        match &self.principal {
+            Who::User(user) => {
+                keys.push(EntryKey::membership(&self.workspace_id, user).cache_key());
+                keys.push(EntryKey::User(user.clone()).cache_key());
+            }
+            Who::ApiKey(key) => keys.push(EntryKey::ApiKey(key.clone()).cache_key()),
+        }
+        if let Some(sid) = &self.session_id {
+            keys.push(EntryKey::Session(sid.clone()).cache_key());
+        }
+        keys
+    }
 }
 
 /// Who acts: a person, or an API key.
@@ -69,6 +91,8 @@ pub struct Ctx {
     pub upstream_started: Option<Instant>,
     /// Whether `in_flight` counts this request.
     pub counted: bool,
+    /// Set when an upgraded connection must close.
+    pub cut: Option<Arc<AtomicBool>>,
 }
 
 /// Everything the proxy shares across requests.
@@ -84,12 +108,14 @@ pub struct Gateway {
     pub control_plane: (SocketAddr, bool, String),
     /// See [`crate::GatewayConfig::workspace_path_prefix`].
     pub workspace_path_prefix: String,
+    pub sockets: Arc<OpenSockets>,
 }
 
 /// What a decision is about.
 struct Subject<'a> {
     principal: Principal<'a>,
     who: Who,
+    session_id: Option<String>,
     workspace_id: &'a str,
     resolved: &'a crate::resolve::Resolved,
 }
@@ -191,6 +217,7 @@ impl Gateway {
             Subject {
                 principal: Principal::User(&claims.sub),
                 who: Who::User(claims.sub.clone()),
+                session_id: Some(claims.sid.clone()),
                 workspace_id,
                 resolved: &resolved,
             },
@@ -255,6 +282,7 @@ impl Gateway {
                     workspace_id: &grant.workspace_id,
                 },
                 who: Who::ApiKey(key.id.to_string()),
+                session_id: None,
                 workspace_id,
                 resolved: &resolved,
             },
@@ -299,6 +327,7 @@ impl Gateway {
                     principal: subject.who,
                     workspace_id: subject.workspace_id.to_string(),
                     role,
+                    session_id: subject.session_id,
                 });
                 Verdict::Forward
             }
@@ -335,6 +364,17 @@ impl Gateway {
                 ))
             }
         }
+    }
+}
+
+/// End an upgraded connection whose access was taken away.
+fn cut_if_revoked(ctx: &Ctx) -> Result<()> {
+    match &ctx.cut {
+        Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::explain(
+            ErrorType::HTTPStatus(403),
+            "access changed: upgraded connection closed",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -386,6 +426,7 @@ impl ProxyHttp for Gateway {
             set_cookie: None,
             upstream_started: None,
             counted: false,
+            cut: None,
         }
     }
 
@@ -479,7 +520,33 @@ impl ProxyHttp for Gateway {
         if let Some(cookie) = ctx.set_cookie.take() {
             upstream.append_header("set-cookie", cookie)?;
         }
+        // An upgraded connection lives on: watch what its access rests on.
+        if upstream.status.as_u16() == 101
+            && let Some(identity) = &ctx.identity
+        {
+            ctx.cut = Some(self.sockets.register(&identity.depends_on()));
+        }
         Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        cut_if_revoked(ctx)
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<Option<std::time::Duration>> {
+        cut_if_revoked(ctx).map(|()| None)
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {

@@ -10,6 +10,7 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::proxy::Gateway;
 use crate::resolve::{RedisLink, Resolver};
+use crate::sockets::OpenSockets;
 use pingora::prelude::http_proxy_service;
 use pingora::server::Server;
 use pingora::server::configuration::{Opt, ServerConf};
@@ -106,6 +107,12 @@ pub fn run(
     }
 
     let cache = Arc::new(LocalCache::new(config.cache_capacity));
+    let sockets = Arc::new(OpenSockets::default());
+    let sinks = invalidation::Sinks {
+        cache: cache.clone(),
+        sockets: sockets.clone(),
+        metrics: metrics.clone(),
+    };
     let redis = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str())?;
@@ -113,19 +120,14 @@ pub fn run(
             background.spawn(invalidation::follow_redis(
                 client,
                 link.clone(),
-                cache.clone(),
-                metrics.clone(),
+                sinks.clone(),
             ));
             Some(link)
         }
         None => None,
     };
     if let Some(tx) = &local {
-        background.spawn(invalidation::follow_local(
-            tx.subscribe(),
-            cache.clone(),
-            metrics.clone(),
-        ));
+        background.spawn(invalidation::follow_local(tx.subscribe(), sinks.clone()));
     }
 
     let admin_listener = std::net::TcpListener::bind(&config.admin_listen)?;
@@ -161,6 +163,7 @@ pub fn run(
         upstream: resolve(&config.upstream)?,
         control_plane,
         workspace_path_prefix: config.workspace_path_prefix.clone(),
+        sockets,
     };
 
     let conf = ServerConf {
