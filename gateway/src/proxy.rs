@@ -2,20 +2,23 @@
 //! Nothing reaches the app without an allow.
 
 use crate::authn::{self, AuthnError, Verifier};
+use crate::forwarded::{self, TrustedProxies};
+use crate::framing;
 use crate::headers;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::resolve::{ResolveError, Resolver};
+use crate::routes::{AppRoute, RouteTable};
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::{Error, ErrorType, Result};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use wrnexus_policies::{Action, DecisionRequest, PolicyEngine, Principal, Role};
+use wrnexus_policies::{DecisionRequest, PolicyEngine, Principal, Role};
 
 /// Paths under this prefix belong to the control plane.
 pub const CONTROL_PLANE_PREFIX: &str = "/.wrnexus/";
@@ -27,15 +30,6 @@ pub enum Route {
     App,
     /// Sign-in, switch, API: the control plane authenticates on its own.
     ControlPlane,
-}
-
-impl Route {
-    fn label(self) -> &'static str {
-        match self {
-            Route::App => "app",
-            Route::ControlPlane => "control_plane",
-        }
-    }
 }
 
 /// The verified identity forwarded to the app.
@@ -53,6 +47,19 @@ pub struct Ctx {
     pub route: Route,
     pub identity: Option<Identity>,
     pub decision: &'static str,
+    /// The app route serving the request, once found.
+    pub app: Option<Arc<AppRoute>>,
+}
+
+impl Ctx {
+    /// The metrics label: the app route's name, or `control_plane`.
+    fn route_label(&self) -> &str {
+        match (self.route, &self.app) {
+            (Route::ControlPlane, _) => "control_plane",
+            (Route::App, Some(app)) => app.name(),
+            (Route::App, None) => "none",
+        }
+    }
 }
 
 /// Everything the proxy shares across requests.
@@ -64,7 +71,8 @@ pub struct Gateway {
     pub policies: Arc<RwLock<Arc<PolicyEngine>>>,
     pub metrics: Metrics,
     pub cookie_name: String,
-    pub upstream: (SocketAddr, bool, String),
+    pub routes: RouteTable,
+    pub trusted_proxies: TrustedProxies,
     pub control_plane: (SocketAddr, bool, String),
 }
 
@@ -97,6 +105,26 @@ impl Gateway {
         if path.starts_with(CONTROL_PLANE_PREFIX) {
             ctx.route = Route::ControlPlane;
             ctx.decision = "control_plane";
+            return Verdict::Forward;
+        }
+        let host = req.uri.host().or_else(|| {
+            req.headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        });
+        let Some(app) = self.routes.find(host, path).cloned() else {
+            ctx.decision = "no_route";
+            return Verdict::Refuse(Reply::problem(
+                404,
+                "no_route",
+                "no app is served at this address",
+                None,
+                &ctx.request_id,
+            ));
+        };
+        ctx.app = Some(app.clone());
+        if app.is_public() {
+            ctx.decision = "public";
             return Verdict::Forward;
         }
         let html = wants_html(&req.headers);
@@ -150,7 +178,7 @@ impl Gateway {
         };
 
         let method = req.method.as_str();
-        let action = Action::for_method(method);
+        let action = app.action_for(method, path);
         let policies = self.policies();
         let decision = policies.decide(&DecisionRequest {
             principal: Principal::User(&claims.sub),
@@ -229,6 +257,35 @@ async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     session.write_response_body(Some(reply.body), true).await
 }
 
+fn peer_ip(session: &Session) -> Option<IpAddr> {
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+}
+
+/// Before anything else: adopt the request id, refuse ambiguous framing.
+fn early_refusal(gateway: &Gateway, session: &Session, ctx: &mut Ctx) -> Option<Reply> {
+    let req = session.req_header();
+    let generated = std::mem::take(&mut ctx.request_id);
+    ctx.request_id = forwarded::request_id(
+        &req.headers,
+        peer_ip(session),
+        &gateway.trusted_proxies,
+        generated,
+    );
+    let raw = session.as_http1().map(|h1| h1.get_headers_raw_bytes());
+    let e = framing::check(&req.headers, raw.as_deref()).err()?;
+    ctx.decision = "bad_request";
+    Some(Reply::problem(
+        400,
+        e.code(),
+        &e.to_string(),
+        None,
+        &ctx.request_id,
+    ))
+}
+
 fn peer(target: &(SocketAddr, bool, String)) -> Box<HttpPeer> {
     Box::new(HttpPeer::new(target.0, target.1, target.2.clone()))
 }
@@ -243,12 +300,16 @@ impl ProxyHttp for Gateway {
             route: Route::App,
             identity: None,
             decision: "none",
+            app: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         let started = Instant::now();
-        let verdict = self.admit(session.req_header(), ctx).await;
+        let verdict = match early_refusal(self, session, ctx) {
+            Some(reply) => Verdict::Refuse(reply),
+            None => self.admit(session.req_header(), ctx).await,
+        };
         self.metrics
             .decision_seconds
             .with_label_values(&[ctx.decision])
@@ -263,11 +324,12 @@ impl ProxyHttp for Gateway {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-        match (ctx.route, &ctx.identity) {
-            (Route::ControlPlane, _) => Ok(peer(&self.control_plane)),
-            (Route::App, Some(_)) => Ok(peer(&self.upstream)),
+        match (ctx.route, &ctx.identity, &ctx.app) {
+            (Route::ControlPlane, _, _) => Ok(peer(&self.control_plane)),
+            (Route::App, Some(_), Some(app)) => Ok(Box::new(app.peer())),
+            (Route::App, None, Some(app)) if app.is_public() => Ok(Box::new(app.peer())),
             // Unreachable by construction; refuse rather than forward.
-            (Route::App, None) => Err(Error::explain(
+            (Route::App, _, _) => Err(Error::explain(
                 ErrorType::HTTPStatus(403),
                 "no allow decision",
             )),
@@ -283,31 +345,29 @@ impl ProxyHttp for Gateway {
         for name in headers::names_to_strip(&upstream.headers) {
             upstream.remove_header(name.as_str());
         }
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string());
-        if let Some(ip) = client_ip {
-            upstream.insert_header("x-forwarded-for", ip)?;
-        }
-        upstream.insert_header("x-forwarded-proto", "http")?;
-        if let Some(host) = session.req_header().headers.get("host").cloned() {
-            upstream.insert_header("x-forwarded-host", host)?;
+        let client = &session.req_header().headers;
+        for (name, value) in
+            forwarded::forwarding_headers(client, peer_ip(session), &self.trusted_proxies)
+        {
+            upstream.insert_header(name, value)?;
         }
         upstream.insert_header("x-request-id", ctx.request_id.clone())?;
         if ctx.route == Route::App {
-            let Some(identity) = &ctx.identity else {
-                return Err(Error::explain(
-                    ErrorType::HTTPStatus(403),
-                    "no allow decision",
-                ));
-            };
             match headers::cookies_without(&upstream.headers, &self.cookie_name) {
                 Some(rest) => upstream.insert_header("cookie", rest)?,
                 None => {
                     upstream.remove_header("cookie");
                 }
             }
+            if ctx.app.as_ref().is_some_and(|app| app.is_public()) {
+                return Ok(());
+            }
+            let Some(identity) = &ctx.identity else {
+                return Err(Error::explain(
+                    ErrorType::HTTPStatus(403),
+                    "no allow decision",
+                ));
+            };
             upstream.insert_header("x-workspace-id", identity.workspace_id.clone())?;
             upstream.insert_header("x-user-id", identity.user_id.clone())?;
             upstream.insert_header("x-workspace-role", identity.role.as_str())?;
@@ -322,7 +382,7 @@ impl ProxyHttp for Gateway {
             .to_string();
         self.metrics
             .requests
-            .with_label_values(&[ctx.route.label(), ctx.decision, status.as_str()])
+            .with_label_values(&[ctx.route_label(), ctx.decision, status.as_str()])
             .inc();
     }
 }
