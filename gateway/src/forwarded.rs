@@ -118,12 +118,12 @@ pub fn request_id(
     trusted: &TrustedProxies,
     generated: String,
 ) -> String {
-    if trusted.trusts(peer) {
-        if let Some(id) = single(client, "x-request-id").filter(|id| sane_request_id(id)) {
-            return id;
-        }
-    }
-    generated
+    trusted
+        .trusts(peer)
+        .then(|| single(client, "x-request-id"))
+        .flatten()
+        .filter(|id| sane_request_id(id))
+        .unwrap_or(generated)
 }
 
 /// The forwarding headers to send upstream, as (name, value).
