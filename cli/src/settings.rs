@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wrnexus_control_plane::ControlPlaneConfig;
-use wrnexus_gateway::{GatewayConfig, Upstream};
+use wrnexus_gateway::{ActionRule, GatewayConfig, RouteConfig, Upstream};
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::claims::{DEFAULT_AUDIENCE, DEFAULT_COOKIE_NAME, DEFAULT_ISSUER};
 
@@ -55,7 +55,13 @@ pub struct GatewaySettings {
     #[serde(default = "default_admin_listen")]
     pub admin_listen: String,
     pub control_plane_url: String,
-    pub upstream: String,
+    /// The single app, served at `/`, when no `[[gateway.routes]]` are given.
+    pub upstream: Option<String>,
+    #[serde(default)]
+    pub routes: Vec<RouteSettings>,
+    /// IPs or CIDR blocks whose forwarding headers are believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     pub redis_url: Option<String>,
     pub cache_capacity: Option<usize>,
     pub cache_ttl_secs: Option<u64>,
@@ -63,6 +69,70 @@ pub struct GatewaySettings {
     /// Paths `{prefix}{workspace_id}/…` name their workspace ("" turns it off).
     pub workspace_path_prefix: Option<String>,
     pub threads: Option<usize>,
+}
+
+/// One `[[gateway.routes]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSettings {
+    /// Default: the host (if any) and the path prefix.
+    pub name: Option<String>,
+    pub host: Option<String>,
+    #[serde(default = "default_prefix")]
+    pub path_prefix: String,
+    pub upstream: String,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub actions: Vec<ActionSettings>,
+    pub connect_timeout_ms: Option<u64>,
+    pub read_timeout_ms: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+}
+
+/// One `actions = [{ methods, path_prefix, action }]` rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSettings {
+    /// Empty or absent: every method.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    #[serde(default = "default_prefix")]
+    pub path_prefix: String,
+    pub action: String,
+}
+
+fn default_prefix() -> String {
+    "/".to_string()
+}
+
+impl RouteSettings {
+    fn to_config(&self, index: usize, origin: &str) -> Result<RouteConfig> {
+        let name = self.name.clone().unwrap_or_else(|| {
+            format!("{}{}", self.host.as_deref().unwrap_or(""), self.path_prefix)
+        });
+        let upstream = Upstream::parse(&self.upstream)
+            .map_err(|e| anyhow!("{origin}: gateway.routes[{index}].upstream: {e}"))?;
+        Ok(RouteConfig {
+            name,
+            host: self.host.clone(),
+            path_prefix: self.path_prefix.clone(),
+            upstream,
+            public: self.public,
+            actions: self
+                .actions
+                .iter()
+                .map(|a| ActionRule {
+                    methods: a.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+                    path_prefix: a.path_prefix.clone(),
+                    action: a.action.clone(),
+                })
+                .collect(),
+            connect_timeout: self.connect_timeout_ms.map(Duration::from_millis),
+            read_timeout: self.read_timeout_ms.map(Duration::from_millis),
+            idle_timeout: self.idle_timeout_secs.map(Duration::from_secs),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,9 +225,27 @@ impl Settings {
             .gateway
             .as_ref()
             .ok_or_else(|| anyhow!("{origin}: missing `[gateway]` section"))?;
-        let upstream =
-            Upstream::parse(&g.upstream).map_err(|e| anyhow!("{origin}: gateway.upstream: {e}"))?;
+        let routes = g
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.to_config(i, origin))
+            .collect::<Result<Vec<_>>>()?;
+        let upstream = match (&g.upstream, routes.first()) {
+            (Some(url), _) => {
+                Upstream::parse(url).map_err(|e| anyhow!("{origin}: gateway.upstream: {e}"))?
+            }
+            // Unused: the routes serve every request.
+            (None, Some(first)) => first.upstream.clone(),
+            (None, None) => {
+                return Err(anyhow!(
+                    "{origin}: `[gateway]` needs `upstream` or at least one `[[gateway.routes]]`"
+                ));
+            }
+        };
         let mut c = GatewayConfig::new(g.listen.clone(), g.control_plane_url.clone(), upstream);
+        c.routes = routes;
+        c.trusted_proxies = g.trusted_proxies.clone();
         c.admin_listen = g.admin_listen.clone();
         c.redis_url = g.redis_url.clone();
         c.issuer = self.session.issuer.clone();
@@ -275,6 +363,60 @@ mod tests {
         let settings = Settings::parse(text, "wrnexus.example.toml").unwrap();
         let (_, c) = settings.control_plane("wrnexus.example.toml").unwrap();
         assert_eq!(c.webhooks.max_attempts, 8);
+    }
+
+    #[test]
+    fn routes_and_trusted_proxies_are_read() {
+        let text = r#"
+[gateway]
+listen = "127.0.0.1:8080"
+control_plane_url = "http://127.0.0.1:7070"
+trusted_proxies = ["10.0.0.0/8"]
+
+[[gateway.routes]]
+host = "docs.example.com"
+path_prefix = "/"
+upstream = "http://127.0.0.1:3001"
+public = true
+
+[[gateway.routes]]
+name = "app"
+path_prefix = "/app"
+upstream = "http://127.0.0.1:3000"
+connect_timeout_ms = 500
+read_timeout_ms = 30000
+idle_timeout_secs = 60
+actions = [{ methods = ["post"], path_prefix = "/app/admin", action = "admin" }]
+"#;
+        let c = Settings::parse(text, "t.toml")
+            .and_then(|s| s.gateway("t.toml"))
+            .unwrap();
+        assert_eq!(c.trusted_proxies, vec!["10.0.0.0/8".to_string()]);
+        assert_eq!(c.routes.len(), 2);
+        assert_eq!(c.routes[0].name, "docs.example.com/");
+        assert!(c.routes[0].public);
+        let app = &c.routes[1];
+        assert_eq!(app.connect_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(app.idle_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(app.actions[0].methods, vec!["POST".to_string()]);
+        assert_eq!(app.actions[0].action, "admin");
+        let err = Settings::parse(
+            "[gateway]\nlisten = \"x\"\ncontrol_plane_url = \"y\"\n[[gateway.routes]]\nupstream = \"http://a:1\"\npubic = true\n",
+            "t.toml",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("pubic"), "{err}");
+        let err = Settings::parse(
+            "[gateway]\nlisten = \"x\"\ncontrol_plane_url = \"y\"\n",
+            "t.toml",
+        )
+        .and_then(|s| s.gateway("t.toml"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("upstream"), "{err}");
     }
 
     #[test]

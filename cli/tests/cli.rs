@@ -88,3 +88,25 @@ fn config_errors_name_file_and_key() -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+#[test]
+fn a_route_naming_an_undeclared_action_stops_the_gateway() -> Result<(), Box<dyn std::error::Error>>
+{
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("wrnexus.toml");
+    std::fs::write(
+        &file,
+        "[gateway]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
+         control_plane_url = \"http://127.0.0.1:1\"\n\
+         [[gateway.routes]]\nname = \"app\"\nupstream = \"http://127.0.0.1:3000\"\n\
+         actions = [{ methods = [\"POST\"], path_prefix = \"/x\", action = \"launch\" }]\n",
+    )?;
+    let out = wrnexus(&["gateway", "--config", &file.display().to_string()]);
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(
+        message.contains("launch") && message.contains("app"),
+        "{message}"
+    );
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! Gateway settings.
 
+use crate::routes::RouteConfig;
 use std::time::Duration;
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::claims::{DEFAULT_AUDIENCE, DEFAULT_COOKIE_NAME, DEFAULT_ISSUER};
@@ -67,8 +68,13 @@ pub struct GatewayConfig {
     pub admin_listen: String,
     /// Base URL of the control plane, e.g. `http://127.0.0.1:7070`.
     pub control_plane_url: String,
-    /// The app behind the gateway.
+    /// The app behind the gateway when `routes` is empty (served at `/`).
     pub upstream: Upstream,
+    /// Apps by host and path prefix; empty: `upstream` serves everything.
+    pub routes: Vec<RouteConfig>,
+    /// Peers (IPs or CIDR blocks) whose `X-Forwarded-*` and `X-Request-Id`
+    /// are believed.
+    pub trusted_proxies: Vec<String>,
     /// Redis for shared decision data and invalidations; `None`: in-process only.
     pub redis_url: Option<String>,
     pub issuer: String,
@@ -107,6 +113,8 @@ impl GatewayConfig {
             admin_listen: "127.0.0.1:9090".to_string(),
             control_plane_url: control_plane_url.into(),
             upstream,
+            routes: Vec::new(),
+            trusted_proxies: Vec::new(),
             redis_url: None,
             issuer: DEFAULT_ISSUER.to_string(),
             audience: DEFAULT_AUDIENCE.to_string(),
@@ -119,6 +127,15 @@ impl GatewayConfig {
             control_plane_timeout: Duration::from_secs(2),
             threads: 2,
             workspace_path_prefix: "/w/".to_string(),
+        }
+    }
+
+    /// The routes in force: the configured ones, or the default route.
+    pub fn effective_routes(&self) -> Vec<RouteConfig> {
+        if self.routes.is_empty() {
+            vec![RouteConfig::default_for(self.upstream.clone())]
+        } else {
+            self.routes.clone()
         }
     }
 }

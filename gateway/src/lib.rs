@@ -15,6 +15,9 @@
 //!   control plane; failing closed.
 //! - [`cache`] — the bounded in-process cache with version tombstones.
 //! - [`invalidation`] — following Redis pub/sub or the in-process bus.
+//! - [`routes`] — which app serves a request, and which Cedar action it is.
+//! - [`framing`] — refusing requests with ambiguous length or credentials.
+//! - [`forwarded`] — `X-Forwarded-*` and `X-Request-Id`, trusted proxies.
 //! - [`path`] — refusing paths a backend could read differently.
 //! - [`headers`] — stripping and setting the identity headers.
 //! - [`problem`] — the responses the gateway writes itself.
@@ -30,6 +33,8 @@ pub mod authn;
 pub mod cache;
 pub mod config;
 pub mod demo;
+pub mod forwarded;
+pub mod framing;
 pub mod headers;
 pub mod invalidation;
 pub mod keys;
@@ -38,10 +43,12 @@ pub mod path;
 pub mod problem;
 pub mod proxy;
 pub mod resolve;
+pub mod routes;
 pub mod server;
 pub mod sockets;
 pub mod switch;
 pub mod workspace_path;
 
 pub use config::{GatewayConfig, Upstream};
+pub use routes::{ActionRule, RouteConfig};
 pub use server::{GatewayError, run};

@@ -8,7 +8,8 @@ use prometheus::{
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
-    /// By route kind (`app`, `control_plane`), decision and status.
+    /// By route (the app route's name, `control_plane`, or `none` before a
+    /// route is found), decision and status.
     pub requests: IntCounterVec,
     pub decision_seconds: HistogramVec,
     /// Cache lookups by result: `hit`, `miss`, `stale`.
@@ -36,7 +37,7 @@ impl Metrics {
         let requests = IntCounterVec::new(
             Opts::new(
                 "wrnexus_gateway_requests_total",
-                "Requests by route kind, decision and status",
+                "Requests by route, decision and status",
             ),
             &["route", "decision", "status"],
         )?;

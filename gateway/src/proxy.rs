@@ -3,19 +3,22 @@
 
 use crate::api_key;
 use crate::authn::{self, AuthnError, Verifier};
+use crate::forwarded::{self, TrustedProxies};
+use crate::framing;
 use crate::headers;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::resolve::{ResolveError, Resolver};
+use crate::routes::{AppRoute, RouteTable};
 use crate::sockets::OpenSockets;
 use crate::workspace_path;
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::{Error, ErrorType, Result};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -31,15 +34,6 @@ pub enum Route {
     App,
     /// Sign-in, switch, API: the control plane authenticates on its own.
     ControlPlane,
-}
-
-impl Route {
-    fn label(self) -> &'static str {
-        match self {
-            Route::App => "app",
-            Route::ControlPlane => "control_plane",
-        }
-    }
 }
 
 /// The verified identity forwarded to the app.
@@ -93,6 +87,19 @@ pub struct Ctx {
     pub counted: bool,
     /// Set when an upgraded connection must close.
     pub cut: Option<Arc<AtomicBool>>,
+    /// The app route serving the request, once found.
+    pub app: Option<Arc<AppRoute>>,
+}
+
+impl Ctx {
+    /// The metrics label: the app route's name, or `control_plane`.
+    fn route_label(&self) -> &str {
+        match (self.route, &self.app) {
+            (Route::ControlPlane, _) => "control_plane",
+            (Route::App, Some(app)) => app.name(),
+            (Route::App, None) => "none",
+        }
+    }
 }
 
 /// Everything the proxy shares across requests.
@@ -104,7 +111,8 @@ pub struct Gateway {
     pub policies: Arc<RwLock<Arc<PolicyEngine>>>,
     pub metrics: Metrics,
     pub cookie_name: String,
-    pub upstream: (SocketAddr, bool, String),
+    pub routes: RouteTable,
+    pub trusted_proxies: TrustedProxies,
     pub control_plane: (SocketAddr, bool, String),
     /// See [`crate::GatewayConfig::workspace_path_prefix`].
     pub workspace_path_prefix: String,
@@ -149,6 +157,26 @@ impl Gateway {
         if path.starts_with(CONTROL_PLANE_PREFIX) {
             ctx.route = Route::ControlPlane;
             ctx.decision = "control_plane";
+            return Verdict::Forward;
+        }
+        let host = req.uri.host().or_else(|| {
+            req.headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        });
+        let Some(app) = self.routes.find(host, path).cloned() else {
+            ctx.decision = "no_route";
+            return Verdict::Refuse(Reply::problem(
+                404,
+                "no_route",
+                "no app is served at this address",
+                None,
+                &ctx.request_id,
+            ));
+        };
+        ctx.app = Some(app.clone());
+        if app.is_public() {
+            ctx.decision = "public";
             return Verdict::Forward;
         }
         let html = wants_html(&req.headers);
@@ -294,7 +322,11 @@ impl Gateway {
     fn decide(&self, req: &RequestHeader, subject: Subject<'_>, ctx: &mut Ctx) -> Verdict {
         let path = req.uri.path();
         let method = req.method.as_str();
-        let action = Action::for_method(method);
+        // The route table maps method and path to the action.
+        let action = match &ctx.app {
+            Some(app) => app.action_for(method, path),
+            None => Action::for_method(method),
+        };
         let policies = self.policies();
         let resolved = subject.resolved;
         let decision = policies.decide(&DecisionRequest {
@@ -409,6 +441,35 @@ async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     session.write_response_body(Some(reply.body), true).await
 }
 
+fn peer_ip(session: &Session) -> Option<IpAddr> {
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+}
+
+/// Before anything else: adopt the request id, refuse ambiguous framing.
+fn early_refusal(gateway: &Gateway, session: &Session, ctx: &mut Ctx) -> Option<Reply> {
+    let req = session.req_header();
+    let generated = std::mem::take(&mut ctx.request_id);
+    ctx.request_id = forwarded::request_id(
+        &req.headers,
+        peer_ip(session),
+        &gateway.trusted_proxies,
+        generated,
+    );
+    let raw = session.as_http1().map(|h1| h1.get_headers_raw_bytes());
+    let e = framing::check(&req.headers, raw.as_deref()).err()?;
+    ctx.decision = "bad_request";
+    Some(Reply::problem(
+        400,
+        e.code(),
+        &e.to_string(),
+        None,
+        &ctx.request_id,
+    ))
+}
+
 fn peer(target: &(SocketAddr, bool, String)) -> Box<HttpPeer> {
     Box::new(HttpPeer::new(target.0, target.1, target.2.clone()))
 }
@@ -427,6 +488,7 @@ impl ProxyHttp for Gateway {
             upstream_started: None,
             counted: false,
             cut: None,
+            app: None,
         }
     }
 
@@ -434,7 +496,10 @@ impl ProxyHttp for Gateway {
         self.metrics.in_flight.inc();
         ctx.counted = true;
         let started = Instant::now();
-        let verdict = self.admit(session.req_header(), ctx).await;
+        let verdict = match early_refusal(self, session, ctx) {
+            Some(reply) => Verdict::Refuse(reply),
+            None => self.admit(session.req_header(), ctx).await,
+        };
         self.metrics
             .decision_seconds
             .with_label_values(&[ctx.decision])
@@ -450,11 +515,12 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
         ctx.upstream_started = Some(Instant::now());
-        match (ctx.route, &ctx.identity) {
-            (Route::ControlPlane, _) => Ok(peer(&self.control_plane)),
-            (Route::App, Some(_)) => Ok(peer(&self.upstream)),
+        match (ctx.route, &ctx.identity, &ctx.app) {
+            (Route::ControlPlane, _, _) => Ok(peer(&self.control_plane)),
+            (Route::App, Some(_), Some(app)) => Ok(Box::new(app.peer())),
+            (Route::App, None, Some(app)) if app.is_public() => Ok(Box::new(app.peer())),
             // Unreachable by construction; refuse rather than forward.
-            (Route::App, None) => Err(Error::explain(
+            (Route::App, _, _) => Err(Error::explain(
                 ErrorType::HTTPStatus(403),
                 "no allow decision",
             )),
@@ -470,31 +536,29 @@ impl ProxyHttp for Gateway {
         for name in headers::names_to_strip(&upstream.headers) {
             upstream.remove_header(name.as_str());
         }
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string());
-        if let Some(ip) = client_ip {
-            upstream.insert_header("x-forwarded-for", ip)?;
-        }
-        upstream.insert_header("x-forwarded-proto", "http")?;
-        if let Some(host) = session.req_header().headers.get("host").cloned() {
-            upstream.insert_header("x-forwarded-host", host)?;
+        let client = &session.req_header().headers;
+        for (name, value) in
+            forwarded::forwarding_headers(client, peer_ip(session), &self.trusted_proxies)
+        {
+            upstream.insert_header(name, value)?;
         }
         upstream.insert_header("x-request-id", ctx.request_id.clone())?;
         if ctx.route == Route::App {
-            let Some(identity) = &ctx.identity else {
-                return Err(Error::explain(
-                    ErrorType::HTTPStatus(403),
-                    "no allow decision",
-                ));
-            };
             match headers::cookies_without(&upstream.headers, &self.cookie_name) {
                 Some(rest) => upstream.insert_header("cookie", rest)?,
                 None => {
                     upstream.remove_header("cookie");
                 }
             }
+            if ctx.app.as_ref().is_some_and(|app| app.is_public()) {
+                return Ok(());
+            }
+            let Some(identity) = &ctx.identity else {
+                return Err(Error::explain(
+                    ErrorType::HTTPStatus(403),
+                    "no allow decision",
+                ));
+            };
             upstream.insert_header("x-workspace-id", identity.workspace_id.clone())?;
             match &identity.principal {
                 Who::User(id) => upstream.insert_header("x-user-id", id.clone())?,
@@ -514,7 +578,7 @@ impl ProxyHttp for Gateway {
         if let Some(started) = ctx.upstream_started.take() {
             self.metrics
                 .upstream_seconds
-                .with_label_values(&[ctx.route.label()])
+                .with_label_values(&[ctx.route_label()])
                 .observe(started.elapsed().as_secs_f64());
         }
         if let Some(cookie) = ctx.set_cookie.take() {
@@ -559,7 +623,7 @@ impl ProxyHttp for Gateway {
             .to_string();
         self.metrics
             .requests
-            .with_label_values(&[ctx.route.label(), ctx.decision, status.as_str()])
+            .with_label_values(&[ctx.route_label(), ctx.decision, status.as_str()])
             .inc();
     }
 }

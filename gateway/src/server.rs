@@ -5,11 +5,13 @@ use crate::admin;
 use crate::authn::Verifier;
 use crate::cache::LocalCache;
 use crate::config::{GatewayConfig, Upstream};
+use crate::forwarded::TrustedProxies;
 use crate::invalidation;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::proxy::Gateway;
 use crate::resolve::{RedisLink, Resolver};
+use crate::routes::RouteTable;
 use crate::sockets::OpenSockets;
 use pingora::prelude::http_proxy_service;
 use pingora::server::Server;
@@ -37,6 +39,10 @@ pub enum GatewayError {
     Unresolvable(String),
     #[error(transparent)]
     BadUpstream(#[from] crate::config::BadUpstream),
+    #[error("routes: {0}")]
+    Routes(#[from] crate::routes::RouteError),
+    #[error("trusted_proxies: {0}")]
+    TrustedProxies(#[from] crate::forwarded::BadProxy),
 }
 
 fn resolve(upstream: &Upstream) -> Result<(SocketAddr, bool, String), GatewayError> {
@@ -56,6 +62,12 @@ pub fn run(
 ) -> Result<(), GatewayError> {
     let metrics = Metrics::new()?;
     let policies = PolicyEngine::load(&config.policies)?;
+    let routes = RouteTable::build(
+        config.effective_routes(),
+        |action| policies.knows_action(action),
+        |upstream| resolve(upstream).ok().map(|(addr, _, _)| addr),
+    )?;
+    let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)?;
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("wrnexus-background")
@@ -160,7 +172,8 @@ pub fn run(
         policies: Arc::new(RwLock::new(Arc::new(policies))),
         metrics,
         cookie_name: config.cookie_name.clone(),
-        upstream: resolve(&config.upstream)?,
+        routes,
+        trusted_proxies,
         control_plane,
         workspace_path_prefix: config.workspace_path_prefix.clone(),
         sockets,

@@ -149,3 +149,31 @@ pub async fn raw_request(
         .ok_or_else(|| format!("no status line in {text:?}"))?;
     Ok((status, text))
 }
+
+/// Send `request` byte for byte on a new connection and return the status
+/// code and the whole response (the request should say `Connection: close`).
+pub async fn raw_exchange(gateway: &str, request: &[u8]) -> TestResult<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = gateway.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(request).await?;
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut response),
+    )
+    .await;
+    if let Ok(Err(e)) = read {
+        // A reset after the answer still leaves the answer to read.
+        if response.is_empty() {
+            return Err(e.into());
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line in {text:?}"))?;
+    Ok((status, text))
+}

@@ -92,7 +92,6 @@ impl Stack {
             .collect();
         let dir = tempfile::tempdir()?;
         let (cp, gw, admin, up) = (free_port()?, free_port()?, free_port()?, free_port()?);
-        let config = example_config().display().to_string();
         let cp_url = format!("http://127.0.0.1:{cp}");
         let up_listen = format!("127.0.0.1:{up}");
         let mut upstream = Proc::spawn(
@@ -101,19 +100,7 @@ impl Stack {
             &["demo-upstream", "--listen", &up_listen],
             &[],
         )?;
-        let cp_listen = format!("127.0.0.1:{cp}");
-        let mut control = Proc::spawn(
-            "control-plane",
-            dir.path(),
-            &["control-plane", "--config", &config],
-            &[
-                ("WRNEXUS_CONTROL_PLANE__LISTEN", &cp_listen),
-                ("WRNEXUS_CONTROL_PLANE__DATABASE_URL", database_url),
-                ("WRNEXUS_CONTROL_PLANE__REDIS_URL", redis_url),
-                ("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN),
-            ],
-        )?;
-        wait_ready(&format!("{cp_url}/v1/health"), &mut control, STARTUP).await?;
+        let control = Self::spawn_control_plane(&dir, cp, database_url, redis_url).await?;
         wait_ready(&format!("http://{up_listen}/"), &mut upstream, STARTUP).await?;
         let (gateway_proc, gateway, admin) = Self::spawn_gateway(
             &dir,
@@ -158,6 +145,78 @@ impl Stack {
     /// The process named `name` (e.g. `control-plane`).
     pub fn proc(&mut self, name: &str) -> Option<&mut Proc> {
         self.procs.iter_mut().find(|p| p.name == name)
+    }
+
+    async fn spawn_control_plane(
+        dir: &tempfile::TempDir,
+        cp: u16,
+        database_url: &str,
+        redis_url: &str,
+    ) -> TestResult<Proc> {
+        let config = example_config().display().to_string();
+        let cp_listen = format!("127.0.0.1:{cp}");
+        let mut control = Proc::spawn(
+            "control-plane",
+            dir.path(),
+            &["control-plane", "--config", &config],
+            &[
+                ("WRNEXUS_CONTROL_PLANE__LISTEN", &cp_listen),
+                ("WRNEXUS_CONTROL_PLANE__DATABASE_URL", database_url),
+                ("WRNEXUS_CONTROL_PLANE__REDIS_URL", redis_url),
+                ("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN),
+            ],
+        )?;
+        wait_ready(
+            &format!("http://{cp_listen}/v1/health"),
+            &mut control,
+            STARTUP,
+        )
+        .await?;
+        Ok(control)
+    }
+
+    /// A control plane and a gateway whose `[gateway]` section ends with
+    /// `gateway_extra` (routes, trusted proxies); the apps are the caller's.
+    pub async fn routed(
+        database_url: &str,
+        redis_url: &str,
+        gateway_extra: &str,
+    ) -> TestResult<Stack> {
+        let dir = tempfile::tempdir()?;
+        let (cp, gw, admin) = (free_port()?, free_port()?, free_port()?);
+        let control = Self::spawn_control_plane(&dir, cp, database_url, redis_url).await?;
+        let listen = format!("127.0.0.1:{gw}");
+        let admin_listen = format!("127.0.0.1:{admin}");
+        let file = dir.path().join("gateway.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[gateway]\nlisten = \"{listen}\"\nadmin_listen = \"{admin_listen}\"\n\
+                 control_plane_url = \"http://127.0.0.1:{cp}\"\nredis_url = \"{redis_url}\"\n\
+                 {gateway_extra}\n"
+            ),
+        )?;
+        let file_arg = file.display().to_string();
+        let mut proc = Proc::spawn(
+            &format!("gateway-{gw}"),
+            dir.path(),
+            &["gateway", "--config", &file_arg],
+            &[],
+        )?;
+        let admin = format!("http://{admin_listen}");
+        let gateway = format!("http://{listen}");
+        wait_ready(&format!("{admin}/ready"), &mut proc, STARTUP).await?;
+        wait_ready(&format!("{gateway}/.wrnexus/signin"), &mut proc, STARTUP).await?;
+        Ok(Stack {
+            gateway,
+            admin,
+            database_url: database_url.to_string(),
+            control_plane: format!("http://127.0.0.1:{cp}"),
+            upstream: String::new(),
+            gateway_env: Vec::new(),
+            procs: vec![control, proc],
+            dir,
+        })
     }
 
     async fn spawn_gateway(

@@ -1,0 +1,141 @@
+//! Framing checks at the start of the request path: a request whose length
+//! or credentials two parsers could read differently is refused with 400.
+//!
+//! pingora itself already refuses (with a plain 400, before any filter)
+//! differing `Content-Length` values, non-chunked final `Transfer-Encoding`
+//! and `Transfer-Encoding` on HTTP/1.0. When both `Content-Length` and
+//! `Transfer-Encoding` are present it drops `Content-Length` and carries on,
+//! so that case is found in the raw header bytes.
+
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, TRANSFER_ENCODING};
+
+/// Why a request's framing is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    #[error("the request has both Content-Length and Transfer-Encoding")]
+    LengthAndChunked,
+    #[error("the request has several differing Content-Length values")]
+    ConflictingLengths,
+    #[error("the request has more than one Authorization header")]
+    DuplicateAuthorization,
+}
+
+impl FramingError {
+    /// The stable problem code.
+    pub fn code(self) -> &'static str {
+        match self {
+            FramingError::LengthAndChunked | FramingError::ConflictingLengths => {
+                "conflicting_framing"
+            }
+            FramingError::DuplicateAuthorization => "duplicate_authorization",
+        }
+    }
+}
+
+/// Header names of a raw HTTP/1 header block, lowercased (request line skipped).
+fn raw_names(raw: &[u8]) -> Vec<String> {
+    raw.split(|b| *b == b'\n')
+        .skip(1)
+        .filter_map(|line| {
+            let colon = line.iter().position(|b| *b == b':')?;
+            let name = line.get(..colon)?;
+            Some(String::from_utf8_lossy(name).trim().to_ascii_lowercase())
+        })
+        .collect()
+}
+
+/// Check a request; `raw` is the HTTP/1 header block as received, if any.
+pub fn check(headers: &HeaderMap, raw: Option<&[u8]>) -> Result<(), FramingError> {
+    let raw_names = raw.map(raw_names).unwrap_or_default();
+    let raw_has = |name: &str| raw_names.iter().any(|n| n == name);
+    let has_length = headers.contains_key(CONTENT_LENGTH) || raw_has("content-length");
+    let has_chunked = headers.contains_key(TRANSFER_ENCODING) || raw_has("transfer-encoding");
+    if has_length && has_chunked {
+        return Err(FramingError::LengthAndChunked);
+    }
+    let mut lengths = headers
+        .get_all(CONTENT_LENGTH)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|v| v.trim_ascii());
+    if let Some(first) = lengths.next()
+        && lengths.any(|v| v != first)
+    {
+        return Err(FramingError::ConflictingLengths);
+    }
+    let authorizations = headers
+        .get_all(AUTHORIZATION)
+        .iter()
+        .count()
+        .max(raw_names.iter().filter(|n| *n == "authorization").count());
+    if authorizations > 1 {
+        return Err(FramingError::DuplicateAuthorization);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(*n, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn plain_requests_pass() {
+        assert_eq!(check(&map(&[("content-length", "3")]), None), Ok(()));
+        assert_eq!(
+            check(&map(&[("transfer-encoding", "chunked")]), None),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &map(&[("content-length", "3"), ("content-length", "3")]),
+                None
+            ),
+            Ok(())
+        );
+        assert_eq!(check(&map(&[("authorization", "Bearer x")]), None), Ok(()));
+        let raw = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n";
+        assert_eq!(check(&map(&[("content-length", "3")]), Some(raw)), Ok(()));
+    }
+
+    #[test]
+    fn length_and_chunked_are_refused_even_after_pingora_dropped_one() {
+        let both = map(&[("content-length", "3"), ("transfer-encoding", "chunked")]);
+        assert_eq!(check(&both, None), Err(FramingError::LengthAndChunked));
+        // pingora removed Content-Length from the map; the raw bytes keep it.
+        let raw = b"POST / HTTP/1.1\r\nHost: a\r\ncontent-LENGTH: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let after = map(&[("transfer-encoding", "chunked")]);
+        assert_eq!(
+            check(&after, Some(raw)),
+            Err(FramingError::LengthAndChunked)
+        );
+        assert_eq!(FramingError::LengthAndChunked.code(), "conflicting_framing");
+    }
+
+    #[test]
+    fn differing_lengths_are_refused() {
+        let h = map(&[("content-length", "3"), ("content-length", "4")]);
+        assert_eq!(check(&h, None), Err(FramingError::ConflictingLengths));
+        let h = map(&[("content-length", "3, 5")]);
+        assert_eq!(check(&h, None), Err(FramingError::ConflictingLengths));
+    }
+
+    #[test]
+    fn duplicate_authorization_is_refused() {
+        let h = map(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]);
+        assert_eq!(check(&h, None), Err(FramingError::DuplicateAuthorization));
+        assert_eq!(
+            FramingError::DuplicateAuthorization.code(),
+            "duplicate_authorization"
+        );
+    }
+}

@@ -1,0 +1,369 @@
+//! The routing table: which app behind the gateway serves a request (by
+//! host and path prefix), whether it needs an identity, and which Cedar
+//! action a method and path map to.
+
+use crate::config::Upstream;
+use pingora::prelude::HttpPeer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use wrnexus_policies::Action;
+
+/// One rule mapping requests of a route to a Cedar action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRule {
+    /// Upper-case methods; empty: any method.
+    pub methods: Vec<String>,
+    /// Matched on segment boundaries against the whole request path.
+    pub path_prefix: String,
+    /// A Cedar action declared in the schema.
+    pub action: String,
+}
+
+/// A route as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// Used in logs and as the metrics label.
+    pub name: String,
+    /// Exact host (case-insensitive, port ignored); `None`: any host.
+    pub host: Option<String>,
+    pub path_prefix: String,
+    pub upstream: Upstream,
+    /// Served without identity (and never with identity headers).
+    pub public: bool,
+    pub actions: Vec<ActionRule>,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    /// How long an idle upstream connection stays in the keep-alive pool.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl RouteConfig {
+    /// The route of the single-`upstream` setting: everything, by default actions.
+    pub fn default_for(upstream: Upstream) -> Self {
+        RouteConfig {
+            name: "app".to_string(),
+            host: None,
+            path_prefix: "/".to_string(),
+            upstream,
+            public: false,
+            actions: Vec::new(),
+            connect_timeout: None,
+            read_timeout: None,
+            idle_timeout: None,
+        }
+    }
+}
+
+/// Why a routing table cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("route `{route}`: path prefix `{prefix}` must start with `/`")]
+    BadPrefix { route: String, prefix: String },
+    #[error("route `{route}`: action `{action}` is not declared in the policies' schema")]
+    UnknownAction { route: String, action: String },
+    #[error("routes `{first}` and `{second}` have the same host and path prefix")]
+    Duplicate { first: String, second: String },
+    #[error("route `{route}`: upstream `{address}` does not resolve")]
+    Unresolvable { route: String, address: String },
+    #[error("route names must be unique and non-empty: `{0}`")]
+    BadName(String),
+}
+
+/// A route ready to serve.
+#[derive(Debug, Clone)]
+pub struct AppRoute {
+    pub config: RouteConfig,
+    addr: SocketAddr,
+    host: Option<String>,
+}
+
+/// Whether `path` lies under `prefix` on a segment boundary.
+fn under(path: &str, prefix: &str) -> bool {
+    if prefix.ends_with('/') {
+        return path.starts_with(prefix);
+    }
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl AppRoute {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.config.public
+    }
+
+    /// The Cedar action for `method` on `path`: the rule with the longest
+    /// matching prefix (the first listed on ties), else safe methods read
+    /// and the others write.
+    pub fn action_for(&self, method: &str, path: &str) -> Action {
+        let mut best: Option<&ActionRule> = None;
+        for rule in &self.config.actions {
+            let method_ok = rule.methods.is_empty()
+                || rule.methods.iter().any(|m| m.eq_ignore_ascii_case(method));
+            if method_ok
+                && under(path, &rule.path_prefix)
+                && best.is_none_or(|b| rule.path_prefix.len() > b.path_prefix.len())
+            {
+                best = Some(rule);
+            }
+        }
+        best.map_or_else(|| Action::for_method(method), |r| Action(r.action.clone()))
+    }
+
+    /// The upstream peer with this route's timeouts and pool settings.
+    pub fn peer(&self) -> HttpPeer {
+        let upstream = &self.config.upstream;
+        let mut peer = HttpPeer::new(self.addr, upstream.tls, upstream.host.clone());
+        peer.options.connection_timeout = self.config.connect_timeout;
+        peer.options.read_timeout = self.config.read_timeout;
+        peer.options.idle_timeout = self.config.idle_timeout;
+        peer
+    }
+}
+
+/// The host a request names, lowercased, without port.
+pub fn request_host(host_header: Option<&str>) -> Option<String> {
+    let host = host_header?.trim();
+    let bare = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    (!bare.is_empty()).then(|| bare.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Every route, host-specific first, longest prefix first.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    routes: Vec<Arc<AppRoute>>,
+}
+
+impl RouteTable {
+    /// Check and order `configs`. `knows_action` says whether the policies
+    /// declare an action; `resolve` turns an upstream into an address.
+    pub fn build(
+        configs: Vec<RouteConfig>,
+        knows_action: impl Fn(&str) -> bool,
+        resolve: impl Fn(&Upstream) -> Option<SocketAddr>,
+    ) -> Result<Self, RouteError> {
+        let mut routes: Vec<AppRoute> = Vec::with_capacity(configs.len());
+        for config in configs {
+            if config.name.is_empty() || routes.iter().any(|r| r.config.name == config.name) {
+                return Err(RouteError::BadName(config.name));
+            }
+            let prefixes = std::iter::once(&config.path_prefix)
+                .chain(config.actions.iter().map(|a| &a.path_prefix));
+            for prefix in prefixes {
+                if !prefix.starts_with('/') {
+                    return Err(RouteError::BadPrefix {
+                        route: config.name.clone(),
+                        prefix: prefix.clone(),
+                    });
+                }
+            }
+            if let Some(rule) = config.actions.iter().find(|a| !knows_action(&a.action)) {
+                return Err(RouteError::UnknownAction {
+                    route: config.name.clone(),
+                    action: rule.action.clone(),
+                });
+            }
+            let host = request_host(config.host.as_deref());
+            if let Some(other) = routes
+                .iter()
+                .find(|r| r.host == host && r.config.path_prefix == config.path_prefix)
+            {
+                return Err(RouteError::Duplicate {
+                    first: other.config.name.clone(),
+                    second: config.name,
+                });
+            }
+            let addr = resolve(&config.upstream).ok_or_else(|| RouteError::Unresolvable {
+                route: config.name.clone(),
+                address: config.upstream.address(),
+            })?;
+            routes.push(AppRoute { config, addr, host });
+        }
+        routes.sort_by(|a, b| {
+            b.host
+                .is_some()
+                .cmp(&a.host.is_some())
+                .then(b.config.path_prefix.len().cmp(&a.config.path_prefix.len()))
+        });
+        Ok(RouteTable {
+            routes: routes.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// The route for a request: among routes naming its host, the longest
+    /// matching prefix; failing that, the same among host-less routes.
+    pub fn find(&self, host_header: Option<&str>, path: &str) -> Option<&Arc<AppRoute>> {
+        let host = request_host(host_header);
+        self.routes
+            .iter()
+            .find(|r| (r.host.is_none() || r.host == host) && under(path, &r.config.path_prefix))
+    }
+
+    /// The Cedar action for a request, or `None` when no route serves it.
+    pub fn action_for(
+        &self,
+        host_header: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Option<Action> {
+        self.find(host_header, path)
+            .map(|r| r.action_for(method, path))
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
+        let mut r = RouteConfig::default_for(Upstream {
+            host: "127.0.0.1".into(),
+            port: 1,
+            tls: false,
+        });
+        r.name = name.into();
+        r.host = host.map(str::to_string);
+        r.path_prefix = prefix.into();
+        r
+    }
+
+    fn table(routes: Vec<RouteConfig>) -> Result<RouteTable, RouteError> {
+        RouteTable::build(
+            routes,
+            |a| ["read", "write", "admin", "billing"].contains(&a),
+            |_| Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1)),
+        )
+    }
+
+    fn name_of<'a>(t: &'a RouteTable, host: Option<&str>, path: &str) -> Option<&'a str> {
+        t.find(host, path).map(|r| r.name())
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_host_beats_hostless() -> Result<(), RouteError> {
+        let t = table(vec![
+            route("root", None, "/"),
+            route("api", None, "/api"),
+            route("api-v2", None, "/api/v2"),
+            route("docs", Some("Docs.Example.com"), "/"),
+        ])?;
+        assert_eq!(name_of(&t, None, "/"), Some("root"));
+        assert_eq!(name_of(&t, None, "/api"), Some("api"));
+        assert_eq!(name_of(&t, None, "/api/x"), Some("api"));
+        assert_eq!(name_of(&t, None, "/apix"), Some("root"), "segment boundary");
+        assert_eq!(name_of(&t, None, "/api/v2/items"), Some("api-v2"));
+        assert_eq!(
+            name_of(&t, Some("docs.example.com:8080"), "/api"),
+            Some("docs")
+        );
+        assert_eq!(name_of(&t, Some("DOCS.example.COM"), "/"), Some("docs"));
+        assert_eq!(name_of(&t, Some("other.example.com"), "/api"), Some("api"));
+        Ok(())
+    }
+
+    #[test]
+    fn no_route_is_none() -> Result<(), RouteError> {
+        let t = table(vec![route("a", Some("a.test"), "/app")])?;
+        assert_eq!(name_of(&t, Some("a.test"), "/"), None);
+        assert_eq!(name_of(&t, Some("b.test"), "/app"), None);
+        assert_eq!(name_of(&t, None, "/app"), None);
+        assert!(t.action_for(None, "GET", "/app").is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn actions_map_by_method_and_prefix() -> Result<(), RouteError> {
+        let mut r = route("a", None, "/");
+        r.actions = vec![
+            ActionRule {
+                methods: vec!["POST".into(), "DELETE".into()],
+                path_prefix: "/admin".into(),
+                action: "admin".into(),
+            },
+            ActionRule {
+                methods: vec![],
+                path_prefix: "/admin/billing".into(),
+                action: "billing".into(),
+            },
+        ];
+        let t = table(vec![r])?;
+        let action = |m: &str, p: &str| t.action_for(None, m, p).map(|a| a.0);
+        assert_eq!(action("POST", "/admin/users").as_deref(), Some("admin"));
+        assert_eq!(action("delete", "/admin").as_deref(), Some("admin"));
+        assert_eq!(action("GET", "/admin/users").as_deref(), Some("read"));
+        assert_eq!(action("PUT", "/admin/users").as_deref(), Some("write"));
+        assert_eq!(
+            action("GET", "/admin/billing/x").as_deref(),
+            Some("billing")
+        );
+        assert_eq!(action("POST", "/administer").as_deref(), Some("write"));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_tables_are_refused() {
+        let mut r = route("a", None, "/");
+        r.actions = vec![ActionRule {
+            methods: vec![],
+            path_prefix: "/".into(),
+            action: "launch".into(),
+        }];
+        assert!(matches!(
+            table(vec![r]),
+            Err(RouteError::UnknownAction { .. })
+        ));
+        assert!(matches!(
+            table(vec![route("a", None, "api")]),
+            Err(RouteError::BadPrefix { .. })
+        ));
+        assert!(matches!(
+            table(vec![route("a", None, "/x"), route("b", None, "/x")]),
+            Err(RouteError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            table(vec![route("a", None, "/x"), route("a", None, "/y")]),
+            Err(RouteError::BadName(_))
+        ));
+    }
+
+    #[test]
+    fn peers_carry_the_route_timeouts() -> Result<(), RouteError> {
+        let mut r = route("a", None, "/");
+        r.connect_timeout = Some(Duration::from_millis(250));
+        r.read_timeout = Some(Duration::from_secs(5));
+        r.idle_timeout = Some(Duration::from_secs(30));
+        let t = table(vec![r])?;
+        let peer = t.find(None, "/").map(|r| r.peer());
+        let options = peer.map(|p| p.options);
+        assert_eq!(
+            options.as_ref().and_then(|o| o.connection_timeout),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            options.as_ref().and_then(|o| o.read_timeout),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            options.as_ref().and_then(|o| o.idle_timeout),
+            Some(Duration::from_secs(30))
+        );
+        Ok(())
+    }
+}
