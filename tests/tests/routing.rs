@@ -316,7 +316,56 @@ async fn flows(stack: &Stack, alpha: &App, _ws_port: u16) -> TestResult {
     framing(gw, &bob, alpha).await?;
     streaming(gw, &bob).await?;
     websockets(gw, &bob).await?;
+
+    // Bob's open socket in the team is cut once he is removed from it.
+    let (mut ws, _) = open_socket(gw, &bob).await?;
+    ws.send(Message::text("before")).await?;
+    let reply = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await?
+        .ok_or("the socket closed")??;
+    assert_eq!(reply.into_text()?.as_str(), "before");
+    let r = alice
+        .req(
+            &c,
+            Method::DELETE,
+            &format!("{api}/workspaces/{team}/members/{}", bob.id),
+        )
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // The next frames find the connection cut: no echo comes back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        if ws.send(Message::text("after")).await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(200), ws.next()).await {
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
+            Ok(Some(Ok(m))) => assert!(
+                std::time::Instant::now() < deadline,
+                "still echoing after removal: {m:?}"
+            ),
+            Err(_) => assert!(
+                std::time::Instant::now() < deadline,
+                "socket neither cut nor answering"
+            ),
+        }
+    }
     Ok(())
+}
+
+/// A signed-in WebSocket through the gateway.
+async fn open_socket(
+    gw: &str,
+    user: &User,
+) -> TestResult<(
+    tokio_tungstenite::WebSocketStream<TcpStream>,
+    tokio_tungstenite::tungstenite::handshake::client::Response,
+)> {
+    let host = gw.trim_start_matches("http://");
+    let mut request = format!("ws://{host}/ws/echo").into_client_request()?;
+    request.headers_mut().insert("cookie", user.cookie.parse()?);
+    Ok(tokio_tungstenite::client_async(request, TcpStream::connect(host).await?).await?)
 }
 
 /// Ambiguous framing is refused before anything reaches the app.
