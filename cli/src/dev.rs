@@ -9,6 +9,7 @@ use wrnexus_control_plane::ControlPlaneConfig;
 use wrnexus_control_plane::store::sqlite_url;
 use wrnexus_gateway::{GatewayConfig, Upstream};
 use wrnexus_policies::PolicySource;
+use wrnexus_policies::assertion::AssertionKey;
 
 /// What `wrnexus dev` was asked for.
 #[derive(Debug)]
@@ -28,6 +29,12 @@ pub fn run(options: DevOptions) -> Result<()> {
     })?;
     let database = options.data_dir.join("wrnexus.sqlite");
     let (bus, _) = broadcast::channel(4096);
+    // Assertions are on in dev, so the demo app shows the signed header: a
+    // key from WRNEXUS_ASSERTION_KEY, else one made for this run.
+    let assertion_key = match crate::settings::assertion_key_from_env()? {
+        Some(key) => key,
+        None => AssertionKey::generate()?.0,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("wrnexus-control-plane")
@@ -39,6 +46,7 @@ pub fn run(options: DevOptions) -> Result<()> {
             .ok()
             .filter(|t| !t.is_empty());
         config.policies = options.policies.clone();
+        config.assertion_key = Some(assertion_key.clone());
         let state = wrnexus_control_plane::build(config, Some(bus.clone())).await?;
         let cp = TcpListener::bind("127.0.0.1:0").await?;
         let cp_addr = cp.local_addr()?;
@@ -63,6 +71,7 @@ pub fn run(options: DevOptions) -> Result<()> {
         },
     );
     gateway.admin_listen = options.admin_listen.clone();
+    gateway.assertion_key = Some(assertion_key);
     gateway.policies = options.policies;
     println!(
         "WRNexus dev is running (data in {}).",

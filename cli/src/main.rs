@@ -71,6 +71,9 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Print a new assertion signing key for WRNEXUS_ASSERTION_KEY (give
+    /// the same one to every gateway and control plane of a deployment).
+    AssertionKey,
     /// Serve the demo upstream alone: it echoes every request as JSON.
     DemoUpstream {
         #[arg(long, default_value = "127.0.0.1:3000")]
@@ -138,6 +141,11 @@ fn run(cli: Cli) -> Result<()> {
                 wrnexus_control_plane::serve(listener, state, shutdown).await?;
                 Ok(())
             })
+        }
+        Command::AssertionKey => {
+            let (_, secret) = wrnexus_policies::assertion::AssertionKey::generate()?;
+            println!("{secret}");
+            Ok(())
         }
         Command::Migrate { config } => {
             let origin = config.display().to_string();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use wrnexus_control_plane::ControlPlaneConfig;
 use wrnexus_gateway::{ActionRule, GatewayConfig, RouteConfig, Upstream};
 use wrnexus_policies::PolicySource;
+use wrnexus_policies::assertion::AssertionKey;
 use wrnexus_policies::claims::{DEFAULT_AUDIENCE, DEFAULT_COOKIE_NAME, DEFAULT_ISSUER};
 
 /// The whole file.
@@ -68,6 +69,9 @@ pub struct GatewaySettings {
     pub stale_bound_secs: Option<u64>,
     /// Paths `{prefix}{workspace_id}/…` name their workspace ("" turns it off).
     pub workspace_path_prefix: Option<String>,
+    /// `aud` of the signed assertion header (signed when
+    /// `WRNEXUS_ASSERTION_KEY` is set).
+    pub assertion_audience: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -161,6 +165,16 @@ pub struct ControlPlaneSettings {
     pub webhook_timeout_secs: Option<u64>,
 }
 
+/// The assertion signing key from `WRNEXUS_ASSERTION_KEY`, if set.
+pub fn assertion_key_from_env() -> Result<Option<AssertionKey>> {
+    match std::env::var("WRNEXUS_ASSERTION_KEY") {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(
+            AssertionKey::from_secret(&v).map_err(|e| anyhow!("WRNEXUS_ASSERTION_KEY: {e}"))?,
+        )),
+        _ => Ok(None),
+    }
+}
+
 fn default_admin_listen() -> String {
     "127.0.0.1:9090".to_string()
 }
@@ -244,6 +258,10 @@ impl Settings {
             }
         };
         let mut c = GatewayConfig::new(g.listen.clone(), g.control_plane_url.clone(), upstream);
+        c.assertion_key = assertion_key_from_env()?;
+        if let Some(aud) = &g.assertion_audience {
+            c.assertion_audience = aud.clone();
+        }
         c.routes = routes;
         c.trusted_proxies = g.trusted_proxies.clone();
         c.admin_listen = g.admin_listen.clone();
@@ -284,6 +302,7 @@ impl Settings {
         c.operator_token = std::env::var("WRNEXUS_OPERATOR_TOKEN")
             .ok()
             .filter(|t| !t.is_empty());
+        c.assertion_key = assertion_key_from_env()?;
         if let Some(v) = s.session_ttl_secs {
             c.session_ttl_secs = v;
         }

@@ -44,6 +44,7 @@ fn v1() -> Router<AppState> {
         .route("/health", get(openapi::health))
         .route("/openapi.json", get(openapi::document))
         .route("/keys", get(internal::keys))
+        .route("/assertion-keys", get(internal::assertion_keys))
         .route("/internal/decision-data", get(internal::decision_data))
         .route(
             "/workspaces",

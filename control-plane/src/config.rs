@@ -31,6 +31,9 @@ pub struct ControlPlaneConfig {
     /// Apply pending migrations at start.
     pub migrate_on_start: bool,
     pub rate_limits: crate::api::limits::RateLimits,
+    /// The gateways' assertion key, whose public half `/v1/assertion-keys`
+    /// publishes; unset: that endpoint says assertions are off.
+    pub assertion_key: Option<wrnexus_policies::assertion::AssertionKey>,
     /// Outbound webhook delivery.
     pub webhooks: WebhookConfig,
 }
@@ -108,6 +111,7 @@ impl ControlPlaneConfig {
             migrate_database_url: None,
             migrate_on_start: true,
             rate_limits: crate::api::limits::RateLimits::default(),
+            assertion_key: None,
             webhooks: WebhookConfig::default(),
         }
     }

@@ -99,6 +99,10 @@ pub struct GatewayConfig {
     /// following such a link is switched to it, anyone else gets 404.
     /// Empty: no path names a workspace.
     pub workspace_path_prefix: String,
+    /// Sign an `X-WRNexus-Assertion` JWT onto every forwarded request.
+    pub assertion_key: Option<wrnexus_policies::assertion::AssertionKey>,
+    /// Its `aud` claim.
+    pub assertion_audience: String,
 }
 
 impl GatewayConfig {
@@ -127,6 +131,8 @@ impl GatewayConfig {
             control_plane_timeout: Duration::from_secs(2),
             threads: 2,
             workspace_path_prefix: "/w/".to_string(),
+            assertion_key: None,
+            assertion_audience: wrnexus_policies::assertion::DEFAULT_ASSERTION_AUDIENCE.to_string(),
         }
     }
 

@@ -17,6 +17,7 @@ pub const IDENTITY_HEADERS: &[&str] = &[
     "x-forwarded-host",
     "x-real-ip",
     "forwarded",
+    "x-wrnexus-assertion",
 ];
 
 /// Names a client may list in `Connection` without them being removed:

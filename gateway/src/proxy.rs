@@ -22,6 +22,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
+use wrnexus_policies::assertion::{
+    ASSERTION_HEADER, ASSERTION_ISSUER, ASSERTION_TTL_SECS, AssertionClaims, AssertionKey,
+};
 use wrnexus_policies::{Action, DecisionRequest, EntryKey, PolicyEngine, Principal, Role};
 
 /// Paths under this prefix belong to the control plane.
@@ -117,6 +120,8 @@ pub struct Gateway {
     /// See [`crate::GatewayConfig::workspace_path_prefix`].
     pub workspace_path_prefix: String,
     pub sockets: Arc<OpenSockets>,
+    /// Signs `X-WRNexus-Assertion` when configured, for this audience.
+    pub assertion: Option<(AssertionKey, String)>,
 }
 
 /// What a decision is about.
@@ -565,6 +570,31 @@ impl ProxyHttp for Gateway {
                 Who::ApiKey(id) => upstream.insert_header("x-api-key-id", id.clone())?,
             }
             upstream.insert_header("x-workspace-role", identity.role.as_str())?;
+            if let Some((key, audience)) = &self.assertion {
+                let (sub, kind) = match &identity.principal {
+                    Who::User(id) => (id.clone(), "user"),
+                    Who::ApiKey(id) => (id.clone(), "api_key"),
+                };
+                let iat = unix_now();
+                let claims = AssertionClaims {
+                    iss: ASSERTION_ISSUER.to_string(),
+                    aud: audience.clone(),
+                    sub,
+                    kind: kind.to_string(),
+                    wid: identity.workspace_id.clone(),
+                    role: identity.role,
+                    rid: ctx.request_id.clone(),
+                    iat,
+                    exp: iat.saturating_add(ASSERTION_TTL_SECS),
+                };
+                let token = key.sign(&claims).map_err(|e| {
+                    Error::explain(
+                        ErrorType::InternalError,
+                        format!("signing the assertion: {e}"),
+                    )
+                })?;
+                upstream.insert_header(ASSERTION_HEADER, token)?;
+            }
         }
         Ok(())
     }

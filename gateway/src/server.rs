@@ -177,6 +177,10 @@ pub fn run(
         control_plane,
         workspace_path_prefix: config.workspace_path_prefix.clone(),
         sockets,
+        assertion: config
+            .assertion_key
+            .clone()
+            .map(|key| (key, config.assertion_audience.clone())),
     };
 
     let conf = ServerConf {

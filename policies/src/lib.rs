@@ -5,6 +5,7 @@
 //! - [`model`] — roles, workspace status, actions and credential kinds, the
 //!   vocabulary both sides speak.
 //! - [`claims`] — the session cookie's JWT claims.
+//! - [`assertion`] — the signed assertion header upstreams may verify.
 //! - [`entries`] — the decision data (membership, workspace, session, user)
 //!   that the control plane pushes and the gateway caches, with its cache
 //!   keys and invalidation messages.
@@ -18,6 +19,7 @@
 //! this crate's `Cargo.toml`; the same files are compiled in as the shipped
 //! default.
 
+pub mod assertion;
 pub mod claims;
 pub mod engine;
 pub mod entries;

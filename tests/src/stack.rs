@@ -5,6 +5,10 @@ use crate::process::{Proc, free_port, wait_ready};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The assertion signing key of split test stacks (`wrnexus assertion-key`
+/// output; a test fixture, not a secret).
+pub const ASSERTION_KEY: &str = "MFECAQEwBQYDK2VwBCIEII8R5oqNpvGzBHaIY4a0TJEDc5SzBhtvCB6aeIwhUWQLgSEAn6bLJdhDXTLYmd/RDoorP6cyN0/L39BTBUD0DHHPN94=";
+
 /// The operator token every test stack is started with.
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
 
@@ -164,6 +168,7 @@ impl Stack {
                 ("WRNEXUS_CONTROL_PLANE__DATABASE_URL", database_url),
                 ("WRNEXUS_CONTROL_PLANE__REDIS_URL", redis_url),
                 ("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN),
+                ("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY),
             ],
         )?;
         wait_ready(
@@ -238,6 +243,7 @@ impl Stack {
             ("WRNEXUS_GATEWAY__CONTROL_PLANE_URL", cp_url),
             ("WRNEXUS_GATEWAY__UPSTREAM", &upstream_url),
             ("WRNEXUS_GATEWAY__REDIS_URL", redis_url),
+            ("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY),
         ];
         env.extend(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut proc = Proc::spawn(

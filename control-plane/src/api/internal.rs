@@ -27,6 +27,31 @@ pub async fn keys(State(state): State<AppState>) -> Json<jsonwebtoken::jwk::JwkS
     Json(state.keys.jwks().clone())
 }
 
+/// The public key(s) of the gateways' `X-WRNexus-Assertion` JWTs (JWKS),
+/// for upstream apps that verify it.
+#[utoipa::path(
+    get,
+    path = "/assertion-keys",
+    tag = "internal",
+    operation_id = "assertion_jwks",
+    responses(
+        (status = 200, description = "The JWK set", body = doc::Jwks),
+        (status = 404, response = doc::NotFound)
+    )
+)]
+pub async fn assertion_keys(
+    State(state): State<AppState>,
+) -> Result<Json<jsonwebtoken::jwk::JwkSet>, ApiError> {
+    match &state.config.assertion_key {
+        Some(key) => Ok(Json(key.jwks())),
+        None => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "assertions_off",
+            "gateways do not sign assertions: set WRNEXUS_ASSERTION_KEY to turn them on",
+        )),
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DecisionDataQuery {

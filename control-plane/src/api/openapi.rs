@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         health,
         document,
         internal::keys,
+        internal::assertion_keys,
         internal::decision_data,
         workspaces::list,
         workspaces::create,

@@ -135,6 +135,7 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
         .header("X-Workspace-Role", "owner")
         .header("X-Custom-Secret", "named-in-connection")
         .header("Connection", "X-Custom-Secret")
+        .header("X-WRNexus-Assertion", "forged")
         .send()
         .await?;
     let (status, echo) = json_body(r).await?;
@@ -157,6 +158,17 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
             "{spoof} reached the upstream: {headers}"
         );
     }
+    // The signed assertion states the same, and verifies with the keys the
+    // control plane publishes.
+    let assertion = headers["x-wrnexus-assertion"]
+        .as_str()
+        .ok_or(format!("no assertion header: {headers}"))?;
+    let asserted = verify_assertion(&c, &api, assertion).await?;
+    assert_eq!(asserted["sub"], alice.id.as_str());
+    assert_eq!(asserted["kind"], "user");
+    assert_eq!(asserted["wid"], alice.workspace_id.as_str());
+    assert_eq!(asserted["role"], "owner");
+    assert_eq!(asserted["rid"], headers["x-request-id"]);
     let forwarded_cookie = headers.get("cookie").and_then(Value::as_str).unwrap_or("");
     assert!(
         !forwarded_cookie.contains(COOKIE_NAME),
@@ -635,4 +647,29 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
     assert_eq!(body["workspace"]["id"], team.as_str());
     assert_ne!(team, personal);
     Ok(())
+}
+
+/// Verify an `X-WRNexus-Assertion` as an upstream would: with the JWKS from
+/// the control plane, EdDSA only, issuer and audience required.
+async fn verify_assertion(c: &reqwest::Client, api: &str, token: &str) -> TestResult<Value> {
+    let jwks: jsonwebtoken::jwk::JwkSet = c
+        .get(format!("{api}/assertion-keys"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let kid = jsonwebtoken::decode_header(token)?
+        .kid
+        .ok_or("assertion without kid")?;
+    let jwk = jwks.find(&kid).ok_or("assertion kid not published")?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&["wrnexus-gateway"]);
+    validation.set_audience(&["wrnexus-upstream"]);
+    let data = jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk)?,
+        &validation,
+    )?;
+    Ok(data.claims)
 }
