@@ -125,6 +125,11 @@ impl PolicyEngine {
         self.loaded.policies.policies().count()
     }
 
+    /// The actions declared in the schema.
+    pub fn actions(&self) -> impl Iterator<Item = &str> {
+        self.actions.keys().map(String::as_str)
+    }
+
     /// Whether `action` is declared in the schema.
     pub fn knows_action(&self, action: &str) -> bool {
         self.actions.contains_key(action)

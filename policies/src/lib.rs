@@ -14,18 +14,24 @@
 //! - [`redirect`] — the `return_to` rule (same-origin paths only).
 //! - [`engine`] — the parsed, validated policy set and the one call that
 //!   turns a request description into a [`Decision`].
+//! - [`invariants`] — the rules no policy edit may break, checked on load.
+//! - [`cases`] — decision tests as data (`tests/*.toml`).
+//! - [`reload`] — loading a candidate set with every check, for reloads.
 //!
 //! The Cedar files themselves (`schema.cedarschema`, `*.cedar`) live beside
 //! this crate's `Cargo.toml`; the same files are compiled in as the shipped
 //! default.
 
 pub mod assertion;
+pub mod cases;
 pub mod claims;
 pub mod engine;
 pub mod entries;
+pub mod invariants;
 pub mod load;
 pub mod model;
 pub mod redirect;
+pub mod reload;
 
 pub use claims::SessionClaims;
 pub use engine::{Decision, DecisionRequest, PolicyEngine, Principal};

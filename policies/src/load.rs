@@ -70,6 +70,16 @@ pub enum PolicyError {
         policy: String,
         message: String,
     },
+    /// An invariant every policy set must keep is broken.
+    #[error("{0}")]
+    Invariant(String),
+    /// A decision test case failed.
+    #[error("{file}: case `{name}`: {message}")]
+    Case {
+        file: String,
+        name: String,
+        message: String,
+    },
 }
 
 /// Every problem found, one per line when displayed.

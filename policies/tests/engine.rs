@@ -161,3 +161,54 @@ fn project_grants_limit_a_membership() -> Result<(), Box<dyn std::error::Error>>
     assert!(on(Some("p2"), Action::WRITE, None).allowed);
     Ok(())
 }
+
+#[test]
+fn the_shipped_set_keeps_every_invariant_and_passes_its_cases()
+-> Result<(), Box<dyn std::error::Error>> {
+    let engine = wrnexus_policies::reload::load_checked(&PolicySource::Shipped)?;
+    let files = wrnexus_policies::cases::case_files(&PolicySource::Shipped)?;
+    let results = wrnexus_policies::cases::run(&engine, &files)?;
+    assert!(results.len() >= 80, "only {} cases", results.len());
+    let failures: Vec<_> = results.iter().filter(|r| r.failure.is_some()).collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    // The directory in the repository is the same set, cases included.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    wrnexus_policies::reload::load_checked(&PolicySource::Dir(dir.to_path_buf()))?;
+    assert_eq!(
+        wrnexus_policies::cases::case_files(&PolicySource::Dir(dir.to_path_buf()))?.len(),
+        files.len()
+    );
+    Ok(())
+}
+
+#[test]
+fn a_rule_that_breaks_an_invariant_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in [
+        "schema.cedarschema",
+        "roles.cedar",
+        "suspension.cedar",
+        "api_keys.cedar",
+        "projects.cedar",
+    ] {
+        std::fs::copy(src.join(f), dir.path().join(f))?;
+    }
+    std::fs::write(
+        dir.path().join("oops.cedar"),
+        "// Let viewers write, by mistake.\n@id(\"viewers-write\")\npermit (principal, action == WRNexus::Action::\"write\", resource)\nwhen { context.role == \"viewer\" };\n",
+    )?;
+    let source = PolicySource::Dir(dir.path().to_path_buf());
+    PolicyEngine::load(&source)?;
+    let errors = wrnexus_policies::reload::load_checked(&source)
+        .err()
+        .ok_or("an invariant-breaking set was accepted")?
+        .to_string();
+    assert!(errors.contains("a viewer never writes"), "{errors}");
+    assert!(
+        errors.contains("`viewers-write` (") && errors.contains("oops.cedar:2)"),
+        "{errors}"
+    );
+    assert!(!errors.contains("outside its workspace"), "{errors}");
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Decision tests as data: `tests/*.toml` beside the policy files. Each
+//! `[[case]]` describes a request (who, which action, which workspace or
+//! project, the membership's role and the workspace's state) and the
+//! decision it must get, optionally with the policies that must determine
+//! it. `wrnexus policy test` runs them, and so does every (re)load.
+
+use crate::engine::{Decision, DecisionRequest, PolicyEngine, Principal};
+use crate::load::{PolicyError, PolicySource};
+use crate::model::{Action, Role, WorkspaceStatus};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The shipped cases, compiled in with the shipped policies.
+const SHIPPED_CASES: &[(&str, &str)] = &[
+    (
+        "tests/api_keys.toml",
+        include_str!("../tests/api_keys.toml"),
+    ),
+    ("tests/matrix.toml", include_str!("../tests/matrix.toml")),
+    (
+        "tests/projects.toml",
+        include_str!("../tests/projects.toml"),
+    ),
+];
+
+/// One file of cases.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    #[serde(rename = "case", default)]
+    cases: Vec<Case>,
+}
+
+/// Who makes a case's request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
+    #[default]
+    User,
+    ApiKey,
+}
+
+/// The expected outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    Allow,
+    Deny,
+}
+
+fn default_workspace() -> String {
+    "w1".to_string()
+}
+
+fn default_plan() -> String {
+    "free".to_string()
+}
+
+fn default_path() -> String {
+    "/".to_string()
+}
+
+/// A request and the decision it must get.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub name: String,
+    #[serde(default)]
+    pub principal: Who,
+    pub action: String,
+    /// `owner`, `admin`, `member`, `viewer` (a key's ceiling), or `none`
+    /// for a non-member.
+    pub role: String,
+    #[serde(default)]
+    pub status: Option<WorkspaceStatus>,
+    #[serde(default = "default_plan")]
+    pub plan: String,
+    /// Default: GET for `read`, POST otherwise.
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// The workspace the request is in.
+    #[serde(default = "default_workspace")]
+    pub workspace: String,
+    /// The workspace an API key belongs to (default: `workspace`).
+    #[serde(default)]
+    pub key_workspace: Option<String>,
+    /// The project the request is about (default: the workspace itself).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// The projects the membership is limited to (default: all).
+    #[serde(default)]
+    pub granted_projects: Option<Vec<String>>,
+    pub expect: Expect,
+    /// The policies that must determine the decision, exactly.
+    #[serde(default)]
+    pub policies: Option<Vec<String>>,
+}
+
+/// A case's outcome.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub file: String,
+    pub name: String,
+    pub decision: Decision,
+    /// `None`: passed; otherwise what went wrong.
+    pub failure: Option<String>,
+}
+
+impl Case {
+    /// Decide this case's request with `engine`.
+    pub fn decide(&self, engine: &PolicyEngine) -> Result<Decision, String> {
+        let role = match self.role.as_str() {
+            "none" => None,
+            other => Some(other.parse::<Role>().map_err(|e| e.to_string())?),
+        };
+        let key_workspace = self.key_workspace.as_deref().unwrap_or(&self.workspace);
+        let principal = match self.principal {
+            Who::User => Principal::User("u1"),
+            Who::ApiKey => Principal::ApiKey {
+                id: "k1",
+                workspace_id: key_workspace,
+            },
+        };
+        let method = self.method.clone().unwrap_or_else(|| {
+            if self.action == Action::READ {
+                "GET"
+            } else {
+                "POST"
+            }
+            .to_string()
+        });
+        Ok(engine.decide(&DecisionRequest {
+            principal,
+            action: &self.action,
+            workspace_id: &self.workspace,
+            project_id: self.project.as_deref(),
+            granted_projects: self.granted_projects.as_deref(),
+            role,
+            workspace_status: self.status.unwrap_or(WorkspaceStatus::Active),
+            plan: &self.plan,
+            method: &method,
+            path: &self.path,
+        }))
+    }
+
+    fn check(&self, decision: &Decision) -> Option<String> {
+        let allowed = self.expect == Expect::Allow;
+        if decision.allowed != allowed {
+            let got = if decision.allowed { "allow" } else { "deny" };
+            return Some(format!(
+                "expected {:?}, got {got} (policies {:?}, errors {:?})",
+                self.expect, decision.policies, decision.errors
+            ));
+        }
+        match &self.policies {
+            Some(want) => {
+                let mut want = want.clone();
+                want.sort();
+                (want != decision.policies).then(|| {
+                    format!(
+                        "expected determining policies {want:?}, got {:?}",
+                        decision.policies
+                    )
+                })
+            }
+            None => None,
+        }
+    }
+}
+
+/// The case files of `source`: the shipped ones, or `DIR/tests/*.toml`.
+pub fn case_files(source: &PolicySource) -> Result<Vec<(String, String)>, PolicyError> {
+    match source {
+        PolicySource::Shipped => Ok(SHIPPED_CASES
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .collect()),
+        PolicySource::Dir(dir) => read_case_dir(&dir.join("tests")),
+    }
+}
+
+fn read_case_dir(dir: &Path) -> Result<Vec<(String, String)>, PolicyError> {
+    let io = |e: std::io::Error| PolicyError::Io {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).map_err(io)?;
+            let name = path
+                .file_name()
+                .map(|n| format!("tests/{}", n.to_string_lossy()))
+                .unwrap_or_default();
+            files.push((name, text));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Run every case of `files` with `engine`. A file that does not parse is
+/// an error naming it.
+pub fn run(
+    engine: &PolicyEngine,
+    files: &[(String, String)],
+) -> Result<Vec<CaseResult>, PolicyError> {
+    let mut results = Vec::new();
+    for (file, text) in files {
+        let parsed: CaseFile = toml::from_str(text).map_err(|e| PolicyError::Parse {
+            file: file.clone(),
+            line: e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].lines().count().max(1)
+            }),
+            message: e.message().to_string(),
+        })?;
+        for case in parsed.cases {
+            let (decision, failure) = match case.decide(engine) {
+                Ok(d) => {
+                    let failure = case.check(&d);
+                    (d, failure)
+                }
+                Err(e) => (
+                    Decision {
+                        id: String::new(),
+                        allowed: false,
+                        policies: Vec::new(),
+                        errors: vec![e.clone()],
+                        code: None,
+                    },
+                    Some(format!("bad case: {e}")),
+                ),
+            };
+            results.push(CaseResult {
+                file: file.clone(),
+                name: case.name.clone(),
+                decision,
+                failure,
+            });
+        }
+    }
+    Ok(results)
+}
