@@ -1,14 +1,15 @@
 //! `wrnexus`: the one binary. Parses the command line, builds, runs.
 
 mod dev;
+mod policy;
 mod settings;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use settings::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wrnexus_policies::{PolicyEngine, PolicySource};
+use wrnexus_policies::PolicySource;
 
 /// WRNexus: a tenancy-aware authorization gateway.
 #[derive(Debug, Parser)]
@@ -69,7 +70,7 @@ enum Command {
     /// Work with policy files.
     Policy {
         #[command(subcommand)]
-        command: PolicyCommand,
+        command: policy::PolicyCommand,
     },
     /// Print a new assertion signing key for WRNEXUS_ASSERTION_KEY (give
     /// the same one to every gateway and control plane of a deployment).
@@ -78,16 +79,6 @@ enum Command {
     DemoUpstream {
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum PolicyCommand {
-    /// Parse and strictly validate a policy directory against its schema.
-    Check {
-        /// Directory holding `schema.cedarschema` and `*.cedar` files.
-        #[arg(default_value = "policies")]
-        dir: PathBuf,
     },
 }
 
@@ -110,8 +101,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+fn run(cli: Cli) -> Result<ExitCode> {
+    let done: Result<()> = match cli.command {
         Command::Dev {
             listen,
             admin_listen,
@@ -156,32 +147,22 @@ fn run(cli: Cli) -> Result<()> {
                 Ok(())
             })
         }
-        Command::Policy {
-            command: PolicyCommand::Check { dir },
-        } => {
-            let engine =
-                PolicyEngine::load(&PolicySource::Dir(dir.clone())).map_err(|e| anyhow!("{e}"))?;
-            println!(
-                "{}: {} policies valid against the schema",
-                dir.display(),
-                engine.policy_count()
-            );
-            Ok(())
-        }
+        Command::Policy { command } => return policy::run(command),
         Command::DemoUpstream { listen } => runtime()?.block_on(async {
             let listener = tokio::net::TcpListener::bind(&listen).await?;
             println!("demo upstream on http://{listen}");
             wrnexus_gateway::demo::serve(listener).await?;
             Ok(())
         }),
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -135,6 +135,14 @@ impl PolicyEngine {
         self.actions.contains_key(action)
     }
 
+    /// A policy's text, as parsed.
+    pub fn policy_text(&self, id: &str) -> Option<String> {
+        self.loaded
+            .policies
+            .policy(&PolicyId::new(id))
+            .map(ToString::to_string)
+    }
+
     /// Where a policy was written.
     pub fn origin(&self, id: &str) -> Option<&Origin> {
         self.loaded.origins.get(&PolicyId::new(id))
