@@ -47,6 +47,9 @@ impl Default for SessionSettings {
 pub struct PolicySettings {
     /// A directory with `schema.cedarschema` and `*.cedar`; unset: the shipped policies.
     pub dir: Option<PathBuf>,
+    /// A candidate directory the gateway decides with beside the live one,
+    /// counting and logging differences without enforcing them.
+    pub shadow_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,6 +262,7 @@ impl Settings {
         };
         let mut c = GatewayConfig::new(g.listen.clone(), g.control_plane_url.clone(), upstream);
         c.assertion_key = assertion_key_from_env()?;
+        c.shadow_policies = self.policies.shadow_dir.clone().map(PolicySource::Dir);
         if let Some(aud) = &g.assertion_audience {
             c.assertion_audience = aud.clone();
         }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
-use wrnexus_policies::{Invalidation, PolicyEngine};
+use wrnexus_policies::Invalidation;
 
 /// Why the control plane could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ pub async fn build(
     }
     let store = Store::connect_without_migrating(&config.database_url, pusher).await?;
     let keys = Keys::load_or_create(&store, &config.issuer, &config.audience).await?;
-    let policies = PolicyEngine::load(&config.policies)?;
+    let policies = wrnexus_policies::reload::load_checked(&config.policies)?;
     Ok(AppState {
         store,
         keys: Arc::new(keys),

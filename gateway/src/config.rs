@@ -103,6 +103,9 @@ pub struct GatewayConfig {
     pub assertion_key: Option<wrnexus_policies::assertion::AssertionKey>,
     /// Its `aud` claim.
     pub assertion_audience: String,
+    /// A candidate policy directory evaluated beside the live one on real
+    /// traffic: differences are counted and logged, never enforced.
+    pub shadow_policies: Option<PolicySource>,
 }
 
 impl GatewayConfig {
@@ -133,6 +136,7 @@ impl GatewayConfig {
             workspace_path_prefix: "/w/".to_string(),
             assertion_key: None,
             assertion_audience: wrnexus_policies::assertion::DEFAULT_ASSERTION_AUDIENCE.to_string(),
+            shadow_policies: None,
         }
     }
 

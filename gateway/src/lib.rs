@@ -23,6 +23,7 @@
 //! - [`problem`] — the responses the gateway writes itself.
 //! - [`sockets`] — open WebSocket connections, cut when what they
 //!   depend on changes.
+//! - [`reload`] — hot reload of the policy directory (watch and SIGHUP).
 //! - [`metrics`] and [`admin`] — Prometheus metrics, `/live`, `/ready`.
 //! - [`demo`] — the echoing demo upstream of `wrnexus dev`.
 //! - [`server`] — wiring and running it all.
@@ -42,6 +43,7 @@ pub mod metrics;
 pub mod path;
 pub mod problem;
 pub mod proxy;
+pub mod reload;
 pub mod resolve;
 pub mod routes;
 pub mod server;

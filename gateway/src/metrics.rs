@@ -23,6 +23,10 @@ pub struct Metrics {
     pub upstream_seconds: HistogramVec,
     /// Requests being handled right now (WebSockets included while open).
     pub in_flight: IntGauge,
+    /// Policy reloads by set (`live`, `shadow`) and result (`ok`, `refused`).
+    pub policy_reloads: IntCounterVec,
+    /// Decisions where the shadow set disagreed, by the two outcomes.
+    pub shadow_differences: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -93,6 +97,22 @@ impl Metrics {
             "wrnexus_gateway_requests_in_flight",
             "Requests (and open WebSocket connections) being handled now",
         )?;
+        let policy_reloads = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_policy_reloads_total",
+                "Policy reloads by set and result (refused: the last good set kept serving)",
+            ),
+            &["set", "result"],
+        )?;
+        let shadow_differences = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_policy_shadow_differences_total",
+                "Decisions where the shadow policy set disagreed with the live one",
+            ),
+            &["live", "shadow"],
+        )?;
+        registry.register(Box::new(policy_reloads.clone()))?;
+        registry.register(Box::new(shadow_differences.clone()))?;
         registry.register(Box::new(upstream_seconds.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(requests.clone()))?;
@@ -111,6 +131,8 @@ impl Metrics {
             keys_loaded,
             upstream_seconds,
             in_flight,
+            policy_reloads,
+            shadow_differences,
         })
     }
 

@@ -112,6 +112,8 @@ pub struct Gateway {
     pub verifier: Verifier,
     pub resolver: Resolver,
     pub policies: Arc<RwLock<Arc<PolicyEngine>>>,
+    /// A candidate set decided beside the live one, never enforced.
+    pub shadow: Option<Arc<RwLock<Arc<PolicyEngine>>>>,
     pub metrics: Metrics,
     pub cookie_name: String,
     pub routes: RouteTable,
@@ -334,7 +336,7 @@ impl Gateway {
         };
         let policies = self.policies();
         let resolved = subject.resolved;
-        let decision = policies.decide(&DecisionRequest {
+        let request = DecisionRequest {
             principal: subject.principal,
             action: action.as_str(),
             workspace_id: subject.workspace_id,
@@ -345,7 +347,31 @@ impl Gateway {
             plan: &resolved.plan,
             method,
             path,
-        });
+        };
+        let decision = policies.decide(&request);
+        if let Some(shadow) = &self.shadow {
+            let shadow = match shadow.read() {
+                Ok(p) => p.clone(),
+                Err(p) => p.into_inner().clone(),
+            };
+            let candidate = shadow.decide(&request);
+            if candidate.allowed != decision.allowed {
+                let label = |allowed: bool| if allowed { "allow" } else { "deny" };
+                self.metrics
+                    .shadow_differences
+                    .with_label_values(&[label(decision.allowed), label(candidate.allowed)])
+                    .inc();
+                tracing::info!(
+                    request_id = %ctx.request_id,
+                    decision_id = %decision.id,
+                    live = label(decision.allowed),
+                    shadow = label(candidate.allowed),
+                    live_policies = ?decision.policies,
+                    shadow_policies = ?candidate.policies,
+                    "shadow policies disagree (not enforced)"
+                );
+            }
+        }
         tracing::info!(
             request_id = %ctx.request_id,
             decision_id = %decision.id,

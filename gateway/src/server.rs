@@ -20,7 +20,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
-use wrnexus_policies::{Invalidation, PolicyEngine};
+use wrnexus_policies::Invalidation;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +61,11 @@ pub fn run(
     local: Option<broadcast::Sender<Invalidation>>,
 ) -> Result<(), GatewayError> {
     let metrics = Metrics::new()?;
-    let policies = PolicyEngine::load(&config.policies)?;
+    let policies = wrnexus_policies::reload::load_checked(&config.policies)?;
+    let shadow = match &config.shadow_policies {
+        Some(source) => Some(wrnexus_policies::reload::load_checked(source)?),
+        None => None,
+    };
     let routes = RouteTable::build(
         config.effective_routes(),
         |action| policies.knows_action(action),
@@ -156,6 +160,23 @@ pub fn run(
         });
     }
 
+    let live_slot: crate::reload::Slot = Arc::new(RwLock::new(Arc::new(policies)));
+    background.spawn(crate::reload::watch(
+        config.policies.clone(),
+        live_slot.clone(),
+        "live",
+        metrics.clone(),
+    ));
+    let shadow_slot: Option<crate::reload::Slot> =
+        shadow.map(|engine| Arc::new(RwLock::new(Arc::new(engine))));
+    if let (Some(source), Some(slot)) = (&config.shadow_policies, &shadow_slot) {
+        background.spawn(crate::reload::watch(
+            source.clone(),
+            slot.clone(),
+            "shadow",
+            metrics.clone(),
+        ));
+    }
     let control_plane = resolve(&Upstream::parse(&config.control_plane_url)?)?;
     let gateway = Gateway {
         keys,
@@ -169,7 +190,8 @@ pub fn run(
             config.stale_bound,
             metrics.clone(),
         ),
-        policies: Arc::new(RwLock::new(Arc::new(policies))),
+        policies: live_slot.clone(),
+        shadow: shadow_slot.clone(),
         metrics,
         cookie_name: config.cookie_name.clone(),
         routes,
