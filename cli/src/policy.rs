@@ -24,7 +24,7 @@ pub enum PolicyCommand {
     },
     /// Decide one described request and say why. Exit status: 0 allow,
     /// 2 deny, 1 error.
-    Explain(ExplainArgs),
+    Explain(Box<ExplainArgs>),
 }
 
 /// A request to explain.
@@ -105,7 +105,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        PolicyCommand::Explain(args) => explain(args),
+        PolicyCommand::Explain(args) => explain(*args),
     }
 }
 
