@@ -58,6 +58,7 @@ pub struct GatewaySettings {
     pub upstream: String,
     pub redis_url: Option<String>,
     pub cache_capacity: Option<usize>,
+    pub token_cache_capacity: Option<usize>,
     pub cache_ttl_secs: Option<u64>,
     pub stale_bound_secs: Option<u64>,
     pub threads: Option<usize>,
@@ -164,6 +165,9 @@ impl Settings {
         c.policies = self.policy_source();
         if let Some(v) = g.cache_capacity {
             c.cache_capacity = v;
+        }
+        if let Some(v) = g.token_cache_capacity {
+            c.token_cache_capacity = v;
         }
         if let Some(v) = g.cache_ttl_secs {
             c.cache_ttl = Duration::from_secs(v);

@@ -7,6 +7,7 @@
 //! - [`config`] — settings.
 //! - [`proxy`] — the life of a request (authn → resolve → decide → forward).
 //! - [`authn`] — the session cookie and JWT verification.
+//! - [`token_cache`] — verified session tokens, by hash, until `exp`.
 //! - [`keys`] — the control plane's public keys, refreshed on a schedule.
 //! - [`resolve`] — decision data from the local cache, Redis, or the
 //!   control plane; failing closed.
@@ -18,6 +19,8 @@
 //! - [`metrics`] and [`admin`] — Prometheus metrics, `/live`, `/ready`.
 //! - [`demo`] — the echoing demo upstream of `wrnexus dev`.
 //! - [`server`] — wiring and running it all.
+//! - [`passthrough`] — benchmark reference only: a bare proxy with **no
+//!   authentication**, for comparing the gateway with pingora alone.
 
 pub mod admin;
 pub mod authn;
@@ -28,11 +31,13 @@ pub mod headers;
 pub mod invalidation;
 pub mod keys;
 pub mod metrics;
+pub mod passthrough;
 pub mod path;
 pub mod problem;
 pub mod proxy;
 pub mod resolve;
 pub mod server;
+pub mod token_cache;
 
 pub use config::{GatewayConfig, Upstream};
 pub use server::{GatewayError, run};

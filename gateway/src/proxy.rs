@@ -179,8 +179,8 @@ impl Gateway {
             (true, Some(role)) => {
                 ctx.decision = "allow";
                 ctx.identity = Some(Identity {
-                    user_id: claims.sub,
-                    workspace_id: claims.wid,
+                    user_id: claims.sub.clone(),
+                    workspace_id: claims.wid.clone(),
                     role,
                 });
                 Verdict::Forward
