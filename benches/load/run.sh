@@ -49,6 +49,12 @@ fi
 
 UP=$((BASE_PORT + 81)) NGX=$((BASE_PORT + 82)) PT=$((BASE_PORT + 83))
 GW=$((BASE_PORT + 84)) GWC=$((BASE_PORT + 85)) CP=$((BASE_PORT + 70))
+for port in $UP $NGX $PT $GW $GWC $CP $((BASE_PORT + 90)) $((BASE_PORT + 91)); do
+  if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is in use (another run?); set BASE_PORT to move all ports" >&2
+    exit 2
+  fi
+done
 WORK=$(mktemp -d /tmp/wrnexus-load.XXXXXX)
 PIDS=()
 cleanup() {
@@ -264,8 +270,13 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 def med(name, tool, col):
     vals = [float(r[col]) for r in rows if r[0] == name and r[1].startswith(tool)]
     return statistics.median(vals) if vals else float("nan")
+def ms(text):
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float("inf")
 def lat(name, tool, col):
-    vals = sorted(r[col] for r in rows if r[0] == name and r[1].startswith(tool))
+    vals = sorted((r[col] for r in rows if r[0] == name and r[1].startswith(tool)), key=ms)
     return vals[len(vals) // 2] if vals else "-"
 names = list(dict.fromkeys(r[0] for r in rows))
 base_rps, base_cpu = med("passthrough", "wrk", 3), med("passthrough", "h2load", 8)
