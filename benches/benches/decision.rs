@@ -1,51 +1,78 @@
-//! The per-request decision path: token verification, local cache hit and
-//! Cedar evaluation, each timed over many iterations (median of rounds).
+//! Criterion micro-benchmarks of the per-request decision path: session
+//! token verification (cold, and a verified-token cache hit), the local
+//! cache (hit and miss), Cedar evaluation, and the whole decision
+//! (authn → resolve from the in-process cache → decide), steady and cold.
 //!
-//! Run with `cargo bench -p wrnexus-benches`.
+//! Run with `cargo bench -p wrnexus-benches` (add `-- NAME` to filter).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
+use futures_util::FutureExt;
+use http::{HeaderMap, HeaderValue};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wrnexus_gateway::authn::Verifier;
+use wrnexus_gateway::authn::{self, Verifier};
 use wrnexus_gateway::cache::LocalCache;
 use wrnexus_gateway::keys::KeyRing;
+use wrnexus_gateway::metrics::Metrics;
+use wrnexus_gateway::resolve::Resolver;
 use wrnexus_policies::{
-    DecisionRequest, Entry, PolicyEngine, Principal, Role, VersionedEntry, WorkspaceStatus,
+    Action, DecisionRequest, Entry, EntryKey, PolicyEngine, Principal, Role, VersionedEntry,
+    WorkspaceStatus,
 };
 
-type BenchResult = Result<(), Box<dyn std::error::Error>>;
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-/// Time `f` in `rounds` rounds of `iters` calls; print the median per call.
-fn bench(name: &str, iters: u32, mut f: impl FnMut()) {
-    let rounds = 11;
-    let mut per_call: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            start.elapsed() / iters
-        })
-        .collect();
-    per_call.sort();
-    let median = per_call[rounds / 2];
-    let (min, max) = (per_call[0], per_call[rounds - 1]);
-    println!(
-        "{name:<32} median {median:>10.2?}  (min {min:.2?}, max {max:.2?}, {rounds}×{iters} calls)"
-    );
+const USER: &str = "3f1c9a2e-0000-4000-8000-000000000001";
+const WORKSPACE: &str = "3f1c9a2e-0000-4000-8000-000000000002";
+const SESSION: &str = "3f1c9a2e-0000-4000-8000-000000000003";
+const COOKIE: &str = "__Host-wrnexus_session";
+
+/// A key ring holding one fresh Ed25519 key, and a way to sign with it.
+struct Signer {
+    keys: KeyRing,
+    encoding: EncodingKey,
 }
 
-fn cedar() -> BenchResult {
-    let engine = PolicyEngine::shipped()?;
-    let request = DecisionRequest {
-        principal: Principal::User("3f1c9a2e-0000-4000-8000-000000000001"),
+impl Signer {
+    fn new() -> BenchResult<Self> {
+        let signing = SigningKey::generate(&mut rand::rngs::OsRng);
+        let der = signing.to_pkcs8_der()?;
+        let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
+        let set: JwkSet = serde_json::from_value(serde_json::json!({
+            "keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA"}]
+        }))?;
+        let keys = KeyRing::default();
+        keys.replace(&set)?;
+        Ok(Signer {
+            keys,
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+        })
+    }
+
+    /// A session token; `n` makes it unique (its `iat`).
+    fn token(&self, n: i64) -> BenchResult<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let claims = serde_json::json!({
+            "iss": "wrnexus", "aud": "wrnexus-gateway", "sub": USER, "wid": WORKSPACE,
+            "sid": SESSION, "iat": n, "exp": 4_000_000_000_i64
+        });
+        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
+    }
+}
+
+fn member_request<'a>() -> DecisionRequest<'a> {
+    DecisionRequest {
+        principal: Principal::User(USER),
         action: "write",
-        workspace_id: "3f1c9a2e-0000-4000-8000-000000000002",
+        workspace_id: WORKSPACE,
         project_id: None,
         granted_projects: None,
         role: Some(Role::Member),
@@ -53,70 +80,204 @@ fn cedar() -> BenchResult {
         plan: "free",
         method: "POST",
         path: "/app/items",
-    };
-    assert!(
-        engine.decide(&request).allowed,
-        "the benchmarked request must be allowed"
-    );
-    bench("cedar_decide_member_write", 2_000, || {
-        black_box(engine.decide(black_box(&request)));
-    });
-    Ok(())
+    }
 }
 
-fn token_verify() -> BenchResult {
-    let signing = SigningKey::generate(&mut rand::rngs::OsRng);
-    let der = signing.to_pkcs8_der()?;
-    let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
-    let set: JwkSet = serde_json::from_value(serde_json::json!({
-        "keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA"}]
-    }))?;
-    let keys = KeyRing::default();
-    keys.replace(&set)?;
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some("k1".into());
-    let claims = serde_json::json!({
-        "iss": "wrnexus", "aud": "wrnexus-gateway", "sub": "u", "wid": "w", "sid": "s",
-        "iat": 1, "exp": 4_000_000_000_i64
-    });
-    let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes()))?;
-    let verifier = Verifier::new("wrnexus", "wrnexus-gateway");
-    assert!(
-        verifier.verify(&keys, &token).is_ok(),
-        "the benchmarked token must verify"
-    );
-    bench("session_token_verify", 2_000, || {
-        black_box(verifier.verify(&keys, black_box(&token)).is_ok());
-    });
-    Ok(())
+fn versioned(entry: Entry) -> VersionedEntry {
+    VersionedEntry { version: 1, entry }
 }
 
-fn cache_hit() -> BenchResult {
-    let cache = LocalCache::new(100_000);
-    for i in 0..10_000 {
-        let entry = VersionedEntry {
-            version: i,
-            entry: Entry::Membership {
+/// A resolver whose local cache holds everything one session needs.
+fn warm_resolver() -> BenchResult<Resolver> {
+    let cache = Arc::new(LocalCache::new(100_000));
+    let now = Instant::now();
+    for (key, entry) in [
+        (
+            EntryKey::Session(SESSION.into()),
+            Entry::Session {
+                user_id: USER.into(),
+                revoked: false,
+            },
+        ),
+        (EntryKey::User(USER.into()), Entry::User { disabled: false }),
+        (
+            EntryKey::membership(WORKSPACE, USER),
+            Entry::Membership {
                 role: Some(Role::Member),
                 projects: None,
             },
-        };
-        cache.insert(&format!("wrnexus:member:w{i}:u{i}"), entry, Instant::now());
+        ),
+        (
+            EntryKey::Workspace(WORKSPACE.into()),
+            Entry::Workspace {
+                status: WorkspaceStatus::Active,
+                plan: "free".into(),
+            },
+        ),
+    ] {
+        cache.insert(&key.cache_key(), versioned(entry), now);
     }
-    assert!(cache.get("wrnexus:member:w5000:u5000").is_some());
-    bench("local_cache_hit", 200_000, || {
-        black_box(cache.get(black_box("wrnexus:member:w5000:u5000")));
+    Ok(Resolver::new(
+        cache,
+        None,
+        reqwest::Client::new(),
+        "http://127.0.0.1:9",
+        Duration::from_secs(3600),
+        Duration::from_secs(30),
+        Metrics::new()?,
+    ))
+}
+
+/// What the gateway does for one app request, minus the I/O: find the
+/// cookie, verify it, resolve from the local cache, decide.
+fn decide_request(
+    headers: &HeaderMap,
+    verifier: &Verifier,
+    keys: &KeyRing,
+    resolver: &Resolver,
+    engine: &PolicyEngine,
+) -> BenchResult<bool> {
+    let token = authn::session_token(headers, COOKIE)?;
+    let claims = verifier.verify(keys, token)?;
+    let resolved = resolver
+        .resolve(&claims, &claims.wid, token)
+        .now_or_never()
+        .ok_or("resolve went past the local cache")??;
+    let action = Action::for_method("POST");
+    let decision = engine.decide(&DecisionRequest {
+        principal: Principal::User(&claims.sub),
+        action: action.as_str(),
+        workspace_id: &claims.wid,
+        project_id: None,
+        granted_projects: resolved.projects.as_deref(),
+        role: resolved.role,
+        workspace_status: resolved.status,
+        plan: &resolved.plan,
+        method: "POST",
+        path: "/app/items",
+    });
+    Ok(decision.allowed)
+}
+
+fn cookie_headers(token: &str) -> BenchResult<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::COOKIE,
+        HeaderValue::from_str(&format!("theme=dark; {COOKIE}={token}"))?,
+    );
+    Ok(headers)
+}
+
+fn token_benches(c: &mut Criterion) -> BenchResult<()> {
+    let signer = Signer::new()?;
+    let token = signer.token(1)?;
+    let verifier = Verifier::new("wrnexus", "wrnexus-gateway");
+    verifier.verify_signature(&signer.keys, &token)?;
+    c.bench_function("token/verify_cold", |b| {
+        b.iter(|| {
+            black_box(
+                verifier
+                    .verify_signature(&signer.keys, black_box(&token))
+                    .is_ok(),
+            )
+        })
+    });
+    verifier.verify(&signer.keys, &token)?;
+    c.bench_function("token/cache_hit", |b| {
+        b.iter(|| black_box(verifier.verify(&signer.keys, black_box(&token)).is_ok()))
     });
     Ok(())
 }
 
-fn main() -> BenchResult {
-    // `cargo test` runs bench targets only when asked; `--bench` is passed by `cargo bench`.
-    if !std::env::args().any(|a| a == "--bench") {
-        return Ok(());
+fn cache_benches(c: &mut Criterion) {
+    let cache = LocalCache::new(100_000);
+    for i in 0..10_000 {
+        let entry = versioned(Entry::Membership {
+            role: Some(Role::Member),
+            projects: None,
+        });
+        cache.insert(&format!("wrnexus:member:w{i}:u{i}"), entry, Instant::now());
     }
-    cedar()?;
-    token_verify()?;
-    cache_hit()?;
+    c.bench_function("local_cache/hit", |b| {
+        b.iter(|| black_box(cache.get(black_box("wrnexus:member:w5000:u5000"))))
+    });
+    c.bench_function("local_cache/miss", |b| {
+        b.iter(|| black_box(cache.get(black_box("wrnexus:member:w5000:nobody"))))
+    });
+}
+
+fn cedar_benches(c: &mut Criterion) -> BenchResult<()> {
+    let engine = PolicyEngine::shipped()?;
+    let request = member_request();
+    if !engine.decide(&request).allowed {
+        return Err("the benchmarked request must be allowed".into());
+    }
+    c.bench_function("cedar/decide_member_write", |b| {
+        b.iter(|| black_box(engine.decide(black_box(&request))))
+    });
+    let granted = vec!["p1".to_string(), "p2".to_string()];
+    let project = DecisionRequest {
+        project_id: Some("p2"),
+        granted_projects: Some(&granted),
+        ..member_request()
+    };
+    c.bench_function("cedar/decide_project_limited", |b| {
+        b.iter(|| black_box(engine.decide(black_box(&project))))
+    });
     Ok(())
 }
+
+fn whole_decision_benches(c: &mut Criterion) -> BenchResult<()> {
+    let signer = Signer::new()?;
+    let engine = PolicyEngine::shipped()?;
+    let resolver = warm_resolver()?;
+    let verifier = Verifier::new("wrnexus", "wrnexus-gateway");
+    let headers = cookie_headers(&signer.token(1)?)?;
+    if !decide_request(&headers, &verifier, &signer.keys, &resolver, &engine)? {
+        return Err("the benchmarked request must be allowed".into());
+    }
+    c.bench_function("decision/steady", |b| {
+        b.iter(|| {
+            black_box(decide_request(&headers, &verifier, &signer.keys, &resolver, &engine).ok())
+        })
+    });
+    // Cold: a token never seen (its signature is checked), decision data warm.
+    let mut n = 1;
+    c.bench_function("decision/cold_token", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                signer.token(n).and_then(|t| cookie_headers(&t)).ok()
+            },
+            |headers| {
+                headers
+                    .map(|h| decide_request(&h, &verifier, &signer.keys, &resolver, &engine).ok())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    Ok(())
+}
+
+fn benches(c: &mut Criterion) {
+    cache_benches(c);
+    for result in [
+        token_benches(c),
+        cedar_benches(c),
+        whole_decision_benches(c),
+    ] {
+        if let Err(e) = result {
+            eprintln!("benchmark setup failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+criterion_group! {
+    name = decision;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = benches
+}
+criterion_main!(decision);

@@ -80,6 +80,29 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: String,
     },
+    /// BENCHMARK REFERENCE: NO AUTHENTICATION. A bare pingora proxy that
+    /// forwards every request to --upstream untouched, for the load
+    /// benchmark's baseline. Never put it in front of a real app.
+    #[command(
+        hide = true,
+        long_about = "BENCHMARK REFERENCE: NO AUTHENTICATION.\n\n\
+            A bare pingora proxy that forwards every request to --upstream untouched, \
+            so that the load benchmark (benches/load/run.sh) can compare the gateway \
+            with pingora doing nothing else. It is not the gateway: it checks no \
+            session, asks no policy and strips no header. Never put it in front of \
+            a real app."
+    )]
+    Passthrough {
+        /// Listen address.
+        #[arg(long)]
+        listen: String,
+        /// Where every request goes, e.g. `http://127.0.0.1:3000`.
+        #[arg(long)]
+        upstream: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -148,6 +171,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Policy { command } => return policy::run(command),
+        Command::Passthrough {
+            listen,
+            upstream,
+            threads,
+        } => {
+            let upstream = wrnexus_gateway::Upstream::parse(&upstream)?;
+            eprintln!(
+                "BENCHMARK PASS-THROUGH: no authentication; every request goes to the upstream"
+            );
+            Ok(wrnexus_gateway::passthrough::run(
+                &listen, &upstream, threads,
+            )?)
+        }
         Command::DemoUpstream { listen } => runtime()?.block_on(async {
             let listener = tokio::net::TcpListener::bind(&listen).await?;
             println!("demo upstream on http://{listen}");

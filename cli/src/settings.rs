@@ -68,6 +68,7 @@ pub struct GatewaySettings {
     pub trusted_proxies: Vec<String>,
     pub redis_url: Option<String>,
     pub cache_capacity: Option<usize>,
+    pub token_cache_capacity: Option<usize>,
     pub cache_ttl_secs: Option<u64>,
     pub stale_bound_secs: Option<u64>,
     /// Paths `{prefix}{workspace_id}/…` name their workspace ("" turns it off).
@@ -276,6 +277,9 @@ impl Settings {
         c.policies = self.policy_source();
         if let Some(v) = g.cache_capacity {
             c.cache_capacity = v;
+        }
+        if let Some(v) = g.token_cache_capacity {
+            c.token_cache_capacity = v;
         }
         if let Some(v) = g.cache_ttl_secs {
             c.cache_ttl = Duration::from_secs(v);

@@ -1,9 +1,11 @@
 //! Authentication: find the session cookie and verify its JWT.
 
 use crate::keys::KeyRing;
+use crate::token_cache::{self, TokenCache};
 use http::HeaderMap;
 use http::header::COOKIE;
 use jsonwebtoken::{Algorithm, Validation};
+use std::sync::Arc;
 use wrnexus_policies::SessionClaims;
 
 /// Why a request carries no usable identity.
@@ -55,22 +57,56 @@ pub fn session_token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Result<&'
 }
 
 /// Verifies session JWTs: EdDSA only; `exp`, `iss`, `aud` required.
+/// Successful verifications are remembered in a [`TokenCache`] (see its
+/// rules: keyed by the token's hash, never past `exp`, dropped on any
+/// key-set change).
 #[derive(Debug)]
 pub struct Verifier {
     validation: Validation,
+    cache: TokenCache,
 }
 
 impl Verifier {
+    /// A verifier with a verified-token cache of the default capacity.
     pub fn new(issuer: &str, audience: &str) -> Self {
+        Self::with_cache(issuer, audience, token_cache::DEFAULT_CAPACITY)
+    }
+
+    /// A verifier remembering up to `capacity` verified tokens (0: none).
+    pub fn with_cache(issuer: &str, audience: &str, capacity: usize) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        Verifier { validation }
+        Verifier {
+            validation,
+            cache: TokenCache::new(capacity),
+        }
     }
 
-    pub fn verify(&self, keys: &KeyRing, token: &str) -> Result<SessionClaims, AuthnError> {
+    /// Verify `token`, from the cache when this exact token was verified
+    /// under the current keys and has not expired.
+    pub fn verify(&self, keys: &KeyRing, token: &str) -> Result<Arc<SessionClaims>, AuthnError> {
+        let hash = token_cache::token_hash(token);
+        // Read before the keys are: a verification racing a key change is
+        // recorded under the older generation, and so not served after it.
+        let generation = keys.generation();
+        let now = token_cache::unix_now();
+        if let Some(claims) = self.cache.get(&hash, generation, now) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.verify_signature(keys, token)?);
+        self.cache.insert(hash, claims.clone(), generation, now);
+        Ok(claims)
+    }
+
+    /// The full check, signature included, without the cache.
+    pub fn verify_signature(
+        &self,
+        keys: &KeyRing,
+        token: &str,
+    ) -> Result<SessionClaims, AuthnError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthnError::Invalid)?;
         if header.alg != Algorithm::EdDSA {
             return Err(AuthnError::Invalid);

@@ -83,6 +83,8 @@ pub struct GatewayConfig {
     pub policies: PolicySource,
     /// Most entries kept in the in-process cache.
     pub cache_capacity: usize,
+    /// Most verified session tokens remembered (0: verify every request).
+    pub token_cache_capacity: usize,
     /// How long a local entry is trusted before it is read again (changes
     /// arrive as invalidations well before that).
     pub cache_ttl: Duration,
@@ -128,6 +130,7 @@ impl GatewayConfig {
             cookie_name: DEFAULT_COOKIE_NAME.to_string(),
             policies: PolicySource::Shipped,
             cache_capacity: 100_000,
+            token_cache_capacity: crate::token_cache::DEFAULT_CAPACITY,
             cache_ttl: Duration::from_secs(60),
             stale_bound: Duration::from_secs(30),
             keys_refresh: Duration::from_secs(60),

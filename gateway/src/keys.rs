@@ -4,12 +4,17 @@
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Verification keys by `kid`. Only Ed25519 keys are accepted.
 #[derive(Default)]
 pub struct KeyRing {
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
+    /// The `(kid, x)` pairs in force, sorted: tells a change from a no-op refresh.
+    fingerprint: Mutex<Vec<(String, String)>>,
+    /// Bumped (after the new keys are in place) whenever the key set changes.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -34,6 +39,12 @@ impl KeyRing {
         self.snapshot().get(kid).cloned()
     }
 
+    /// Changes whenever the set of keys changes; a verification made under
+    /// an older generation may have used a key that is gone.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     pub fn len(&self) -> usize {
         self.snapshot().len()
     }
@@ -52,6 +63,7 @@ impl KeyRing {
     /// Replace the keys with the Ed25519 ones of `set`.
     pub fn replace(&self, set: &JwkSet) -> Result<usize, KeyError> {
         let mut keys = HashMap::new();
+        let mut fingerprint = Vec::new();
         for jwk in &set.keys {
             let (Some(kid), AlgorithmParameters::OctetKeyPair(okp)) =
                 (&jwk.common.key_id, &jwk.algorithm)
@@ -63,16 +75,24 @@ impl KeyRing {
             }
             if let Ok(key) = DecodingKey::from_ed_components(&okp.x) {
                 keys.insert(kid.clone(), key);
+                fingerprint.push((kid.clone(), okp.x.clone()));
             }
         }
         if keys.is_empty() {
             return Err(KeyError::Empty);
         }
         let n = keys.len();
+        fingerprint.sort();
+        let mut known = self.fingerprint.lock().unwrap_or_else(|p| p.into_inner());
+        if *known == fingerprint {
+            return Ok(n);
+        }
         match self.keys.write() {
             Ok(mut k) => *k = Arc::new(keys),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
         }
+        *known = fingerprint;
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(n)
     }
 

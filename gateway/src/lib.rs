@@ -10,6 +10,7 @@
 //! - [`api_key`] — `Bearer wrn_…` keys checked against their pushed entry.
 //! - [`workspace_path`] — `/w/{workspace_id}/…` links; [`switch`] re-issues
 //!   the cookie when such a link leads into another workspace.
+//! - [`token_cache`] — verified session tokens, by hash, until `exp`.
 //! - [`keys`] — the control plane's public keys, refreshed on a schedule.
 //! - [`resolve`] — decision data from the local cache, Redis, or the
 //!   control plane; failing closed.
@@ -27,6 +28,8 @@
 //! - [`metrics`] and [`admin`] — Prometheus metrics, `/live`, `/ready`.
 //! - [`demo`] — the echoing demo upstream of `wrnexus dev`.
 //! - [`server`] — wiring and running it all.
+//! - [`passthrough`] — benchmark reference only: a bare proxy with **no
+//!   authentication**, for comparing the gateway with pingora alone.
 
 pub mod admin;
 pub mod api_key;
@@ -40,6 +43,7 @@ pub mod headers;
 pub mod invalidation;
 pub mod keys;
 pub mod metrics;
+pub mod passthrough;
 pub mod path;
 pub mod problem;
 pub mod proxy;
@@ -49,6 +53,7 @@ pub mod routes;
 pub mod server;
 pub mod sockets;
 pub mod switch;
+pub mod token_cache;
 pub mod workspace_path;
 
 pub use config::{GatewayConfig, Upstream};

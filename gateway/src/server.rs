@@ -180,7 +180,11 @@ pub fn run(
     let control_plane = resolve(&Upstream::parse(&config.control_plane_url)?)?;
     let gateway = Gateway {
         keys,
-        verifier: Verifier::new(&config.issuer, &config.audience),
+        verifier: Verifier::with_cache(
+            &config.issuer,
+            &config.audience,
+            config.token_cache_capacity,
+        ),
         resolver: Resolver::new(
             cache,
             redis,

@@ -3,8 +3,9 @@
 use crate::load::{self, Loaded, Origin, PolicyErrors, PolicySource};
 use crate::model::{CredentialKind, NO_ROLE, Role, WorkspaceStatus};
 use cedar_policy::{
-    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, Request,
-    RestrictedExpression,
+    ActionConstraint, Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint, RestrictedExpression,
+    Schema,
 };
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -65,6 +66,31 @@ pub struct Decision {
     pub code: Option<String>,
 }
 
+/// What is prepared, at load, for one action and one pair of principal and
+/// resource types, so that deciding does no work that cannot vary.
+#[derive(Debug)]
+struct Plan {
+    /// The policies whose scope can match such a request; the others can
+    /// neither be satisfied nor err, so leaving them out changes nothing.
+    policies: PolicySet,
+    /// Whether requests of this shape pass the schema's request validation
+    /// whatever their ids and strings (checked with probe values at load).
+    /// When not, each request is validated, and refused, as before.
+    prevalidated: bool,
+}
+
+/// An action's uid and its plans, indexed by [`plan_index`].
+#[derive(Debug)]
+struct ActionPlans {
+    uid: EntityUid,
+    plans: [Plan; 4],
+}
+
+/// `principal_is_key`, `resource_is_project` → index into [`ActionPlans::plans`].
+fn plan_index(principal_is_key: bool, resource_is_project: bool) -> usize {
+    usize::from(principal_is_key) * 2 + usize::from(resource_is_project)
+}
+
 /// Parsed, validated policies, ready to decide. Immutable: a reload builds
 /// a new engine and swaps it in whole.
 #[derive(Debug)]
@@ -75,7 +101,7 @@ pub struct PolicyEngine {
     key_type: EntityTypeName,
     workspace_type: EntityTypeName,
     project_type: EntityTypeName,
-    actions: HashMap<String, EntityUid>,
+    actions: HashMap<String, ActionPlans>,
     source: PolicySource,
 }
 
@@ -93,22 +119,108 @@ impl PolicyEngine {
             })
         };
         let action_type = type_name("Action")?;
-        let actions = loaded
-            .schema
-            .actions()
-            .filter(|a| a.type_name() == &action_type)
-            .map(|a| (a.id().unescaped().to_string(), a.clone()))
-            .collect();
-        Ok(PolicyEngine {
+        let mut engine = PolicyEngine {
             user_type: type_name("User")?,
             key_type: type_name("ApiKey")?,
             workspace_type: type_name("Workspace")?,
             project_type: type_name("Project")?,
             authorizer: Authorizer::new(),
-            actions,
+            actions: HashMap::new(),
             loaded,
             source: source.clone(),
-        })
+        };
+        let uids: Vec<EntityUid> = engine
+            .loaded
+            .schema
+            .actions()
+            .filter(|a| a.type_name() == &action_type)
+            .cloned()
+            .collect();
+        for uid in uids {
+            let plans = [false, true]
+                .map(|key| [false, true].map(|project| engine.plan(&uid, key, project)));
+            let [[user_ws, user_project], [key_ws, key_project]] = plans;
+            engine.actions.insert(
+                uid.id().unescaped().to_string(),
+                ActionPlans {
+                    uid,
+                    plans: [user_ws, user_project, key_ws, key_project],
+                },
+            );
+        }
+        Ok(engine)
+    }
+
+    /// Prepare the decisions of `action` for one principal and resource type.
+    fn plan(&self, action: &EntityUid, principal_is_key: bool, resource_is_project: bool) -> Plan {
+        let principal_type = if principal_is_key {
+            &self.key_type
+        } else {
+            &self.user_type
+        };
+        let resource_type = if resource_is_project {
+            &self.project_type
+        } else {
+            &self.workspace_type
+        };
+        let policies = if self.loaded.policies.templates().next().is_some() {
+            // Template links: keep everything rather than reason about them.
+            self.loaded.policies.clone()
+        } else {
+            let in_scope = self.loaded.policies.policies().filter(|p| {
+                let principal = match p.principal_constraint() {
+                    PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => {
+                        t == *principal_type
+                    }
+                    PrincipalConstraint::Eq(uid) => uid.type_name() == principal_type,
+                    PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+                };
+                let resource = match p.resource_constraint() {
+                    ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => {
+                        t == *resource_type
+                    }
+                    ResourceConstraint::Eq(uid) => uid.type_name() == resource_type,
+                    ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+                };
+                let action_matches = match p.action_constraint() {
+                    ActionConstraint::Eq(uid) => uid == *action,
+                    ActionConstraint::Any | ActionConstraint::In(_) => true,
+                };
+                principal && resource && action_matches
+            });
+            PolicySet::from_policies(in_scope.cloned())
+                .unwrap_or_else(|_| self.loaded.policies.clone())
+        };
+        // Probe ids and strings no schema could list: if these pass, any pass
+        // (request validation only looks at values for enumerated types).
+        let probe = "wrnexus-probe\u{1}";
+        let granted = [probe.to_string()];
+        let request = DecisionRequest {
+            principal: if principal_is_key {
+                Principal::ApiKey {
+                    id: probe,
+                    workspace_id: probe,
+                }
+            } else {
+                Principal::User(probe)
+            },
+            action: "",
+            workspace_id: probe,
+            project_id: resource_is_project.then_some(probe),
+            granted_projects: Some(&granted),
+            role: None,
+            workspace_status: WorkspaceStatus::Active,
+            plan: probe,
+            method: probe,
+            path: probe,
+        };
+        let prevalidated = self
+            .request(&request, action.clone(), Some(&self.loaded.schema))
+            .is_ok();
+        Plan {
+            policies,
+            prevalidated,
+        }
     }
 
     /// The shipped policies, compiled into the binary.
@@ -184,6 +296,42 @@ impl PolicyEngine {
         &self,
         req: &DecisionRequest<'_>,
     ) -> Result<(bool, Vec<String>, Vec<String>), String> {
+        let plans = self
+            .actions
+            .get(req.action)
+            .ok_or_else(|| format!("unknown action `{}`", req.action))?;
+        let plan = &plans.plans[plan_index(
+            matches!(req.principal, Principal::ApiKey { .. }),
+            req.project_id.is_some(),
+        )];
+        let schema = (!plan.prevalidated).then_some(&self.loaded.schema);
+        let (request, entities) = self.request(req, plans.uid.clone(), schema)?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &plan.policies, &entities);
+        let allowed = response.decision() == cedar_policy::Decision::Allow;
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|p| p.to_string())
+            .collect();
+        policies.sort();
+        let errors = response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect();
+        Ok((allowed, policies, errors))
+    }
+
+    /// The Cedar request and entities of `req`, validated against `schema`
+    /// when given.
+    fn request(
+        &self,
+        req: &DecisionRequest<'_>,
+        action: EntityUid,
+        schema: Option<&Schema>,
+    ) -> Result<(Request, Entities), String> {
         let workspace = EntityUid::from_type_name_and_id(
             self.workspace_type.clone(),
             EntityId::new(req.workspace_id),
@@ -210,11 +358,6 @@ impl PolicyEngine {
                 key
             }
         };
-        let action = self
-            .actions
-            .get(req.action)
-            .ok_or_else(|| format!("unknown action `{}`", req.action))?
-            .clone();
         let resource = match req.project_id {
             None => workspace,
             Some(project) => {
@@ -265,29 +408,104 @@ impl PolicyEngine {
             ),
         ])
         .map_err(|e| e.to_string())?;
-        let request = Request::new(
-            principal,
-            action,
-            resource,
-            context,
-            Some(&self.loaded.schema),
-        )
-        .map_err(|e| e.to_string())?;
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.loaded.policies, &entities);
-        let allowed = response.decision() == cedar_policy::Decision::Allow;
+        let request = Request::new(principal, action, resource, context, schema)
+            .map_err(|e| e.to_string())?;
+        Ok((request, entities))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The decision as it was made before the per-action plans: every
+    /// policy, every request validated against the schema.
+    fn reference(engine: &PolicyEngine, req: &DecisionRequest<'_>) -> (bool, Vec<String>, usize) {
+        let Some(plans) = engine.actions.get(req.action) else {
+            return (false, Vec::new(), 1);
+        };
+        let Ok((request, entities)) =
+            engine.request(req, plans.uid.clone(), Some(&engine.loaded.schema))
+        else {
+            return (false, Vec::new(), 1);
+        };
+        let response =
+            engine
+                .authorizer
+                .is_authorized(&request, &engine.loaded.policies, &entities);
         let mut policies: Vec<String> = response
             .diagnostics()
             .reason()
             .map(|p| p.to_string())
             .collect();
         policies.sort();
-        let errors = response
-            .diagnostics()
-            .errors()
-            .map(|e| e.to_string())
-            .collect();
-        Ok((allowed, policies, errors))
+        let errors = response.diagnostics().errors().count();
+        (
+            response.decision() == cedar_policy::Decision::Allow && errors == 0,
+            policies,
+            errors,
+        )
+    }
+
+    #[test]
+    fn plans_decide_exactly_as_the_full_policy_set() {
+        let engine = PolicyEngine::shipped().unwrap_or_else(|e| panic!("{e}"));
+        let granted = vec!["p1".to_string()];
+        let mut checked = 0;
+        for action in ["read", "write", "admin", "billing", "nope"] {
+            for principal in [
+                Principal::User("u"),
+                Principal::ApiKey {
+                    id: "k",
+                    workspace_id: "w",
+                },
+                Principal::ApiKey {
+                    id: "k",
+                    workspace_id: "other",
+                },
+            ] {
+                for role in Role::ALL.map(Some).into_iter().chain([None]) {
+                    for status in WorkspaceStatus::ALL {
+                        for project_id in [None, Some("p1"), Some("p2")] {
+                            for granted_projects in [None, Some(granted.as_slice())] {
+                                let req = DecisionRequest {
+                                    principal,
+                                    action,
+                                    workspace_id: "w",
+                                    project_id,
+                                    granted_projects,
+                                    role,
+                                    workspace_status: status,
+                                    plan: "free",
+                                    method: "POST",
+                                    path: "/x",
+                                };
+                                let decision = engine.decide(&req);
+                                let (allowed, policies, errors) = reference(&engine, &req);
+                                assert_eq!(
+                                    (decision.allowed, &decision.policies, decision.errors.len()),
+                                    (allowed, &policies, errors),
+                                    "{req:?}"
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 5 * 3 * 5 * 2 * 3 * 2);
+    }
+
+    #[test]
+    fn the_shipped_shapes_are_prevalidated_and_trimmed() {
+        let engine = PolicyEngine::shipped().unwrap_or_else(|e| panic!("{e}"));
+        let write = engine
+            .actions
+            .get("write")
+            .unwrap_or_else(|| panic!("no write"));
+        let user_workspace = &write.plans[plan_index(false, false)];
+        assert!(user_workspace.prevalidated);
+        assert!(user_workspace.policies.policies().count() < engine.policy_count());
     }
 }

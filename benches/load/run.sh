@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Load benchmark (loopback only, bounded in time; installs nothing).
+#
+# Against one small upstream (nginx answering a static 3-byte body), in
+# interleaved rounds, it measures:
+#   nginx       nginx proxy_pass (keepalive upstream), the reference proxy
+#   passthrough `wrnexus passthrough`: bare pingora, NO authentication
+#   gw-steady   the gateway, one session cookie (token and decision data cached)
+#   gw-cold     the gateway with token_cache_capacity = 0: every request
+#               checks the token's signature (as a never-seen token would)
+#   gw-deny     the gateway, a session whose membership was removed: resolved,
+#               then refused by Cedar (403 not_a_member) on every request
+#   (api keys)  slot left for API-key requests: see API_KEY below
+# with wrk (closed loop, max throughput) and h2load at a fixed rate.
+#
+# Usage: benches/load/run.sh [path/to/wrnexus]   (a release build)
+# Settings (environment): ROUNDS=3 DURATION=10 CONNS=32 RATE=2000
+#   PROXY_CPU=0 LOAD_CPU=1 (the proxy alone on one core; load generator,
+#   upstream and control plane on the other). Not run by CI.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+RATE=${RATE:-2000}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+BASE_PORT=${BASE_PORT:-18000}
+BIN=${1:-${WRNEXUS_BIN:-${CARGO_TARGET_DIR:-target}/release/wrnexus}}
+COOKIE_NAME=__Host-wrnexus_session
+
+missing=()
+for tool in wrk h2load nginx taskset curl python3 awk; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "missing: ${missing[*]}" >&2
+  echo "on Debian: apt-get install wrk nghttp2-client nginx-light util-linux curl python3" >&2
+  exit 2
+fi
+if [[ ! -x $BIN ]]; then
+  echo "no wrnexus binary at $BIN: cargo build --release -p wrnexus (or pass its path)" >&2
+  exit 2
+fi
+if ! "$BIN" passthrough --help >/dev/null 2>&1; then
+  echo "$BIN has no \`passthrough\` subcommand: rebuild it" >&2
+  exit 2
+fi
+
+UP=$((BASE_PORT + 81)) NGX=$((BASE_PORT + 82)) PT=$((BASE_PORT + 83))
+GW=$((BASE_PORT + 84)) GWC=$((BASE_PORT + 85)) CP=$((BASE_PORT + 70))
+for port in $UP $NGX $PT $GW $GWC $CP $((BASE_PORT + 90)) $((BASE_PORT + 91)); do
+  if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is in use (another run?); set BASE_PORT to move all ports" >&2
+    exit 2
+  fi
+done
+WORK=$(mktemp -d /tmp/wrnexus-load.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_for() { # URL: until it answers at all (10 s)
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.1
+  done
+  echo "$1 did not come up; logs in $WORK" >&2
+  cat "$WORK"/*.log >&2 || true
+  exit 1
+}
+
+nginx_conf() { # NAME BODY: a single-process nginx
+  mkdir -p "$WORK/$1"
+  cat >"$WORK/$1/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/$1/body;
+  proxy_temp_path $WORK/$1/proxy;
+  fastcgi_temp_path $WORK/$1/fastcgi;
+  uwsgi_temp_path $WORK/$1/uwsgi;
+  scgi_temp_path $WORK/$1/scgi;
+  keepalive_requests 1000000;
+  $2
+}
+CONF
+}
+
+# --- the upstream: nginx with a static body, on the load generator's core.
+nginx_conf upstream "server { listen 127.0.0.1:$UP; location / { return 200 \"ok\\n\"; } }"
+taskset -c "$LOAD_CPU" nginx -p "$WORK/upstream" -c "$WORK/upstream/nginx.conf" &
+PIDS+=($!)
+
+# --- the proxies, each alone on the proxy core.
+nginx_conf proxy "upstream app { server 127.0.0.1:$UP; keepalive 64; }
+  server { listen 127.0.0.1:$NGX; location / {
+    proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+taskset -c "$PROXY_CPU" nginx -p "$WORK/proxy" -c "$WORK/proxy/nginx.conf" &
+NGX_PID=$!
+PIDS+=("$NGX_PID")
+
+taskset -c "$PROXY_CPU" "$BIN" passthrough --listen "127.0.0.1:$PT" \
+  --upstream "http://127.0.0.1:$UP" --threads 1 >"$WORK/passthrough.log" 2>&1 &
+PT_PID=$!
+PIDS+=("$PT_PID")
+
+# --- the split stack on SQLite, without Redis (the control plane only
+# serves keys and cache misses here).
+cat >"$WORK/wrnexus.toml" <<CONF
+[session]
+cookie_name = "$COOKIE_NAME"
+[control_plane]
+listen = "127.0.0.1:$CP"
+database_url = "sqlite://$WORK/cp.sqlite?mode=rwc"
+cookie_secure = false
+webhooks_enabled = false
+signin_rate_per_minute = 1000
+[gateway]
+listen = "127.0.0.1:$GW"
+admin_listen = "127.0.0.1:$((BASE_PORT + 90))"
+control_plane_url = "http://127.0.0.1:$CP"
+upstream = "http://127.0.0.1:$UP"
+cache_ttl_secs = 3600
+threads = 1
+CONF
+sed -e "s/^listen = \"127.0.0.1:$GW\"/listen = \"127.0.0.1:$GWC\"/" \
+  -e "s/:$((BASE_PORT + 90))/:$((BASE_PORT + 91))/" \
+  -e 's/^threads = 1/threads = 1\ntoken_cache_capacity = 0/' \
+  "$WORK/wrnexus.toml" >"$WORK/wrnexus-cold.toml"
+export WRNEXUS_LOG=warn
+taskset -c "$LOAD_CPU" "$BIN" control-plane -c "$WORK/wrnexus.toml" >"$WORK/control-plane.log" 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$CP/v1/keys"
+taskset -c "$PROXY_CPU" "$BIN" gateway -c "$WORK/wrnexus.toml" >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+taskset -c "$PROXY_CPU" "$BIN" gateway -c "$WORK/wrnexus-cold.toml" >"$WORK/gateway-cold.log" 2>&1 &
+GWC_PID=$!
+PIDS+=("$GWC_PID")
+for url in "http://127.0.0.1:$UP/" "http://127.0.0.1:$NGX/" "http://127.0.0.1:$PT/" \
+  "http://127.0.0.1:$((BASE_PORT + 90))/ready" "http://127.0.0.1:$((BASE_PORT + 91))/ready"; do
+  wait_for "$url"
+done
+
+# --- users: Alice owns a team workspace; Bob is a viewer in it.
+API="http://127.0.0.1:$GW/.wrnexus/api/v1"
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+session_cookie() { grep -i "^set-cookie: $COOKIE_NAME=" | head -1 | sed -e 's/^[^:]*: //' -e 's/;.*//' | tr -d '\r'; }
+signup() { # EMAIL -> cookie
+  curl -s -D - -o /dev/null -H 'content-type: application/json' -H 'accept: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"correct horse battery staple\"}" \
+    "http://127.0.0.1:$GW/.wrnexus/signup" | session_cookie
+}
+ALICE=$(signup "alice-$RANDOM@example.com")
+BOB_EMAIL="bob-$RANDOM@example.com"
+BOB=$(signup "$BOB_EMAIL")
+[[ -n $ALICE && -n $BOB ]] || { echo "sign-up failed" >&2; exit 1; }
+TEAM=$(curl -sf -H "cookie: $ALICE" -H 'content-type: application/json' -d '{"name":"Bench"}' \
+  "$API/workspaces" | json "['workspace']['id']")
+INVITE=$(curl -sf -H "cookie: $ALICE" -H 'content-type: application/json' \
+  -d "{\"email\":\"$BOB_EMAIL\",\"role\":\"viewer\"}" "$API/workspaces/$TEAM/invitations" | json "['token']")
+curl -sf -o /dev/null -X POST -H "cookie: $BOB" "$API/invitations/$INVITE/accept"
+BOB=$(curl -s -D - -o /dev/null -H "cookie: $BOB" -H 'content-type: application/json' \
+  -H 'accept: application/json' -d "{\"workspace_id\":\"$TEAM\"}" \
+  "http://127.0.0.1:$GW/.wrnexus/switch" | session_cookie)
+# Then Alice removes Bob: his session stays valid, his membership is gone,
+# so each of his requests is resolved and refused by Cedar (403 not_a_member).
+BOB_ID=$(curl -sf -H "cookie: $BOB" "http://127.0.0.1:$GW/.wrnexus/whoami" | json "['user']['id']")
+curl -sf -o /dev/null -X DELETE -H "cookie: $ALICE" "$API/workspaces/$TEAM/members/$BOB_ID"
+check() { # EXPECTED URL [curl args]
+  local got
+  got=$(curl -s -o /dev/null -w '%{http_code}' "${@:3}" "$2")
+  [[ $got == "$1" ]] || { echo "setup check: $2 answered $got, expected $1" >&2; exit 1; }
+}
+check 200 "http://127.0.0.1:$GW/app/items" -H "cookie: $ALICE"
+check 200 "http://127.0.0.1:$GWC/app/items" -H "cookie: $ALICE"
+check 403 "http://127.0.0.1:$GW/app/items" -H "cookie: $BOB"
+check 401 "http://127.0.0.1:$GW/app/items"
+
+# SLOT (API keys): when the gateway accepts `Authorization: Bearer wrn_…`,
+# create a key for $TEAM here, set API_KEY, and add a scenario:
+#   gw-apikey|$GW_PID|http://127.0.0.1:$GW/app/items|-H authorization: Bearer $API_KEY
+SCENARIOS=(
+  "nginx|$NGX_PID|http://127.0.0.1:$NGX/app/items|"
+  "passthrough|$PT_PID|http://127.0.0.1:$PT/app/items|"
+  "gw-steady|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $ALICE"
+  "gw-cold|$GWC_PID|http://127.0.0.1:$GWC/app/items|cookie: $ALICE"
+  "gw-deny|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $BOB"
+)
+
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+RESULTS=$WORK/results.tsv
+
+run_wrk() { # NAME PID URL HEADER ROUND
+  local args=(-t1 -c"$CONNS" -d"${DURATION}s" --latency)
+  [[ -n $4 ]] && args+=(-H "$4")
+  local before after out
+  before=$(cpu_ticks "$2")
+  out=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" "$3" 2>&1) ||
+    { echo "wrk failed: $out" >&2; return 1; }
+  after=$(cpu_ticks "$2")
+  echo "$out" | awk -v name="$1" -v round="$5" -v ticks=$((after - before)) -v tick_us="$TICK_US" '
+    / requests in /       { n = $1 }
+    /^Requests\/sec/       { rps = $2 }
+    /^ +50%/               { p50 = $2 }
+    /^ +99%/               { p99 = $2 }
+    /Non-2xx or 3xx/       { non2xx = $NF }
+    /Socket errors/        { err = $0; sub(/.*errors: /, "", err) }
+    END { printf "%s\twrk\t%s\t%.0f\t%s\t%s\t%d\t%s\t%.1f\n", name, round, rps, p50, p99,
+            non2xx + 0, (err == "" ? "-" : err), (n > 0 ? ticks * tick_us / n : 0) }' >>"$RESULTS"
+}
+
+run_h2load() { # NAME PID URL HEADER ROUND
+  local clients=16 args
+  args=(--h1 -c "$clients" -D "$DURATION" --rps "$((RATE / clients))" --log-file "$WORK/h2load.log")
+  [[ -n $4 ]] && args+=(-H "$4")
+  rm -f "$WORK/h2load.log"
+  local before after out
+  before=$(cpu_ticks "$2")
+  out=$(taskset -c "$LOAD_CPU" h2load "${args[@]}" "$3" 2>&1) ||
+    { echo "h2load failed: $out" >&2; return 1; }
+  after=$(cpu_ticks "$2")
+  local done_n failed
+  done_n=$(echo "$out" | awk '/^requests:/ {print $8}')
+  failed=$(echo "$out" | awk '/^requests:/ {print $10 + $12 + $14}')
+  sort -n -k3,3 "$WORK/h2load.log" | awk -v name="$1" -v round="$5" -v dur="$DURATION" \
+    -v ticks=$((after - before)) -v tick_us="$TICK_US" -v failed="$failed" -v ok="${done_n:-0}" '
+    { lat[NR] = $3; if ($2 >= 400) bad++ }
+    END { n = NR; if (n == 0) n = 1
+          i50 = int(n * 0.50); if (i50 < 1) i50 = 1
+          i99 = int(n * 0.99); if (i99 < 1) i99 = 1
+          printf "%s\th2load@%d\t%s\t%.0f\t%.2fms\t%.2fms\t%d\t%s\t%.1f\n", name, ENVIRON["RATE"], round,
+            NR / dur, lat[i50] / 1000, lat[i99] / 1000, bad + 0, failed + 0, ticks * tick_us / n }' >>"$RESULTS"
+}
+export RATE
+
+echo "proxy on CPU $PROXY_CPU; wrk, h2load, upstream nginx and control plane on CPU $LOAD_CPU"
+echo "$ROUNDS rounds × ${#SCENARIOS[@]} scenarios × (wrk ${DURATION}s + h2load ${DURATION}s at $RATE req/s)"
+for round in $(seq 1 "$ROUNDS"); do
+  for s in "${SCENARIOS[@]}"; do
+    IFS='|' read -r name pid url header <<<"$s"
+    # Warm: fills the token and decision caches, opens upstream connections.
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s ${header:+-H "$header"} "$url" >/dev/null
+    run_wrk "$name" "$pid" "$url" "$header" "$round"
+    run_h2load "$name" "$pid" "$url" "$header" "$round"
+  done
+  echo "round $round done"
+done
+
+echo
+echo "Per run (non-2xx for gw-deny are the expected 403s; h2load 'errors' = failed+errored+timeout):"
+printf "%-12s %-12s %5s %9s %9s %9s %8s %-12s %9s\n" scenario tool round req/s p50 p99 non-2xx errors cpu-us/req
+awk -F'\t' '{ printf "%-12s %-12s %5s %9s %9s %9s %8s %-12s %9s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$RESULTS"
+echo
+echo "Medians over rounds (ratio: req/s vs passthrough, wrk; cpu vs passthrough, h2load):"
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+def med(name, tool, col):
+    vals = [float(r[col]) for r in rows if r[0] == name and r[1].startswith(tool)]
+    return statistics.median(vals) if vals else float("nan")
+def ms(text):
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float("inf")
+def lat(name, tool, col):
+    vals = sorted((r[col] for r in rows if r[0] == name and r[1].startswith(tool)), key=ms)
+    return vals[len(vals) // 2] if vals else "-"
+names = list(dict.fromkeys(r[0] for r in rows))
+base_rps, base_cpu = med("passthrough", "wrk", 3), med("passthrough", "h2load", 8)
+print(f"{'scenario':<12} {'wrk req/s':>10} {'ratio':>6} {'wrk p50':>9} {'wrk p99':>9} "
+      f"{'fixed p50':>9} {'fixed p99':>9} {'cpu-us/req':>10} {'cpu ratio':>9}")
+for n in names:
+    rps, cpu = med(n, "wrk", 3), med(n, "h2load", 8)
+    print(f"{n:<12} {rps:>10.0f} {rps / base_rps:>6.2f} {lat(n, 'wrk', 4):>9} {lat(n, 'wrk', 5):>9} "
+          f"{lat(n, 'h2load', 4):>9} {lat(n, 'h2load', 5):>9} {cpu:>10.1f} {cpu / base_cpu:>9.2f}")
+PY
