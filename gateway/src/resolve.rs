@@ -128,21 +128,23 @@ impl Resolver {
         workspace_id: &str,
         token: &str,
     ) -> Result<Resolved, ResolveError> {
+        let ask = || Ask::Session {
+            workspace_id,
+            token,
+        };
         let keys = [
             EntryKey::Session(claims.sid.clone()).cache_key(),
             EntryKey::User(claims.sub.clone()).cache_key(),
             EntryKey::membership(workspace_id, &claims.sub).cache_key(),
             EntryKey::Workspace(workspace_id.to_string()).cache_key(),
         ];
-        let found = self
-            .lookup(
-                &keys,
-                Ask::Session {
-                    workspace_id,
-                    token,
-                },
-            )
-            .await?;
+        // The workspace entry only for members: a non-member is never told
+        // about it (the control plane leaves it out), so asking for it would
+        // miss on every request.
+        let mut found = self.lookup(&keys[..3], ask()).await?;
+        if member(&keys[2], &found) {
+            found.extend(self.lookup(&keys[3..], ask()).await?);
+        }
         evaluate(claims, &keys, &found)
     }
 
@@ -366,6 +368,14 @@ impl Ask<'_> {
 }
 
 /// Turn the four entries into a [`Resolved`], or refuse.
+/// Whether the membership entry under `key` names a role.
+fn member(key: &str, found: &HashMap<String, VersionedEntry>) -> bool {
+    matches!(
+        found.get(key).map(|e| &e.entry),
+        Some(Entry::Membership { role: Some(_), .. })
+    )
+}
+
 fn evaluate(
     claims: &SessionClaims,
     keys: &[String; 4],

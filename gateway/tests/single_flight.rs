@@ -28,7 +28,7 @@ fn claims() -> SessionClaims {
     }
 }
 
-fn answer() -> DecisionData {
+fn answer(member: bool) -> DecisionData {
     let mut data = DecisionData::default();
     let mut put = |key: EntryKey, entry: Entry| {
         data.entries
@@ -45,10 +45,14 @@ fn answer() -> DecisionData {
     put(
         EntryKey::membership("w1", "u1"),
         Entry::Membership {
-            role: Some(Role::Member),
+            role: member.then_some(Role::Member),
             projects: None,
         },
     );
+    if !member {
+        // As the control plane does: a non-member is not told about the workspace.
+        return data;
+    }
     put(
         EntryKey::Workspace("w1".into()),
         Entry::Workspace {
@@ -60,14 +64,14 @@ fn answer() -> DecisionData {
 }
 
 /// A control plane that counts decision-data calls and answers slowly.
-async fn control_plane(calls: Arc<AtomicUsize>) -> Result<String, std::io::Error> {
+async fn control_plane(calls: Arc<AtomicUsize>, member: bool) -> Result<String, std::io::Error> {
     let app = Router::new()
         .route(
             "/v1/internal/decision-data",
-            get(|State(calls): State<Arc<AtomicUsize>>| async move {
+            get(move |State(calls): State<Arc<AtomicUsize>>| async move {
                 calls.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                axum::Json(answer())
+                axum::Json(answer(member))
             }),
         )
         .with_state(calls);
@@ -92,7 +96,7 @@ fn resolver(url: &str) -> Result<Resolver, prometheus::Error> {
 #[tokio::test]
 async fn concurrent_misses_share_one_lookup() -> TestResult {
     let calls = Arc::new(AtomicUsize::new(0));
-    let url = control_plane(calls.clone()).await?;
+    let url = control_plane(calls.clone(), true).await?;
     let resolver = Arc::new(resolver(&url)?);
     let claims = claims();
     let results =
@@ -123,6 +127,23 @@ async fn an_unreachable_control_plane_fails_closed() -> TestResult {
     assert!(
         matches!(result, Err(ResolveError::Unavailable(_))),
         "{result:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_non_members_refusal_is_cached_too() -> TestResult {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let url = control_plane(calls.clone(), false).await?;
+    let resolver = resolver(&url)?;
+    for _ in 0..5 {
+        let resolved = resolver.resolve(&claims(), "w1", "token").await?;
+        assert_eq!(resolved.role, None);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "denials must not ask every time"
     );
     Ok(())
 }
