@@ -10,7 +10,7 @@
 #               checks the token's signature (as a never-seen token would)
 #   gw-deny     the gateway, a session whose membership was removed: resolved,
 #               then refused by Cedar (403 not_a_member) on every request
-#   (api keys)  slot left for API-key requests: see API_KEY below
+#   gw-apikey   the gateway, an API key (Authorization: Bearer wrn_…)
 # with wrk (closed loop, max throughput) and h2load at a fixed rate.
 #
 # Usage: benches/load/run.sh [path/to/wrnexus]   (a release build)
@@ -187,15 +187,17 @@ check 200 "http://127.0.0.1:$GWC/app/items" -H "cookie: $ALICE"
 check 403 "http://127.0.0.1:$GW/app/items" -H "cookie: $BOB"
 check 401 "http://127.0.0.1:$GW/app/items"
 
-# SLOT (API keys): when the gateway accepts `Authorization: Bearer wrn_…`,
-# create a key for $TEAM here, set API_KEY, and add a scenario:
-#   gw-apikey|$GW_PID|http://127.0.0.1:$GW/app/items|-H authorization: Bearer $API_KEY
+# An API key of the team (member ceiling): `Authorization: Bearer wrn_…`.
+API_KEY=$(curl -sf -H "cookie: $ALICE" -H 'content-type: application/json' \
+  -d '{"name":"bench","role_ceiling":"member"}' "$API/workspaces/$TEAM/api-keys" | json "['secret']")
+check 200 "http://127.0.0.1:$GW/app/items" -H "authorization: Bearer $API_KEY"
 SCENARIOS=(
   "nginx|$NGX_PID|http://127.0.0.1:$NGX/app/items|"
   "passthrough|$PT_PID|http://127.0.0.1:$PT/app/items|"
   "gw-steady|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $ALICE"
   "gw-cold|$GWC_PID|http://127.0.0.1:$GWC/app/items|cookie: $ALICE"
   "gw-deny|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $BOB"
+  "gw-apikey|$GW_PID|http://127.0.0.1:$GW/app/items|authorization: Bearer $API_KEY"
 )
 
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
