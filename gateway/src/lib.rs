@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - [`config`] — settings.
-//! - [`proxy`] — the life of a request (authn → resolve → decide → forward).
+//! - [`proxy`] — the life of a request (authn → resolve → decide → forward);
+//!   the admission phase (authn → resolve → decide) is in `admit`.
 //! - [`authn`] — the session cookie and JWT verification.
 //! - [`api_key`] — `Bearer wrn_…` keys checked against their pushed entry.
 //! - [`workspace_path`] — `/w/{workspace_id}/…` links; [`switch`] re-issues
@@ -32,6 +33,7 @@
 //!   authentication**, for comparing the gateway with pingora alone.
 
 pub mod admin;
+mod admit;
 pub mod api_key;
 pub mod authn;
 pub mod cache;

@@ -1,19 +1,17 @@
 //! The life of a request: authenticate → resolve → decide → forward.
 //! Nothing reaches the app without an allow.
 
-use crate::api_key;
-use crate::authn::{self, AuthnError, Verifier};
+use crate::admit::{Verdict, unix_now};
+use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
 use crate::headers;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
-use crate::path;
-use crate::problem::{Reply, wants_html};
-use crate::resolve::{ResolveError, Resolver};
+use crate::problem::Reply;
+use crate::resolve::Resolver;
 use crate::routes::{AppRoute, RouteTable};
 use crate::sockets::OpenSockets;
-use crate::workspace_path;
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
@@ -25,7 +23,7 @@ use std::time::Instant;
 use wrnexus_policies::assertion::{
     ASSERTION_HEADER, ASSERTION_ISSUER, ASSERTION_TTL_SECS, AssertionClaims, AssertionKey,
 };
-use wrnexus_policies::{Action, DecisionRequest, EntryKey, PolicyEngine, Principal, Role};
+use wrnexus_policies::{EntryKey, PolicyEngine, Role};
 
 /// Paths under this prefix belong to the control plane.
 pub const CONTROL_PLANE_PREFIX: &str = "/.wrnexus/";
@@ -126,310 +124,6 @@ pub struct Gateway {
     pub assertion: Option<(AssertionKey, String)>,
 }
 
-/// What a decision is about.
-struct Subject<'a> {
-    principal: Principal<'a>,
-    who: Who,
-    session_id: Option<String>,
-    workspace_id: &'a str,
-    resolved: &'a crate::resolve::Resolved,
-}
-
-enum Verdict {
-    Forward,
-    Refuse(Reply),
-}
-
-impl Gateway {
-    fn policies(&self) -> Arc<PolicyEngine> {
-        match self.policies.read() {
-            Ok(p) => p.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    /// Decide whether (and as whom) a request may reach the app.
-    async fn admit(&self, req: &RequestHeader, ctx: &mut Ctx) -> Verdict {
-        let path = req.uri.path();
-        if let Err(e) = path::check(path) {
-            ctx.decision = "bad_request";
-            return Verdict::Refuse(Reply::problem(
-                400,
-                "ambiguous_path",
-                &e.to_string(),
-                None,
-                &ctx.request_id,
-            ));
-        }
-        if path.starts_with(CONTROL_PLANE_PREFIX) {
-            ctx.route = Route::ControlPlane;
-            ctx.decision = "control_plane";
-            return Verdict::Forward;
-        }
-        let host = req.uri.host().or_else(|| {
-            req.headers
-                .get(http::header::HOST)
-                .and_then(|v| v.to_str().ok())
-        });
-        let Some(app) = self.routes.find(host, path).cloned() else {
-            ctx.decision = "no_route";
-            return Verdict::Refuse(Reply::problem(
-                404,
-                "no_route",
-                "no app is served at this address",
-                None,
-                &ctx.request_id,
-            ));
-        };
-        ctx.app = Some(app.clone());
-        if app.is_public() {
-            ctx.decision = "public";
-            return Verdict::Forward;
-        }
-        let html = wants_html(&req.headers);
-        let path_and_query = req.uri.path_and_query().map_or(path, |pq| pq.as_str());
-        let refuse_authn = |e: AuthnError, ctx: &mut Ctx| {
-            ctx.decision = "unauthenticated";
-            if e == AuthnError::DuplicateCookie {
-                return Verdict::Refuse(Reply::problem(
-                    400,
-                    e.code(),
-                    &e.to_string(),
-                    None,
-                    &ctx.request_id,
-                ));
-            }
-            if html {
-                Verdict::Refuse(Reply::to_signin(path_and_query))
-            } else {
-                Verdict::Refuse(Reply::problem(
-                    401,
-                    e.code(),
-                    &e.to_string(),
-                    None,
-                    &ctx.request_id,
-                ))
-            }
-        };
-
-        if let Some(key) = api_key::presented(&req.headers) {
-            return self.admit_key(req, key, ctx).await;
-        }
-        let token = match authn::session_token(&req.headers, &self.cookie_name) {
-            Ok(t) => t,
-            Err(e) => return refuse_authn(e, ctx),
-        };
-        let claims = match self.verifier.verify(&self.keys, token) {
-            Ok(c) => c,
-            Err(e) => return refuse_authn(e, ctx),
-        };
-        // A path may name the workspace; otherwise the cookie does.
-        let named = workspace_path::named(path, &self.workspace_path_prefix);
-        let workspace_id = named.unwrap_or(&claims.wid);
-        let resolved = match self.resolver.resolve(&claims, workspace_id, token).await {
-            Ok(r) => r,
-            Err(ResolveError::Revoked) => return refuse_authn(AuthnError::Revoked, ctx),
-            Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
-        };
-        if named.is_some_and(|w| w != claims.wid) {
-            if resolved.role.is_none() {
-                // Whether it exists is not a non-member's business.
-                ctx.decision = "deny";
-                return Verdict::Refuse(Reply::problem(
-                    404,
-                    "not_found",
-                    "no such workspace",
-                    None,
-                    &ctx.request_id,
-                ));
-            }
-            // A member following a link into another of their workspaces:
-            // switch the session there, in place.
-            ctx.set_cookie = self.resolver.switch_cookie(workspace_id, token).await;
-        }
-        self.decide(
-            req,
-            Subject {
-                principal: Principal::User(&claims.sub),
-                who: Who::User(claims.sub.clone()),
-                session_id: Some(claims.sid.clone()),
-                workspace_id,
-                resolved: &resolved,
-            },
-            ctx,
-        )
-    }
-
-    /// An API key: its own workspace only (a request naming another, by
-    /// header or path, is denied by the policies), at most its ceiling.
-    async fn admit_key(
-        &self,
-        req: &RequestHeader,
-        key: Result<api_key::PresentedKey<'_>, api_key::KeyError>,
-        ctx: &mut Ctx,
-    ) -> Verdict {
-        let refused = |e: api_key::KeyError, ctx: &mut Ctx| {
-            ctx.decision = "unauthenticated";
-            Verdict::Refuse(Reply::problem(
-                401,
-                "invalid_api_key",
-                &e.to_string(),
-                None,
-                &ctx.request_id,
-            ))
-        };
-        let key = match key {
-            Ok(k) => k,
-            Err(e) => return refused(e, ctx),
-        };
-        let (entry, workspace) = match self.resolver.resolve_key(key.id, key.token).await {
-            Ok(found) => found,
-            Err(ResolveError::Revoked) => return refused(api_key::KeyError::Refused, ctx),
-            Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
-        };
-        let grant = match api_key::check(&entry, &key, unix_now()) {
-            Ok(g) => g,
-            Err(e) => return refused(e, ctx),
-        };
-        let Some((status, plan)) = workspace else {
-            return refused(api_key::KeyError::Refused, ctx);
-        };
-        let path = req.uri.path();
-        let header_named = req
-            .headers
-            .get("x-workspace-id")
-            .or_else(|| req.headers.get("x_workspace_id"))
-            .and_then(|v| v.to_str().ok());
-        let workspace_id = workspace_path::named(path, &self.workspace_path_prefix)
-            .or(header_named)
-            .unwrap_or(&grant.workspace_id);
-        let resolved = crate::resolve::Resolved {
-            role: Some(grant.role_ceiling),
-            status,
-            plan,
-            projects: None,
-        };
-        self.decide(
-            req,
-            Subject {
-                principal: Principal::ApiKey {
-                    id: key.id,
-                    workspace_id: &grant.workspace_id,
-                },
-                who: Who::ApiKey(key.id.to_string()),
-                session_id: None,
-                workspace_id,
-                resolved: &resolved,
-            },
-            ctx,
-        )
-    }
-
-    /// Ask Cedar; allow forwards with the identity, anything else refuses.
-    fn decide(&self, req: &RequestHeader, subject: Subject<'_>, ctx: &mut Ctx) -> Verdict {
-        let path = req.uri.path();
-        let method = req.method.as_str();
-        // The route table maps method and path to the action.
-        let action = match &ctx.app {
-            Some(app) => app.action_for(method, path),
-            None => Action::for_method(method),
-        };
-        let policies = self.policies();
-        let resolved = subject.resolved;
-        let request = DecisionRequest {
-            principal: subject.principal,
-            action: action.as_str(),
-            workspace_id: subject.workspace_id,
-            project_id: None,
-            granted_projects: resolved.projects.as_deref(),
-            role: resolved.role,
-            workspace_status: resolved.status,
-            plan: &resolved.plan,
-            method,
-            path,
-        };
-        let decision = policies.decide(&request);
-        if let Some(shadow) = &self.shadow {
-            let shadow = match shadow.read() {
-                Ok(p) => p.clone(),
-                Err(p) => p.into_inner().clone(),
-            };
-            let candidate = shadow.decide(&request);
-            if candidate.allowed != decision.allowed {
-                let label = |allowed: bool| if allowed { "allow" } else { "deny" };
-                self.metrics
-                    .shadow_differences
-                    .with_label_values(&[label(decision.allowed), label(candidate.allowed)])
-                    .inc();
-                tracing::info!(
-                    request_id = %ctx.request_id,
-                    decision_id = %decision.id,
-                    live = label(decision.allowed),
-                    shadow = label(candidate.allowed),
-                    live_policies = ?decision.policies,
-                    shadow_policies = ?candidate.policies,
-                    "shadow policies disagree (not enforced)"
-                );
-            }
-        }
-        tracing::info!(
-            request_id = %ctx.request_id,
-            decision_id = %decision.id,
-            allowed = decision.allowed,
-            principal = ?subject.who,
-            workspace_id = %subject.workspace_id,
-            action = %action,
-            policies = ?decision.policies,
-            errors = ?decision.errors,
-            "decision"
-        );
-        match (decision.allowed, resolved.role) {
-            (true, Some(role)) => {
-                ctx.decision = "allow";
-                ctx.identity = Some(Identity {
-                    principal: subject.who,
-                    workspace_id: subject.workspace_id.to_string(),
-                    role,
-                    session_id: subject.session_id,
-                });
-                Verdict::Forward
-            }
-            (_, role) => {
-                ctx.decision = if decision.errors.is_empty() {
-                    "deny"
-                } else {
-                    "error"
-                };
-                let (code, detail) = match (role, decision.code.as_deref()) {
-                    (None, _) => (
-                        "not_a_member",
-                        "you are not a member of this workspace".to_string(),
-                    ),
-                    (_, Some("workspace_read_only")) => (
-                        "workspace_read_only",
-                        "this workspace is suspended and read-only".to_string(),
-                    ),
-                    (_, Some("api_key_wrong_workspace")) => (
-                        "api_key_wrong_workspace",
-                        "an API key acts only in its own workspace".to_string(),
-                    ),
-                    (Some(role), _) => (
-                        "forbidden",
-                        format!("your role `{role}` may not `{action}` here"),
-                    ),
-                };
-                Verdict::Refuse(Reply::problem(
-                    403,
-                    code,
-                    &detail,
-                    Some(&decision.id),
-                    &ctx.request_id,
-                ))
-            }
-        }
-    }
-}
-
 /// End an upgraded connection whose access was taken away.
 fn cut_if_revoked(ctx: &Ctx) -> Result<()> {
     match &ctx.cut {
@@ -439,25 +133,6 @@ fn cut_if_revoked(ctx: &Ctx) -> Result<()> {
         )),
         _ => Ok(()),
     }
-}
-
-/// Backend trouble: fail closed with 503.
-fn unavailable(why: &str, ctx: &mut Ctx) -> Verdict {
-    ctx.decision = "error";
-    tracing::warn!(request_id = %ctx.request_id, reason = %why, "failing closed");
-    Verdict::Refuse(Reply::problem(
-        503,
-        "backend_unavailable",
-        "authorization data is unavailable; try again shortly",
-        None,
-        &ctx.request_id,
-    ))
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
