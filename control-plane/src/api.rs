@@ -99,6 +99,7 @@ fn v1() -> Router<AppState> {
             post(webhooks::test),
         )
         .route("/operator/workspaces/{id}/suspend", post(operator::suspend))
+        .route("/operator/users/{id}/disable", post(operator::disable_user))
         .route(
             "/operator/workspaces/{id}/reactivate",
             post(operator::reactivate),

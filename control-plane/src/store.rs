@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod members;
 pub mod outbox;
 pub mod projects;
+pub mod revocation;
 pub mod sessions;
 pub mod webhooks;
 pub mod work;

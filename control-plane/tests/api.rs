@@ -575,3 +575,83 @@ async fn row_security_hides_unscoped_rows_and_keeps_the_log_append_only() -> Tes
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn signing_out_everywhere_and_disabling_a_user() -> TestResult {
+    on_both(|api| async move {
+        let ann = api.sign_up("ann@example.com").await?;
+        let laptop = api.sign_in("ann@example.com").await?;
+        let (s, b) = api
+            .call(
+                Method::POST,
+                &format!("/workspaces/{}/api-keys", ann.personal),
+                &ann.token,
+                Some(json!({"name": "ci"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::CREATED);
+        let key = b["secret"].as_str().ok_or("secret")?.to_string();
+        let members = format!("/workspaces/{}/members", ann.personal);
+        for bearer in [&ann.token, &laptop, &key] {
+            assert_eq!(
+                api.call(Method::GET, &members, bearer, None).await?.0,
+                StatusCode::OK
+            );
+        }
+
+        // Sign out everywhere from the laptop: both sessions end, the key lives on.
+        let r = api
+            .http
+            .post(format!("{}/.wrnexus/signout?everywhere=true", api.base))
+            .bearer_auth(&laptop)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        for bearer in [&ann.token, &laptop] {
+            assert_eq!(
+                api.call(Method::GET, &members, bearer, None).await?.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            api.call(Method::GET, &members, &key, None).await?.0,
+            StatusCode::OK
+        );
+
+        // An operator disables her: no sign-in, and the key she created is revoked.
+        let fresh = api.sign_in("ann@example.com").await?;
+        let disable = |token: &'static str| {
+            api.http
+                .post(format!("{}/v1/operator/users/{}/disable", api.base, ann.id))
+                .bearer_auth(token)
+                .send()
+        };
+        assert_eq!(disable("wrong").await?.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            disable(common::http::OPERATOR_TOKEN).await?.status(),
+            StatusCode::NO_CONTENT
+        );
+        for bearer in [&fresh, &key] {
+            assert_eq!(
+                api.call(Method::GET, &members, bearer, None).await?.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let r = api
+            .http
+            .post(format!("{}/.wrnexus/signin", api.base))
+            .json(&json!({ "email": "ann@example.com", "password": "correct horse battery" }))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let r = api
+            .http
+            .post(format!("{}/v1/operator/users/nobody/disable", api.base))
+            .bearer_auth(common::http::OPERATOR_TOKEN)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        Ok(())
+    })
+    .await
+}

@@ -295,12 +295,28 @@ pub async fn signin(
 }
 
 /// Revoke the caller's session (if any) and clear the cookie.
-pub async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn signout(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    Query(q): Query<SignOut>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(token) = session_token(&headers, &state.config.cookie_name)
         && let Ok(claims) = state.keys.verify(&token)
-        && let Err(e) = state.store.revoke_session(&claims.sid).await
     {
-        tracing::warn!(error = %e, "revoking a session at sign-out failed");
+        let ended = if q.everywhere.unwrap_or(false) {
+            let meta = meta.with_actor(ActorKind::User, &claims.sub);
+            state
+                .store
+                .revoke_all_sessions(&claims.sub, &meta)
+                .await
+                .map(drop)
+        } else {
+            state.store.revoke_session(&claims.sid).await
+        };
+        if let Err(e) = ended {
+            tracing::warn!(error = %e, "revoking sessions at sign-out failed");
+        }
     }
     let wants_html = headers
         .get(header::ACCEPT)
@@ -315,6 +331,12 @@ pub async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Respo
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
+}
+
+/// `POST /.wrnexus/signout?everywhere=true` ends every session of the user.
+#[derive(Debug, Deserialize)]
+pub struct SignOut {
+    everywhere: Option<bool>,
 }
 
 /// The signed-in user, the current workspace and every membership.

@@ -53,6 +53,7 @@ use utoipa::{Modify, OpenApi};
         webhooks::test,
         operator::suspend,
         operator::reactivate,
+        operator::disable_user,
     ),
     components(
         schemas(schemas::Problem, schemas::Role, schemas::WorkspaceStatus),

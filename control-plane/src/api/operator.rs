@@ -95,3 +95,31 @@ pub async fn reactivate(
 ) -> Result<Json<Value>, ApiError> {
     set_status(state, headers, meta, id, WorkspaceStatus::Active).await
 }
+
+/// Disable a user: no more sign-in, every session ended, and every API key
+/// they created revoked, at every gateway at once.
+#[utoipa::path(
+    post,
+    path = "/operator/users/{id}/disable",
+    tag = "operator",
+    operation_id = "disable_user",
+    params(("id" = String, Path, description = "User id")),
+    security(("operator" = [])),
+    responses(
+        (status = 204, description = "Disabled"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound)
+    )
+)]
+pub async fn disable_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestMeta(meta): RequestMeta,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    check_operator(&state, &headers)?;
+    let meta = meta.with_actor(ActorKind::Operator, "operator");
+    state.store.disable_user(&id, &meta).await?;
+    tracing::info!(user_id = %id, "user disabled by operator");
+    Ok(StatusCode::NO_CONTENT)
+}

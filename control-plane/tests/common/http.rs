@@ -6,6 +6,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use wrnexus_control_plane::{ControlPlaneConfig, build, serve};
 
+/// The operator token of test servers.
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
+
 pub struct Api {
     pub base: String,
     pub http: Client,
@@ -50,6 +53,25 @@ impl Api {
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
+    /// A second session for an existing user: its token.
+    pub async fn sign_in(&self, email: &str) -> TestResult<String> {
+        let res = self
+            .http
+            .post(format!("{}/.wrnexus/signin", self.base))
+            .json(&json!({ "email": email, "password": "correct horse battery" }))
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::OK);
+        Ok(res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.split_once('='))
+            .map(|(_, v)| v.to_string())
+            .ok_or("no session cookie")?)
+    }
+
     pub async fn sign_up(&self, email: &str) -> TestResult<User> {
         let res = self
             .http
@@ -84,6 +106,7 @@ pub fn config(url: &str, owner: Option<&str>) -> ControlPlaneConfig {
     c.cookie_secure = false;
     c.rate_limits.signin_per_minute = 3;
     c.webhooks.enabled = false;
+    c.operator_token = Some(OPERATOR_TOKEN.to_string());
     c
 }
 
