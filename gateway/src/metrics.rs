@@ -121,6 +121,16 @@ impl Metrics {
         registry.register(Box::new(invalidation_lag_seconds.clone()))?;
         registry.register(Box::new(backend_errors.clone()))?;
         registry.register(Box::new(keys_loaded.clone()))?;
+        // Series that alerts and dashboards watch exist from the start, at 0.
+        for result in ["hit", "miss", "stale"] {
+            cache.with_label_values(&[result]);
+        }
+        for backend in ["redis", "control_plane"] {
+            backend_errors.with_label_values(&[backend]);
+        }
+        for result in ["ok", "refused"] {
+            policy_reloads.with_label_values(&["live", result]);
+        }
         Ok(Metrics {
             registry,
             requests,

@@ -53,6 +53,18 @@ fn promtool_check(text: &str) -> TestResult<Option<String>> {
     Ok(Some(report))
 }
 
+/// The `wrnexus_*` metric names a rules file mentions.
+fn metric_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("wrnexus_"))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 #[tokio::test]
 async fn main_flow_embedded() -> TestResult {
     let stack = Stack::embedded().await?;
@@ -85,6 +97,23 @@ async fn main_flow_embedded() -> TestResult {
         );
         // No per-user or per-workspace label, whatever the traffic.
         assert!(!metrics.contains("user") && !metrics.contains("workspace_id"));
+        // Every metric the shipped alert rules name is exported.
+        let rules = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../deploy/prometheus/alerts.yml"),
+        )?;
+        let names = metric_names(&rules);
+        assert!(names.len() >= 6, "{names:?}");
+        for name in names {
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name);
+            assert!(
+                metrics.contains(&format!("# TYPE {base} ")),
+                "alerts.yml uses `{name}`, which the gateway does not export"
+            );
+        }
         if let Some(report) = promtool_check(&metrics)? {
             assert!(!report.contains("problem"), "promtool: {report}");
         }
