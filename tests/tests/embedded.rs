@@ -103,7 +103,7 @@ async fn main_flow_embedded() -> TestResult {
                 .join("../deploy/prometheus/alerts.yml"),
         )?;
         let names = metric_names(&rules);
-        assert!(names.len() >= 6, "{names:?}");
+        assert!(names.len() >= 5, "{names:?}");
         for name in names {
             let base = ["_bucket", "_count", "_sum"]
                 .iter()
