@@ -1,5 +1,6 @@
 //! `wrnexus`: the one binary. Parses the command line, builds, runs.
 
+mod check;
 mod dev;
 mod policy;
 mod settings;
@@ -26,6 +27,12 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate FILE as `gateway` and `control-plane` would read it.
+    Check { file: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -61,6 +68,12 @@ enum Command {
     ControlPlane {
         #[arg(long, short, env = "WRNEXUS_CONFIG")]
         config: PathBuf,
+    },
+    /// Check a config file without starting anything: every key (unknown
+    /// ones named with the file), addresses, routes and the policy sets.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -161,6 +174,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{secret}");
             Ok(())
         }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => check::run(&file),
         Command::Migrate { config } => {
             let origin = config.display().to_string();
             let (_, cp) = Settings::load(&config)?.control_plane(&origin)?;

@@ -110,3 +110,46 @@ fn a_route_naming_an_undeclared_action_stops_the_gateway() -> Result<(), Box<dyn
     );
     Ok(())
 }
+
+#[test]
+fn config_check_accepts_the_example_and_names_bad_keys() -> Result<(), Box<dyn std::error::Error>> {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/config/wrnexus.example.toml"
+    );
+    let out = wrnexus(&["config", "check", example]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("valid ([gateway], [control_plane])"),
+        "{}",
+        text(&out)
+    );
+
+    let dir = tempfile::tempdir()?;
+    let bad = dir.path().join("bad.toml");
+    let mut config = std::fs::read_to_string(example)?;
+    config = config.replace(
+        "stale_bound_secs = 30",
+        "stale_bound_secs = 30\nstale_bond = 3",
+    );
+    std::fs::write(&bad, &config)?;
+    let out = wrnexus(&["config", "check", &bad.display().to_string()]);
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(
+        message.contains("bad.toml") && message.contains("stale_bond"),
+        "{message}"
+    );
+
+    let routes = dir.path().join("routes.toml");
+    std::fs::write(
+        &routes,
+        "[gateway]\nlisten = \"127.0.0.1:8080\"\ncontrol_plane_url = \"http://127.0.0.1:7070\"\n\n\
+         [[gateway.routes]]\nname = \"app\"\npath_prefix = \"/\"\nupstream = \"http://127.0.0.1:3000\"\n\
+         actions = [{ path_prefix = \"/x\", action = \"launch\" }]\n",
+    )?;
+    let out = wrnexus(&["config", "check", &routes.display().to_string()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("launch"), "{}", text(&out));
+    Ok(())
+}
