@@ -131,6 +131,9 @@ impl Metrics {
         for result in ["ok", "refused"] {
             policy_reloads.with_label_values(&["live", result]);
         }
+        for (live, shadow) in [("allow", "deny"), ("deny", "allow")] {
+            shadow_differences.with_label_values(&[live, shadow]);
+        }
         Ok(Metrics {
             registry,
             requests,

@@ -9,9 +9,13 @@ use wrnexus_e2e::TestResult;
 
 fn promtool(args: &[&str]) -> TestResult<Option<String>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus");
+    promtool_in(&dir, args)
+}
+
+fn promtool_in(dir: &Path, args: &[&str]) -> TestResult<Option<String>> {
     let out = match Command::new("promtool")
         .args(args)
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
     {
         Ok(out) => out,
@@ -44,5 +48,36 @@ fn the_prometheus_files_check_and_their_alerts_fire() -> TestResult {
     assert!(rules.contains("SUCCESS"), "{rules}");
     let tests = promtool(&["test", "rules", "alerts_test.yml"])?.unwrap_or_default();
     assert!(tests.contains("SUCCESS"), "{tests}");
+    Ok(())
+}
+
+/// Every query of the Grafana dashboard is valid PromQL: each becomes a
+/// recording rule (Grafana's variables filled in) that promtool checks.
+#[test]
+fn the_dashboard_queries_parse() -> TestResult {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/wrnexus-gateways.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    let mut count = 0;
+    for panel in dashboard["panels"].as_array().ok_or("no panels")? {
+        for target in panel["targets"].as_array().ok_or("no targets")? {
+            let expr = target["expr"].as_str().ok_or("no expr")?;
+            let expr = expr
+                .replace("$__rate_interval", "5m")
+                .replace("$instance", ".*");
+            count += 1;
+            rules.push_str(&format!(
+                "      - record: dashboard:query{count}\n        expr: {}\n",
+                serde_json::to_string(&expr)?
+            ));
+        }
+    }
+    assert!(count >= 9, "only {count} queries");
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("queries.yml"), rules)?;
+    if let Some(out) = promtool_in(dir.path(), &["check", "rules", "queries.yml"])? {
+        assert!(out.contains("SUCCESS"), "{out}");
+    }
     Ok(())
 }

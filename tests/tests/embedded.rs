@@ -97,13 +97,12 @@ async fn main_flow_embedded() -> TestResult {
         );
         // No per-user or per-workspace label, whatever the traffic.
         assert!(!metrics.contains("user") && !metrics.contains("workspace_id"));
-        // Every metric the shipped alert rules name is exported.
-        let rules = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../deploy/prometheus/alerts.yml"),
-        )?;
+        // Every metric the shipped alert rules and dashboard name is exported.
+        let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+        let rules = std::fs::read_to_string(deploy.join("prometheus/alerts.yml"))?
+            + &std::fs::read_to_string(deploy.join("grafana/wrnexus-gateways.json"))?;
         let names = metric_names(&rules);
-        assert!(names.len() >= 5, "{names:?}");
+        assert!(names.len() >= 8, "{names:?}");
         for name in names {
             let base = ["_bucket", "_count", "_sum"]
                 .iter()
@@ -111,7 +110,7 @@ async fn main_flow_embedded() -> TestResult {
                 .unwrap_or(&name);
             assert!(
                 metrics.contains(&format!("# TYPE {base} ")),
-                "alerts.yml uses `{name}`, which the gateway does not export"
+                "the deploy files use `{name}`, which the gateway does not export"
             );
         }
         if let Some(report) = promtool_check(&metrics)? {
