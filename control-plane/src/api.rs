@@ -106,6 +106,39 @@ fn v1() -> Router<AppState> {
         )
 }
 
+/// Count every request by route template, method and status.
+async fn count_requests(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().as_str().to_string();
+    let route = crate::metrics::route_label(request.uri().path());
+    let response = next.run(request).await;
+    if let Some(m) = crate::metrics::metrics() {
+        m.api_requests
+            .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
+            .inc();
+    }
+    response
+}
+
+/// The Prometheus exposition.
+async fn metrics_text(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    let body = match crate::metrics::metrics() {
+        Some(m) => m.render(&state.store).await,
+        None => String::new(),
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+}
+
 /// Every route of the control plane.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -120,8 +153,10 @@ pub fn app(state: AppState) -> Router {
         .route("/.wrnexus/signout", post(auth::signout))
         .route("/.wrnexus/whoami", get(auth::whoami))
         .route("/.wrnexus/switch", post(auth::switch))
+        .route("/metrics", get(metrics_text))
         .nest("/v1", v1())
         .nest("/.wrnexus/api/v1", v1())
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn(count_requests))
         .with_state(state)
 }

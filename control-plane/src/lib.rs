@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod config;
+pub mod metrics;
 pub mod password;
 pub mod push;
 pub mod server;

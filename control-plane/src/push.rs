@@ -95,6 +95,16 @@ impl Pusher {
         if changes.is_empty() {
             return;
         }
+        if let Some(m) = crate::metrics::metrics() {
+            let bus = if self.redis.is_some() {
+                "redis"
+            } else {
+                "local"
+            };
+            m.invalidations_published
+                .with_label_values(&[bus])
+                .inc_by(u64::try_from(changes.len()).unwrap_or(0));
+        }
         let now_ms = Invalidation::now_ms();
         let invalidations: Vec<(String, String, Invalidation)> = changes
             .iter()

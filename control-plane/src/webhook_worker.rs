@@ -190,6 +190,14 @@ impl Inner {
                 }
             }
         };
+        if let Some(m) = crate::metrics::metrics() {
+            let result = match &outcome {
+                Attempt::Delivered { .. } => "delivered",
+                Attempt::Failed { retry_at: None, .. } => "dead",
+                Attempt::Failed { .. } => "failed",
+            };
+            m.webhook_deliveries.with_label_values(&[result]).inc();
+        }
         match &outcome {
             Attempt::Delivered { status } => tracing::info!(
                 delivery_id = %delivery.id,

@@ -519,6 +519,39 @@ async fn sign_in_is_rate_limited_and_audited() -> TestResult {
             .filter(|e| e["outcome"] == "failure")
             .count();
         assert_eq!(failures, 3);
+
+        // The control plane's own metrics count it, and export every
+        // control-plane metric the shipped alert rules name.
+        let metrics = api
+            .http
+            .get(format!("{}/metrics", api.base))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let failed = metrics
+            .lines()
+            .find(|l| l.starts_with("wrnexus_control_plane_signins_total{outcome=\"failure\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        assert!(failed >= 3.0, "{metrics}");
+        assert!(metrics.contains("wrnexus_control_plane_api_requests_total{"));
+        let rules = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/prometheus/alerts.yml"
+        ))?;
+        let names: std::collections::BTreeSet<&str> = rules
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("wrnexus_control_plane_"))
+            .collect();
+        assert!(names.len() >= 2, "{names:?}");
+        for name in names {
+            assert!(
+                metrics.contains(&format!("# TYPE {name} ")),
+                "`{name}` is not exported"
+            );
+        }
         Ok(())
     })
     .await

@@ -53,11 +53,11 @@ fn promtool_check(text: &str) -> TestResult<Option<String>> {
     Ok(Some(report))
 }
 
-/// The `wrnexus_*` metric names a rules file mentions.
+/// The gateway metric names (`wrnexus_gateway_*`) a file mentions.
 fn metric_names(text: &str) -> Vec<String> {
     let mut names: Vec<String> = text
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.starts_with("wrnexus_"))
+        .filter(|w| w.starts_with("wrnexus_gateway_"))
         .map(str::to_string)
         .collect();
     names.sort();

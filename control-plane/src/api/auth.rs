@@ -196,6 +196,12 @@ pub async fn signup(
     result.unwrap_or_else(|e| fail(Page::SignUp, form, &return_to, &shown_email, e))
 }
 
+fn count_signin(outcome: &str) {
+    if let Some(m) = crate::metrics::metrics() {
+        m.signins.with_label_values(&[outcome]).inc();
+    }
+}
+
 /// Record a refused sign-in: in the person's personal workspace when the
 /// email is known (so its owner sees the attempts), else in no workspace.
 async fn audit_signin(
@@ -250,7 +256,10 @@ pub async fn signin(
     let result = async {
         let email = normalise_email(&required(email, "email")?)?;
         let password = required(password, "password")?;
-        state.limits.signin(&email, meta.ip.as_deref())?;
+        state
+            .limits
+            .signin(&email, meta.ip.as_deref())
+            .inspect_err(|_| count_signin("rate_limited"))?;
         let user = state.store.user_by_email(&email).await?;
         let phc = user
             .as_ref()
@@ -262,6 +271,7 @@ pub async fn signin(
             Some(u) if matches && !u.disabled => u,
             _ => {
                 tracing::info!("sign-in refused");
+                count_signin("failure");
                 audit_signin(&state, &meta, user.as_ref(), Outcome::Failure).await?;
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -271,6 +281,7 @@ pub async fn signin(
             }
         };
         let workspace_id = state.store.landing_workspace(&user).await?;
+        count_signin("success");
         let meta = meta.with_actor(ActorKind::User, &user.id);
         state
             .store

@@ -1,0 +1,141 @@
+//! Prometheus metrics of the control plane, served at `/metrics` on its
+//! own listener: API requests, sign-in outcomes, invalidations published,
+//! webhook deliveries, and the outbox's depth and age (read at scrape time).
+
+use crate::store::Store;
+use crate::store::work::Scope;
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use std::sync::LazyLock;
+
+/// Every metric; one set per process.
+pub struct Metrics {
+    registry: Registry,
+    /// By route template, method and status.
+    pub api_requests: IntCounterVec,
+    /// By outcome: `success`, `failure`, `rate_limited`.
+    pub signins: IntCounterVec,
+    pub invalidations_published: IntCounterVec,
+    /// Webhook delivery attempts by result: `delivered`, `failed`, `dead`.
+    pub webhook_deliveries: IntCounterVec,
+    outbox_depth: IntGauge,
+    outbox_oldest_age: IntGauge,
+}
+
+fn build() -> Result<Metrics, prometheus::Error> {
+    let registry = Registry::new();
+    let counter = |name: &str, help: &str, labels: &[&str]| {
+        let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+        registry.register(Box::new(c.clone()))?;
+        Ok::<_, prometheus::Error>(c)
+    };
+    let api_requests = counter(
+        "wrnexus_control_plane_api_requests_total",
+        "API and sign-in requests by route, method and status",
+        &["route", "method", "status"],
+    )?;
+    let signins = counter(
+        "wrnexus_control_plane_signins_total",
+        "Sign-in attempts by outcome",
+        &["outcome"],
+    )?;
+    let invalidations_published = counter(
+        "wrnexus_control_plane_invalidations_published_total",
+        "Changed decision entries pushed to gateways",
+        &["bus"],
+    )?;
+    let webhook_deliveries = counter(
+        "wrnexus_control_plane_webhook_deliveries_total",
+        "Outbound webhook delivery attempts by result",
+        &["result"],
+    )?;
+    let outbox_depth = IntGauge::new(
+        "wrnexus_control_plane_outbox_pending",
+        "Webhook deliveries waiting to be sent",
+    )?;
+    let outbox_oldest_age = IntGauge::new(
+        "wrnexus_control_plane_outbox_oldest_age_seconds",
+        "Age of the oldest pending webhook delivery",
+    )?;
+    registry.register(Box::new(outbox_depth.clone()))?;
+    registry.register(Box::new(outbox_oldest_age.clone()))?;
+    for outcome in ["success", "failure", "rate_limited"] {
+        signins.with_label_values(&[outcome]);
+    }
+    for result in ["delivered", "failed", "dead"] {
+        webhook_deliveries.with_label_values(&[result]);
+    }
+    Ok(Metrics {
+        registry,
+        api_requests,
+        signins,
+        invalidations_published,
+        webhook_deliveries,
+        outbox_depth,
+        outbox_oldest_age,
+    })
+}
+
+static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| {
+    build()
+        .inspect_err(|e| tracing::error!(error = %e, "control-plane metrics unavailable"))
+        .ok()
+});
+
+/// The process's metrics (`None` only if registration failed at start).
+pub fn metrics() -> Option<&'static Metrics> {
+    METRICS.as_ref()
+}
+
+/// A path with its ids replaced, so routes stay a small label set.
+pub fn route_label(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let idlike = seg.len() >= 8 && seg.bytes().any(|b| b.is_ascii_digit());
+            if idlike { "{id}" } else { seg }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Metrics {
+    /// The text exposition, with the outbox read from `store` now.
+    pub async fn render(&self, store: &Store) -> String {
+        if let Ok((depth, oldest)) = outbox(store).await {
+            self.outbox_depth.set(depth);
+            self.outbox_oldest_age
+                .set(oldest.map_or(0, |t| (crate::store::now() - t).max(0)));
+        }
+        let mut buf = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+async fn outbox(store: &Store) -> Result<(i64, Option<i64>), crate::store::StoreError> {
+    let mut tx = store.read(Scope::system()).await?;
+    let row: (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn ids_leave_the_route_label() {
+        assert_eq!(
+            route_label("/v1/workspaces/0a1b2c3d-1111/members/9f8e7d6c5b4a"),
+            "/v1/workspaces/{id}/members/{id}"
+        );
+        assert_eq!(route_label("/.wrnexus/signin"), "/.wrnexus/signin");
+    }
+}
