@@ -521,7 +521,7 @@ async fn sign_in_is_rate_limited_and_audited() -> TestResult {
         assert_eq!(failures, 3);
 
         // The control plane's own metrics count it, and export every
-        // control-plane metric the shipped alert rules name.
+        // control-plane metric the shipped alert rules and dashboard name.
         let metrics = api
             .http
             .get(format!("{}/metrics", api.base))
@@ -540,12 +540,15 @@ async fn sign_in_is_rate_limited_and_audited() -> TestResult {
         let rules = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../deploy/prometheus/alerts.yml"
+        ))? + &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/grafana/wrnexus.json"
         ))?;
         let names: std::collections::BTreeSet<&str> = rules
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .filter(|w| w.starts_with("wrnexus_control_plane_"))
             .collect();
-        assert!(names.len() >= 2, "{names:?}");
+        assert!(names.len() >= 6, "{names:?}");
         for name in names {
             assert!(
                 metrics.contains(&format!("# TYPE {name} ")),

@@ -55,8 +55,7 @@ fn the_prometheus_files_check_and_their_alerts_fire() -> TestResult {
 /// recording rule (Grafana's variables filled in) that promtool checks.
 #[test]
 fn the_dashboard_queries_parse() -> TestResult {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/wrnexus-gateways.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/wrnexus.json");
     let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     let mut count = 0;

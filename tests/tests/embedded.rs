@@ -100,7 +100,7 @@ async fn main_flow_embedded() -> TestResult {
         // Every metric the shipped alert rules and dashboard name is exported.
         let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
         let rules = std::fs::read_to_string(deploy.join("prometheus/alerts.yml"))?
-            + &std::fs::read_to_string(deploy.join("grafana/wrnexus-gateways.json"))?;
+            + &std::fs::read_to_string(deploy.join("grafana/wrnexus.json"))?;
         let names = metric_names(&rules);
         assert!(names.len() >= 8, "{names:?}");
         for name in names {
