@@ -72,6 +72,8 @@ pub fn run(options: DevOptions) -> Result<()> {
     );
     gateway.admin_listen = options.admin_listen.clone();
     gateway.assertion_key = Some(assertion_key);
+    // Ctrl-C in a terminal should not keep a developer waiting long.
+    gateway.drain_timeout = std::time::Duration::from_secs(3);
     gateway.policies = options.policies;
     println!(
         "WRNexus dev is running (data in {}).",

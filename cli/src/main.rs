@@ -162,8 +162,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let state = wrnexus_control_plane::build(cp, None).await?;
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
                 tracing::info!(listen = %listen, "control plane listening");
+                // SIGTERM or Ctrl-C: stop accepting, finish in-flight requests.
                 let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
+                    let terminate = async {
+                        match tokio::signal::unix::signal(
+                            tokio::signal::unix::SignalKind::terminate(),
+                        ) {
+                            Ok(mut s) => {
+                                s.recv().await;
+                            }
+                            Err(_) => std::future::pending::<()>().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        () = terminate => {}
+                    }
+                    tracing::info!("shutting down: finishing in-flight requests");
                 };
                 wrnexus_control_plane::serve(listener, state, shutdown).await?;
                 Ok(())

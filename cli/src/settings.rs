@@ -73,6 +73,8 @@ pub struct GatewaySettings {
     pub stale_bound_secs: Option<u64>,
     /// Paths `{prefix}{workspace_id}/…` name their workspace ("" turns it off).
     pub workspace_path_prefix: Option<String>,
+    /// Seconds in-flight requests may take to finish after SIGTERM.
+    pub drain_timeout_secs: Option<u64>,
     /// `aud` of the signed assertion header (signed when
     /// `WRNEXUS_ASSERTION_KEY` is set).
     pub assertion_audience: Option<String>,
@@ -264,6 +266,9 @@ impl Settings {
         let mut c = GatewayConfig::new(g.listen.clone(), g.control_plane_url.clone(), upstream);
         c.assertion_key = assertion_key_from_env()?;
         c.shadow_policies = self.policies.shadow_dir.clone().map(PolicySource::Dir);
+        if let Some(v) = g.drain_timeout_secs {
+            c.drain_timeout = Duration::from_secs(v);
+        }
         if let Some(aud) = &g.assertion_audience {
             c.assertion_audience = aud.clone();
         }

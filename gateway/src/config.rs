@@ -105,6 +105,9 @@ pub struct GatewayConfig {
     pub assertion_key: Option<wrnexus_policies::assertion::AssertionKey>,
     /// Its `aud` claim.
     pub assertion_audience: String,
+    /// On SIGTERM: how long in-flight requests may still finish (new
+    /// connections are refused meanwhile).
+    pub drain_timeout: Duration,
     /// A candidate policy directory evaluated beside the live one on real
     /// traffic: differences are counted and logged, never enforced.
     pub shadow_policies: Option<PolicySource>,
@@ -140,6 +143,7 @@ impl GatewayConfig {
             assertion_key: None,
             assertion_audience: wrnexus_policies::assertion::DEFAULT_ASSERTION_AUDIENCE.to_string(),
             shadow_policies: None,
+            drain_timeout: Duration::from_secs(10),
         }
     }
 

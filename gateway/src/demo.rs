@@ -7,8 +7,23 @@ use axum::extract::Request;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
-/// Echo one request.
+/// Longest delay a request may ask for.
+const MAX_DELAY_MS: u64 = 10_000;
+
+/// Echo one request; `?delay_ms=N` answers after N ms (a slow app, for
+/// trying timeouts and graceful shutdown).
 pub async fn echo(req: Request) -> Json<Value> {
+    let delay = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("delay_ms="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(0, |ms| ms.min(MAX_DELAY_MS));
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let mut headers = Map::new();
     for (name, value) in req.headers() {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();

@@ -211,8 +211,10 @@ pub fn run(
 
     let conf = ServerConf {
         threads: config.threads.max(1),
-        grace_period_seconds: Some(1),
-        graceful_shutdown_timeout_seconds: Some(5),
+        // SIGTERM: stop accepting, let in-flight requests finish within
+        // the drain bound, then stop.
+        grace_period_seconds: Some(config.drain_timeout.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(2),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None::<Opt>, conf);

@@ -85,6 +85,32 @@ impl Proc {
         Ok(())
     }
 
+    /// Send SIGTERM (a graceful stop).
+    pub fn terminate(&self) -> TestResult {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("kill -TERM {} failed", self.name).into())
+        }
+    }
+
+    /// Wait up to `bound` for the process to exit; its exit status.
+    pub fn wait_exit(&mut self, bound: Duration) -> TestResult<std::process::ExitStatus> {
+        let deadline = Instant::now() + bound;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{} still running after {bound:?}", self.name).into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
