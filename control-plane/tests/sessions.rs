@@ -1,0 +1,170 @@
+//! Sessions and sign-in over HTTP, on SQLite and on Postgres: rate limits,
+//! audit and metrics of sign-ins, signing out everywhere, disabling a user.
+
+mod common;
+
+use common::TestResult;
+use common::http::on_both;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn code(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_and_audited() -> TestResult {
+    on_both(|api| async move {
+        let ann = api.sign_up("ann@example.com").await?;
+        let attempt = |password: &'static str| {
+            api.http
+                .post(format!("{}/.wrnexus/signin", api.base))
+                .json(&json!({ "email": "ann@example.com", "password": password }))
+                .send()
+        };
+        for _ in 0..3 {
+            assert_eq!(
+                attempt("wrong password!").await?.status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let limited = attempt("correct horse battery").await?;
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(limited.headers().contains_key("retry-after"));
+        let body: Value = limited.json().await?;
+        assert_eq!(code(&body), "rate_limited");
+        let (_, log) = api
+            .call(
+                Method::GET,
+                &format!("/workspaces/{}/audit?action=signin", ann.personal),
+                &ann.token,
+                None,
+            )
+            .await?;
+        let failures = log["entries"]
+            .as_array()
+            .ok_or("entries")?
+            .iter()
+            .filter(|e| e["outcome"] == "failure")
+            .count();
+        assert_eq!(failures, 3);
+
+        // The control plane's own metrics count it, and export every
+        // control-plane metric the shipped alert rules and dashboard name.
+        let metrics = api
+            .http
+            .get(format!("{}/metrics", api.base))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let failed = metrics
+            .lines()
+            .find(|l| l.starts_with("wrnexus_control_plane_signins_total{outcome=\"failure\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        assert!(failed >= 3.0, "{metrics}");
+        assert!(metrics.contains("wrnexus_control_plane_api_requests_total{"));
+        let rules = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/prometheus/alerts.yml"
+        ))? + &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/grafana/wrnexus.json"
+        ))?;
+        let names: std::collections::BTreeSet<&str> = rules
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("wrnexus_control_plane_"))
+            .collect();
+        assert!(names.len() >= 6, "{names:?}");
+        for name in names {
+            assert!(
+                metrics.contains(&format!("# TYPE {name} ")),
+                "`{name}` is not exported"
+            );
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_and_disabling_a_user() -> TestResult {
+    on_both(|api| async move {
+        let ann = api.sign_up("ann@example.com").await?;
+        let laptop = api.sign_in("ann@example.com").await?;
+        let (s, b) = api
+            .call(
+                Method::POST,
+                &format!("/workspaces/{}/api-keys", ann.personal),
+                &ann.token,
+                Some(json!({"name": "ci"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::CREATED);
+        let key = b["secret"].as_str().ok_or("secret")?.to_string();
+        let members = format!("/workspaces/{}/members", ann.personal);
+        for bearer in [&ann.token, &laptop, &key] {
+            assert_eq!(
+                api.call(Method::GET, &members, bearer, None).await?.0,
+                StatusCode::OK
+            );
+        }
+
+        // Sign out everywhere from the laptop: both sessions end, the key lives on.
+        let r = api
+            .http
+            .post(format!("{}/.wrnexus/signout?everywhere=true", api.base))
+            .bearer_auth(&laptop)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        for bearer in [&ann.token, &laptop] {
+            assert_eq!(
+                api.call(Method::GET, &members, bearer, None).await?.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            api.call(Method::GET, &members, &key, None).await?.0,
+            StatusCode::OK
+        );
+
+        // An operator disables her: no sign-in, and the key she created is revoked.
+        let fresh = api.sign_in("ann@example.com").await?;
+        let disable = |token: &'static str| {
+            api.http
+                .post(format!("{}/v1/operator/users/{}/disable", api.base, ann.id))
+                .bearer_auth(token)
+                .send()
+        };
+        assert_eq!(disable("wrong").await?.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            disable(common::http::OPERATOR_TOKEN).await?.status(),
+            StatusCode::NO_CONTENT
+        );
+        for bearer in [&fresh, &key] {
+            assert_eq!(
+                api.call(Method::GET, &members, bearer, None).await?.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let r = api
+            .http
+            .post(format!("{}/.wrnexus/signin", api.base))
+            .json(&json!({ "email": "ann@example.com", "password": "correct horse battery" }))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let r = api
+            .http
+            .post(format!("{}/v1/operator/users/nobody/disable", api.base))
+            .bearer_auth(common::http::OPERATOR_TOKEN)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        Ok(())
+    })
+    .await
+}
