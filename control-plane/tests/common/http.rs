@@ -62,14 +62,7 @@ impl Api {
             .send()
             .await?;
         assert_eq!(res.status(), StatusCode::OK);
-        Ok(res
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .and_then(|v| v.split_once('='))
-            .map(|(_, v)| v.to_string())
-            .ok_or("no session cookie")?)
+        session_token(&res)
     }
 
     pub async fn sign_up(&self, email: &str) -> TestResult<User> {
@@ -80,14 +73,7 @@ impl Api {
             .send()
             .await?;
         assert_eq!(res.status(), StatusCode::CREATED);
-        let cookie = res
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .and_then(|v| v.split_once('='))
-            .map(|(_, v)| v.to_string())
-            .ok_or("no session cookie")?;
+        let cookie = session_token(&res)?;
         let body: Value = res.json().await?;
         Ok(User {
             id: body["user"]["id"].as_str().ok_or("user id")?.to_string(),
@@ -98,6 +84,18 @@ impl Api {
             token: cookie,
         })
     }
+}
+
+/// The session token a response sets.
+fn session_token(res: &reqwest::Response) -> TestResult<String> {
+    Ok(res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .and_then(|v| v.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .ok_or("no session cookie")?)
 }
 
 pub fn config(url: &str, owner: Option<&str>) -> ControlPlaneConfig {
