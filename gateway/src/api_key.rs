@@ -5,12 +5,9 @@
 
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+pub use wrnexus_policies::api_key::KEY_PREFIX;
+use wrnexus_policies::api_key::{parse, secret_matches};
 use wrnexus_policies::{Entry, Role};
-
-/// The prefix of every key.
-pub const KEY_PREFIX: &str = "wrn_";
 
 /// A presented key, split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,21 +38,14 @@ pub struct KeyGrant {
 pub fn presented(headers: &HeaderMap) -> Option<Result<PresentedKey<'_>, KeyError>> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let token = value.strip_prefix("Bearer ")?.trim();
-    let rest = token.strip_prefix(KEY_PREFIX)?;
-    let parsed = rest.split_once('_').filter(|(id, secret)| {
-        let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-        hex(id, 16) && hex(secret, 64)
-    });
+    if !token.starts_with(KEY_PREFIX) {
+        return None;
+    }
+    let parsed = parse(token);
     Some(match parsed {
         Some((id, secret)) => Ok(PresentedKey { id, secret, token }),
         None => Err(KeyError::Malformed),
     })
-}
-
-/// Hash of a key secret, as the control plane stores and pushes it.
-pub fn secret_hash(secret: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Check `key` against its entry at `now` (Unix seconds).
@@ -70,11 +60,7 @@ pub fn check(entry: &Entry, key: &PresentedKey<'_>, now: i64) -> Result<KeyGrant
     else {
         return Err(KeyError::Refused);
     };
-    let matches: bool = stored
-        .as_bytes()
-        .ct_eq(secret_hash(key.secret).as_bytes())
-        .into();
-    if !matches || *revoked || expires_at.is_some_and(|e| e <= now) {
+    if !secret_matches(stored, key.secret) || *revoked || expires_at.is_some_and(|e| e <= now) {
         return Err(KeyError::Refused);
     }
     Ok(KeyGrant {
@@ -86,6 +72,7 @@ pub fn check(entry: &Entry, key: &PresentedKey<'_>, now: i64) -> Result<KeyGrant
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wrnexus_policies::api_key::secret_hash;
 
     const ID: &str = "0123456789abcdef";
     const SECRET: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";

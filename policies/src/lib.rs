@@ -5,6 +5,7 @@
 //! - [`model`] — roles, workspace status, actions and credential kinds, the
 //!   vocabulary both sides speak.
 //! - [`claims`] — the session cookie's JWT claims.
+//! - [`api_key`] — the API key format and its hash, as both sides check it.
 //! - [`assertion`] — the signed assertion header upstreams may verify.
 //! - [`entries`] — the decision data (membership, workspace, session, user)
 //!   that the control plane pushes and the gateway caches, with its cache
@@ -22,6 +23,7 @@
 //! this crate's `Cargo.toml`; the same files are compiled in as the shipped
 //! default.
 
+pub mod api_key;
 pub mod assertion;
 pub mod cases;
 pub mod claims;

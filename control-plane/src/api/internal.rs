@@ -5,13 +5,11 @@ use super::AppState;
 use super::actor::session_token;
 use super::error::ApiError;
 use super::openapi::schemas as doc;
-use crate::store::api_keys::{parse_key, secret_hash};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
-use wrnexus_policies::{DecisionData, Entry};
+use wrnexus_policies::{DecisionData, Entry, api_key};
 
 /// The public signing keys (JWKS).
 #[utoipa::path(
@@ -82,15 +80,14 @@ pub async fn decision_data(
 ) -> Result<Json<DecisionData>, ApiError> {
     let token =
         session_token(&headers, &state.config.cookie_name).ok_or_else(ApiError::unauthenticated)?;
-    if let Some((key_id, secret)) = parse_key(&token) {
+    if let Some((key_id, secret)) = api_key::parse(&token) {
         // An API key: its entry (revoked or not, so gateways cache the
         // refusal) and its own workspace's. Only the bearer of the key's
         // full token learns about it.
         let data = state.store.key_decision_data(key_id).await?;
-        let presented = secret_hash(secret);
         let known = data.entries.values().any(|e| {
             matches!(&e.entry, Entry::ApiKey { secret_hash, .. }
-                if bool::from(secret_hash.as_bytes().ct_eq(presented.as_bytes())))
+                if api_key::secret_matches(secret_hash, secret))
         });
         if !known {
             return Err(ApiError::unauthenticated());

@@ -6,18 +6,13 @@ use super::audit::{ActorKind, AuditRecord, Meta, Outcome};
 use super::work::Scope;
 use super::workspaces::{lock_workspace, parse};
 use super::{Store, StoreError, now};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use subtle::ConstantTimeEq;
+pub use wrnexus_policies::api_key::KEY_PREFIX;
+use wrnexus_policies::api_key::{parse as parse_key, secret_hash, secret_matches};
 use wrnexus_policies::{Entry, EntryKey, Role};
-
-/// The prefix secret scanners look for.
-pub const KEY_PREFIX: &str = "wrn_";
 
 /// How often `last_used_at` is written at most, per key.
 const LAST_USED_GRANULARITY_SECS: i64 = 60;
@@ -59,18 +54,6 @@ impl KeyRefusal {
             KeyRefusal::Expired => "expired",
         }
     }
-}
-
-/// Hash of a key secret, as stored and pushed.
-pub fn secret_hash(secret: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// Split `wrn_<key id>_<secret>`.
-pub fn parse_key(token: &str) -> Option<(&str, &str)> {
-    let (id, secret) = token.strip_prefix(KEY_PREFIX)?.split_once('_')?;
-    let ok = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (ok(id, 16) && ok(secret, 64)).then_some((id, secret))
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -262,11 +245,7 @@ impl Store {
         };
         let key = key_from_row(&row)?;
         let stored: String = row.try_get("secret_hash")?;
-        let matches: bool = stored
-            .as_bytes()
-            .ct_eq(secret_hash(secret).as_bytes())
-            .into();
-        let why = if !matches {
+        let why = if !secret_matches(&stored, secret) {
             Some(KeyRefusal::WrongSecret)
         } else if key.revoked_at.is_some() {
             Some(KeyRefusal::Revoked)
