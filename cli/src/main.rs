@@ -1,5 +1,6 @@
 //! `wrnexus`: the one binary. Parses the command line, builds, runs.
 
+mod billing_settings;
 mod check;
 mod dev;
 mod policy;

@@ -21,6 +21,8 @@ pub struct Settings {
     pub policies: PolicySettings,
     pub gateway: Option<GatewaySettings>,
     pub control_plane: Option<ControlPlaneSettings>,
+    #[serde(default)]
+    pub billing: crate::billing_settings::BillingSettings,
 }
 
 /// Shared by gateway and control plane: they must agree.
@@ -354,6 +356,7 @@ impl Settings {
         if let Some(v) = s.webhook_timeout_secs {
             w.timeout = Duration::from_secs(v.max(1));
         }
+        self.billing.apply(&mut c.billing);
         Ok((s.listen.clone(), c))
     }
 }

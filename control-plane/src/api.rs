@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod billing;
 pub mod caller;
 pub mod error;
 pub mod input;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub policies: Arc<PolicyEngine>,
     pub config: Arc<ControlPlaneConfig>,
     pub limits: Arc<limits::Limiters>,
+    /// The Stripe API, when a key is configured.
+    pub stripe: Option<crate::billing::stripe_api::StripeApi>,
 }
 
 /// The JSON API, served under `/v1` and, through the gateway, `/.wrnexus/api/v1`.
@@ -98,6 +101,10 @@ fn v1() -> Router<AppState> {
             "/workspaces/{id}/webhooks/{endpoint_id}/test",
             post(webhooks::test),
         )
+        .route("/workspaces/{id}/billing", get(billing::view))
+        .route("/workspaces/{id}/billing/checkout", post(billing::checkout))
+        .route("/workspaces/{id}/billing/portal", post(billing::portal))
+        .route("/billing/stripe/webhook", post(billing::stripe_webhook))
         .route("/operator/workspaces/{id}/suspend", post(operator::suspend))
         .route("/operator/users/{id}/disable", post(operator::disable_user))
         .route(

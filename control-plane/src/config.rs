@@ -36,6 +36,80 @@ pub struct ControlPlaneConfig {
     pub assertion_key: Option<wrnexus_policies::assertion::AssertionKey>,
     /// Outbound webhook delivery.
     pub webhooks: WebhookConfig,
+    /// Stripe billing and the dunning mail.
+    pub billing: BillingConfig,
+}
+
+/// Billing with Stripe. Without a webhook secret billing is off and its
+/// endpoints say so.
+#[derive(Clone)]
+pub struct BillingConfig {
+    /// `WRNEXUS_STRIPE_WEBHOOK_SECRET` (`whsec_…`); unset: billing is off.
+    pub webhook_secret: Option<String>,
+    /// `WRNEXUS_STRIPE_API_KEY` (`sk_…`): customers, checkout, portal, seats.
+    pub api_key: Option<String>,
+    /// Stripe's API base URL (a local stand-in in tests).
+    pub api_base: String,
+    /// The per-seat price a checkout subscribes to.
+    pub price_id: Option<String>,
+    /// The plan a workspace is on while its subscription is paid.
+    pub plan: String,
+    /// How long a `past_due` workspace stays writable before suspension.
+    pub grace_period: Duration,
+    /// Where Checkout and the billing portal send the owner back to.
+    pub return_url: String,
+    /// `smtp://host:port` (or `smtps://`, `?tls=required`); unset: dunning
+    /// mail waits in the outbox until one is configured.
+    pub smtp_url: Option<String>,
+    /// The `From:` of dunning mail.
+    pub mail_from: String,
+    /// How often the billing worker looks for due work (mail, seats, grace).
+    pub poll_interval: Duration,
+    /// Run the billing and mail worker in this process.
+    pub worker_enabled: bool,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        BillingConfig {
+            webhook_secret: None,
+            api_key: None,
+            api_base: "https://api.stripe.com/".to_string(),
+            price_id: None,
+            plan: "team".to_string(),
+            grace_period: Duration::from_secs(7 * 24 * 3600),
+            return_url: "http://127.0.0.1:8080/".to_string(),
+            smtp_url: None,
+            mail_from: "WRNexus <billing@wrnexus.invalid>".to_string(),
+            poll_interval: Duration::from_secs(1),
+            worker_enabled: true,
+        }
+    }
+}
+
+impl BillingConfig {
+    /// Billing is on when Stripe's webhooks can be verified.
+    pub fn enabled(&self) -> bool {
+        self.webhook_secret.is_some()
+    }
+}
+
+impl std::fmt::Debug for BillingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillingConfig")
+            .field("enabled", &self.enabled())
+            .field("api_key", &self.api_key.is_some())
+            .field("api_base", &self.api_base)
+            .field("price_id", &self.price_id)
+            .field("plan", &self.plan)
+            .field("grace_period", &self.grace_period)
+            .field(
+                "smtp",
+                &self.smtp_url.as_deref().map(crate::store::redact_url),
+            )
+            .field("worker_enabled", &self.worker_enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How the webhook worker delivers the outbox.
@@ -89,6 +163,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
             .field("operator_api", &self.operator_token.is_some())
             .field("policies", &self.policies)
             .field("webhooks", &self.webhooks)
+            .field("billing", &self.billing)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +188,7 @@ impl ControlPlaneConfig {
             rate_limits: crate::api::limits::RateLimits::default(),
             assertion_key: None,
             webhooks: WebhookConfig::default(),
+            billing: BillingConfig::default(),
         }
     }
 }

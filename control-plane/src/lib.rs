@@ -14,6 +14,7 @@
 //! - [`server`] — wiring it together and serving.
 
 pub mod api;
+pub mod billing;
 pub mod config;
 pub mod metrics;
 pub mod password;

@@ -1,6 +1,7 @@
 //! Prometheus metrics of the control plane, served at `/metrics` on its
 //! own listener: API requests, sign-in outcomes, invalidations published,
-//! webhook deliveries, and the outbox's depth and age (read at scrape time).
+//! webhook deliveries, Stripe webhooks and billing, mail, and the outbox's
+//! depth and age (read at scrape time).
 
 use crate::store::Store;
 use crate::store::work::Scope;
@@ -17,6 +18,17 @@ pub struct Metrics {
     pub invalidations_published: IntCounterVec,
     /// Webhook delivery attempts by result: `delivered`, `failed`, `dead`.
     pub webhook_deliveries: IntCounterVec,
+    /// Stripe webhook deliveries by result: `accepted`, `duplicate`,
+    /// `invalid_signature`, `stale_signature`, `invalid_event`, `disabled`, `error`.
+    pub stripe_webhooks: IntCounterVec,
+    /// Stored Stripe events processed, by outcome (`error` when it failed).
+    pub stripe_events_processed: IntCounterVec,
+    /// Calls to Stripe's API by call and result (`ok`, `error`).
+    pub stripe_api_calls: IntCounterVec,
+    /// Workspaces moving to a billing standing: `good`, `past_due`, `lapsed`.
+    pub billing_transitions: IntCounterVec,
+    /// Mail sending attempts by result: `sent`, `failed`, `dead`.
+    pub mail: IntCounterVec,
     outbox_depth: IntGauge,
     outbox_oldest_age: IntGauge,
 }
@@ -48,6 +60,31 @@ fn build() -> Result<Metrics, prometheus::Error> {
         "Outbound webhook delivery attempts by result",
         &["result"],
     )?;
+    let stripe_webhooks = counter(
+        "wrnexus_control_plane_stripe_webhooks_total",
+        "Stripe webhook deliveries received, by result",
+        &["result"],
+    )?;
+    let stripe_events_processed = counter(
+        "wrnexus_control_plane_stripe_events_processed_total",
+        "Stored Stripe events processed, by outcome",
+        &["outcome"],
+    )?;
+    let stripe_api_calls = counter(
+        "wrnexus_control_plane_stripe_api_calls_total",
+        "Calls to the Stripe API, by call and result",
+        &["call", "result"],
+    )?;
+    let billing_transitions = counter(
+        "wrnexus_control_plane_billing_transitions_total",
+        "Workspaces moving to a billing standing",
+        &["to"],
+    )?;
+    let mail = counter(
+        "wrnexus_control_plane_mail_total",
+        "Mail sending attempts, by result",
+        &["result"],
+    )?;
     let outbox_depth = IntGauge::new(
         "wrnexus_control_plane_outbox_pending",
         "Webhook deliveries waiting to be sent",
@@ -64,8 +101,33 @@ fn build() -> Result<Metrics, prometheus::Error> {
     for result in ["delivered", "failed", "dead"] {
         webhook_deliveries.with_label_values(&[result]);
     }
+    for result in [
+        "accepted",
+        "duplicate",
+        "invalid_signature",
+        "stale_signature",
+        "invalid_event",
+        "disabled",
+        "error",
+    ] {
+        stripe_webhooks.with_label_values(&[result]);
+    }
+    for outcome in ["applied", "stale", "ignored", "unmatched", "error"] {
+        stripe_events_processed.with_label_values(&[outcome]);
+    }
+    for to in ["good", "past_due", "lapsed"] {
+        billing_transitions.with_label_values(&[to]);
+    }
+    for result in ["sent", "failed", "dead"] {
+        mail.with_label_values(&[result]);
+    }
     Ok(Metrics {
         registry,
+        stripe_webhooks,
+        stripe_events_processed,
+        stripe_api_calls,
+        billing_transitions,
+        mail,
         api_requests,
         signins,
         invalidations_published,

@@ -2,6 +2,9 @@
 
 use crate::api::limits::Limiters;
 use crate::api::{AppState, app};
+use crate::billing::mailer::Mailer;
+use crate::billing::stripe_api::StripeApi;
+use crate::billing::worker::BillingWorker;
 use crate::config::ControlPlaneConfig;
 use crate::push::Pusher;
 use crate::store::Store;
@@ -24,6 +27,10 @@ pub enum StartError {
     Keys(#[from] crate::tokens::TokenError),
     #[error("policies:\n{0}")]
     Policies(#[from] wrnexus_policies::load::PolicyErrors),
+    #[error("billing: {0}")]
+    Stripe(#[from] crate::billing::stripe_api::StripeApiError),
+    #[error("billing: {0}")]
+    Mail(#[from] crate::billing::mailer::MailerError),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -47,11 +54,17 @@ pub async fn build(
     let store = Store::connect_without_migrating(&config.database_url, pusher).await?;
     let keys = Keys::load_or_create(&store, &config.issuer, &config.audience).await?;
     let policies = wrnexus_policies::reload::load_checked(&config.policies)?;
+    // A bad SMTP URL or sender stops the start, not the first dunning mail.
+    Mailer::new(
+        config.billing.smtp_url.as_deref(),
+        &config.billing.mail_from,
+    )?;
     Ok(AppState {
         store,
         keys: Arc::new(keys),
         policies: Arc::new(policies),
         limits: Arc::new(Limiters::new(config.rate_limits)),
+        stripe: StripeApi::from_config(&config.billing)?,
         config: Arc::new(config),
     })
 }
@@ -85,6 +98,21 @@ pub async fn serve(
     } else {
         None
     };
+    let billing = &state.config.billing;
+    let billing_worker = if billing.worker_enabled {
+        let mailer = Mailer::new(billing.smtp_url.as_deref(), &billing.mail_from)
+            .map_err(std::io::Error::other)?;
+        let worker = BillingWorker::new(
+            state.store.clone(),
+            billing.clone(),
+            state.stripe.clone(),
+            mailer,
+        );
+        let mut stopped = stop.subscribe();
+        Some(worker.spawn(async move { while stopped.changed().await.is_ok() {} }))
+    } else {
+        None
+    };
     // Forget rate-limit keys nobody has used for a while.
     let limits = state.limits.clone();
     let sweeper = tokio::spawn(async move {
@@ -104,6 +132,11 @@ pub async fn serve(
     })
     .await;
     sweeper.abort();
+    if let Some(worker) = billing_worker
+        && let Err(e) = worker.await
+    {
+        tracing::error!(error = %e, "billing worker failed");
+    }
     if let Some(worker) = worker
         && let Err(e) = worker.await
     {

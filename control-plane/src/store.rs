@@ -4,9 +4,11 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod decision_data;
 pub mod deliveries;
 pub mod invitations;
+pub mod mail;
 pub mod members;
 pub mod outbox;
 pub mod projects;
@@ -179,6 +181,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "row security",
         include_str!("../migrations/postgres/0003_row_security.sql"),
         include_str!("../migrations/sqlite/0003_row_security.sql"),
+    ),
+    (
+        4,
+        "billing",
+        include_str!("../migrations/postgres/0004_billing.sql"),
+        include_str!("../migrations/sqlite/0004_billing.sql"),
     ),
 ];
 

@@ -53,10 +53,11 @@ pub async fn authorize(
             None,
         ),
     };
-    let method = match action {
+    // The request's own method; a read when there is none to go by.
+    let method = caller.meta().method.as_deref().unwrap_or(match action {
         "read" => "GET",
         _ => "POST",
-    };
+    });
     let decision = state.policies.decide(&DecisionRequest {
         principal,
         action,

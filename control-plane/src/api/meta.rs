@@ -54,6 +54,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             request_id: Some(request_id),
             ip: client_ip(peer, &parts.headers).map(|ip| ip.to_string()),
             user_agent: printable(&parts.headers, "user-agent", 512),
+            method: Some(parts.method.as_str().to_string()),
             ..Meta::default()
         }))
     }

@@ -3,7 +3,9 @@
 
 pub mod schemas;
 
-use super::{api_keys, audit, internal, members, operator, projects, webhooks, workspaces};
+use super::{
+    api_keys, audit, billing, internal, members, operator, projects, webhooks, workspaces,
+};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "WRNexus control plane API",
-        description = "Workspaces, members, projects, API keys, audit and webhooks. \
+        description = "Workspaces, members, projects, API keys, audit, webhooks and billing. \
             Request bodies may be JSON or `application/x-www-form-urlencoded`; \
             errors are RFC 9457 `application/problem+json`."
     ),
@@ -51,6 +53,10 @@ use utoipa::{Modify, OpenApi};
         webhooks::deliveries,
         webhooks::delete,
         webhooks::test,
+        billing::view,
+        billing::checkout,
+        billing::portal,
+        billing::stripe_webhook,
         operator::suspend,
         operator::reactivate,
         operator::disable_user,
@@ -75,6 +81,7 @@ use utoipa::{Modify, OpenApi};
         (name = "api-keys", description = "API keys acting in one workspace"),
         (name = "audit", description = "A workspace's audit log"),
         (name = "webhooks", description = "Outbound webhooks and their deliveries"),
+        (name = "billing", description = "Plan, seats, invoices and Stripe (owners only)"),
         (name = "operator", description = "Operator actions (token from configuration)"),
         (name = "internal", description = "What gateways ask the control plane"),
         (name = "meta", description = "Health and this document")

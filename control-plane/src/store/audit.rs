@@ -40,6 +40,8 @@ pub struct Meta {
     pub request_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The HTTP method, which decisions see as `context.method`.
+    pub method: Option<String>,
 }
 
 impl Meta {

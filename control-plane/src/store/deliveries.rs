@@ -4,7 +4,37 @@
 
 use super::work::Scope;
 use super::{Backend, Store, StoreError, now};
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
+
+/// Lease up to `limit` due rows of an outbox `table` (columns `status`,
+/// `next_attempt_at`, `locked_until`) until `lease_until`; their ids.
+/// Postgres skips rows another transaction is claiming rather than waiting;
+/// on SQLite the single connection serialises claims.
+pub(crate) async fn claim_due(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    table: &'static str,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let claim = format!(
+        "UPDATE {table} SET locked_until = $1 WHERE id IN (\
+         SELECT id FROM {table} WHERE status = 'pending' \
+         AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) \
+         ORDER BY next_attempt_at, id LIMIT $3{lock}) \
+         AND status = 'pending' RETURNING id"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(claim))
+        .bind(lease_until)
+        .bind(now())
+        .bind(limit.max(1))
+        .fetch_all(&mut **tx)
+        .await?)
+}
 
 /// A delivery claimed by the worker, with what it needs to send it.
 #[derive(Clone)]
@@ -44,25 +74,14 @@ impl Store {
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let at = now();
         let mut tx = self.read(Scope::system()).await?;
-        // Postgres: rows another transaction is claiming are skipped, not
-        // waited for. SQLite: the single connection serialises claims.
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let claim = format!(
-            "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN (\
-             SELECT id FROM webhook_deliveries WHERE status = 'pending' \
-             AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) \
-             ORDER BY next_attempt_at, id LIMIT $3{lock}) \
-             AND status = 'pending' RETURNING id"
-        );
-        let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(claim))
-            .bind(at + lease_secs.max(1))
-            .bind(at)
-            .bind(limit.max(1))
-            .fetch_all(&mut *tx)
-            .await?;
+        let ids = claim_due(
+            &mut tx,
+            self.backend(),
+            "webhook_deliveries",
+            at + lease_secs.max(1),
+            limit,
+        )
+        .await?;
         let mut due = Vec::with_capacity(ids.len());
         for id in ids {
             let row = sqlx::query(

@@ -20,6 +20,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "project.updated",
     "api_key.created",
     "api_key.revoked",
+    "billing.paid",
+    "billing.past_due",
+    "billing.lapsed",
     "webhook.test",
 ];
 

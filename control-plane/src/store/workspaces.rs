@@ -270,8 +270,9 @@ impl Store {
         self.finish(work).await
     }
 
-    /// Suspend or reactivate a workspace: one state change, pushed to every
-    /// gateway, audited, and announced to the workspace's webhooks.
+    /// Suspend or reactivate a workspace (an operator's decision): one
+    /// state change, pushed to every gateway, audited, and announced to the
+    /// workspace's webhooks.
     pub async fn set_workspace_status(
         &self,
         workspace_id: &str,
@@ -279,32 +280,80 @@ impl Store {
         meta: &super::audit::Meta,
     ) -> Result<Workspace, StoreError> {
         let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
-        let before = lock_workspace(&mut work, workspace_id).await?;
-        sqlx::query("UPDATE workspaces SET status = $1 WHERE id = $2")
-            .bind(status.as_str())
-            .bind(workspace_id)
-            .execute(&mut *work.tx)
-            .await?;
-        let workspace = Workspace {
-            status,
-            ..before.clone()
-        };
-        if before.status != status {
-            let action = match status {
-                WorkspaceStatus::Suspended => "workspace.suspended",
-                WorkspaceStatus::Active => "workspace.reactivated",
-            };
-            work.audit(AuditRecord::success(workspace_id, action, workspace_id))
-                .await?;
-            work.emit(workspace_id, action, json!({ "workspace": &workspace }))
-                .await?;
-        }
-        work.push(
-            EntryKey::Workspace(workspace_id.to_string()),
-            workspace_entry(&workspace),
-        )
-        .await?;
+        let workspace = change_status(&mut work, workspace_id, status, StatusBy::Operator).await?;
         self.finish(work).await?;
         Ok(workspace)
     }
+}
+
+/// Who changes a workspace's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusBy {
+    Operator,
+    Billing,
+}
+
+impl StatusBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusBy::Operator => "operator",
+            StatusBy::Billing => "billing",
+        }
+    }
+}
+
+/// Move a workspace to `status` within `work`: pushed to every gateway and,
+/// when it changes, audited and announced. An operator's word is final;
+/// billing lifts only a suspension of its own and never overrides one.
+pub(crate) async fn change_status(
+    work: &mut Work,
+    workspace_id: &str,
+    status: WorkspaceStatus,
+    by: StatusBy,
+) -> Result<Workspace, StoreError> {
+    let before = lock_workspace(work, workspace_id).await?;
+    let suspended_by: Option<String> =
+        sqlx::query_scalar("SELECT suspended_by FROM workspaces WHERE id = $1")
+            .bind(workspace_id)
+            .fetch_one(&mut *work.tx)
+            .await?;
+    if by == StatusBy::Billing {
+        let keep = match status {
+            WorkspaceStatus::Suspended => before.status == WorkspaceStatus::Suspended,
+            WorkspaceStatus::Active => suspended_by.as_deref() != Some("billing"),
+        };
+        if keep {
+            return Ok(before);
+        }
+    }
+    let now_by = (status == WorkspaceStatus::Suspended).then_some(by.as_str());
+    sqlx::query("UPDATE workspaces SET status = $1, suspended_by = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(now_by)
+        .bind(workspace_id)
+        .execute(&mut *work.tx)
+        .await?;
+    let workspace = Workspace {
+        status,
+        ..before.clone()
+    };
+    if before.status != status {
+        let action = match status {
+            WorkspaceStatus::Suspended => "workspace.suspended",
+            WorkspaceStatus::Active => "workspace.reactivated",
+        };
+        work.audit(
+            AuditRecord::success(workspace_id, action, workspace_id)
+                .with_detail(json!({ "by": by.as_str() })),
+        )
+        .await?;
+        work.emit(workspace_id, action, json!({ "workspace": &workspace }))
+            .await?;
+    }
+    work.push(
+        EntryKey::Workspace(workspace_id.to_string()),
+        workspace_entry(&workspace),
+    )
+    .await?;
+    Ok(workspace)
 }

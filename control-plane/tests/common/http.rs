@@ -113,12 +113,26 @@ where
     F: Fn(Api) -> Fut,
     Fut: std::future::Future<Output = TestResult>,
 {
+    on_both_with(|_| {}, suite).await
+}
+
+/// [`on_both`], with the test servers' configuration adjusted by `configure`.
+pub async fn on_both_with<C, F, Fut>(configure: C, suite: F) -> TestResult
+where
+    C: Fn(&mut ControlPlaneConfig),
+    F: Fn(Api) -> Fut,
+    Fut: std::future::Future<Output = TestResult>,
+{
     let dir = tempfile::tempdir()?;
     let sqlite = wrnexus_control_plane::store::sqlite_url(&dir.path().join("t.sqlite"));
-    let api = Api::start(config(&sqlite, None)).await?;
+    let mut c = config(&sqlite, None);
+    configure(&mut c);
+    let api = Api::start(c).await?;
     suite(api).await.map_err(|e| format!("sqlite: {e}"))?;
     if let Some((owner, service)) = super::postgres().await? {
-        let api = Api::start(config(&service, Some(&owner))).await?;
+        let mut c = config(&service, Some(&owner));
+        configure(&mut c);
+        let api = Api::start(c).await?;
         suite(api).await.map_err(|e| format!("postgres: {e}"))?;
     }
     Ok(())
