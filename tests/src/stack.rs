@@ -90,6 +90,17 @@ impl Stack {
         redis_url: &str,
         gateway_env: &[(&str, &str)],
     ) -> TestResult<Stack> {
+        Self::split_with_env(database_url, redis_url, gateway_env, &[]).await
+    }
+
+    /// [`Stack::split_with`], with extra control-plane settings too, e.g.
+    /// `("WRNEXUS_STRIPE_WEBHOOK_SECRET", "whsec_…")`.
+    pub async fn split_with_env(
+        database_url: &str,
+        redis_url: &str,
+        gateway_env: &[(&str, &str)],
+        control_plane_env: &[(&str, &str)],
+    ) -> TestResult<Stack> {
         let gateway_env: Vec<(String, String)> = gateway_env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -104,7 +115,8 @@ impl Stack {
             &["demo-upstream", "--listen", &up_listen],
             &[],
         )?;
-        let control = Self::spawn_control_plane(&dir, cp, database_url, redis_url).await?;
+        let control =
+            Self::spawn_control_plane(&dir, cp, database_url, redis_url, control_plane_env).await?;
         wait_ready(&format!("http://{up_listen}/"), &mut upstream, STARTUP).await?;
         let (gateway_proc, gateway, admin) = Self::spawn_gateway(
             &dir,
@@ -156,20 +168,23 @@ impl Stack {
         cp: u16,
         database_url: &str,
         redis_url: &str,
+        extra_env: &[(&str, &str)],
     ) -> TestResult<Proc> {
         let config = example_config().display().to_string();
         let cp_listen = format!("127.0.0.1:{cp}");
+        let mut env = vec![
+            ("WRNEXUS_CONTROL_PLANE__LISTEN", cp_listen.as_str()),
+            ("WRNEXUS_CONTROL_PLANE__DATABASE_URL", database_url),
+            ("WRNEXUS_CONTROL_PLANE__REDIS_URL", redis_url),
+            ("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN),
+            ("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY),
+        ];
+        env.extend_from_slice(extra_env);
         let mut control = Proc::spawn(
             "control-plane",
             dir.path(),
             &["control-plane", "--config", &config],
-            &[
-                ("WRNEXUS_CONTROL_PLANE__LISTEN", &cp_listen),
-                ("WRNEXUS_CONTROL_PLANE__DATABASE_URL", database_url),
-                ("WRNEXUS_CONTROL_PLANE__REDIS_URL", redis_url),
-                ("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN),
-                ("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY),
-            ],
+            &env,
         )?;
         wait_ready(
             &format!("http://{cp_listen}/v1/health"),
@@ -189,7 +204,7 @@ impl Stack {
     ) -> TestResult<Stack> {
         let dir = tempfile::tempdir()?;
         let (cp, gw, admin) = (free_port()?, free_port()?, free_port()?);
-        let control = Self::spawn_control_plane(&dir, cp, database_url, redis_url).await?;
+        let control = Self::spawn_control_plane(&dir, cp, database_url, redis_url, &[]).await?;
         let listen = format!("127.0.0.1:{gw}");
         let admin_listen = format!("127.0.0.1:{admin}");
         let file = dir.path().join("gateway.toml");

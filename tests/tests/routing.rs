@@ -457,17 +457,24 @@ async fn websockets(gw: &str, user: &User) -> TestResult {
     let host = gw.trim_start_matches("http://");
     let url = format!("ws://{host}/ws/echo");
 
-    let mut request = url.as_str().into_client_request()?;
-    request.headers_mut().insert("cookie", user.cookie.parse()?);
-    let (mut ws, response) =
-        tokio_tungstenite::client_async(request, TcpStream::connect(host).await?).await?;
-    assert_eq!(response.status().as_u16(), 101);
-    ws.send(Message::text("hello through the gateway")).await?;
-    let reply = tokio::time::timeout(Duration::from_secs(10), ws.next())
-        .await?
-        .ok_or("the socket closed")??;
-    assert_eq!(reply.into_text()?.as_str(), "hello through the gateway");
-    ws.close(None).await?;
+    // Many upgrades in a row, each speaking at once: with a fast upstream
+    // the 101 often arrives before the gateway has finished with the
+    // upgrade request, and no tunnel may be torn down for it.
+    for i in 0..40 {
+        let mut request = url.as_str().into_client_request()?;
+        request.headers_mut().insert("cookie", user.cookie.parse()?);
+        let (mut ws, response) =
+            tokio_tungstenite::client_async(request, TcpStream::connect(host).await?).await?;
+        assert_eq!(response.status().as_u16(), 101);
+        let text = format!("hello through the gateway, {i}");
+        ws.send(Message::text(text.as_str())).await?;
+        let reply = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await?
+            .ok_or("the socket closed")?
+            .map_err(|e| format!("upgrade {i}: {e}"))?;
+        assert_eq!(reply.into_text()?.as_str(), text);
+        ws.close(None).await?;
+    }
 
     let request = url.as_str().into_client_request()?;
     match tokio_tungstenite::client_async(request, TcpStream::connect(host).await?).await {
