@@ -47,6 +47,7 @@ pub fn run(options: DevOptions) -> Result<()> {
             .filter(|t| !t.is_empty());
         config.policies = options.policies.clone();
         crate::billing_settings::secrets_from_env(&mut config.billing);
+        config.billing.return_url = format!("http://{}/", options.listen);
         config.assertion_key = Some(assertion_key.clone());
         let state = wrnexus_control_plane::build(config, Some(bus.clone())).await?;
         let cp = TcpListener::bind("127.0.0.1:0").await?;

@@ -376,6 +376,22 @@ mod tests {
     }
 
     #[test]
+    fn billing_settings_reach_the_control_plane() {
+        let text = "[control_plane]\nlisten = \"x\"\ndatabase_url = \"sqlite://t\"\n\
+                    [billing]\nprice_id = \"price_1\"\ngrace_period_secs = 60\n\
+                    smtp_url = \"smtp://127.0.0.1:2525\"\nplan = \"pro\"\n";
+        let (_, c) = Settings::parse(text, "t.toml")
+            .and_then(|s| s.control_plane("t.toml"))
+            .unwrap();
+        assert_eq!(c.billing.price_id.as_deref(), Some("price_1"));
+        assert_eq!(c.billing.grace_period, Duration::from_secs(60));
+        assert_eq!(c.billing.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+        assert_eq!(c.billing.plan, "pro");
+        let err = Settings::parse("[billing]\nprize_id = \"x\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("prize_id"), "{err}");
+    }
+
+    #[test]
     fn webhook_settings_reach_the_control_plane() {
         let text = "[control_plane]\nlisten = \"x\"\ndatabase_url = \"sqlite://t\"\n\
                     webhook_max_attempts = 3\nwebhook_backoff_base_secs = 2\n\
