@@ -101,39 +101,8 @@ async fn an_unpaid_workspace_turns_read_only_at_every_gateway() -> TestResult {
         let mut member = sign_up(&c, &gw1, &client::email("member")).await?;
         // The member's cookie for their personal workspace, kept aside.
         let member_personal = member.clone();
-        let api = format!("{gw1}/.wrnexus/api/v1");
-        let (status, body) = json_body(
-            owner
-                .req(&c, Method::POST, &format!("{api}/workspaces"))
-                .json(&json!({ "name": "Acme" }))
-                .send()
-                .await?,
-        )
-        .await?;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let team = body["workspace"]["id"].as_str().ok_or("id")?.to_string();
-        let (_, body) = json_body(
-            owner
-                .req(
-                    &c,
-                    Method::POST,
-                    &format!("{api}/workspaces/{team}/invitations"),
-                )
-                .json(&json!({ "email": member.email, "role": "member" }))
-                .send()
-                .await?,
-        )
-        .await?;
-        let token = body["token"].as_str().ok_or("no invitation token")?;
-        let r = member
-            .req(
-                &c,
-                Method::POST,
-                &format!("{api}/invitations/{token}/accept"),
-            )
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::OK);
+        let team = client::create_team(&c, &gw1, &owner, "Acme").await?;
+        client::add_member(&c, &gw1, &owner, &member, &team, "member").await?;
         client::switch(&c, &gw1, &mut member, &team).await?;
         client::switch(&c, &gw1, &mut owner, &team).await?;
 
