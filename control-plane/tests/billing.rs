@@ -240,6 +240,19 @@ async fn webhooks_are_verified_stored_once_and_applied_once() -> TestResult {
         let ack = send(&api, "unknown.type.json", &team).await?;
         assert_eq!(ack["duplicate"], false);
         assert_eq!(billing(&api, &owner, &team).await?.1, before);
+        // A workspace with a live subscription is not deleted; once it is
+        // canceled (suspended, read-only), it may be.
+        let path = format!("/workspaces/{team}");
+        let (s, b) = api.call(Method::DELETE, &path, &owner.token, None).await?;
+        assert_eq!(
+            (s, code(&b)),
+            (StatusCode::CONFLICT, "active_subscription"),
+            "{b}"
+        );
+        send(&api, "customer.subscription.deleted.json", &team).await?;
+        assert_eq!(status_of(&api, &owner, &team).await?, "suspended");
+        let (s, b) = api.call(Method::DELETE, &path, &owner.token, None).await?;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
         Ok(())
     })
     .await

@@ -36,6 +36,10 @@ pub mod redirect;
 pub mod reload;
 
 pub use claims::SessionClaims;
+
+/// The `path` the control plane decides the deletion of a workspace with:
+/// the one change `suspension.cedar` leaves open to a suspended workspace.
+pub const DELETE_WORKSPACE_PATH: &str = "/.wrnexus/workspace/delete";
 pub use engine::{Decision, DecisionRequest, PolicyEngine, Principal};
 pub use entries::{DecisionData, Entry, EntryKey, Invalidation, VersionedEntry};
 pub use load::{PolicyError, PolicySource};

@@ -190,7 +190,10 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/workspace").await?;
+    // The path the policies know deletion by: a suspended workspace can
+    // still be deleted (see `suspension.cedar`).
+    let path = wrnexus_policies::DELETE_WORKSPACE_PATH;
+    let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, path).await?;
     owner_only(&allowed)?;
     state.store.delete_workspace(&id, caller.meta()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -211,6 +211,22 @@ impl Store {
                 "a personal workspace cannot be deleted; it belongs to its user",
             ));
         }
+        let subscription: Option<String> = sqlx::query_scalar(
+            "SELECT subscription_status FROM billing_accounts WHERE workspace_id = $1 \
+             AND subscription_status IN ('active', 'trialing', 'past_due', 'unpaid', 'paused')",
+        )
+        .bind(id)
+        .fetch_optional(&mut *work.tx)
+        .await?;
+        if let Some(status) = subscription {
+            return Err(StoreError::conflict(
+                "active_subscription",
+                format!(
+                    "the workspace still has a Stripe subscription (`{status}`): \
+                     cancel it in the billing portal first"
+                ),
+            ));
+        }
         let members: Vec<String> =
             sqlx::query_scalar("SELECT user_id FROM memberships WHERE workspace_id = $1")
                 .bind(id)
