@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod billing;
 pub mod http;
 
 use sqlx::Connection;
