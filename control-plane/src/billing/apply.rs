@@ -8,7 +8,8 @@ use crate::billing::event::StripeEvent;
 use crate::config::BillingConfig;
 use crate::store::audit::{ActorKind, AuditRecord, Meta};
 use crate::store::billing::{
-    BillingAccount, account_where, insert_account, owner_emails, save_account, upsert_invoice,
+    AccountBy, BillingAccount, account_where, insert_account, owner_emails, save_account,
+    upsert_invoice,
 };
 use crate::store::work::{Scope, Work};
 use crate::store::workspaces::{StatusBy, change_status, lock_workspace};
@@ -133,7 +134,7 @@ async fn resolve(
     let Some(customer) = event.customer_id() else {
         return Ok(None);
     };
-    if let Some(account) = account_where(work, "customer", &customer).await? {
+    if let Some(account) = account_where(work, AccountBy::Customer, &customer).await? {
         return Ok(Some(account));
     }
     let Some(workspace) = event.workspace_hint() else {
@@ -146,7 +147,7 @@ async fn resolve(
     if exists.is_none() {
         return Ok(None);
     }
-    if let Some(other) = account_where(work, "workspace", &workspace).await? {
+    if let Some(other) = account_where(work, AccountBy::Workspace, &workspace).await? {
         tracing::warn!(
             event_id = %event.id,
             workspace_id = %workspace,
@@ -156,7 +157,7 @@ async fn resolve(
         return Ok(None);
     }
     insert_account(work, &workspace, &customer, None).await?;
-    account_where(work, "customer", &customer).await
+    account_where(work, AccountBy::Customer, &customer).await
 }
 
 async fn apply(
@@ -319,7 +320,8 @@ async fn dunning(
 pub async fn expire_grace(store: &Store, workspace_id: &str) -> Result<bool, StoreError> {
     let meta = Meta::system().with_actor(ActorKind::System, "billing:grace");
     let mut work = store.work(Scope::workspace(workspace_id), &meta).await?;
-    let Some(mut account) = account_where(&mut work, "workspace", workspace_id).await? else {
+    let Some(mut account) = account_where(&mut work, AccountBy::Workspace, workspace_id).await?
+    else {
         return Ok(false);
     };
     let due = account.subscription_status.as_deref() == Some("past_due")

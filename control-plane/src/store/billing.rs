@@ -74,15 +74,22 @@ pub enum Received {
     Duplicate,
 }
 
-/// The account whose column `by` equals `value`, in the unit's transaction.
+/// How an account is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccountBy {
+    Customer,
+    Workspace,
+}
+
+/// The account of a customer or of a workspace, in the unit's transaction.
 pub(crate) async fn account_where(
     work: &mut Work,
-    by: &str,
+    by: AccountBy,
     value: &str,
 ) -> Result<Option<BillingAccount>, StoreError> {
     let column = match by {
-        "customer" => "customer_id",
-        _ => "workspace_id",
+        AccountBy::Customer => "customer_id",
+        AccountBy::Workspace => "workspace_id",
     };
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM billing_accounts WHERE {column} = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
