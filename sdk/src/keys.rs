@@ -10,6 +10,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+/// After a failed fetch the next one may come this soon (if the refetch
+/// interval is longer): without keys nothing verifies, and one request
+/// every two seconds does not hammer anyone.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
+
 /// Ed25519 signing keys by `kid`.
 pub(crate) type KeySet = HashMap<String, DecodingKey>;
 
@@ -146,9 +151,11 @@ impl KeyCache {
         if let (Some(key), true) = (&found, fresh) {
             return Ok(key.clone());
         }
-        let allowed = state
-            .last_attempt
-            .is_none_or(|at| at.elapsed() >= remote.refetch_interval);
+        let interval = match state.last_error {
+            Some(_) => remote.refetch_interval.min(RETRY_AFTER_FAILURE),
+            None => remote.refetch_interval,
+        };
+        let allowed = state.last_attempt.is_none_or(|at| at.elapsed() >= interval);
         if !allowed {
             return match (found, self.has_fetched(), &state.last_error) {
                 (Some(key), _, _) => Ok(key),

@@ -9,7 +9,7 @@ use common::{JwksServer, TestResult, assert_refused, call, claims, layered_app, 
 use std::sync::Arc;
 use std::time::Duration;
 use wrnexus_policies::model::Role;
-use wrnexus_sdk::Verifier;
+use wrnexus_sdk::{DEFAULT_AUDIENCE, Verifier};
 
 /// Between two fetches in these tests; long enough for a burst of requests
 /// to fit inside, short enough to wait out.
@@ -100,7 +100,8 @@ async fn unreachable_keys_answer_503_without_hammering_and_recover() -> TestResu
     let key = new_key()?;
     let (server, url) = JwksServer::start(&[&key]).await?;
     server.fail(true);
-    let app = layered_app(remote(&url)?, Arc::default());
+    // The default 30 s interval: after a failure, retries come sooner.
+    let app = layered_app(Verifier::remote(&url, DEFAULT_AUDIENCE)?, Arc::default());
     let token = key.sign(&claims("user-a", "ws", Role::Member))?;
     for _ in 0..5 {
         let answer = call(&app, "/whoami", Some(&token), &[]).await?;
@@ -125,7 +126,7 @@ async fn unreachable_keys_answer_503_without_hammering_and_recover() -> TestResu
     );
 
     server.fail(false);
-    tokio::time::sleep(INTERVAL).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let (status, _, body) = call(&app, "/whoami", Some(&token), &[]).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(server.hits(), 2);
