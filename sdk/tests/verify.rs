@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{TestResult, assert_refused, call, claims, jwks_json, layered_app, new_key, now};
+use common::{
+    TestResult, assert_refused, call, claims, jwks_json, layered_app, new_key, now, static_app,
+};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -89,8 +91,7 @@ fn tampered(token: &str, edit: impl FnOnce(&mut Value)) -> TestResult<String> {
 #[tokio::test]
 async fn forged_and_misdirected_assertions_are_refused() -> TestResult {
     let key = new_key()?;
-    let verifier = Verifier::from_jwks_json(&jwks_json(&[&key])?, AUD)?;
-    let app = layered_app(verifier, Arc::default());
+    let app = static_app(&[&key], AUD)?;
     let token = key.sign(&claims("user-bob", "ws-bob", Role::Viewer))?;
     let (status, _, _) = call(&app, "/whoami", Some(&token), &[]).await?;
     assert_eq!(status, StatusCode::OK, "the untampered token is fine");
@@ -118,8 +119,7 @@ async fn forged_and_misdirected_assertions_are_refused() -> TestResult {
         "the gateway assertion is invalid: wrong audience"
     );
     // ... which that app, configured with its audience, accepts.
-    let billing = Verifier::from_jwks_json(&jwks_json(&[&key])?, "billing-app")?;
-    let billing = layered_app(billing, Arc::default());
+    let billing = static_app(&[&key], "billing-app")?;
     let (status, _, body) = call(&billing, "/whoami", Some(&other_app), &[]).await?;
     assert_eq!(
         (status, &body["user_id"]),
@@ -144,8 +144,7 @@ async fn forged_and_misdirected_assertions_are_refused() -> TestResult {
 #[tokio::test]
 async fn expired_assertions_are_refused_beyond_a_small_leeway() -> TestResult {
     let key = new_key()?;
-    let verifier = Verifier::from_jwks_json(&jwks_json(&[&key])?, AUD)?;
-    let app = layered_app(verifier, Arc::default());
+    let app = static_app(&[&key], AUD)?;
     let mut c = claims("user-carol", "ws-carol", Role::Member);
     c.iat = now() - 120;
     c.exp = now() - 30;
@@ -161,8 +160,7 @@ async fn expired_assertions_are_refused_beyond_a_small_leeway() -> TestResult {
 #[tokio::test]
 async fn assertions_signed_with_an_unknown_key_are_refused() -> TestResult {
     let (key, stranger) = (new_key()?, new_key()?);
-    let verifier = Verifier::from_jwks_json(&jwks_json(&[&key])?, AUD)?;
-    let app = layered_app(verifier, Arc::default());
+    let app = static_app(&[&key], AUD)?;
     let token = stranger.sign(&claims("user-dave", "ws-dave", Role::Owner))?;
     let answer = call(&app, "/whoami", Some(&token), &[]).await?;
     assert_refused(&answer, StatusCode::UNAUTHORIZED, "unknown_assertion_key")?;

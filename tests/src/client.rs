@@ -181,6 +181,32 @@ pub async fn join(
     switch(client, gateway, member, workspace_id).await
 }
 
+/// Create an API key in `workspace_id` as `owner`: its `(id, secret)`.
+pub async fn create_api_key(
+    client: &Client,
+    gateway: &str,
+    owner: &User,
+    workspace_id: &str,
+    role_ceiling: &str,
+) -> TestResult<(String, String)> {
+    let response = owner
+        .req(
+            client,
+            reqwest::Method::POST,
+            &format!("{gateway}/.wrnexus/api/v1/workspaces/{workspace_id}/api-keys"),
+        )
+        .json(&json!({"name": "test", "role_ceiling": role_ceiling}))
+        .send()
+        .await?;
+    let (status, body) = json_body(response).await?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("creating an API key answered {status}: {body}").into());
+    }
+    let id = body["api_key"]["id"].as_str().ok_or("no key id")?;
+    let secret = body["secret"].as_str().ok_or("no key secret")?;
+    Ok((id.to_string(), secret.to_string()))
+}
+
 /// Parse a JSON body, reporting the status on failure.
 pub async fn json_body(response: Response) -> TestResult<(reqwest::StatusCode, Value)> {
     let status = response.status();

@@ -79,7 +79,6 @@ async fn whoami(c: &reqwest::Client, gw: &str, user: &User) -> TestResult<(Statu
 async fn flows(stack: &Stack, port: u16, hits: &AtomicUsize, verifier: &Verifier) -> TestResult {
     let c = http();
     let gw = stack.gateway.as_str();
-    let api = format!("{gw}/.wrnexus/api/v1");
 
     // A new user is the owner of their personal workspace.
     let alice = sign_up(&c, gw, &client::email("alice")).await?;
@@ -104,24 +103,10 @@ async fn flows(stack: &Stack, port: u16, hits: &AtomicUsize, verifier: &Verifier
     );
 
     // An API key is seen as the key, with its role ceiling.
-    let (status, body) = json_body(
-        alice
-            .req(
-                &c,
-                Method::POST,
-                &format!("{api}/workspaces/{team}/api-keys"),
-            )
-            .json(&json!({"name": "sdk", "role_ceiling": "viewer"}))
-            .send()
-            .await?,
-    )
-    .await?;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let secret = body["secret"].as_str().ok_or("no key secret")?;
-    let key_id = body["api_key"]["id"].as_str().ok_or("no key id")?;
+    let (key_id, secret) = client::create_api_key(&c, gw, &alice, &team, "viewer").await?;
     let r = c
         .get(format!("{gw}/app/whoami"))
-        .bearer_auth(secret)
+        .bearer_auth(&secret)
         .send()
         .await?;
     let (status, seen) = json_body(r).await?;

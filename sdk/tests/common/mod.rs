@@ -80,6 +80,12 @@ pub fn layered_app(verifier: Verifier, hits: Arc<AtomicUsize>) -> Router {
         .layer(GatewayLayer::new(verifier))
 }
 
+/// [`layered_app`] verifying with the fixed key set of `keys`.
+pub fn static_app(keys: &[&AssertionKey], audience: &str) -> TestResult<Router> {
+    let verifier = Verifier::from_jwks_json(&jwks_json(keys)?, audience)?;
+    Ok(layered_app(verifier, Arc::default()))
+}
+
 /// GET `path` with the assertion `token` (if any) and extra headers; the
 /// status, content type and JSON body.
 pub async fn call(
