@@ -179,6 +179,97 @@ pub async fn switch(
     Ok(())
 }
 
+/// Create a workspace as `owner`; its id.
+pub async fn create_workspace(
+    client: &Client,
+    gateway: &str,
+    owner: &User,
+    name: &str,
+) -> TestResult<String> {
+    let response = owner
+        .req(
+            client,
+            reqwest::Method::POST,
+            &format!("{gateway}/.wrnexus/api/v1/workspaces"),
+        )
+        .json(&json!({ "name": name }))
+        .send()
+        .await?;
+    let (status, body) = json_body(response).await?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("creating a workspace answered {status}: {body}").into());
+    }
+    Ok(body["workspace"]["id"]
+        .as_str()
+        .ok_or("no workspace id")?
+        .to_string())
+}
+
+/// `owner` invites `member` to `workspace` as `role`, `member` accepts and
+/// switches to it.
+pub async fn join(
+    client: &Client,
+    gateway: &str,
+    owner: &User,
+    member: &mut User,
+    workspace_id: &str,
+    role: &str,
+) -> TestResult {
+    let api = format!("{gateway}/.wrnexus/api/v1");
+    let response = owner
+        .req(
+            client,
+            reqwest::Method::POST,
+            &format!("{api}/workspaces/{workspace_id}/invitations"),
+        )
+        .json(&json!({"email": member.email, "role": role}))
+        .send()
+        .await?;
+    let (status, body) = json_body(response).await?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("inviting answered {status}: {body}").into());
+    }
+    let token = body["token"].as_str().ok_or("no invitation token")?;
+    let response = member
+        .req(
+            client,
+            reqwest::Method::POST,
+            &format!("{api}/invitations/{token}/accept"),
+        )
+        .send()
+        .await?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(format!("accepting answered {}", response.status()).into());
+    }
+    switch(client, gateway, member, workspace_id).await
+}
+
+/// Create an API key in `workspace_id` as `owner`: its `(id, secret)`.
+pub async fn create_api_key(
+    client: &Client,
+    gateway: &str,
+    owner: &User,
+    workspace_id: &str,
+    role_ceiling: &str,
+) -> TestResult<(String, String)> {
+    let response = owner
+        .req(
+            client,
+            reqwest::Method::POST,
+            &format!("{gateway}/.wrnexus/api/v1/workspaces/{workspace_id}/api-keys"),
+        )
+        .json(&json!({"name": "test", "role_ceiling": role_ceiling}))
+        .send()
+        .await?;
+    let (status, body) = json_body(response).await?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("creating an API key answered {status}: {body}").into());
+    }
+    let id = body["api_key"]["id"].as_str().ok_or("no key id")?;
+    let secret = body["secret"].as_str().ok_or("no key secret")?;
+    Ok((id.to_string(), secret.to_string()))
+}
+
 /// Parse a JSON body, reporting the status on failure.
 pub async fn json_body(response: Response) -> TestResult<(reqwest::StatusCode, Value)> {
     let status = response.status();

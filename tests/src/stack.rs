@@ -217,11 +217,13 @@ impl Stack {
             ),
         )?;
         let file_arg = file.display().to_string();
+        // Signing with the key the control plane publishes, as in a real
+        // deployment: the apps can verify who is calling.
         let mut proc = Proc::spawn(
             &format!("gateway-{gw}"),
             dir.path(),
             &["gateway", "--config", &file_arg],
-            &[],
+            &[("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY)],
         )?;
         let admin = format!("http://{admin_listen}");
         let gateway = format!("http://{listen}");
