@@ -92,32 +92,6 @@ pub async fn sign_up(client: &Client, gateway: &str, email: &str) -> TestResult<
     })
 }
 
-/// Create a team workspace named `name` as `owner`, through the gateway; its id.
-pub async fn create_team(
-    client: &Client,
-    gateway: &str,
-    owner: &User,
-    name: &str,
-) -> TestResult<String> {
-    let response = owner
-        .req(
-            client,
-            reqwest::Method::POST,
-            &format!("{gateway}/.wrnexus/api/v1/workspaces"),
-        )
-        .json(&json!({ "name": name }))
-        .send()
-        .await?;
-    let (status, body) = json_body(response).await?;
-    if status != reqwest::StatusCode::CREATED {
-        return Err(format!("creating a workspace answered {status}: {body}").into());
-    }
-    Ok(body["workspace"]["id"]
-        .as_str()
-        .ok_or("no workspace id")?
-        .to_string())
-}
-
 /// `owner` invites `user` into `workspace` as `role`, and `user` accepts.
 pub async fn add_member(
     client: &Client,
@@ -215,32 +189,7 @@ pub async fn join(
     workspace_id: &str,
     role: &str,
 ) -> TestResult {
-    let api = format!("{gateway}/.wrnexus/api/v1");
-    let response = owner
-        .req(
-            client,
-            reqwest::Method::POST,
-            &format!("{api}/workspaces/{workspace_id}/invitations"),
-        )
-        .json(&json!({"email": member.email, "role": role}))
-        .send()
-        .await?;
-    let (status, body) = json_body(response).await?;
-    if status != reqwest::StatusCode::CREATED {
-        return Err(format!("inviting answered {status}: {body}").into());
-    }
-    let token = body["token"].as_str().ok_or("no invitation token")?;
-    let response = member
-        .req(
-            client,
-            reqwest::Method::POST,
-            &format!("{api}/invitations/{token}/accept"),
-        )
-        .send()
-        .await?;
-    if response.status() != reqwest::StatusCode::OK {
-        return Err(format!("accepting answered {}", response.status()).into());
-    }
+    add_member(client, gateway, owner, member, workspace_id, role).await?;
     switch(client, gateway, member, workspace_id).await
 }
 

@@ -101,7 +101,7 @@ async fn an_unpaid_workspace_turns_read_only_at_every_gateway() -> TestResult {
         let mut member = sign_up(&c, &gw1, &client::email("member")).await?;
         // The member's cookie for their personal workspace, kept aside.
         let member_personal = member.clone();
-        let team = client::create_team(&c, &gw1, &owner, "Acme").await?;
+        let team = client::create_workspace(&c, &gw1, &owner, "Acme").await?;
         client::add_member(&c, &gw1, &owner, &member, &team, "member").await?;
         client::switch(&c, &gw1, &mut member, &team).await?;
         client::switch(&c, &gw1, &mut owner, &team).await?;
