@@ -49,6 +49,7 @@ button { font: inherit; color: inherit; }
   box-shadow: 0 8px 24px rgba(16, 24, 40, .14); padding: .35rem;
 }
 .panel.end { left: auto; right: 0; }
+.panel:focus { outline: none; }
 .heading { margin: .3rem .5rem; font-size: .7rem; text-transform: uppercase; letter-spacing: .05em; color: var(--_muted); }
 ul { position: relative; list-style: none; margin: 0; padding: 0; max-height: 18rem; overflow: auto; }
 ul:focus { outline: none; }
@@ -91,7 +92,7 @@ const TEMPLATE = `
   <span class="label"><span class="name" part="name">Loading…</span><span class="role" part="role"></span></span>
   <span class="chevron" aria-hidden="true">▾</span>
 </button>
-<div class="panel" part="panel" hidden>
+<div class="panel" part="panel" tabindex="-1" hidden>
   <p class="heading" id="heading">Workspaces</p>
   <ul role="listbox" part="listbox" tabindex="-1" aria-labelledby="heading"></ul>
   <hr>
@@ -145,6 +146,10 @@ class WrnexusSwitcher extends HTMLElement {
     this.$(".create").addEventListener("click", () => this.showCreate());
     this.$("form").addEventListener("submit", (e) => { e.preventDefault(); this.create(); });
     this.$(".signout").addEventListener("click", () => this.signOut());
+    // Tab moves on to the actions; leaving the component closes the list.
+    this.$(".panel").addEventListener("focusout", () => {
+      setTimeout(() => { if (!this.shadowRoot.activeElement) this.close(false); }, 0);
+    });
     this.onOutside = (e) => { if (!e.composedPath().includes(this)) this.close(false); };
     document.addEventListener("pointerdown", this.onOutside);
     this.load();
@@ -323,11 +328,10 @@ class WrnexusSwitcher extends HTMLElement {
       End: () => this.setActive(last),
       Enter: () => this.choose(this.activeIndex),
       " ": () => this.choose(this.activeIndex),
-      Tab: () => this.close(false),
     };
     const move = moves[e.key];
     if (!move) return;
-    if (e.key !== "Tab") e.preventDefault();
+    e.preventDefault();
     move();
   }
 

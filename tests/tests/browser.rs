@@ -11,7 +11,7 @@ use fantoccini::key::Key;
 use serde_json::Value;
 use wrnexus_e2e::TestResult;
 use wrnexus_e2e::client::{self, PASSWORD};
-use wrnexus_e2e::stack::Stack;
+use wrnexus_e2e::stack::{OPERATOR_TOKEN, Stack};
 
 /// The page a person bookmarked, with a query the flow must keep.
 const DEEP_LINK: &str = "/projects/42?tab=x";
@@ -194,6 +194,32 @@ async fn flow(browser: &Browser, stack: &Stack) -> TestResult {
     assert_eq!(name, "Acme Research");
     assert_eq!(app_workspace(browser).await?, team_id);
 
+    // An operator suspends the team (say, for non-payment): the switcher
+    // says it is read-only, on the button and in the list.
+    let suspended = client::http()
+        .post(format!(
+            "{gw}/.wrnexus/api/v1/operator/workspaces/{team_id}/suspend"
+        ))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await?;
+    assert!(suspended.status().is_success(), "{}", suspended.status());
+    browser.client.refresh().await?;
+    let role = eventually("the read-only mark", || async {
+        let (_, role) = browser.shown_workspace().await?;
+        Ok(role.contains("read-only").then_some(role))
+    })
+    .await?;
+    assert_eq!(role, "owner · read-only");
+    browser.part(".trigger").await?.click().await?;
+    let options = browser.options().await?;
+    assert!(options[1].text().await?.contains("read-only"));
+    assert!(!options[0].text().await?.contains("read-only"));
+    browser
+        .screenshot(&artifacts_dir().join("switcher-read-only.png"))
+        .await?;
+    browser.press(&[Key::Escape]).await?;
+
     // Signed out in another tab: a switch fails inline, nothing reloads.
     browser.part(".trigger").await?.click().await?;
     browser.mark_document().await?;
@@ -245,6 +271,10 @@ async fn keyboard_switch(browser: &Browser, personal_name: &str) -> TestResult {
     assert!(active_option(browser).await?.contains("Acme Research"));
     browser.press(&[Key::Home]).await?;
     assert!(active_option(browser).await?.contains(personal_name));
+    // Tab reaches the actions below the list, which stays open.
+    browser.press(&[Key::Tab]).await?;
+    assert_eq!(focused_part(browser).await?, "action create");
+    assert!(expanded(browser).await?);
 
     browser.press(&[Key::Escape]).await?;
     assert!(!expanded(browser).await?);
