@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod api_keys;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -160,6 +161,7 @@ pub fn app(state: AppState) -> Router {
         .route("/.wrnexus/signout", post(auth::signout))
         .route("/.wrnexus/whoami", get(auth::whoami))
         .route("/.wrnexus/switch", post(auth::switch))
+        .route("/.wrnexus/switcher.js", get(assets::switcher))
         .route("/metrics", get(metrics_text))
         .nest("/v1", v1())
         .nest("/.wrnexus/api/v1", v1())

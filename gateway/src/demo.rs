@@ -1,18 +1,78 @@
 //! The demo upstream: answers every request with JSON of what it received,
 //! so a person (and a test) sees exactly what an app behind WRNexus sees.
+//! A browser (an `Accept` preferring `text/html`) gets the same JSON in a
+//! small page whose header carries the `<wrnexus-switcher>`.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::http::header::ACCEPT;
+use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
 /// Longest delay a request may ask for.
 const MAX_DELAY_MS: u64 = 10_000;
 
+/// The page browsers get; `{{name}}` marks a slot.
+const PAGE: &str = include_str!("../assets/demo.html");
+
+/// Whether `Accept` ranks `text/html` above JSON (and above nothing).
+pub fn prefers_html(headers: &HeaderMap) -> bool {
+    let mut html = 0.0_f32;
+    let mut json = 0.0_f32;
+    for accept in headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match media.as_str() {
+                "text/html" => html = html.max(q),
+                "application/json" => json = json.max(q),
+                _ => {}
+            }
+        }
+    }
+    html > 0.0 && html > json
+}
+
+/// Escape text for HTML content.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The page for one echoed request.
+fn page(echo: &Value) -> String {
+    let field = |name: &str| -> String {
+        let value = echo["headers"][name].as_str().unwrap_or("none");
+        escape(value)
+    };
+    let path = match echo["query"].as_str() {
+        Some(q) if !q.is_empty() => format!("{}?{q}", echo["path"].as_str().unwrap_or("/")),
+        _ => echo["path"].as_str().unwrap_or("/").to_string(),
+    };
+    let pretty = serde_json::to_string_pretty(echo).unwrap_or_default();
+    // One pass per slot, values last: the JSON may contain `{{`.
+    PAGE.replace("{{path}}", &escape(&path))
+        .replace("{{workspace}}", &field("x-workspace-id"))
+        .replace("{{role}}", &field("x-workspace-role"))
+        .replace("{{json}}", &escape(&pretty))
+}
+
 /// Echo one request; `?delay_ms=N` answers after N ms (a slow app, for
 /// trying timeouts and graceful shutdown).
-pub async fn echo(req: Request) -> Json<Value> {
+pub async fn echo(req: Request) -> Response {
     let delay = req
         .uri()
         .query()
@@ -37,12 +97,17 @@ pub async fn echo(req: Request) -> Json<Value> {
             }
         }
     }
-    Json(json!({
+    let echo = json!({
         "method": req.method().as_str(),
         "path": req.uri().path(),
         "query": req.uri().query().unwrap_or(""),
         "headers": headers,
-    }))
+    });
+    if prefers_html(req.headers()) {
+        Html(page(&echo)).into_response()
+    } else {
+        Json(echo).into_response()
+    }
 }
 
 /// The demo app: every path echoes.
@@ -53,4 +118,46 @@ pub fn router() -> Router {
 /// Serve the demo app until the process ends.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     axum::serve(listener, router()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
+        );
+        headers
+    }
+
+    #[test]
+    fn browsers_get_html_everyone_else_json() {
+        let chrome =
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+        assert!(prefers_html(&accept(chrome)));
+        assert!(prefers_html(&accept("text/html")));
+        assert!(!prefers_html(&accept("*/*")));
+        assert!(!prefers_html(&accept("application/json")));
+        assert!(!prefers_html(&accept("application/json, text/html;q=0.5")));
+        assert!(!prefers_html(&accept("text/html;q=0")));
+        assert!(!prefers_html(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn the_page_escapes_what_it_echoes() {
+        let echo = json!({
+            "method": "GET", "path": "/<b>", "query": "x=\"1\"",
+            "headers": {"x-workspace-id": "w<1>", "x-evil": "</pre><script>"},
+        });
+        let html = page(&echo);
+        assert!(html.contains("<wrnexus-switcher>"));
+        assert!(html.contains(r#"src="/.wrnexus/switcher.js""#));
+        assert!(!html.contains("<b>") && !html.contains("</pre><script>"));
+        assert!(html.contains("/&lt;b&gt;?x=&quot;1&quot;"));
+        assert!(html.contains("w&lt;1&gt;"));
+    }
 }

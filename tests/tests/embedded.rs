@@ -124,3 +124,70 @@ async fn main_flow_embedded() -> TestResult {
     }
     result
 }
+
+/// `wrnexus dev` greets a browser with the switcher at once: the demo app
+/// answers HTML to browsers (and JSON to everyone else), and the gateway
+/// serves the switcher's script.
+#[tokio::test]
+async fn the_demo_app_greets_browsers_with_the_switcher() -> TestResult {
+    use reqwest::header::{ACCEPT, CONTENT_TYPE};
+    let stack = Stack::embedded().await?;
+    let result = async {
+        let c = wrnexus_e2e::client::http();
+        let gw = stack.gateway.as_str();
+        let user =
+            wrnexus_e2e::client::sign_up(&c, gw, &wrnexus_e2e::client::email("demo")).await?;
+        let url = format!("{gw}/projects/42?tab=x");
+        let browser_accept =
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8";
+        let page = user
+            .req(&c, reqwest::Method::GET, &url)
+            .header(ACCEPT, browser_accept)
+            .send()
+            .await?;
+        let kind = page.headers().get(CONTENT_TYPE).cloned();
+        let html = page.text().await?;
+        assert!(
+            kind.is_some_and(|k| k.to_str().unwrap_or("").starts_with("text/html")),
+            "{html}"
+        );
+        assert!(html.contains("<wrnexus-switcher>"), "{html}");
+        assert!(
+            html.contains(r#"<script type="module" src="/.wrnexus/switcher.js">"#),
+            "{html}"
+        );
+        assert!(html.contains("/projects/42?tab=x"), "{html}");
+        assert!(html.contains(&user.workspace_id), "{html}");
+
+        // Apps and scripts keep the JSON echo.
+        for accept in ["application/json", "*/*"] {
+            let (status, body) = wrnexus_e2e::client::json_body(
+                user.req(&c, reqwest::Method::GET, &url)
+                    .header(ACCEPT, accept)
+                    .send()
+                    .await?,
+            )
+            .await?;
+            assert_eq!(status, reqwest::StatusCode::OK);
+            assert_eq!(body["path"], "/projects/42", "{accept}: {body}");
+            assert_eq!(body["query"], "tab=x", "{accept}: {body}");
+        }
+
+        let script = c.get(format!("{gw}/.wrnexus/switcher.js")).send().await?;
+        assert_eq!(script.status(), reqwest::StatusCode::OK);
+        let kind = script
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(kind.starts_with("text/javascript"), "{kind}");
+        assert!(script.text().await?.contains("wrnexus-switcher"));
+        TestResult::Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        eprintln!("{e}\n{}", stack.logs());
+    }
+    result
+}

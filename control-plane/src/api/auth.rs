@@ -29,9 +29,11 @@ pub struct Credentials {
     return_to: Option<String>,
 }
 
+/// The pages' query: where to go afterwards, and an email to fill in.
 #[derive(Debug, Deserialize)]
 pub struct ReturnTo {
     return_to: Option<String>,
+    email: Option<String>,
 }
 
 /// Normalise and check an email address (`invalid_email` naming `email`).
@@ -133,13 +135,7 @@ async fn open_session(
 /// A form error re-renders the page; a JSON error is problem+json.
 fn fail(page: Page, form: bool, return_to: &str, email: &str, e: ApiError) -> Response {
     if form {
-        pages::render(
-            page,
-            e.status,
-            safe_return_to(return_to),
-            email,
-            Some(&e.detail),
-        )
+        pages::render(page, e.status, safe_return_to(return_to), email, Some(&e))
     } else {
         e.into_response()
     }
@@ -151,7 +147,7 @@ pub async fn signup_page(Query(q): Query<ReturnTo>) -> Response {
         Page::SignUp,
         StatusCode::OK,
         safe_return_to(&return_to),
-        "",
+        q.email.as_deref().unwrap_or_default(),
         None,
     )
 }
@@ -162,7 +158,7 @@ pub async fn signin_page(Query(q): Query<ReturnTo>) -> Response {
         Page::SignIn,
         StatusCode::OK,
         safe_return_to(&return_to),
-        "",
+        q.email.as_deref().unwrap_or_default(),
         None,
     )
 }

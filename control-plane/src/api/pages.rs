@@ -1,8 +1,14 @@
-//! The sign-in and sign-up pages (plain HTML, no framework).
+//! The sign-in and sign-up pages (plain HTML, no framework): the template is
+//! `control-plane/assets/auth.html`; errors name the field they are about.
 
+use super::error::ApiError;
+use crate::password::MIN_LENGTH;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use wrnexus_policies::redirect::encode_query_value;
+
+/// The page template; `{{name}}` marks a slot.
+const TEMPLATE: &str = include_str!("../../assets/auth.html");
 
 /// Which page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,77 +33,184 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Render a page; `error` shows above the form, `email` refills it.
+/// Fill `{{name}}` slots in one pass, so a value never fills a slot itself.
+fn fill(template: &str, slots: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 512);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = &after[..end];
+                match slots.iter().find(|(n, _)| *n == name) {
+                    Some((_, value)) => out.push_str(value),
+                    None => out.push_str(&rest[start..start + 2 + end + 2]),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A sentence of an API error, as a person reads it: no code quotes,
+/// capitalised, ending with a full stop.
+fn sentence(detail: &str) -> String {
+    let text = detail.replace('`', "");
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// The error box (escaped HTML) for `error` on `page`.
+fn error_box(page: Page, error: &ApiError, return_to_q: &str, email_q: &str) -> String {
+    let message = match (page, error.code) {
+        (_, "invalid_credentials") => {
+            "Wrong email or password. Check both and try again.".to_string()
+        }
+        (Page::SignUp, "email_taken") => format!(
+            "An account with this email already exists. \
+             <a href=\"/.wrnexus/signin?return_to={return_to_q}&amp;email={email_q}\">Sign in instead</a>"
+        ),
+        (_, "weak_password") => format!(
+            "{} A few random words make a strong one.",
+            escape(&sentence(&error.detail))
+        ),
+        _ => escape(&sentence(&error.detail)),
+    };
+    format!(
+        r#"<div class="error" id="form-error" role="alert"><span aria-hidden="true">⚠</span><span>{message}</span></div>"#
+    )
+}
+
+/// An input's extra attributes: invalid (pointing at the error box),
+/// described by a hint, focused first.
+fn input_attrs(invalid: bool, focus: bool, hint: Option<&str>) -> String {
+    let mut out = String::new();
+    let described: Vec<&str> = invalid
+        .then_some("form-error")
+        .into_iter()
+        .chain(hint)
+        .collect();
+    if invalid {
+        out.push_str(r#" aria-invalid="true""#);
+    }
+    if !described.is_empty() {
+        out.push_str(&format!(r#" aria-describedby="{}""#, described.join(" ")));
+    }
+    if focus {
+        out.push_str(" autofocus");
+    }
+    out
+}
+
+/// Render a page; `error` shows above the form and marks its field,
+/// `email` refills the form, `return_to` is kept through every link.
 pub fn render(
     page: Page,
     status: StatusCode,
     return_to: &str,
     email: &str,
-    error: Option<&str>,
+    error: Option<&ApiError>,
 ) -> Response {
-    let (title, action, button, other_text, other_link, other_label, autocomplete) = match page {
-        Page::SignIn => (
-            "Sign in",
-            "/.wrnexus/signin",
-            "Sign in",
-            "New here?",
-            "/.wrnexus/signup",
-            "Create an account",
-            "current-password",
-        ),
-        Page::SignUp => (
-            "Create your account",
-            "/.wrnexus/signup",
-            "Create account",
-            "Already have an account?",
-            "/.wrnexus/signin",
-            "Sign in",
-            "new-password",
-        ),
-    };
+    let (title, lead, action, button, other_text, other_link, other_label, autocomplete) =
+        match page {
+            Page::SignIn => (
+                "Sign in",
+                "Welcome back. Sign in to continue to your workspace.",
+                "/.wrnexus/signin",
+                "Sign in",
+                "New here?",
+                "/.wrnexus/signup",
+                "Create an account",
+                "current-password",
+            ),
+            Page::SignUp => (
+                "Create your account",
+                "Get a personal workspace in seconds; invite your team later.",
+                "/.wrnexus/signup",
+                "Create account",
+                "Already have an account?",
+                "/.wrnexus/signin",
+                "Sign in",
+                "new-password",
+            ),
+        };
     let return_to_q = escape(&encode_query_value(return_to));
-    let return_to = escape(return_to);
+    let email_q = escape(&encode_query_value(email));
+    let other_link = format!("{other_link}?return_to={return_to_q}");
     let error_html = error
-        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, escape(e)))
+        .map(|e| error_box(page, e, &return_to_q, &email_q))
         .unwrap_or_default();
-    let email = escape(email);
-    let body = format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · WRNexus</title>
-<style>
-  body {{ font-family: system-ui, sans-serif; background: #f4f5f7; color: #1d2230; margin: 0; }}
-  main {{ max-width: 22rem; margin: 10vh auto; background: #fff; padding: 2rem; border-radius: 12px;
-         box-shadow: 0 2px 12px rgba(0,0,0,.08); }}
-  h1 {{ font-size: 1.4rem; margin: 0 0 1.2rem; }}
-  label {{ display: block; font-weight: 600; margin: .8rem 0 .3rem; }}
-  input {{ width: 100%; box-sizing: border-box; padding: .6rem; border: 1px solid #c8ccd6; border-radius: 6px; font-size: 1rem; }}
-  button {{ margin-top: 1.2rem; width: 100%; padding: .7rem; border: 0; border-radius: 6px; background: #3b5bdb;
-           color: #fff; font-size: 1rem; font-weight: 600; cursor: pointer; }}
-  .error {{ background: #fff0f0; color: #a61e1e; padding: .6rem; border-radius: 6px; }}
-  .other {{ margin-top: 1rem; font-size: .9rem; }}
-</style>
-</head>
-<body>
-<main>
-<h1>{title}</h1>
-{error_html}
-<form method="post" action="{action}">
-  <input type="hidden" name="return_to" value="{return_to}">
-  <label for="email">Email</label>
-  <input id="email" name="email" type="email" autocomplete="email" required value="{email}">
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="{autocomplete}" required>
-  <button type="submit">{button}</button>
-</form>
-<p class="other">{other_text} <a href="{other_link}?return_to={return_to_q}">{other_label}</a></p>
-</main>
-</body>
-</html>
-"#
+    // The field at fault gets the focus (a wrong password is about the
+    // password, the email being kept); with no error, the first empty field.
+    let field = error.and_then(|e| match e.code {
+        "invalid_credentials" => Some("password"),
+        _ => e.field,
+    });
+    let focus_email = match field {
+        Some(f) => f == "email",
+        None => email.is_empty(),
+    };
+    let (password_hint, hint_id) = match page {
+        Page::SignUp => (
+            format!(r#"<p class="hint" id="password-hint">At least {MIN_LENGTH} characters.</p>"#),
+            Some("password-hint"),
+        ),
+        Page::SignIn => (String::new(), None),
+    };
+    let email_attrs = input_attrs(field == Some("email"), focus_email, None);
+    let password_attrs = input_attrs(field == Some("password"), !focus_email, hint_id);
+    let body = fill(
+        TEMPLATE,
+        &[
+            ("title", title),
+            ("lead", lead),
+            ("error", &error_html),
+            ("action", action),
+            ("return_to", &escape(return_to)),
+            ("email", &escape(email)),
+            ("email_attrs", &email_attrs),
+            ("autocomplete", autocomplete),
+            ("password_attrs", &password_attrs),
+            ("password_hint", &password_hint),
+            ("button", button),
+            ("other_text", other_text),
+            ("other_link", &other_link),
+            ("other_label", other_label),
+        ],
     );
     (status, Html(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_never_fills_a_slot() {
+        let out = fill("<{{a}}|{{b}}|{{c}}>", &[("a", "{{b}}"), ("b", "x")]);
+        assert_eq!(out, "<{{b}}|x|{{c}}>");
+    }
+
+    #[test]
+    fn error_details_read_as_sentences() {
+        assert_eq!(
+            sentence("`email` must be an email address like name@example.com"),
+            "Email must be an email address like name@example.com."
+        );
+        assert_eq!(sentence("done!"), "Done!");
+    }
 }
