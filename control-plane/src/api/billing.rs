@@ -225,8 +225,15 @@ pub async fn view(
     }))
 }
 
-/// The Stripe client, or why billing actions are unavailable.
-fn stripe(state: &AppState) -> Result<&StripeApi, ApiError> {
+/// An owner's billing action on `id`: authorized, and the Stripe client
+/// (or why billing actions are unavailable).
+async fn owner_action<'s>(
+    state: &'s AppState,
+    caller: &Caller,
+    id: &str,
+    path: &str,
+) -> Result<&'s StripeApi, ApiError> {
+    authorize(state, caller, id, None, Action::BILLING, path).await?;
     if !state.config.billing.enabled() {
         return Err(disabled());
     }
@@ -264,16 +271,7 @@ pub async fn checkout(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<SessionBody>), ApiError> {
-    authorize(
-        &state,
-        &caller,
-        &id,
-        None,
-        Action::BILLING,
-        "/billing/checkout",
-    )
-    .await?;
-    let stripe = stripe(&state)?;
+    let stripe = owner_action(&state, &caller, &id, "/billing/checkout").await?;
     let workspace = state
         .store
         .workspace(&id)
@@ -342,16 +340,7 @@ pub async fn portal(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<SessionBody>), ApiError> {
-    authorize(
-        &state,
-        &caller,
-        &id,
-        None,
-        Action::BILLING,
-        "/billing/portal",
-    )
-    .await?;
-    let stripe = stripe(&state)?;
+    let stripe = owner_action(&state, &caller, &id, "/billing/portal").await?;
     let Some(account) = state.store.billing_account(&id).await? else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
