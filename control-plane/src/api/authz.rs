@@ -107,15 +107,18 @@ pub async fn authorize(
         Some("project_not_granted") => "project_not_granted",
         _ => "forbidden",
     };
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        code,
+    let detail = if code == "workspace_read_only" {
+        format!(
+            "the workspace is suspended and read-only: reading and billing still work (decision {})",
+            decision.id
+        )
+    } else {
         format!(
             "your role `{role}` may not `{action}` here (decision {})",
             decision.id
-        ),
-    )
-    .decision(&decision.id))
+        )
+    };
+    Err(ApiError::new(StatusCode::FORBIDDEN, code, detail).decision(&decision.id))
 }
 
 /// Only an owner grants, takes away or hands over the owner role.
