@@ -193,3 +193,36 @@ async fn crash_between_ack_and_apply() -> TestResult {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// An event whose application keeps failing waits longer each time instead
+/// of being retried on every pass of the worker.
+#[tokio::test]
+async fn a_failing_event_backs_off() -> TestResult {
+    use wrnexus_control_plane::billing::event::StripeEvent;
+    use wrnexus_control_plane::store::now;
+    common::on_both(|store| async move {
+        let body = event("customer.subscription.updated.unpaid.json", &[])?;
+        let parsed = StripeEvent::parse(&body)?;
+        store.receive_stripe_event(&parsed, &body).await?;
+        let due = store.unprocessed_stripe_events(now(), 10).await?;
+        assert_eq!(due, vec![parsed.id.clone()]);
+        store
+            .stripe_event_failed(&parsed.id, "database gone")
+            .await?;
+        assert!(store.unprocessed_stripe_events(now(), 10).await?.is_empty());
+        // Not lost: applying it still works (here no workspace matches it),
+        // and then it is done.
+        let config = wrnexus_control_plane::config::BillingConfig::default();
+        let outcome = store.process_stripe_event(&parsed.id, &config).await?;
+        assert_eq!(outcome.as_str(), "unmatched");
+        store.stripe_event_failed(&parsed.id, "late").await?;
+        assert!(
+            store
+                .unprocessed_stripe_events(now() + 7200, 10)
+                .await?
+                .is_empty()
+        );
+        Ok(())
+    })
+    .await
+}

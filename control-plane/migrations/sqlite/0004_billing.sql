@@ -33,6 +33,9 @@ CREATE TABLE stripe_events (
     payload      TEXT NOT NULL,
     received_at  INTEGER NOT NULL,
     attempts     INTEGER NOT NULL DEFAULT 0,
+    -- After a failed application: when to try again, and why it failed.
+    retry_at     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
     processed_at INTEGER,
     workspace_id TEXT,
     outcome      TEXT

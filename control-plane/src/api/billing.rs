@@ -126,6 +126,13 @@ pub async fn stripe_webhook(
                 crate::billing::count_processed("error");
                 tracing::warn!(event_id = %event.id, error = %e,
                     "applying a stored stripe event failed; the worker retries it");
+                if let Err(e) = state
+                    .store
+                    .stripe_event_failed(&event.id, &e.to_string())
+                    .await
+                {
+                    tracing::warn!(error = %e, "recording the failure failed too");
+                }
             }
         }
     }

@@ -97,6 +97,7 @@ impl BillingWorker {
                 Err(e) => {
                     super::count_processed("error");
                     tracing::warn!(event_id = %id, error = %e, "stripe event still failing");
+                    self.store.stripe_event_failed(&id, &e.to_string()).await?;
                 }
             }
         }

@@ -297,12 +297,39 @@ impl Store {
         let mut tx = self.read(Scope::system()).await?;
         Ok(sqlx::query_scalar(
             "SELECT id FROM stripe_events WHERE processed_at IS NULL AND received_at <= $1 \
-             ORDER BY created, received_at LIMIT $2",
+             AND retry_at <= $2 ORDER BY created, received_at LIMIT $3",
         )
         .bind(before)
+        .bind(now())
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?)
+    }
+
+    /// Applying a stored event failed: count the attempt, keep the reason,
+    /// and wait before the next one (30 s doubling, at most an hour), so a
+    /// poisoned event does not spin the worker.
+    pub async fn stripe_event_failed(&self, event_id: &str, error: &str) -> Result<(), StoreError> {
+        let mut tx = self.read(Scope::system()).await?;
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "UPDATE stripe_events SET attempts = attempts + 1, last_error = $1 \
+             WHERE id = $2 AND processed_at IS NULL RETURNING attempts",
+        )
+        .bind(error.chars().take(300).collect::<String>())
+        .bind(event_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(attempts) = attempts {
+            let exponent = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+            let delay = (30_i64 << exponent).min(3600);
+            sqlx::query("UPDATE stripe_events SET retry_at = $1 WHERE id = $2")
+                .bind(now().saturating_add(delay))
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A workspace's billing account, if it has a Stripe customer.
