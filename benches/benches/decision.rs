@@ -224,6 +224,20 @@ fn cedar_benches(c: &mut Criterion) -> BenchResult<()> {
     c.bench_function("cedar/decide_project_limited", |b| {
         b.iter(|| black_box(engine.decide(black_box(&project))))
     });
+    // Every request new (another path each time): evaluated, then
+    // remembered; the cost of a decision the memo has not seen.
+    let mut next = 0u64;
+    c.bench_function("cedar/decide_member_write_unseen", |b| {
+        b.iter(|| {
+            next = next.wrapping_add(1);
+            let path = format!("/notes/{next}");
+            let fresh = DecisionRequest {
+                path: &path,
+                ..member_request()
+            };
+            black_box(engine.decide(black_box(&fresh)))
+        })
+    });
     Ok(())
 }
 

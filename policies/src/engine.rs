@@ -1,6 +1,7 @@
 //! The decision engine: one parsed, validated policy set and the call that decides.
 
 use crate::load::{self, Loaded, Origin, PolicyErrors, PolicySource};
+use crate::memo::{self, Memo, Outcome};
 use crate::model::{CredentialKind, NO_ROLE, Role, WorkspaceStatus};
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid,
@@ -103,6 +104,7 @@ pub struct PolicyEngine {
     project_type: EntityTypeName,
     actions: HashMap<String, ActionPlans>,
     source: PolicySource,
+    memo: Memo,
 }
 
 impl PolicyEngine {
@@ -128,6 +130,7 @@ impl PolicyEngine {
             actions: HashMap::new(),
             loaded,
             source: source.clone(),
+            memo: Memo::default(),
         };
         let uids: Vec<EntityUid> = engine
             .loaded
@@ -264,6 +267,16 @@ impl PolicyEngine {
     /// is a deny carrying the error.
     pub fn decide(&self, req: &DecisionRequest<'_>) -> Decision {
         let id = uuid::Uuid::now_v7().to_string();
+        let key = memo::key(req);
+        if let Some(known) = self.memo.get(&key) {
+            return Decision {
+                id,
+                allowed: known.allowed,
+                policies: known.policies.clone(),
+                errors: Vec::new(),
+                code: known.code.clone(),
+            };
+        }
         match self.evaluate(req) {
             Ok((allowed, policies, errors)) => {
                 let code = if allowed {
@@ -274,6 +287,16 @@ impl PolicyEngine {
                         .find_map(|p| self.loaded.codes.get(&PolicyId::new(p.as_str())))
                         .cloned()
                 };
+                if errors.is_empty() {
+                    self.memo.put(
+                        key,
+                        Outcome {
+                            allowed,
+                            policies: policies.clone(),
+                            code: code.clone(),
+                        },
+                    );
+                }
                 Decision {
                     id,
                     allowed: allowed && errors.is_empty(),
@@ -415,97 +438,5 @@ impl PolicyEngine {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The decision as it was made before the per-action plans: every
-    /// policy, every request validated against the schema.
-    fn reference(engine: &PolicyEngine, req: &DecisionRequest<'_>) -> (bool, Vec<String>, usize) {
-        let Some(plans) = engine.actions.get(req.action) else {
-            return (false, Vec::new(), 1);
-        };
-        let Ok((request, entities)) =
-            engine.request(req, plans.uid.clone(), Some(&engine.loaded.schema))
-        else {
-            return (false, Vec::new(), 1);
-        };
-        let response =
-            engine
-                .authorizer
-                .is_authorized(&request, &engine.loaded.policies, &entities);
-        let mut policies: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(|p| p.to_string())
-            .collect();
-        policies.sort();
-        let errors = response.diagnostics().errors().count();
-        (
-            response.decision() == cedar_policy::Decision::Allow && errors == 0,
-            policies,
-            errors,
-        )
-    }
-
-    #[test]
-    fn plans_decide_exactly_as_the_full_policy_set() {
-        let engine = PolicyEngine::shipped().unwrap_or_else(|e| panic!("{e}"));
-        let granted = vec!["p1".to_string()];
-        let mut checked = 0;
-        for action in ["read", "write", "admin", "billing", "nope"] {
-            for principal in [
-                Principal::User("u"),
-                Principal::ApiKey {
-                    id: "k",
-                    workspace_id: "w",
-                },
-                Principal::ApiKey {
-                    id: "k",
-                    workspace_id: "other",
-                },
-            ] {
-                for role in Role::ALL.map(Some).into_iter().chain([None]) {
-                    for status in WorkspaceStatus::ALL {
-                        for project_id in [None, Some("p1"), Some("p2")] {
-                            for granted_projects in [None, Some(granted.as_slice())] {
-                                let req = DecisionRequest {
-                                    principal,
-                                    action,
-                                    workspace_id: "w",
-                                    project_id,
-                                    granted_projects,
-                                    role,
-                                    workspace_status: status,
-                                    plan: "free",
-                                    method: "POST",
-                                    path: "/x",
-                                };
-                                let decision = engine.decide(&req);
-                                let (allowed, policies, errors) = reference(&engine, &req);
-                                assert_eq!(
-                                    (decision.allowed, &decision.policies, decision.errors.len()),
-                                    (allowed, &policies, errors),
-                                    "{req:?}"
-                                );
-                                checked += 1;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        assert_eq!(checked, 5 * 3 * 5 * 2 * 3 * 2);
-    }
-
-    #[test]
-    fn the_shipped_shapes_are_prevalidated_and_trimmed() {
-        let engine = PolicyEngine::shipped().unwrap_or_else(|e| panic!("{e}"));
-        let write = engine
-            .actions
-            .get("write")
-            .unwrap_or_else(|| panic!("no write"));
-        let user_workspace = &write.plans[plan_index(false, false)];
-        assert!(user_workspace.prevalidated);
-        assert!(user_workspace.policies.policies().count() < engine.policy_count());
-    }
-}
+#[path = "engine_tests.rs"]
+mod tests;

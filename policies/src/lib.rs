@@ -15,6 +15,7 @@
 //! - [`redirect`] — the `return_to` rule (same-origin paths only).
 //! - [`engine`] — the parsed, validated policy set and the one call that
 //!   turns a request description into a [`Decision`].
+//! - [`memo`] — decisions remembered by their exact inputs (per engine).
 //! - [`invariants`] — the rules no policy edit may break, checked on load.
 //! - [`cases`] — decision tests as data (`tests/*.toml`).
 //! - [`reload`] — loading a candidate set with every check, for reloads.
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod entries;
 pub mod invariants;
 pub mod load;
+pub mod memo;
 pub mod model;
 pub mod redirect;
 pub mod reload;
