@@ -112,9 +112,10 @@ pub async fn add_member(
         .send()
         .await?;
     let (status, body) = json_body(response).await?;
-    let token = body["token"]
-        .as_str()
-        .ok_or(format!("inviting answered {status}: {body}"))?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("inviting answered {status}: {body}").into());
+    }
+    let token = body["token"].as_str().ok_or("no invitation token")?;
     let response = user
         .req(
             client,

@@ -3,7 +3,6 @@
 //! plane down on a miss. No request is forwarded without a decision.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 use std::time::{Duration, Instant};
 use wrnexus_e2e::TestResult;
 use wrnexus_e2e::client::{self, http, json_body, sign_up};
@@ -48,29 +47,7 @@ async fn a_removal_reaches_two_gateways_within_a_second() -> TestResult {
         let alice = sign_up(&c, &gw1, &client::email("alice")).await?;
         let mut bob = sign_up(&c, &gw1, &client::email("bob")).await?;
         let api = format!("{gw1}/.wrnexus/api/v1");
-        let (_, body) = json_body(
-            alice
-                .req(
-                    &c,
-                    Method::POST,
-                    &format!("{api}/workspaces/{}/invitations", alice.workspace_id),
-                )
-                .json(&json!({"email": bob.email, "role": "member"}))
-                .send()
-                .await?,
-        )
-        .await?;
-        let token = body["token"].as_str().ok_or("no invitation token")?;
-        let r = bob
-            .req(
-                &c,
-                Method::POST,
-                &format!("{api}/invitations/{token}/accept"),
-            )
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::OK);
-        client::switch(&c, &gw1, &mut bob, &alice.workspace_id).await?;
+        client::join(&c, &gw1, &alice, &mut bob, &alice.workspace_id, "member").await?;
         // Both gateways know Bob as a member (their caches are warm).
         for gw in [&gw1, &gw2] {
             until(

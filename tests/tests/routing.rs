@@ -242,41 +242,9 @@ async fn flows(stack: &Stack, alpha: &App, _ws_port: u16) -> TestResult {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // A per-route `admin` action: a member may write but not administer.
-    let (status, body) = json_body(
-        alice
-            .req(&c, Method::POST, &format!("{api}/workspaces"))
-            .json(&json!({"name": "Routed"}))
-            .send()
-            .await?,
-    )
-    .await?;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let team = body["workspace"]["id"].as_str().ok_or("no id")?.to_string();
+    let team = client::create_workspace(&c, gw, &alice, "Routed").await?;
     let mut bob = sign_up(&c, gw, &client::email("bob")).await?;
-    let (status, body) = json_body(
-        alice
-            .req(
-                &c,
-                Method::POST,
-                &format!("{api}/workspaces/{team}/invitations"),
-            )
-            .json(&json!({"email": bob.email, "role": "member"}))
-            .send()
-            .await?,
-    )
-    .await?;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let token = body["token"].as_str().ok_or("no invitation token")?;
-    let r = bob
-        .req(
-            &c,
-            Method::POST,
-            &format!("{api}/invitations/{token}/accept"),
-        )
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK);
-    client::switch(&c, gw, &mut bob, &team).await?;
+    client::join(&c, gw, &alice, &mut bob, &team, "member").await?;
     client::switch(&c, gw, &mut alice, &team).await?;
     let post = |u: &User, path: &str| u.req(&c, Method::POST, &format!("{gw}{path}")).send();
     assert_eq!(post(&bob, "/app/notes").await?.status(), StatusCode::OK);

@@ -242,44 +242,9 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
     );
 
     // A team workspace with Bob as a viewer.
-    let (status, body) = json_body(
-        alice
-            .req(&c, Method::POST, &format!("{api}/workspaces"))
-            .json(&json!({"name": "Team"}))
-            .send()
-            .await?,
-    )
-    .await?;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let team = body["workspace"]["id"]
-        .as_str()
-        .ok_or("no team id")?
-        .to_string();
+    let team = client::create_workspace(&c, gw, &alice, "Team").await?;
     let mut bob = sign_up(&c, gw, &client::email("bob")).await?;
-    let (status, body) = json_body(
-        alice
-            .req(
-                &c,
-                Method::POST,
-                &format!("{api}/workspaces/{team}/invitations"),
-            )
-            .json(&json!({"email": bob.email, "role": "viewer"}))
-            .send()
-            .await?,
-    )
-    .await?;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let token = body["token"].as_str().ok_or("no invitation token")?;
-    let r = bob
-        .req(
-            &c,
-            Method::POST,
-            &format!("{api}/invitations/{token}/accept"),
-        )
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK);
-    client::switch(&c, gw, &mut bob, &team).await?;
+    client::join(&c, gw, &alice, &mut bob, &team, "viewer").await?;
     let (status, echo) = json_body(
         bob.req(&c, Method::GET, &format!("{gw}/doc"))
             .send()
