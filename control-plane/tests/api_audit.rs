@@ -179,3 +179,34 @@ async fn the_audit_log_filters_pages_and_exports() -> TestResult {
     })
     .await
 }
+
+#[tokio::test]
+async fn the_export_streams_past_one_page() -> TestResult {
+    on_both(|api| async move {
+        let ann = api.sign_up("ann@example.com").await?;
+        let vic = api.sign_up("vic@example.com").await?;
+        let acme = api.team(&ann, "Acme").await?;
+        api.join(&acme, &ann.token, &vic, "viewer").await?;
+        // More denied renames than one page of the export (500 rows).
+        for n in 0..510 {
+            let (s, _) = api
+                .call(
+                    Method::PATCH,
+                    &format!("/workspaces/{acme}"),
+                    &vic.token,
+                    Some(json!({ "name": format!("Vic's {n}") })),
+                )
+                .await?;
+            assert_eq!(s, StatusCode::FORBIDDEN);
+        }
+        let all = api.audit(&acme, &ann.token, "").await?;
+        assert!(all.len() > 510, "{}", all.len());
+        let (_, rows) = export(&api, &acme, &ann.token, "").await?;
+        assert_eq!(ids(&rows), ids(&all));
+        let (_, denied) = export(&api, &acme, &ann.token, "action=api.denied").await?;
+        assert_eq!(denied.len(), 510);
+        assert!(denied.iter().all(|r| r["actor_id"] == vic.id.as_str()));
+        Ok(())
+    })
+    .await
+}
