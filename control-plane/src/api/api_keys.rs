@@ -20,7 +20,28 @@ pub struct NewKey {
     /// The most the key may do; default `member`.
     role_ceiling: Option<String>,
     /// Unix seconds; absent: never expires.
-    expires_at: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    expires_at: Option<Value>,
+}
+
+/// A key's expiry: Unix seconds in the future, as a JSON number or (from a
+/// form) a string of digits; absent, `null` or blank: never.
+fn expiry(value: Option<Value>) -> Result<Option<i64>, ApiError> {
+    let secs = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(_) => None,
+    };
+    match secs {
+        Some(secs) if secs > now() => Ok(Some(secs)),
+        _ => Err(ApiError::field(
+            "invalid_expiry",
+            "expires_at",
+            "`expires_at` must be a time in the future, in Unix seconds",
+        )),
+    }
 }
 
 fn rank(role: Role) -> u8 {
@@ -91,13 +112,7 @@ pub async fn create(
         role_ceiling.or_else(|| Some("member".into())),
         "role_ceiling",
     )?;
-    if expires_at.is_some_and(|e| e <= now()) {
-        return Err(ApiError::field(
-            "invalid_expiry",
-            "expires_at",
-            "`expires_at` must be in the future (Unix seconds)",
-        ));
-    }
+    let expires_at = expiry(expires_at)?;
     let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/api-keys").await?;
     if rank(ceiling) > rank(allowed.role) {
         return Err(ApiError::new(

@@ -29,7 +29,9 @@ pub struct Filters {
     until: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
-    limit: Option<i64>,
+    /// 1 to 500; default 100.
+    #[param(value_type = Option<i64>)]
+    limit: Option<String>,
 }
 
 fn time(value: Option<String>, field: &'static str) -> Result<Option<i64>, ApiError> {
@@ -48,6 +50,26 @@ fn time(value: Option<String>, field: &'static str) -> Result<Option<i64>, ApiEr
         })
 }
 
+/// A page size from the query: `default` when absent, else a whole number
+/// from 1 to `max` (anything else names `limit`).
+pub fn limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::field(
+                "invalid_limit",
+                "limit",
+                format!("`limit` must be a whole number from 1 to {max}, not `{value}`"),
+            )
+        })
+}
+
 impl Filters {
     fn query(self) -> Result<AuditQuery, ApiError> {
         let after = match self.cursor {
@@ -60,14 +82,7 @@ impl Filters {
                 )
             })?),
         };
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::field(
-                "invalid_limit",
-                "limit",
-                format!("`limit` must be between 1 and {MAX_LIMIT}"),
-            ));
-        }
+        let limit = limit(self.limit.as_deref(), 100, MAX_LIMIT)?;
         Ok(AuditQuery {
             actor_id: self.actor,
             action: self.action,

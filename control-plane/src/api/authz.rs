@@ -8,10 +8,14 @@ use axum::http::StatusCode;
 use serde_json::json;
 use wrnexus_policies::{DecisionRequest, Principal, Role};
 
-/// What an allowed caller may do: their role (a key's ceiling).
+/// What an allowed caller may do: their role (a key's ceiling), and what
+/// was decided, so that a rule checked afterwards can refuse the same way.
 #[derive(Debug, Clone)]
 pub struct Allowed {
     pub role: Role,
+    workspace_id: String,
+    action: String,
+    path: String,
 }
 
 /// Check that `caller` may take `action` on `workspace_id` (or on one of its
@@ -71,7 +75,12 @@ pub async fn authorize(
         path,
     });
     if decision.allowed {
-        return Ok(Allowed { role });
+        return Ok(Allowed {
+            role,
+            workspace_id: workspace_id.to_string(),
+            action: action.to_string(),
+            path: path.to_string(),
+        });
     }
     tracing::info!(
         decision_id = %decision.id,
@@ -81,26 +90,13 @@ pub async fn authorize(
         errors = ?decision.errors,
         "api call denied"
     );
-    // A key's attempt outside its workspace is its own workspace's business.
-    let audited = match caller {
-        Caller::Key { key, .. } => key.workspace_id.as_str(),
-        Caller::User(_) => workspace_id,
-    };
-    let record = AuditRecord {
-        workspace_id: Some(audited),
-        action: "api.denied",
-        target: Some(path),
-        outcome: Outcome::Denied,
-        detail: Some(json!({
-            "decision_id": decision.id,
-            "action": action,
-            "policies": decision.policies,
-            "errors": decision.errors,
-        })),
-    };
-    if let Err(e) = state.store.audit_only(caller.meta(), record).await {
-        tracing::warn!(error = %e, "auditing a denial failed");
-    }
+    let detail = json!({
+        "decision_id": decision.id,
+        "action": action,
+        "policies": decision.policies,
+        "errors": decision.errors,
+    });
+    audit_denial(state, caller, workspace_id, path, detail).await;
     let code = match decision.code.as_deref() {
         Some("workspace_read_only") => "workspace_read_only",
         Some("api_key_wrong_workspace") => "api_key_wrong_workspace",
@@ -121,15 +117,67 @@ pub async fn authorize(
     Err(ApiError::new(StatusCode::FORBIDDEN, code, detail).decision(&decision.id))
 }
 
-/// Only an owner grants, takes away or hands over the owner role.
-pub fn owner_only(allowed: &Allowed) -> Result<(), ApiError> {
-    if allowed.role == Role::Owner {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "owner_required",
-            "only an owner can grant or take away the owner role",
-        ))
+/// File a denied call as `api.denied`. A key's attempt outside its
+/// workspace is its own workspace's business.
+async fn audit_denial(
+    state: &AppState,
+    caller: &Caller,
+    workspace_id: &str,
+    path: &str,
+    detail: serde_json::Value,
+) {
+    let audited = match caller {
+        Caller::Key { key, .. } => key.workspace_id.as_str(),
+        Caller::User(_) => workspace_id,
+    };
+    let record = AuditRecord {
+        workspace_id: Some(audited),
+        action: "api.denied",
+        target: Some(path),
+        outcome: Outcome::Denied,
+        detail: Some(detail),
+    };
+    if let Err(e) = state.store.audit_only(caller.meta(), record).await {
+        tracing::warn!(error = %e, "auditing a denial failed");
     }
+}
+
+/// The rule behind [`owner_only`] refusals, as their audit rows name it.
+pub const OWNER_ONLY_RULE: &str = "owner_only";
+
+/// Only an owner may `what` (delete the workspace, hand it over, grant or
+/// take away the owner role). Checked after an allowed `admin` decision; a
+/// refusal is answered and audited like a policy denial, with its own
+/// decision id and the rule's name.
+pub async fn owner_only(
+    state: &AppState,
+    caller: &Caller,
+    allowed: &Allowed,
+    what: &str,
+) -> Result<(), ApiError> {
+    if allowed.role == Role::Owner {
+        return Ok(());
+    }
+    let decision_id = uuid::Uuid::now_v7().to_string();
+    tracing::info!(
+        decision_id = %decision_id,
+        workspace_id = %allowed.workspace_id,
+        action = %allowed.action,
+        rule = OWNER_ONLY_RULE,
+        "api call denied"
+    );
+    let detail = json!({
+        "decision_id": decision_id,
+        "action": allowed.action,
+        "rule": OWNER_ONLY_RULE,
+        "policies": [],
+        "errors": [],
+    });
+    audit_denial(state, caller, &allowed.workspace_id, &allowed.path, detail).await;
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "owner_required",
+        format!("only an owner can {what} (decision {decision_id})"),
+    )
+    .decision(&decision_id))
 }

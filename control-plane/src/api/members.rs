@@ -112,7 +112,13 @@ pub async fn change(
         .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
     if role == Some(Role::Owner) || (role.is_some() && current == Role::Owner) {
-        owner_only(&allowed)?;
+        owner_only(
+            &state,
+            &caller,
+            &allowed,
+            "grant or take away the owner role",
+        )
+        .await?;
     }
     let change = crate::store::members::MemberChange { role, projects };
     state
@@ -161,7 +167,7 @@ pub async fn remove(
             .await?
             .ok_or_else(|| ApiError::not_found("member"))?;
         if current == Role::Owner {
-            owner_only(&allowed)?;
+            owner_only(&state, &caller, &allowed, "remove an owner").await?;
         }
     }
     state
@@ -204,7 +210,7 @@ pub async fn invite(
     let role = input::role(input.value.role.or_else(|| Some("member".into())), "role")?;
     let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/invitations").await?;
     if role == Role::Owner {
-        owner_only(&allowed)?;
+        owner_only(&state, &caller, &allowed, "invite an owner").await?;
     }
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);

@@ -28,7 +28,9 @@ pub struct NewEndpoint {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
-    limit: Option<i64>,
+    /// 1 to 200; default 50.
+    #[param(value_type = Option<i64>)]
+    limit: Option<String>,
 }
 
 fn event_types(value: Option<Value>) -> Result<Vec<String>, ApiError> {
@@ -197,14 +199,7 @@ pub async fn deliveries(
     Query(query): Query<LogQuery>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::field(
-            "invalid_limit",
-            "limit",
-            format!("`limit` must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = super::audit::limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let log = state.store.webhook_deliveries(&id, limit).await?;
     Ok(Json(json!({ "deliveries": log })))
 }

@@ -194,7 +194,7 @@ pub async fn delete(
     // still be deleted (see `suspension.cedar`).
     let path = wrnexus_policies::DELETE_WORKSPACE_PATH;
     let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, path).await?;
-    owner_only(&allowed)?;
+    owner_only(&state, &caller, &allowed, "delete the workspace").await?;
     state.store.delete_workspace(&id, caller.meta()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -228,7 +228,7 @@ pub async fn transfer(
         .user_id
         .ok_or_else(|| ApiError::missing("user_id"))?;
     let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/transfer").await?;
-    owner_only(&allowed)?;
+    owner_only(&state, &caller, &allowed, "transfer ownership").await?;
     let actor = person(caller)?;
     state
         .store

@@ -17,7 +17,7 @@ pub fn billing_on(c: &mut ControlPlaneConfig) {
 }
 
 pub fn code(body: &Value) -> &str {
-    body["code"].as_str().unwrap_or("")
+    super::team::code(body)
 }
 
 /// POST a body to the webhook endpoint with `signature` (or none).
@@ -49,16 +49,7 @@ pub async fn send(api: &Api, name: &str, team: &str) -> TestResult<Value> {
 }
 
 pub async fn create_team(api: &Api, owner: &User, name: &str) -> TestResult<String> {
-    let (s, b) = api
-        .call(
-            Method::POST,
-            "/workspaces",
-            &owner.token,
-            Some(json!({ "name": name })),
-        )
-        .await?;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    Ok(b["workspace"]["id"].as_str().ok_or("id")?.to_string())
+    api.team(owner, name).await
 }
 
 /// Sign `email` up and make them a `role` of `team`.
@@ -70,25 +61,7 @@ pub async fn join(
     role: &str,
 ) -> TestResult<User> {
     let user = api.sign_up(email).await?;
-    let (s, b) = api
-        .call(
-            Method::POST,
-            &format!("/workspaces/{team}/invitations"),
-            &owner.token,
-            Some(json!({ "email": email, "role": role })),
-        )
-        .await?;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let token = b["token"].as_str().ok_or("token")?;
-    let (s, b) = api
-        .call(
-            Method::POST,
-            &format!("/invitations/{token}/accept"),
-            &user.token,
-            None,
-        )
-        .await?;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    api.join(team, &owner.token, &user, role).await?;
     Ok(user)
 }
 

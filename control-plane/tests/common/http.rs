@@ -16,6 +16,7 @@ pub struct Api {
 
 pub struct User {
     pub id: String,
+    pub email: String,
     pub personal: String,
     pub token: String,
 }
@@ -32,6 +33,25 @@ impl Api {
         })
     }
 
+    /// Send a request to `path` under `/v1` with a bearer (session token or
+    /// API key): the whole response, headers included.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+    ) -> TestResult<reqwest::Response> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1{path}", self.base))
+            .bearer_auth(bearer);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Ok(req.send().await?)
+    }
+
     /// Call `path` under `/v1` with a bearer (session token or API key).
     pub async fn call(
         &self,
@@ -40,14 +60,7 @@ impl Api {
         bearer: &str,
         body: Option<Value>,
     ) -> TestResult<(StatusCode, Value)> {
-        let mut req = self
-            .http
-            .request(method, format!("{}/v1{path}", self.base))
-            .bearer_auth(bearer);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await?;
+        let res = self.send(method, path, bearer, body).await?;
         let status = res.status();
         let text = res.text().await?;
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
@@ -77,6 +90,7 @@ impl Api {
         let body: Value = res.json().await?;
         Ok(User {
             id: body["user"]["id"].as_str().ok_or("user id")?.to_string(),
+            email: email.to_string(),
             personal: body["workspace"]["id"]
                 .as_str()
                 .ok_or("workspace id")?

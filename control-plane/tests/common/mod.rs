@@ -5,6 +5,7 @@
 
 pub mod billing;
 pub mod http;
+pub mod team;
 
 use sqlx::Connection;
 use std::future::Future;
