@@ -135,10 +135,6 @@ impl Store {
         &self.pusher
     }
 
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(self.pool.begin().await?)
-    }
-
     /// Commit, then push every changed entry (Redis write + invalidation).
     pub(crate) async fn commit(
         &self,
@@ -187,6 +183,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "billing",
         include_str!("../migrations/postgres/0004_billing.sql"),
         include_str!("../migrations/sqlite/0004_billing.sql"),
+    ),
+    (
+        5,
+        "audit append-only",
+        include_str!("../migrations/postgres/0005_audit_append_only.sql"),
+        include_str!("../migrations/sqlite/0005_audit_append_only.sql"),
     ),
 ];
 

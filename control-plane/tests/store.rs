@@ -219,7 +219,9 @@ async fn decision_data_follows_changes() -> TestResult {
                 &Meta::system(),
             )
             .await?;
-        store.revoke_session(&session.id).await?;
+        store
+            .revoke_session(&session.id, None, &Meta::system())
+            .await?;
         let later = store
             .decision_data(&session.id, &ann.user.id, &ann.workspace_id)
             .await?;
@@ -242,6 +244,31 @@ async fn decision_data_follows_changes() -> TestResult {
             s.version > member.version,
             "versions must grow with changes"
         );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_be_changed_or_removed() -> TestResult {
+    on_both(|store| async move {
+        store
+            .sign_up("ann@example.com", "hash", &Meta::system())
+            .await?;
+        let rows = count(&store, "audit_log").await?;
+        assert!(rows >= 1);
+        // SQLite: the append-only triggers. Postgres (the service role):
+        // never granted, whatever the triggers would say.
+        let expected = match store.backend() {
+            Backend::Sqlite => "append-only",
+            Backend::Postgres => "permission denied",
+        };
+        for statement in ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"] {
+            let refused = sqlx::query(statement).execute(store.pool()).await;
+            let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains(expected), "{statement}: {message}");
+        }
+        assert_eq!(count(&store, "audit_log").await?, rows);
         Ok(())
     })
     .await
