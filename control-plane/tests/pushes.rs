@@ -247,8 +247,11 @@ fn paid_plan_config(c: &mut wrnexus_control_plane::ControlPlaneConfig) {
     c.redis_url = Some(redis_url());
 }
 
-#[tokio::test]
-async fn paying_pushes_the_plan_of_an_active_workspace() -> TestResult {
+/// On both backends, a team workspace receives `fixtures` in turn; after
+/// each, Redis must hold a newer workspace entry equal to the one given.
+async fn entries_after_payments(
+    fixtures: &'static [(&'static str, WorkspaceStatus, &'static str)],
+) -> TestResult {
     let Some((conn, _)) = redis().await? else {
         return Ok(());
     };
@@ -257,17 +260,18 @@ async fn paying_pushes_the_plan_of_an_active_workspace() -> TestResult {
         async move {
             let owner = api.sign_up("owner@example.com").await?;
             let team = create_team(&api, &owner, "Acme").await?;
-            let free = workspace_entry_when(&mut conn, &team, |e| {
+            let mut last = workspace_entry_when(&mut conn, &team, |e| {
                 *e == workspace(WorkspaceStatus::Active, "free")
             })
             .await?;
-            // Active already: the plan is all that changes.
-            pay(&api, "customer.subscription.created.json", &team).await?;
-            let paid = workspace_entry_when(&mut conn, &team, |e| {
-                *e == workspace(WorkspaceStatus::Active, "scale")
-            })
-            .await?;
-            assert!(paid.version > free.version);
+            for &(fixture, status, plan) in fixtures {
+                pay(&api, fixture, &team).await?;
+                let now = workspace_entry_when(&mut conn, &team, |e| *e == workspace(status, plan))
+                    .await
+                    .map_err(|e| format!("after {fixture}: {e}"))?;
+                assert!(now.version > last.version, "{fixture}");
+                last = now;
+            }
             Ok(())
         }
     })
@@ -275,29 +279,26 @@ async fn paying_pushes_the_plan_of_an_active_workspace() -> TestResult {
 }
 
 #[tokio::test]
+async fn paying_pushes_the_plan_of_an_active_workspace() -> TestResult {
+    // Active already: the plan is all that changes.
+    entries_after_payments(&[(
+        "customer.subscription.created.json",
+        WorkspaceStatus::Active,
+        "scale",
+    )])
+    .await
+}
+
+#[tokio::test]
 async fn paying_after_a_lapse_pushes_the_plan_and_the_reactivation() -> TestResult {
-    let Some((conn, _)) = redis().await? else {
-        return Ok(());
-    };
-    on_both_with(paid_plan_config, |api| {
-        let mut conn = conn.clone();
-        async move {
-            let owner = api.sign_up("owner@example.com").await?;
-            let team = create_team(&api, &owner, "Acme").await?;
-            pay(&api, "customer.subscription.updated.unpaid.json", &team).await?;
-            let lapsed = workspace_entry_when(&mut conn, &team, |e| {
-                *e == workspace(WorkspaceStatus::Suspended, "free")
-            })
-            .await?;
-            // One unit changes plan and status: the entry pushed carries both.
-            pay(&api, "invoice.paid.json", &team).await?;
-            let paid = workspace_entry_when(&mut conn, &team, |e| {
-                *e == workspace(WorkspaceStatus::Active, "scale")
-            })
-            .await?;
-            assert!(paid.version > lapsed.version);
-            Ok(())
-        }
-    })
+    // The payment changes plan and status in one unit: the entry carries both.
+    entries_after_payments(&[
+        (
+            "customer.subscription.updated.unpaid.json",
+            WorkspaceStatus::Suspended,
+            "free",
+        ),
+        ("invoice.paid.json", WorkspaceStatus::Active, "scale"),
+    ])
     .await
 }

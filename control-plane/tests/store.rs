@@ -1,5 +1,6 @@
 //! One store suite, run on SQLite and on Postgres.
 
+use wrnexus_control_plane::store::accounts::User;
 use wrnexus_control_plane::store::audit::{ActorKind, Meta};
 use wrnexus_control_plane::store::{Backend, Store, StoreError};
 use wrnexus_policies::{Role, WorkspaceStatus};
@@ -249,6 +250,23 @@ async fn decision_data_follows_changes() -> TestResult {
     .await
 }
 
+/// Ann, owner of the team workspace, and Bob, not a member of it.
+async fn ann_bob_and_team(store: &Store) -> Result<(User, User, String), StoreError> {
+    let ann = store
+        .sign_up("ann@example.com", "hash", &Meta::system())
+        .await?
+        .user;
+    let bob = store
+        .sign_up("bob@example.com", "hash", &Meta::system())
+        .await?
+        .user;
+    let team = store
+        .create_team_workspace(&ann.id, "Team", &Meta::system())
+        .await?
+        .id;
+    Ok((ann, bob, team))
+}
+
 fn refused_as_last_owner<T>(result: &Result<T, StoreError>) -> bool {
     matches!(
         result,
@@ -283,20 +301,9 @@ async fn owners(store: &Store, workspace: &str) -> Result<Vec<String>, StoreErro
 #[tokio::test]
 async fn concurrent_demotions_and_departures_keep_an_owner() -> TestResult {
     on_both(|store| async move {
-        let ann = store
-            .sign_up("ann@example.com", "hash", &Meta::system())
-            .await?
-            .user;
-        let bob = store
-            .sign_up("bob@example.com", "hash", &Meta::system())
-            .await?
-            .user;
-        let team = store
-            .create_team_workspace(&ann.id, "Team", &Meta::system())
-            .await?
-            .id;
+        let (ann, bob, team) = ann_bob_and_team(&store).await?;
         let as_user = |id: &str| Meta::system().with_actor(ActorKind::User, id);
-        let join_as_owner = |user: wrnexus_control_plane::store::accounts::User, token: String| {
+        let join_as_owner = |user: User, token: String| {
             let (store, team, ann) = (store.clone(), team.clone(), ann.id.clone());
             async move {
                 store
@@ -362,19 +369,11 @@ async fn concurrent_demotions_and_departures_keep_an_owner() -> TestResult {
 #[tokio::test]
 async fn an_expired_invitation_adds_nobody() -> TestResult {
     on_both(|store| async move {
-        let ann = store
-            .sign_up("ann@example.com", "hash", &Meta::system())
-            .await?;
-        let bob = store
-            .sign_up("bob@example.com", "hash", &Meta::system())
-            .await?;
-        let team = store
-            .create_team_workspace(&ann.user.id, "Team", &Meta::system())
-            .await?;
+        let (_, bob, team) = ann_bob_and_team(&store).await?;
         // Expired a minute ago.
         store
             .create_invitation(
-                &team.id,
+                &team,
                 "bob@example.com",
                 Role::Member,
                 "expired",
@@ -384,7 +383,7 @@ async fn an_expired_invitation_adds_nobody() -> TestResult {
             .await?;
         let memberships = count(&store, "memberships").await?;
         let accepted = store
-            .accept_invitation("expired", &bob.user.id, "bob@example.com", &Meta::system())
+            .accept_invitation("expired", &bob.id, "bob@example.com", &Meta::system())
             .await;
         assert!(
             matches!(
@@ -396,7 +395,7 @@ async fn an_expired_invitation_adds_nobody() -> TestResult {
             ),
             "{accepted:?}"
         );
-        assert_eq!(store.role_of(&team.id, &bob.user.id).await?, None);
+        assert_eq!(store.role_of(&team, &bob.id).await?, None);
         assert_eq!(count(&store, "memberships").await?, memberships);
         assert_eq!(
             count(&store, "invitations WHERE accepted_at IS NOT NULL").await?,

@@ -3,6 +3,7 @@
 
 use super::audit::{ActorKind, AuditRecord, Meta};
 use super::members::membership_in;
+use super::revocation::personal_workspace;
 use super::work::{Scope, Work};
 use super::{Store, StoreError, new_id, now};
 use serde_json::json;
@@ -84,11 +85,7 @@ async fn own_workspace(
         }
     }
     work.scope(Scope::user(user_id)).await?;
-    let personal: Option<String> =
-        sqlx::query_scalar("SELECT id FROM workspaces WHERE personal_owner_id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *work.tx)
-            .await?;
+    let personal = personal_workspace(work, user_id).await?;
     if let Some(id) = &personal {
         work.scope(Scope::member(id, user_id)).await?;
     }
