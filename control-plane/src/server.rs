@@ -52,6 +52,7 @@ pub async fn build(
         migrate(&config).await?;
     }
     let store = Store::connect_without_migrating(&config.database_url, pusher).await?;
+    store.warn_about_isolation().await;
     let keys = Keys::load_or_create(&store, &config.issuer, &config.audience).await?;
     let policies = wrnexus_policies::reload::load_checked(&config.policies)?;
     // A bad SMTP URL or sender stops the start, not the first dunning mail.

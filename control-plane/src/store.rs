@@ -8,6 +8,7 @@ pub mod billing;
 pub mod decision_data;
 pub mod deliveries;
 pub mod invitations;
+pub mod isolation;
 pub mod mail;
 pub mod members;
 pub mod outbox;
@@ -135,10 +136,6 @@ impl Store {
         &self.pusher
     }
 
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(self.pool.begin().await?)
-    }
-
     /// Commit, then push every changed entry (Redis write + invalidation).
     pub(crate) async fn commit(
         &self,
@@ -187,6 +184,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "billing",
         include_str!("../migrations/postgres/0004_billing.sql"),
         include_str!("../migrations/sqlite/0004_billing.sql"),
+    ),
+    (
+        5,
+        "audit append-only",
+        include_str!("../migrations/postgres/0005_audit_append_only.sql"),
+        include_str!("../migrations/sqlite/0005_audit_append_only.sql"),
     ),
 ];
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::TestResult;
-use common::http::{Api, config, on_both};
+use common::http::on_both;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -93,7 +93,9 @@ async fn team_members_projects_keys_and_audit() -> TestResult {
             .await?;
         assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "already_member"));
 
-        // Two owners demote each other at once: one wins, one owner stays.
+        // Two owners each step down at once. Each is allowed to (an owner
+        // changing their own role), so both requests reach the store and only
+        // its last-owner guard can tell them apart: exactly one is refused.
         let (s, _) = api
             .call(
                 patch.clone(),
@@ -110,23 +112,23 @@ async fn team_members_projects_keys_and_audit() -> TestResult {
         let (a, b) = tokio::join!(
             api.call(
                 patch.clone(),
-                &bob_path,
+                &ann_path,
                 &ann.token,
                 Some(json!({"role": "admin"}))
             ),
             api.call(
                 patch.clone(),
-                &ann_path,
+                &bob_path,
                 &bob.token,
                 Some(json!({"role": "admin"}))
             ),
         );
         let (a, b) = (a?, b?);
-        let mut outcomes = [a.0, b.0];
+        let mut outcomes = [(a.0, code(&a.1)), (b.0, code(&b.1))];
         outcomes.sort();
-        assert!(
-            outcomes == [StatusCode::OK, StatusCode::FORBIDDEN]
-                || outcomes == [StatusCode::OK, StatusCode::CONFLICT],
+        assert_eq!(
+            outcomes,
+            [(StatusCode::OK, ""), (StatusCode::CONFLICT, "last_owner")],
             "{a:?} {b:?}"
         );
         let (_, members) = api
@@ -481,56 +483,4 @@ async fn team_members_projects_keys_and_audit() -> TestResult {
         Ok(())
     })
     .await
-}
-
-#[tokio::test]
-async fn row_security_hides_unscoped_rows_and_keeps_the_log_append_only() -> TestResult {
-    use sqlx::Connection;
-    let Some((owner, service)) = common::postgres().await? else {
-        return Ok(());
-    };
-    let api = Api::start(config(&service, Some(&owner))).await?;
-    let ann = api.sign_up("ann@example.com").await?;
-    let (s, _) = api
-        .call(
-            Method::POST,
-            &format!("/workspaces/{}/api-keys", ann.personal),
-            &ann.token,
-            Some(json!({"name": "k"})),
-        )
-        .await?;
-    assert_eq!(s, StatusCode::CREATED);
-    let mut conn = sqlx::AnyConnection::connect(&service).await?;
-    for table in [
-        "workspaces",
-        "memberships",
-        "invitations",
-        "projects",
-        "api_keys",
-        "audit_log",
-        "webhook_endpoints",
-        "webhook_events",
-        "webhook_deliveries",
-    ] {
-        let n: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&mut conn)
-                .await?;
-        assert_eq!(n, 0, "an unscoped SELECT on {table} saw rows");
-    }
-    // The owner sees them: the rows exist.
-    let mut admin = sqlx::AnyConnection::connect(&owner).await?;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
-        .fetch_one(&mut admin)
-        .await?;
-    assert!(n >= 2);
-    for statement in ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"] {
-        let refused = sqlx::query(statement).execute(&mut conn).await;
-        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(
-            message.contains("permission denied"),
-            "{statement}: {message}"
-        );
-    }
-    Ok(())
 }

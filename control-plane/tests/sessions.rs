@@ -168,3 +168,135 @@ async fn signing_out_everywhere_and_disabling_a_user() -> TestResult {
     })
     .await
 }
+
+/// The workspace's audit rows of `action`.
+async fn audit_rows(
+    api: &common::http::Api,
+    token: &str,
+    workspace: &str,
+    action: &str,
+) -> TestResult<Vec<Value>> {
+    let (s, log) = api
+        .call(
+            Method::GET,
+            &format!("/workspaces/{workspace}/audit?action={action}"),
+            token,
+            None,
+        )
+        .await?;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    Ok(log["entries"].as_array().cloned().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn sign_in_switch_and_sign_out_are_audited_with_their_request() -> TestResult {
+    on_both(|api| async move {
+        let ann = api.sign_up("ann@example.com").await?;
+        let (s, b) = api
+            .call(
+                Method::POST,
+                "/workspaces",
+                &ann.token,
+                Some(json!({"name": "Acme"})),
+            )
+            .await?;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let team = b["workspace"]["id"].as_str().ok_or("id")?.to_string();
+        let post = |path: &str, request_id: &str| {
+            api.http
+                .post(format!("{}/.wrnexus/{path}", api.base))
+                .header("x-request-id", request_id)
+                .header("user-agent", "integrity-check/1.0")
+                .header("x-forwarded-for", "203.0.113.7")
+        };
+
+        let res = post("signin", "req-signin")
+            .json(&json!({ "email": "ann@example.com", "password": "correct horse battery" }))
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::OK);
+        let token = common::http::session_token(&res)?;
+        let body: Value = res.json().await?;
+        let session = body["session"]["id"].as_str().ok_or("session")?.to_string();
+        assert_eq!(body["workspace"]["id"], ann.personal.as_str(), "{body}");
+        let signins = audit_rows(&api, &ann.token, &ann.personal, "signin").await?;
+        let row = signins
+            .iter()
+            .find(|e| e["request_id"] == "req-signin")
+            .ok_or("no sign-in row")?;
+        assert_eq!(
+            (
+                &row["outcome"],
+                &row["actor_kind"],
+                &row["actor_id"],
+                &row["ip"],
+                &row["user_agent"],
+                &row["detail"]["session_id"],
+            ),
+            (
+                &json!("success"),
+                &json!("user"),
+                &json!(ann.id),
+                &json!("203.0.113.7"),
+                &json!("integrity-check/1.0"),
+                &json!(session),
+            ),
+            "{row}"
+        );
+
+        let res = post("switch", "req-switch")
+            .bearer_auth(&token)
+            .json(&json!({ "workspace_id": team }))
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::OK);
+        let token = common::http::session_token(&res)?;
+        let switched = audit_rows(&api, &ann.token, &team, "session.switched").await?;
+        assert_eq!(switched.len(), 1, "{switched:?}");
+        assert_eq!(
+            (
+                &switched[0]["request_id"],
+                &switched[0]["actor_id"],
+                &switched[0]["target"],
+                &switched[0]["detail"]["from"],
+                &switched[0]["detail"]["session_id"],
+            ),
+            (
+                &json!("req-switch"),
+                &json!(ann.id),
+                &json!(ann.id),
+                &json!(ann.personal),
+                &json!(session),
+            )
+        );
+
+        let res = post("signout", "req-signout")
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        // Filed where the session was: the team workspace.
+        let ended = audit_rows(&api, &ann.token, &team, "session.signed_out").await?;
+        assert_eq!(ended.len(), 1, "{ended:?}");
+        assert_eq!(
+            (
+                &ended[0]["request_id"],
+                &ended[0]["actor_id"],
+                &ended[0]["ip"],
+                &ended[0]["detail"]["session_id"],
+            ),
+            (
+                &json!("req-signout"),
+                &json!(ann.id),
+                &json!("203.0.113.7"),
+                &json!(session),
+            )
+        );
+        assert_eq!(
+            api.call(Method::GET, "/workspaces", &token, None).await?.0,
+            StatusCode::UNAUTHORIZED
+        );
+        Ok(())
+    })
+    .await
+}

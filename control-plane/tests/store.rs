@@ -1,6 +1,7 @@
 //! One store suite, run on SQLite and on Postgres.
 
-use wrnexus_control_plane::store::audit::Meta;
+use wrnexus_control_plane::store::accounts::User;
+use wrnexus_control_plane::store::audit::{ActorKind, Meta};
 use wrnexus_control_plane::store::{Backend, Store, StoreError};
 use wrnexus_policies::{Role, WorkspaceStatus};
 
@@ -219,7 +220,9 @@ async fn decision_data_follows_changes() -> TestResult {
                 &Meta::system(),
             )
             .await?;
-        store.revoke_session(&session.id).await?;
+        store
+            .revoke_session(&session.id, None, &Meta::system())
+            .await?;
         let later = store
             .decision_data(&session.id, &ann.user.id, &ann.workspace_id)
             .await?;
@@ -242,6 +245,188 @@ async fn decision_data_follows_changes() -> TestResult {
             s.version > member.version,
             "versions must grow with changes"
         );
+        Ok(())
+    })
+    .await
+}
+
+/// Ann, owner of the team workspace, and Bob, not a member of it.
+async fn ann_bob_and_team(store: &Store) -> Result<(User, User, String), StoreError> {
+    let ann = store
+        .sign_up("ann@example.com", "hash", &Meta::system())
+        .await?
+        .user;
+    let bob = store
+        .sign_up("bob@example.com", "hash", &Meta::system())
+        .await?
+        .user;
+    let team = store
+        .create_team_workspace(&ann.id, "Team", &Meta::system())
+        .await?
+        .id;
+    Ok((ann, bob, team))
+}
+
+fn refused_as_last_owner<T>(result: &Result<T, StoreError>) -> bool {
+    matches!(
+        result,
+        Err(StoreError::Conflict {
+            code: "last_owner",
+            ..
+        })
+    )
+}
+
+/// The owners of a workspace, by user id.
+async fn owners(store: &Store, workspace: &str) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .members(workspace)
+        .await?
+        .into_iter()
+        .filter(|m| m.role == Role::Owner)
+        .map(|m| m.user_id)
+        .collect())
+}
+
+/// Two owners, each demoting (then each leaving) at the same moment, round
+/// after round: exactly one of the two is refused as the last owner, and
+/// one owner always remains.
+///
+/// On Postgres the pool has many connections, so both transactions are
+/// open at once and it is the workspace row lock (`lock_workspace`) that
+/// makes the second count the owners only after the first committed. On
+/// SQLite the pool has a single connection: the two transactions cannot
+/// overlap, the second starts after the first committed, and the refusal
+/// comes from the guard's owner count alone (the lock is not exercised).
+#[tokio::test]
+async fn concurrent_demotions_and_departures_keep_an_owner() -> TestResult {
+    on_both(|store| async move {
+        let (ann, bob, team) = ann_bob_and_team(&store).await?;
+        let as_user = |id: &str| Meta::system().with_actor(ActorKind::User, id);
+        let join_as_owner = |user: User, token: String| {
+            let (store, team, ann) = (store.clone(), team.clone(), ann.id.clone());
+            async move {
+                store
+                    .create_invitation(
+                        &team,
+                        &user.email,
+                        Role::Owner,
+                        &token,
+                        3600,
+                        &as_user(&ann),
+                    )
+                    .await?;
+                store
+                    .accept_invitation(&token, &user.id, &user.email, &as_user(&user.id))
+                    .await?;
+                Ok::<_, StoreError>(())
+            }
+        };
+        join_as_owner(bob.clone(), "bob-joins".to_string()).await?;
+        let people = [&ann, &bob];
+        let (by_ann, by_bob) = (as_user(&ann.id), as_user(&bob.id));
+
+        for round in 0..20 {
+            let (a, b) = tokio::join!(
+                store.set_role(&team, &ann.id, Role::Admin, &by_bob),
+                store.set_role(&team, &bob.id, Role::Admin, &by_ann),
+            );
+            let refused = [refused_as_last_owner(&a), refused_as_last_owner(&b)];
+            assert!(
+                matches!((&a, &b), (Ok(()), Err(_)) | (Err(_), Ok(()))) && refused.contains(&true),
+                "round {round}: {a:?} {b:?}"
+            );
+            let left = owners(&store, &team).await?;
+            assert_eq!(left.len(), 1, "round {round}: owners {left:?}");
+            let demoted = if refused[0] { &bob } else { &ann };
+            assert!(!left.contains(&demoted.id), "round {round}");
+            store
+                .set_role(&team, &demoted.id, Role::Owner, &as_user(&left[0]))
+                .await?;
+        }
+
+        for round in 0..20 {
+            let (a, b) = tokio::join!(
+                store.remove_member(&team, &ann.id, &by_ann),
+                store.remove_member(&team, &bob.id, &by_bob),
+            );
+            let refused = [refused_as_last_owner(&a), refused_as_last_owner(&b)];
+            assert!(
+                matches!((&a, &b), (Ok(()), Err(_)) | (Err(_), Ok(()))) && refused.contains(&true),
+                "round {round}: {a:?} {b:?}"
+            );
+            let left = owners(&store, &team).await?;
+            assert_eq!(left.len(), 1, "round {round}: owners {left:?}");
+            let gone = people[usize::from(refused[0])];
+            assert_eq!(store.role_of(&team, &gone.id).await?, None, "round {round}");
+            join_as_owner(gone.clone(), format!("rejoin-{round}")).await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_expired_invitation_adds_nobody() -> TestResult {
+    on_both(|store| async move {
+        let (_, bob, team) = ann_bob_and_team(&store).await?;
+        // Expired a minute ago.
+        store
+            .create_invitation(
+                &team,
+                "bob@example.com",
+                Role::Member,
+                "expired",
+                -60,
+                &Meta::system(),
+            )
+            .await?;
+        let memberships = count(&store, "memberships").await?;
+        let accepted = store
+            .accept_invitation("expired", &bob.id, "bob@example.com", &Meta::system())
+            .await;
+        assert!(
+            matches!(
+                &accepted,
+                Err(StoreError::Conflict {
+                    code: "invitation_expired",
+                    message,
+                }) if message.contains("expired")
+            ),
+            "{accepted:?}"
+        );
+        assert_eq!(store.role_of(&team, &bob.id).await?, None);
+        assert_eq!(count(&store, "memberships").await?, memberships);
+        assert_eq!(
+            count(&store, "invitations WHERE accepted_at IS NOT NULL").await?,
+            0,
+            "the token was spent"
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_be_changed_or_removed() -> TestResult {
+    on_both(|store| async move {
+        store
+            .sign_up("ann@example.com", "hash", &Meta::system())
+            .await?;
+        let rows = count(&store, "audit_log").await?;
+        assert!(rows >= 1);
+        // SQLite: the append-only triggers. Postgres (the service role):
+        // never granted, whatever the triggers would say.
+        let expected = match store.backend() {
+            Backend::Sqlite => "append-only",
+            Backend::Postgres => "permission denied",
+        };
+        for statement in ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"] {
+            let refused = sqlx::query(statement).execute(store.pool()).await;
+            let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains(expected), "{statement}: {message}");
+        }
+        assert_eq!(count(&store, "audit_log").await?, rows);
         Ok(())
     })
     .await

@@ -359,6 +359,57 @@ async fn a_lease_keeps_two_workers_off_one_delivery() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_delivery_claimed_by_a_worker_that_died_is_sent_once_its_lease_ends() -> TestResult {
+    on_both(|url| async move {
+        let crashed = connect(&url).await?;
+        let meta = Meta::system();
+        let ws = crashed
+            .sign_up("ann@example.com", "hash", &Meta::system())
+            .await?
+            .workspace_id;
+        let receiver = Receiver::start(0).await?;
+        let ep = crashed
+            .create_webhook_endpoint(&ws, &receiver.url, &["*".into()], "", &meta)
+            .await?;
+        let event = crashed.emit_test_event(&ws, &meta).await?;
+        // A worker claims the delivery for a second, then dies before
+        // sending it or recording anything: its control plane goes away.
+        // The lease runs to the whole second after the next one: it holds
+        // at least until a second after the claim started.
+        let lease_holds_until = std::time::Instant::now() + Duration::from_secs(1);
+        let claimed = crashed.claim_due_deliveries(10, 1).await?;
+        assert_eq!(claimed.len(), 1, "{claimed:?}");
+        assert_eq!(claimed[0].event_id, event);
+        crashed.pool().close().await;
+        drop((crashed, claimed));
+
+        // Another control plane: while the lease holds, nobody claims it...
+        let survivor = connect(&url).await?;
+        let during_lease = survivor.claim_due_deliveries(10, 1).await?;
+        if std::time::Instant::now() < lease_holds_until {
+            assert!(during_lease.is_empty(), "{during_lease:?}");
+        }
+        // ...then its worker takes the delivery over and sends it once.
+        let worker = Running::start(&survivor, quick(3, 1))?;
+        let log = log_when(&survivor, &ws, 20, |d| d.status == "delivered").await?;
+        worker.stop().await?;
+        let seen = receiver.seen();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(
+            seen[0].at >= lease_holds_until,
+            "sent while the lease still held"
+        );
+        assert_eq!(seen[0].headers["webhook-id"], event.as_str());
+        verify_independently(&ep.secret, &seen[0])?;
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!((log[0].attempts, log[0].last_status), (1, Some(204)));
+        assert_eq!(log[0].event_id, event);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
 async fn the_api_routes_exist() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut config =

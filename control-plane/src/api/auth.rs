@@ -10,6 +10,7 @@ use crate::password;
 use crate::store::accounts::User;
 use crate::store::audit::{ActorKind, AuditRecord, Meta, Outcome};
 use crate::store::now;
+use crate::store::sessions::Session;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -84,17 +85,17 @@ fn session_cookie(state: &AppState, token: String, max_age: i64) -> Result<Heade
     HeaderValue::from_str(&cookie.to_string()).map_err(|_| ApiError::internal())
 }
 
-/// Start a session in `workspace_id` and answer: JSON, or a 303 for forms.
+/// Hand a new session in `workspace_id` to the client: JSON, or a 303 for forms.
 async fn open_session(
     state: &AppState,
     user: &User,
     workspace_id: &str,
+    session: Session,
     form: bool,
     return_to: &str,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let ttl = state.config.session_ttl_secs;
-    let session = state.store.create_session(&user.id, ttl).await?;
     let claims = SessionClaims {
         iss: state.keys.issuer().to_string(),
         aud: state.keys.audience().to_string(),
@@ -186,7 +187,8 @@ pub async fn signup(
             .map_err(|_| ApiError::internal())?;
         let signed_up = state.store.sign_up(&email, &hash, &meta).await?;
         tracing::info!(user_id = %signed_up.user.id, workspace_id = %signed_up.workspace_id, "signed up");
-        open_session(&state, &signed_up.user, &signed_up.workspace_id, form, &return_to, StatusCode::CREATED).await
+        let session = state.store.create_session(&signed_up.user.id, state.config.session_ttl_secs).await?;
+        open_session(&state, &signed_up.user, &signed_up.workspace_id, session, form, &return_to, StatusCode::CREATED).await
     }
     .await;
     result.unwrap_or_else(|e| fail(Page::SignUp, form, &return_to, &shown_email, e))
@@ -277,20 +279,22 @@ pub async fn signin(
             }
         };
         let workspace_id = state.store.landing_workspace(&user).await?;
-        count_signin("success");
-        let meta = meta.with_actor(ActorKind::User, &user.id);
-        state
+        let session = state
             .store
-            .audit_only(
+            .sign_in(
+                &user.id,
+                &workspace_id,
+                state.config.session_ttl_secs,
                 &meta,
-                AuditRecord::success(&workspace_id, "signin", &user.id),
             )
             .await?;
+        count_signin("success");
         tracing::info!(user_id = %user.id, workspace_id = %workspace_id, "signed in");
         open_session(
             &state,
             &user,
             &workspace_id,
+            session,
             form,
             &return_to,
             StatusCode::OK,
@@ -311,15 +315,18 @@ pub async fn signout(
     if let Some(token) = session_token(&headers, &state.config.cookie_name)
         && let Ok(claims) = state.keys.verify(&token)
     {
+        let meta = meta.with_actor(ActorKind::User, &claims.sub);
         let ended = if q.everywhere.unwrap_or(false) {
-            let meta = meta.with_actor(ActorKind::User, &claims.sub);
             state
                 .store
                 .revoke_all_sessions(&claims.sub, &meta)
                 .await
                 .map(drop)
         } else {
-            state.store.revoke_session(&claims.sid).await
+            state
+                .store
+                .revoke_session(&claims.sid, Some(&claims.wid), &meta)
+                .await
         };
         if let Err(e) = ended {
             tracing::warn!(error = %e, "revoking sessions at sign-out failed");
@@ -379,11 +386,14 @@ pub async fn switch(
     let form = input.form;
     let workspace_id = required(input.value.workspace_id, "workspace_id")?;
     let return_to = input.value.return_to.unwrap_or_else(|| "/".to_string());
-    let role = state
+    if state
         .store
         .role_of(&workspace_id, &actor.user_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("workspace"))?;
+        .is_none()
+    {
+        return Err(ApiError::not_found("workspace"));
+    }
     let session = state
         .store
         .session(&actor.session_id)
@@ -399,10 +409,16 @@ pub async fn switch(
         tracing::error!(error = %e, "signing a session token failed");
         ApiError::internal()
     })?;
-    state
+    let role = state
         .store
-        .set_last_workspace(&actor.user_id, &workspace_id)
-        .await?;
+        .switch_workspace(
+            &actor.user_id,
+            &actor.session_id,
+            &workspace_id,
+            &actor.meta,
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("workspace"))?;
     let cookie = session_cookie(&state, token, (session.expires_at - now()).max(0))?;
     let mut response = if form {
         Redirect::to(safe_return_to(&return_to)).into_response()

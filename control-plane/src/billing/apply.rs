@@ -12,7 +12,7 @@ use crate::store::billing::{
     upsert_invoice,
 };
 use crate::store::work::{Scope, Work};
-use crate::store::workspaces::{StatusBy, change_status, lock_workspace};
+use crate::store::workspaces::{StatusBy, change_status, lock_workspace, set_plan};
 use crate::store::{Store, StoreError, mail, now, outbox::rfc3339};
 use serde_json::json;
 use wrnexus_policies::WorkspaceStatus;
@@ -241,11 +241,7 @@ async fn transition(
     match to {
         Standing::Good => {
             account.grace_until = None;
-            sqlx::query("UPDATE workspaces SET plan = $1 WHERE id = $2")
-                .bind(&rules.plan)
-                .bind(&workspace_id)
-                .execute(&mut *work.tx)
-                .await?;
+            set_plan(work, &workspace_id, &rules.plan).await?;
             change_status(
                 work,
                 &workspace_id,

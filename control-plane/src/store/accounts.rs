@@ -1,7 +1,8 @@
 //! Users: sign-up (user + personal workspace + owner membership in one
-//! transaction), lookup, and the last-used workspace.
+//! transaction), lookup, and switching to (and remembering) a workspace.
 
 use super::audit::{AuditRecord, Meta};
+use super::members::membership_in;
 use super::work::Scope;
 use super::{Store, StoreError, is_unique_violation, new_id, now};
 use serde_json::json;
@@ -171,17 +172,41 @@ impl Store {
         })
     }
 
-    /// Remember the workspace a user last worked in.
-    pub async fn set_last_workspace(
+    /// Switch a session to `workspace_id`: check the membership, remember
+    /// the workspace as the user's last-used one and audit
+    /// `session.switched` there, in one transaction. The role, `None` (and
+    /// nothing written) for a non-member.
+    pub async fn switch_workspace(
         &self,
         user_id: &str,
+        session_id: &str,
         workspace_id: &str,
-    ) -> Result<(), StoreError> {
+        meta: &Meta,
+    ) -> Result<Option<Role>, StoreError> {
+        let meta = meta.with_actor(super::audit::ActorKind::User, user_id);
+        let mut work = self
+            .work(Scope::member(workspace_id, user_id), &meta)
+            .await?;
+        let Some(membership) = membership_in(&mut work, workspace_id, user_id).await? else {
+            return Ok(None);
+        };
+        let from: Option<String> =
+            sqlx::query_scalar("SELECT last_workspace_id FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *work.tx)
+                .await?
+                .flatten();
         sqlx::query("UPDATE users SET last_workspace_id = $1 WHERE id = $2")
             .bind(workspace_id)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(&mut *work.tx)
             .await?;
-        Ok(())
+        work.audit(
+            AuditRecord::success(workspace_id, "session.switched", user_id)
+                .with_detail(json!({ "session_id": session_id, "from": from })),
+        )
+        .await?;
+        self.finish(work).await?;
+        Ok(Some(membership.role))
     }
 }

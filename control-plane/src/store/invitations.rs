@@ -119,11 +119,16 @@ impl Store {
         };
         work.scope(Scope::member(&invitation.workspace_id, user_id))
             .await?;
-        if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() || invitation.expires_at < now()
-        {
+        if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
             return Err(StoreError::conflict(
                 "invitation_spent",
-                "this invitation was already used or has expired",
+                "this invitation was already used",
+            ));
+        }
+        if invitation.expires_at < now() {
+            return Err(StoreError::conflict(
+                "invitation_expired",
+                "this invitation has expired: ask for a new one",
             ));
         }
         if !invitation.email.eq_ignore_ascii_case(user_email) {

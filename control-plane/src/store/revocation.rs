@@ -35,8 +35,12 @@ async fn revoke_sessions(work: &mut Work, user_id: &str) -> Result<usize, StoreE
     Ok(ids.len())
 }
 
-/// The user's personal workspace, where their own audit rows go.
-async fn personal_workspace(work: &mut Work, user_id: &str) -> Result<Option<String>, StoreError> {
+/// The user's personal workspace, where their own audit rows go (the
+/// scope must let the transaction see the user's workspaces).
+pub(crate) async fn personal_workspace(
+    work: &mut Work,
+    user_id: &str,
+) -> Result<Option<String>, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT id FROM workspaces WHERE personal_owner_id = $1")
             .bind(user_id)

@@ -1,8 +1,14 @@
-//! Sessions (revocable by id) and the control plane's signing keys.
+//! Sessions (revocable by id; sign-in and sign-out audited in the same
+//! transaction) and the control plane's signing keys.
 
-use super::{Store, StoreError, new_id, next_version, now};
+use super::audit::{ActorKind, AuditRecord, Meta};
+use super::members::membership_in;
+use super::revocation::personal_workspace;
+use super::work::{Scope, Work};
+use super::{Store, StoreError, new_id, now};
+use serde_json::json;
 use sqlx::Row;
-use wrnexus_policies::{Entry, EntryKey, VersionedEntry};
+use wrnexus_policies::{Entry, EntryKey};
 
 /// A session row.
 #[derive(Debug, Clone)]
@@ -29,45 +35,99 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
+/// Insert a live session for `user_id` within `work`, and push it.
+async fn insert_session(
+    work: &mut Work,
+    user_id: &str,
+    ttl_secs: i64,
+) -> Result<Session, StoreError> {
+    let version = work.version().await?;
+    let id = new_id();
+    let now = now();
+    let expires_at = now.saturating_add(ttl_secs);
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, version) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .bind(version)
+    .execute(&mut *work.tx)
+    .await?;
+    work.push(
+        EntryKey::Session(id.clone()),
+        Entry::Session {
+            user_id: user_id.to_string(),
+            revoked: false,
+        },
+    )
+    .await?;
+    Ok(Session {
+        id,
+        user_id: user_id.to_string(),
+        expires_at,
+        revoked: false,
+    })
+}
+
+/// Where a user's own session events go: `workspace_id` while they are a
+/// member of it, else their personal workspace.
+async fn own_workspace(
+    work: &mut Work,
+    user_id: &str,
+    workspace_id: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    if let Some(id) = workspace_id {
+        work.scope(Scope::member(id, user_id)).await?;
+        if membership_in(work, id, user_id).await?.is_some() {
+            return Ok(Some(id.to_string()));
+        }
+    }
+    work.scope(Scope::user(user_id)).await?;
+    let personal = personal_workspace(work, user_id).await?;
+    if let Some(id) = &personal {
+        work.scope(Scope::member(id, user_id)).await?;
+    }
+    Ok(personal)
+}
+
 impl Store {
-    /// Start a session for a user.
+    /// Start a session for a user (right after sign-up, whose own audit row
+    /// records it).
     pub async fn create_session(
         &self,
         user_id: &str,
         ttl_secs: i64,
     ) -> Result<Session, StoreError> {
-        let mut tx = self.begin().await?;
-        let version = next_version(&mut tx).await?;
-        let id = new_id();
-        let now = now();
-        let expires_at = now.saturating_add(ttl_secs);
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, expires_at, version) VALUES ($1, $2, $3, $4, $5)",
+        let mut work = self.work(Scope::user(user_id), &Meta::system()).await?;
+        let session = insert_session(&mut work, user_id, ttl_secs).await?;
+        self.finish(work).await?;
+        Ok(session)
+    }
+
+    /// Sign a user in to `workspace_id`: the session and its `signin` audit
+    /// row (with `meta`'s actor, address, user agent and request id) are
+    /// written together or not at all.
+    pub async fn sign_in(
+        &self,
+        user_id: &str,
+        workspace_id: &str,
+        ttl_secs: i64,
+        meta: &Meta,
+    ) -> Result<Session, StoreError> {
+        let meta = meta.with_actor(ActorKind::User, user_id);
+        let mut work = self
+            .work(Scope::member(workspace_id, user_id), &meta)
+            .await?;
+        let session = insert_session(&mut work, user_id, ttl_secs).await?;
+        work.audit(
+            AuditRecord::success(workspace_id, "signin", user_id)
+                .with_detail(json!({ "session_id": session.id })),
         )
-        .bind(&id)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .bind(version)
-        .execute(&mut *tx)
         .await?;
-        let changes = vec![(
-            EntryKey::Session(id.clone()),
-            VersionedEntry {
-                version,
-                entry: Entry::Session {
-                    user_id: user_id.to_string(),
-                    revoked: false,
-                },
-            },
-        )];
-        self.commit(tx, changes).await?;
-        Ok(Session {
-            id,
-            user_id: user_id.to_string(),
-            expires_at,
-            revoked: false,
-        })
+        self.finish(work).await?;
+        Ok(session)
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
@@ -87,32 +147,45 @@ impl Store {
         .transpose()
     }
 
-    /// Revoke a session; every gateway refuses it from the next request on.
-    pub async fn revoke_session(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let version = next_version(&mut tx).await?;
+    /// Sign out: revoke a session (every gateway refuses it from the next
+    /// request on) and audit `session.signed_out` in the same transaction,
+    /// in `workspace_id` (the session's current workspace) while its user
+    /// is a member there, else in their personal workspace.
+    pub async fn revoke_session(
+        &self,
+        id: &str,
+        workspace_id: Option<&str>,
+        meta: &Meta,
+    ) -> Result<(), StoreError> {
+        let mut work = self.work(Scope::default(), meta).await?;
+        let version = work.version().await?;
         let user_id: Option<String> = sqlx::query_scalar(
             "UPDATE sessions SET revoked_at = $1, version = $2 WHERE id = $3 RETURNING user_id",
         )
         .bind(now())
         .bind(version)
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *work.tx)
         .await?;
         let Some(user_id) = user_id else {
             return Err(StoreError::NotFound { what: "session" });
         };
-        let changes = vec![(
+        work.push(
             EntryKey::Session(id.to_string()),
-            VersionedEntry {
-                version,
-                entry: Entry::Session {
-                    user_id,
-                    revoked: true,
-                },
+            Entry::Session {
+                user_id: user_id.clone(),
+                revoked: true,
             },
-        )];
-        self.commit(tx, changes).await
+        )
+        .await?;
+        if let Some(workspace) = own_workspace(&mut work, &user_id, workspace_id).await? {
+            work.audit(
+                AuditRecord::success(&workspace, "session.signed_out", &user_id)
+                    .with_detail(json!({ "session_id": id })),
+            )
+            .await?;
+        }
+        self.finish(work).await
     }
 
     pub async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {

@@ -126,9 +126,13 @@ impl Work {
         set_scope(self.backend, &mut self.tx, scope).await
     }
 
-    /// Push `entry` for `key` at this unit's version once committed.
+    /// Push `entry` for `key` at this unit's version once committed. A
+    /// later push of the same key replaces the earlier one: all carry one
+    /// version, and Redis keeps only the first write of a version, so what
+    /// is pushed must be the key's final state in this unit.
     pub(crate) async fn push(&mut self, key: EntryKey, entry: Entry) -> Result<(), StoreError> {
         let version = self.version().await?;
+        self.changes.retain(|(pushed, _)| *pushed != key);
         self.changes.push((key, VersionedEntry { version, entry }));
         Ok(())
     }

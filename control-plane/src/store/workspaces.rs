@@ -302,6 +302,34 @@ impl Store {
     }
 }
 
+/// Put a workspace on `plan` within `work`, and push its entry: gateways
+/// see the plan in every decision, whatever else the unit changes.
+pub(crate) async fn set_plan(
+    work: &mut Work,
+    workspace_id: &str,
+    plan: &str,
+) -> Result<Workspace, StoreError> {
+    let before = lock_workspace(work, workspace_id).await?;
+    if before.plan == plan {
+        return Ok(before);
+    }
+    sqlx::query("UPDATE workspaces SET plan = $1 WHERE id = $2")
+        .bind(plan)
+        .bind(workspace_id)
+        .execute(&mut *work.tx)
+        .await?;
+    let workspace = Workspace {
+        plan: plan.to_string(),
+        ..before
+    };
+    work.push(
+        EntryKey::Workspace(workspace_id.to_string()),
+        workspace_entry(&workspace),
+    )
+    .await?;
+    Ok(workspace)
+}
+
 /// Who changes a workspace's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusBy {

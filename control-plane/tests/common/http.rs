@@ -101,7 +101,7 @@ impl Api {
 }
 
 /// The session token a response sets.
-fn session_token(res: &reqwest::Response) -> TestResult<String> {
+pub fn session_token(res: &reqwest::Response) -> TestResult<String> {
     Ok(res
         .headers()
         .get("set-cookie")
