@@ -3,6 +3,7 @@
 use crate::load::{self, Loaded, Origin, PolicyErrors, PolicySource};
 use crate::memo::{self, Memo, Outcome};
 use crate::model::{CredentialKind, NO_ROLE, Role, WorkspaceStatus};
+use crate::reads::Reads;
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid,
     PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint, RestrictedExpression,
@@ -104,6 +105,8 @@ pub struct PolicyEngine {
     project_type: EntityTypeName,
     actions: HashMap<String, ActionPlans>,
     source: PolicySource,
+    /// What the policies read of a request: the memo's key.
+    reads: Reads,
     memo: Memo,
 }
 
@@ -130,8 +133,10 @@ impl PolicyEngine {
             actions: HashMap::new(),
             loaded,
             source: source.clone(),
+            reads: Reads::everything(),
             memo: Memo::default(),
         };
+        engine.reads = Reads::of(&engine.loaded.policies);
         let uids: Vec<EntityUid> = engine
             .loaded
             .schema
@@ -258,6 +263,11 @@ impl PolicyEngine {
             .map(ToString::to_string)
     }
 
+    /// What the policies read of a request (and so what the memo keys on).
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
+
     /// Where a policy was written.
     pub fn origin(&self, id: &str) -> Option<&Origin> {
         self.loaded.origins.get(&PolicyId::new(id))
@@ -266,8 +276,8 @@ impl PolicyEngine {
     /// Decide. Never fails: any problem building or evaluating the request
     /// is a deny carrying the error.
     pub fn decide(&self, req: &DecisionRequest<'_>) -> Decision {
-        let id = uuid::Uuid::now_v7().to_string();
-        let key = memo::key(req);
+        let id = crate::ids::new_id();
+        let key = memo::key(req, &self.reads);
         if let Some(known) = self.memo.get(&key) {
             return Decision {
                 id,

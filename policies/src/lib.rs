@@ -10,12 +10,14 @@
 //! - [`entries`] — the decision data (membership, workspace, session, user)
 //!   that the control plane pushes and the gateway caches, with its cache
 //!   keys and invalidation messages.
+//! - [`ids`] — request and decision ids, minted without a system call.
 //! - [`load`] — reading the Cedar schema and policy files, with errors that
 //!   name file and line.
 //! - [`redirect`] — the `return_to` rule (same-origin paths only).
 //! - [`engine`] — the parsed, validated policy set and the one call that
 //!   turns a request description into a [`Decision`].
-//! - [`memo`] — decisions remembered by their exact inputs (per engine).
+//! - [`reads`] — what a policy set reads of a request, found at load.
+//! - [`memo`] — decisions remembered by what they depend on (per engine).
 //! - [`invariants`] — the rules no policy edit may break, checked on load.
 //! - [`cases`] — decision tests as data (`tests/*.toml`).
 //! - [`reload`] — loading a candidate set with every check, for reloads.
@@ -30,10 +32,12 @@ pub mod cases;
 pub mod claims;
 pub mod engine;
 pub mod entries;
+pub mod ids;
 pub mod invariants;
 pub mod load;
 pub mod memo;
 pub mod model;
+pub mod reads;
 pub mod redirect;
 pub mod reload;
 

@@ -1,16 +1,19 @@
-//! Decisions remembered by their exact inputs. A decision is a pure function
-//! of its request (every entity and context value is built from it) and of
-//! the loaded policies, which never change inside one engine (a reload makes
-//! a new engine, and with it a new memo). So a repeated request — the same
-//! principal, action, workspace, project, grants, role, status, plan, method
-//! and path — is answered from here instead of being evaluated again.
+//! Decisions remembered by what they depend on. A decision is a pure
+//! function of its request and of the loaded policies, which never change
+//! inside one engine (a reload makes a new engine, and with it a new memo).
+//! The key holds every input the policies can read — see [`crate::reads`]:
+//! the principal's kind, the action, the role, status and credential, the
+//! project limits, and the ids, plan, method and path as far as some policy
+//! looks at them — so a repeated decision, or one that differs only in what
+//! no policy reads, is answered from here instead of being evaluated again.
 //!
-//! The key is the SHA-256 of an unambiguous encoding of every input, so two
-//! different requests cannot share an answer. Only error-free evaluations
-//! are kept. The memo is bounded: when full it starts over.
+//! The key is an unambiguous encoding (every field tagged or
+//! length-prefixed), compared in full: two requests share an answer only
+//! when every input the policies can read is the same. Only error-free
+//! evaluations are kept. The memo is bounded: when full it starts over.
 
 use crate::engine::{DecisionRequest, Principal};
-use sha2::{Digest, Sha256};
+use crate::reads::{Reads, StrUse};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -25,65 +28,99 @@ pub struct Outcome {
     pub code: Option<String>,
 }
 
+/// A memo key: the encoded inputs of one decision.
+pub type Key = Vec<u8>;
+
 /// The memo of one engine.
 #[derive(Debug, Default)]
 pub struct Memo {
-    entries: RwLock<HashMap<[u8; 32], Arc<Outcome>>>,
+    entries: RwLock<HashMap<Key, Arc<Outcome>>>,
 }
 
-/// Feed a field, length first, so that no two sequences of fields encode alike.
-fn field(hasher: &mut Sha256, value: &[u8]) {
-    hasher.update((value.len() as u64).to_le_bytes());
-    hasher.update(value);
+/// Append a field, length first, so that no two sequences of fields encode alike.
+fn field(key: &mut Key, value: &[u8]) {
+    key.extend_from_slice(&(value.len() as u64).to_le_bytes());
+    key.extend_from_slice(value);
 }
 
-fn optional(hasher: &mut Sha256, value: Option<&str>) {
-    match value {
-        None => hasher.update([0]),
-        Some(v) => {
-            hasher.update([1]);
-            field(hasher, v.as_bytes());
+/// Append a context string as the policies use it.
+fn string(key: &mut Key, value: &str, read: &StrUse) {
+    match read.class(value) {
+        Some(class) => {
+            key.push(0);
+            key.extend_from_slice(&(class as u64).to_le_bytes());
+        }
+        None => {
+            key.push(1);
+            field(key, value.as_bytes());
         }
     }
 }
 
-/// The key of a request: every input of its evaluation.
-pub fn key(req: &DecisionRequest<'_>) -> [u8; 32] {
-    let mut h = Sha256::new();
-    match req.principal {
-        Principal::User(id) => {
-            h.update([0]);
-            field(&mut h, id.as_bytes());
-        }
-        Principal::ApiKey { id, workspace_id } => {
-            h.update([1]);
-            field(&mut h, id.as_bytes());
-            field(&mut h, workspace_id.as_bytes());
-        }
-    }
-    field(&mut h, req.action.as_bytes());
-    field(&mut h, req.workspace_id.as_bytes());
-    optional(&mut h, req.project_id);
-    match req.granted_projects {
-        None => h.update([0]),
-        Some(projects) => {
-            h.update([1]);
-            h.update((projects.len() as u64).to_le_bytes());
-            for p in projects {
-                field(&mut h, p.as_bytes());
+/// The key of a request under what the policies `reads`.
+pub fn key(req: &DecisionRequest<'_>, reads: &Reads) -> Key {
+    let mut key = Vec::with_capacity(64);
+    field(&mut key, req.action.as_bytes());
+    key.push(req.role.map_or(0, |r| r as u8 + 1));
+    key.push(req.workspace_status as u8);
+    string(&mut key, req.plan, &reads.plan);
+    string(&mut key, req.method, &reads.method);
+    string(&mut key, req.path, &reads.path);
+    let mut granted: Vec<&str> = req
+        .granted_projects
+        .unwrap_or_default()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    granted.sort_unstable();
+    granted.dedup();
+    key.push(u8::from(req.granted_projects.is_some()));
+    if reads.ids {
+        // Ids as such: every one, the granted set in a canonical order.
+        match req.principal {
+            Principal::User(id) => {
+                key.push(0);
+                field(&mut key, id.as_bytes());
+            }
+            Principal::ApiKey { id, workspace_id } => {
+                key.push(1);
+                field(&mut key, id.as_bytes());
+                field(&mut key, workspace_id.as_bytes());
             }
         }
+        field(&mut key, req.workspace_id.as_bytes());
+        match req.project_id {
+            None => key.push(0),
+            Some(p) => {
+                key.push(1);
+                field(&mut key, p.as_bytes());
+            }
+        }
+        key.extend_from_slice(&(granted.len() as u64).to_le_bytes());
+        for p in granted {
+            field(&mut key, p.as_bytes());
+        }
+    } else {
+        // Ids only as the request relates them.
+        match req.principal {
+            Principal::User(_) => key.push(0),
+            Principal::ApiKey { workspace_id, .. } => {
+                key.push(1);
+                key.push(u8::from(workspace_id == req.workspace_id));
+            }
+        }
+        let project = req.project_id;
+        key.push(u8::from(project.is_some()));
+        let granted_it = project.is_some_and(|p| granted.contains(&p));
+        key.push(u8::from(granted_it));
+        let others = granted.len() - usize::from(granted_it);
+        key.extend_from_slice(&(others as u64).to_le_bytes());
     }
-    optional(&mut h, req.role.map(|r| r.as_str()));
-    field(&mut h, req.workspace_status.as_str().as_bytes());
-    field(&mut h, req.plan.as_bytes());
-    field(&mut h, req.method.as_bytes());
-    field(&mut h, req.path.as_bytes());
-    h.finalize().into()
+    key
 }
 
 impl Memo {
-    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<Outcome>> {
+    pub fn get(&self, key: &Key) -> Option<Arc<Outcome>> {
         self.entries
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -91,7 +128,7 @@ impl Memo {
             .cloned()
     }
 
-    pub fn put(&self, key: [u8; 32], outcome: Outcome) {
+    pub fn put(&self, key: Key, outcome: Outcome) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MEMO_CAPACITY {
             entries.clear();
@@ -128,11 +165,23 @@ mod tests {
         }
     }
 
+    /// What the shipped policies read: method and path compared with
+    /// literals, no plan, no ids.
+    fn shipped_like() -> Reads {
+        Reads {
+            ids: false,
+            plan: StrUse::Unread,
+            method: StrUse::Compared(vec!["GET".into(), "HEAD".into()]),
+            path: StrUse::Compared(vec!["/.wrnexus/workspace/delete".into()]),
+        }
+    }
+
     #[test]
-    fn every_input_changes_the_key() {
+    fn when_everything_is_read_every_input_changes_the_key() {
         let granted = vec!["p1".to_string()];
-        let k = key(&base());
-        assert_eq!(k, key(&base()));
+        let all = Reads::everything();
+        let k = key(&base(), &all);
+        assert_eq!(k, key(&base(), &all));
         let variants = [
             DecisionRequest {
                 principal: Principal::User("u2"),
@@ -193,8 +242,98 @@ mod tests {
             },
         ];
         for v in &variants {
-            assert_ne!(key(v), k, "{v:?}");
+            assert_ne!(key(v, &all), k, "{v:?}");
         }
+    }
+
+    #[test]
+    fn what_no_policy_reads_does_not_split_the_key() {
+        let reads = shipped_like();
+        let k = key(&base(), &reads);
+        let same = [
+            DecisionRequest {
+                principal: Principal::User("someone else"),
+                workspace_id: "w9",
+                plan: "team",
+                path: "/notes/42/comments",
+                method: "PUT",
+                ..base()
+            },
+            DecisionRequest {
+                path: "/",
+                method: "DELETE",
+                ..base()
+            },
+        ];
+        for v in &same {
+            assert_eq!(key(v, &reads), k, "{v:?}");
+        }
+        let granted = vec!["p1".to_string(), "p2".to_string()];
+        let different = [
+            DecisionRequest {
+                method: "GET",
+                ..base()
+            },
+            DecisionRequest {
+                path: "/.wrnexus/workspace/delete",
+                ..base()
+            },
+            DecisionRequest {
+                role: Some(Role::Viewer),
+                ..base()
+            },
+            DecisionRequest {
+                principal: Principal::ApiKey {
+                    id: "k",
+                    workspace_id: "w1",
+                },
+                ..base()
+            },
+            DecisionRequest {
+                project_id: Some("p1"),
+                ..base()
+            },
+            DecisionRequest {
+                granted_projects: Some(&granted),
+                ..base()
+            },
+        ];
+        for v in &different {
+            assert_ne!(key(v, &reads), k, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn ids_count_only_as_the_request_relates_them() {
+        let reads = shipped_like();
+        let key_in = |own: &'static str, ws: &'static str| {
+            key(
+                &DecisionRequest {
+                    principal: Principal::ApiKey {
+                        id: "k",
+                        workspace_id: own,
+                    },
+                    workspace_id: ws,
+                    ..base()
+                },
+                &reads,
+            )
+        };
+        assert_eq!(key_in("a", "a"), key_in("b", "b"));
+        assert_ne!(key_in("a", "a"), key_in("a", "b"));
+        let granted = vec!["p1".to_string(), "p2".to_string()];
+        let on = |project: &'static str| {
+            key(
+                &DecisionRequest {
+                    project_id: Some(project),
+                    granted_projects: Some(&granted),
+                    ..base()
+                },
+                &reads,
+            )
+        };
+        assert_eq!(on("p1"), on("p2"));
+        assert_ne!(on("p1"), on("p3"));
     }
 
     #[test]
@@ -206,9 +345,7 @@ mod tests {
             code: None,
         };
         for i in 0..=MEMO_CAPACITY {
-            let mut k = [0u8; 32];
-            k[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            memo.put(k, outcome.clone());
+            memo.put((i as u64).to_le_bytes().to_vec(), outcome.clone());
         }
         assert!(memo.len() <= MEMO_CAPACITY);
         assert!(!memo.is_empty());
