@@ -115,7 +115,7 @@ fn warm_resolver() -> BenchResult<Resolver> {
             },
         ),
     ] {
-        cache.insert(&key.cache_key(), versioned(entry), now);
+        cache.insert(&key.cache_key(), versioned(entry).into(), now);
     }
     Ok(Resolver::new(
         cache,
@@ -196,7 +196,11 @@ fn cache_benches(c: &mut Criterion) {
             role: Some(Role::Member),
             projects: None,
         });
-        cache.insert(&format!("wrnexus:member:w{i}:u{i}"), entry, Instant::now());
+        cache.insert(
+            &format!("wrnexus:member:w{i}:u{i}"),
+            entry.into(),
+            Instant::now(),
+        );
     }
     c.bench_function("local_cache/hit", |b| {
         b.iter(|| black_box(cache.get(black_box("wrnexus:member:w5000:u5000"))))

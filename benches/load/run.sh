@@ -15,6 +15,7 @@
 #
 # Usage: benches/load/run.sh [path/to/wrnexus]   (a release build)
 # Settings (environment): ROUNDS=3 DURATION=10 CONNS=32 RATE=2000
+#   ONLY="passthrough gw-steady" runs just the scenarios named.
 #   PROXY_CPU=0 LOAD_CPU=1 (the proxy alone on one core; load generator,
 #   upstream and control plane on the other). Not run by CI.
 set -euo pipefail
@@ -252,6 +253,7 @@ echo "$ROUNDS rounds × ${#SCENARIOS[@]} scenarios × (wrk ${DURATION}s + h2load
 for round in $(seq 1 "$ROUNDS"); do
   for s in "${SCENARIOS[@]}"; do
     IFS='|' read -r name pid url header <<<"$s"
+    if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then continue; fi
     # Warm: fills the token and decision caches, opens upstream connections.
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s ${header:+-H "$header"} "$url" >/dev/null
     run_wrk "$name" "$pid" "$url" "$header" "$round"

@@ -2,13 +2,13 @@
 //! that an invalidation is never undone by a slower fetch.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use wrnexus_policies::VersionedEntry;
 
 enum Slot {
     Value {
-        entry: VersionedEntry,
+        entry: Arc<VersionedEntry>,
         fetched: Instant,
     },
     /// Dropped by an invalidation at `version`: only newer data may return.
@@ -18,7 +18,8 @@ enum Slot {
 /// A cached entry and how old it is.
 #[derive(Debug, Clone)]
 pub struct Cached {
-    pub entry: VersionedEntry,
+    /// Shared with the cache: reading an entry copies no data.
+    pub entry: Arc<VersionedEntry>,
     pub age: Duration,
 }
 
@@ -61,7 +62,7 @@ impl LocalCache {
     /// Keep `entry` unless something newer (or a newer invalidation) is
     /// known; returns whether it was kept. A refused entry is stale: the
     /// caller must not decide on it.
-    pub fn insert(&self, key: &str, entry: VersionedEntry, fetched: Instant) -> bool {
+    pub fn insert(&self, key: &str, entry: Arc<VersionedEntry>, fetched: Instant) -> bool {
         let mut slots = self.lock();
         let known = match slots.get(key) {
             Some(Slot::Value { entry: old, .. }) => Some(old.version),
@@ -129,13 +130,16 @@ mod tests {
     #[test]
     fn an_invalidation_is_not_undone_by_an_older_fetch() {
         let cache = LocalCache::new(100);
-        cache.insert("k", member(1, Some(Role::Owner)), Instant::now());
+        cache.insert("k", member(1, Some(Role::Owner)).into(), Instant::now());
         cache.invalidate("k", 5);
         assert!(cache.get("k").is_none());
-        assert!(!cache.insert("k", member(3, Some(Role::Owner)), Instant::now()));
+        assert!(!cache.insert("k", member(3, Some(Role::Owner)).into(), Instant::now()));
         assert!(cache.get("k").is_none(), "stale fetch came back");
-        assert!(cache.insert("k", member(5, None), Instant::now()));
-        assert_eq!(cache.get("k").map(|c| c.entry), Some(member(5, None)));
+        assert!(cache.insert("k", member(5, None).into(), Instant::now()));
+        assert_eq!(
+            cache.get("k").map(|c| c.entry),
+            Some(member(5, None).into())
+        );
     }
 
     #[test]
@@ -143,7 +147,7 @@ mod tests {
         let cache = LocalCache::new(32);
         for i in 0..1000 {
             cache.invalidate(&format!("t{i}"), i);
-            cache.insert(&format!("k{i}"), member(i, None), Instant::now());
+            cache.insert(&format!("k{i}"), member(i, None).into(), Instant::now());
         }
         assert!(cache.len() <= 32);
         assert!(cache.get("k999").is_some());

@@ -33,24 +33,34 @@ impl FramingError {
     }
 }
 
-/// Header names of a raw HTTP/1 header block, lowercased (request line skipped).
-fn raw_names(raw: &[u8]) -> Vec<String> {
-    raw.split(|b| *b == b'\n')
-        .skip(1)
-        .filter_map(|line| {
-            let colon = line.iter().position(|b| *b == b':')?;
-            let name = line.get(..colon)?;
-            Some(String::from_utf8_lossy(name).trim().to_ascii_lowercase())
-        })
-        .collect()
+/// How often each of `names` (lowercase) appears as a header name in a raw
+/// HTTP/1 header block (the request line skipped), in any case.
+fn raw_counts<const N: usize>(raw: &[u8], names: [&str; N]) -> [usize; N] {
+    let mut counts = [0; N];
+    for line in raw.split(|b| *b == b'\n').skip(1) {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = line.get(..colon).unwrap_or_default().trim_ascii();
+        for (count, wanted) in counts.iter_mut().zip(names) {
+            if name.eq_ignore_ascii_case(wanted.as_bytes()) {
+                *count += 1;
+            }
+        }
+    }
+    counts
 }
 
 /// Check a request; `raw` is the HTTP/1 header block as received, if any.
 pub fn check(headers: &HeaderMap, raw: Option<&[u8]>) -> Result<(), FramingError> {
-    let raw_names = raw.map(raw_names).unwrap_or_default();
-    let raw_has = |name: &str| raw_names.iter().any(|n| n == name);
-    let has_length = headers.contains_key(CONTENT_LENGTH) || raw_has("content-length");
-    let has_chunked = headers.contains_key(TRANSFER_ENCODING) || raw_has("transfer-encoding");
+    let [raw_length, raw_chunked, raw_authorization] = raw.map_or([0; 3], |raw| {
+        raw_counts(
+            raw,
+            ["content-length", "transfer-encoding", "authorization"],
+        )
+    });
+    let has_length = headers.contains_key(CONTENT_LENGTH) || raw_length > 0;
+    let has_chunked = headers.contains_key(TRANSFER_ENCODING) || raw_chunked > 0;
     if has_length && has_chunked {
         return Err(FramingError::LengthAndChunked);
     }
@@ -68,7 +78,7 @@ pub fn check(headers: &HeaderMap, raw: Option<&[u8]>) -> Result<(), FramingError
         .get_all(AUTHORIZATION)
         .iter()
         .count()
-        .max(raw_names.iter().filter(|n| *n == "authorization").count());
+        .max(raw_authorization);
     if authorizations > 1 {
         return Err(FramingError::DuplicateAuthorization);
     }

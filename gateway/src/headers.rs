@@ -45,9 +45,21 @@ pub fn canonical(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")
 }
 
+/// Whether `name` spells `canonical_name` (lowercase, `-`) in any case or
+/// with `_` for `-`, without allocating.
+fn spells(name: &[u8], canonical_name: &[u8]) -> bool {
+    name.len() == canonical_name.len()
+        && name.iter().zip(canonical_name).all(|(n, c)| {
+            let n = n.to_ascii_lowercase();
+            n == *c || (n == b'_' && *c == b'-')
+        })
+}
+
 fn is_identity(name: &str) -> bool {
-    let c = canonical(name);
-    IDENTITY_HEADERS.contains(&c.as_str()) || c.starts_with(OWN_PREFIX)
+    let name = name.as_bytes();
+    let own = OWN_PREFIX.as_bytes();
+    IDENTITY_HEADERS.iter().any(|h| spells(name, h.as_bytes()))
+        || name.get(..own.len()).is_some_and(|p| spells(p, own))
 }
 
 /// Names to remove from a client request: the identity set in any
@@ -65,7 +77,12 @@ pub fn names_to_strip(headers: &HeaderMap) -> Vec<String> {
     let mut names: Vec<String> = headers
         .keys()
         .map(|k| k.as_str())
-        .filter(|k| is_identity(k) || named_in_connection.contains(&canonical(k)))
+        .filter(|k| {
+            is_identity(k)
+                || named_in_connection
+                    .iter()
+                    .any(|n| spells(k.as_bytes(), n.as_bytes()))
+        })
         .map(str::to_string)
         .collect();
     names.sort();

@@ -28,22 +28,39 @@ pub fn check(path: &str) -> Result<(), PathError> {
     if path.contains('\\') {
         return Err(PathError::Backslash);
     }
-    let decoded = decode(path)?;
-    if decoded.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+    let control = |b: &u8| *b < 0x20 || *b == 0x7f;
+    let escaped = path.contains('%');
+    if escaped {
+        if decode(path)?.iter().any(control) {
+            return Err(PathError::Control);
+        }
+    } else if path.as_bytes().iter().any(control) {
         return Err(PathError::Control);
     }
-    let segments: Vec<&str> = path[1..].split('/').collect();
-    let last = segments.len().saturating_sub(1);
-    for (i, segment) in segments.iter().enumerate() {
-        let lower = segment.to_ascii_lowercase();
-        if lower.contains("%2f") || lower.contains("%5c") {
-            return Err(PathError::EncodedSeparator);
+    let mut segments = path[1..].split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if escaped && segment.contains('%') {
+            let has = |needle: &[u8]| {
+                segment
+                    .as_bytes()
+                    .windows(3)
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+            };
+            if has(b"%2f") || has(b"%5c") {
+                return Err(PathError::EncodedSeparator);
+            }
         }
-        if segment.is_empty() && i != last {
+        if segment.is_empty() && !last {
             return Err(PathError::EmptySegment);
         }
-        let plain = decode(segment)?;
-        if plain == b"." || plain == b".." {
+        let dots = |plain: &[u8]| plain == b"." || plain == b"..";
+        let dot_segment = if escaped && segment.contains('%') {
+            dots(&decode(segment)?)
+        } else {
+            dots(segment.as_bytes())
+        };
+        if dot_segment {
             return Err(PathError::DotSegment);
         }
     }

@@ -186,7 +186,7 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> Ctx {
         Ctx {
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: wrnexus_policies::ids::new_id(),
             route: Route::App,
             identity: None,
             decision: "none",

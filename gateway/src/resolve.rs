@@ -3,6 +3,7 @@
 
 use crate::cache::LocalCache;
 use crate::metrics::Metrics;
+use prometheus::IntCounter;
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,18 @@ pub struct Resolved {
     pub plan: String,
     /// The projects the membership is limited to; `None`: all of them.
     pub projects: Option<Vec<String>>,
+}
+
+impl Resolved {
+    /// No membership: denied whatever the workspace's state.
+    fn not_a_member() -> Self {
+        Resolved {
+            role: None,
+            status: WorkspaceStatus::Active,
+            plan: String::new(),
+            projects: None,
+        }
+    }
 }
 
 /// Why resolution stopped.
@@ -78,11 +91,18 @@ pub struct Resolver {
     cache_ttl: Duration,
     stale_bound: Duration,
     metrics: Metrics,
+    /// `metrics.cache` for each result, resolved once.
+    hits: IntCounter,
+    misses: IntCounter,
     /// Fetches in progress, by missing keys and bearer.
     flights: Mutex<HashMap<String, Arc<OnceCell<Flight>>>>,
 }
 
-type Flight = Result<Arc<HashMap<String, VersionedEntry>>, ResolveError>;
+/// Entries as fetched on a miss, by cache key.
+type Fetched = HashMap<String, Arc<VersionedEntry>>;
+type Flight = Result<Arc<Fetched>, ResolveError>;
+/// The entries of a lookup, in the order of its keys (`None`: not found).
+type Found = Vec<Option<Arc<VersionedEntry>>>;
 
 const REDIS_TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -103,6 +123,8 @@ impl Resolver {
             control_plane_url: control_plane_url.trim_end_matches('/').to_string(),
             cache_ttl,
             stale_bound,
+            hits: metrics.cache.with_label_values(&["hit"]),
+            misses: metrics.cache.with_label_values(&["miss"]),
             metrics,
             flights: Mutex::new(HashMap::new()),
         }
@@ -142,10 +164,10 @@ impl Resolver {
         // about it (the control plane leaves it out), so asking for it would
         // miss on every request.
         let mut found = self.lookup(&keys[..3], ask()).await?;
-        if member(&keys[2], &found) {
+        if member(found[2].as_deref()) {
             found.extend(self.lookup(&keys[3..], ask()).await?);
         }
-        evaluate(claims, &keys, &found)
+        evaluate(claims, &found)
     }
 
     /// Resolve an API key's entry and its workspace's. The caller checks
@@ -160,7 +182,9 @@ impl Resolver {
             .lookup(std::slice::from_ref(&key), Ask::Key { token })
             .await?;
         let entry = found
-            .get(key.as_str())
+            .into_iter()
+            .next()
+            .flatten()
             .map(|e| e.entry.clone())
             .ok_or_else(|| ResolveError::Unavailable("incomplete decision data".into()))?;
         let Entry::ApiKey { workspace_id, .. } = &entry else {
@@ -170,7 +194,7 @@ impl Resolver {
         let found = self
             .lookup(std::slice::from_ref(&workspace), Ask::Key { token })
             .await?;
-        let status = match found.get(workspace.as_str()).map(|e| &e.entry) {
+        let status = match found.first().and_then(Option::as_deref).map(|e| &e.entry) {
             Some(Entry::Workspace { status, plan }) => Some((*status, plan.clone())),
             _ => None,
         };
@@ -179,27 +203,24 @@ impl Resolver {
 
     /// The entries for `keys`: local ones still fresh, the rest fetched once
     /// however many requests wait for them (single flight).
-    async fn lookup(
-        &self,
-        keys: &[String],
-        ask: Ask<'_>,
-    ) -> Result<HashMap<String, VersionedEntry>, ResolveError> {
+    async fn lookup(&self, keys: &[String], ask: Ask<'_>) -> Result<Found, ResolveError> {
         let fresh_for = self.freshness();
-        let mut found: HashMap<String, VersionedEntry> = HashMap::with_capacity(keys.len());
+        let mut found: Found = Vec::with_capacity(keys.len() + 1);
         let mut missing: Vec<&str> = Vec::new();
         for key in keys {
             match self.cache.get(key) {
-                Some(c) if c.age <= fresh_for => {
-                    found.insert(key.clone(), c.entry);
+                Some(c) if c.age <= fresh_for => found.push(Some(c.entry)),
+                _ => {
+                    found.push(None);
+                    missing.push(key);
                 }
-                _ => missing.push(key),
             }
         }
         if missing.is_empty() {
-            self.metrics.cache.with_label_values(&["hit"]).inc();
+            self.hits.inc();
             return Ok(found);
         }
-        self.metrics.cache.with_label_values(&["miss"]).inc();
+        self.misses.inc();
         let flight_key = format!("{}|{}", missing.join(","), ask.scope());
         let cell = {
             let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
@@ -221,8 +242,11 @@ impl Resolver {
                 flights.remove(&flight_key);
             }
         }
-        for (key, entry) in fetched?.iter() {
-            found.insert(key.clone(), entry.clone());
+        let fetched = fetched?;
+        for (slot, key) in found.iter_mut().zip(keys) {
+            if slot.is_none() {
+                *slot = fetched.get(key.as_str()).cloned();
+            }
         }
         Ok(found)
     }
@@ -230,18 +254,15 @@ impl Resolver {
     /// Fill `missing` from Redis, else the control plane. With Redis
     /// configured but unreachable, only local entries within the staleness
     /// bound serve; past it the request fails closed (503).
-    async fn fetch(
-        &self,
-        missing: &[&str],
-        ask: &Ask<'_>,
-    ) -> Result<HashMap<String, VersionedEntry>, ResolveError> {
-        let mut found = HashMap::new();
+    async fn fetch(&self, missing: &[&str], ask: &Ask<'_>) -> Result<Fetched, ResolveError> {
+        let mut found = Fetched::new();
         let mut missing: Vec<&str> = missing.to_vec();
         if let Some(link) = &self.redis {
             match self.read_redis(link, &missing).await {
                 Ok(entries) => {
                     let now = Instant::now();
                     for (key, entry) in entries {
+                        let entry = Arc::new(entry);
                         // Older than an invalidation seen here: ask the control plane.
                         if self.cache.insert(key, entry.clone(), now) {
                             found.insert(key.to_string(), entry);
@@ -286,6 +307,7 @@ impl Resolver {
             })?;
             let now = Instant::now();
             for (key, entry) in data.entries {
+                let entry = Arc::new(entry);
                 // Cache everything the answer carries (a key's workspace too).
                 if self.cache.insert(&key, entry.clone(), now) && missing.contains(&key.as_str()) {
                     found.insert(key, entry);
@@ -367,23 +389,21 @@ impl Ask<'_> {
     }
 }
 
-/// Turn the four entries into a [`Resolved`], or refuse.
-/// Whether the membership entry under `key` names a role.
-fn member(key: &str, found: &HashMap<String, VersionedEntry>) -> bool {
+/// Whether a membership entry names a role.
+fn member(entry: Option<&VersionedEntry>) -> bool {
     matches!(
-        found.get(key).map(|e| &e.entry),
+        entry.map(|e| &e.entry),
         Some(Entry::Membership { role: Some(_), .. })
     )
 }
 
-fn evaluate(
-    claims: &SessionClaims,
-    keys: &[String; 4],
-    found: &HashMap<String, VersionedEntry>,
-) -> Result<Resolved, ResolveError> {
+/// Turn the session, user, membership and workspace entries (in that
+/// order) into a [`Resolved`], or refuse.
+fn evaluate(claims: &SessionClaims, found: &Found) -> Result<Resolved, ResolveError> {
     let get = |i: usize| {
         found
-            .get(keys[i].as_str())
+            .get(i)
+            .and_then(Option::as_deref)
             .map(|e| &e.entry)
             .ok_or_else(|| ResolveError::Unavailable("incomplete decision data".to_string()))
     };
@@ -405,14 +425,7 @@ fn evaluate(
         } => (*role, projects.clone()),
         // Not a member: denied whatever the workspace's state, which a
         // non-member is not told.
-        _ => {
-            return Ok(Resolved {
-                role: None,
-                status: WorkspaceStatus::Active,
-                plan: String::new(),
-                projects: None,
-            });
-        }
+        _ => return Ok(Resolved::not_a_member()),
     };
     match get(3)? {
         Entry::Workspace { status, plan } => Ok(Resolved {
@@ -421,11 +434,6 @@ fn evaluate(
             plan: plan.clone(),
             projects,
         }),
-        _ => Ok(Resolved {
-            role: None,
-            status: WorkspaceStatus::Active,
-            plan: String::new(),
-            projects: None,
-        }),
+        _ => Ok(Resolved::not_a_member()),
     }
 }
