@@ -260,17 +260,30 @@ impl Gateway {
                 );
             }
         }
-        tracing::info!(
-            request_id = %ctx.request_id,
-            decision_id = %decision.id,
-            allowed = decision.allowed,
-            principal = ?subject.who,
-            workspace_id = %subject.workspace_id,
-            action = %action,
-            policies = ?decision.policies,
-            errors = ?decision.errors,
-            "decision"
-        );
+        // Denials (the ones people ask about) are logged at info; an allow
+        // on every forwarded request would be an access log, so at debug.
+        if decision.allowed {
+            tracing::debug!(
+                request_id = %ctx.request_id,
+                decision_id = %decision.id,
+                principal = ?subject.who,
+                workspace_id = %subject.workspace_id,
+                action = %action,
+                policies = ?decision.policies,
+                "decision: allow"
+            );
+        } else {
+            tracing::info!(
+                request_id = %ctx.request_id,
+                decision_id = %decision.id,
+                principal = ?subject.who,
+                workspace_id = %subject.workspace_id,
+                action = %action,
+                policies = ?decision.policies,
+                errors = ?decision.errors,
+                "decision: deny"
+            );
+        }
         match (decision.allowed, resolved.role) {
             (true, Some(role)) => {
                 ctx.decision = "allow";

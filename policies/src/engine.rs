@@ -274,19 +274,36 @@ impl PolicyEngine {
     }
 
     /// Decide. Never fails: any problem building or evaluating the request
-    /// is a deny carrying the error.
+    /// is a deny carrying the error. A request whose inputs (as far as the
+    /// policies read them) were decided before is answered from the memo.
     pub fn decide(&self, req: &DecisionRequest<'_>) -> Decision {
-        let id = crate::ids::new_id();
         let key = memo::key(req, &self.reads);
         if let Some(known) = self.memo.get(&key) {
             return Decision {
-                id,
+                id: crate::ids::new_id(),
                 allowed: known.allowed,
                 policies: known.policies.clone(),
                 errors: Vec::new(),
                 code: known.code.clone(),
             };
         }
+        let decision = self.decide_fresh(req);
+        if decision.errors.is_empty() {
+            self.memo.put(
+                key,
+                Outcome {
+                    allowed: decision.allowed,
+                    policies: decision.policies.clone(),
+                    code: decision.code.clone(),
+                },
+            );
+        }
+        decision
+    }
+
+    /// Decide by evaluating the policies, without the memo.
+    pub fn decide_fresh(&self, req: &DecisionRequest<'_>) -> Decision {
+        let id = crate::ids::new_id();
         match self.evaluate(req) {
             Ok((allowed, policies, errors)) => {
                 let code = if allowed {
@@ -297,16 +314,6 @@ impl PolicyEngine {
                         .find_map(|p| self.loaded.codes.get(&PolicyId::new(p.as_str())))
                         .cloned()
                 };
-                if errors.is_empty() {
-                    self.memo.put(
-                        key,
-                        Outcome {
-                            allowed,
-                            policies: policies.clone(),
-                            code: code.clone(),
-                        },
-                    );
-                }
                 Decision {
                     id,
                     allowed: allowed && errors.is_empty(),
