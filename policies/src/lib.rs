@@ -17,6 +17,8 @@
 //!   turns a request description into a [`Decision`].
 //! - [`memo`] — decisions remembered by their exact inputs (per engine).
 //! - [`invariants`] — the rules no policy edit may break, checked on load.
+//! - [`vocabulary`] — the context attributes and literals a policy set
+//!   reads, from which the invariants' request space is built.
 //! - [`cases`] — decision tests as data (`tests/*.toml`).
 //! - [`reload`] — loading a candidate set with every check, for reloads.
 //!
@@ -36,6 +38,7 @@ pub mod memo;
 pub mod model;
 pub mod redirect;
 pub mod reload;
+pub mod vocabulary;
 
 pub use claims::SessionClaims;
 
