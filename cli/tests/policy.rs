@@ -247,6 +247,9 @@ fn a_case_with_the_right_decision_but_other_policies_fails() -> TestResult {
     // Every load runs the cases too.
     let (code, out) = wrnexus(&["policy", "check", &path])?;
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("tests/why.toml: case `a suspended owner cannot write`"), "{out}");
+    assert!(
+        out.contains("tests/why.toml: case `a suspended owner cannot write`"),
+        "{out}"
+    );
     Ok(())
 }
