@@ -106,6 +106,10 @@ pub struct Space {
     /// [`DEFAULT_PLAN`] and the literals the policies compare the plan with
     /// (or use otherwise); only [`DEFAULT_PLAN`] if no policy reads the plan.
     pub plans: Vec<String>,
+    /// Whether some policy names an entity by id. When none does, a
+    /// membership limited to some project decides alike on the workspace
+    /// whichever project that is, so only one limited grant is tried there.
+    pub names_entities: bool,
 }
 
 impl Space {
@@ -152,6 +156,7 @@ impl Space {
             methods: methods.into_iter().collect(),
             paths: paths.into_iter().collect(),
             plans: plans.into_iter().collect(),
+            names_entities: vocabulary.names_entities(),
         }
     }
 
@@ -277,6 +282,12 @@ fn first_allowed(
     };
     for project_id in [None, Some(PROJECT)] {
         for granted_projects in [None, Some(&granted[..]), Some(&not_granted[..])] {
+            if project_id.is_none()
+                && granted_projects == Some(&not_granted[..])
+                && !space.names_entities
+            {
+                continue;
+            }
             for path in &space.paths {
                 for plan in &space.plans {
                     let request = DecisionRequest {

@@ -28,6 +28,8 @@ pub struct Vocabulary {
     /// Some `like` pattern is matched against something else than one
     /// attribute: any attribute may be.
     everything_patterned: bool,
+    /// Some condition names an entity (`Type::"id"`).
+    names_entities: bool,
 }
 
 /// The attribute `expr` reads when it is exactly `context.<attribute>`.
@@ -103,6 +105,12 @@ impl Vocabulary {
         !self.everything_patterned && !self.patterned.contains(attribute)
     }
 
+    /// Whether some condition names an entity by its id (then the ids of
+    /// requests matter, not only their shape).
+    pub fn names_entities(&self) -> bool {
+        self.names_entities
+    }
+
     /// Every literal, wherever it appears.
     pub fn literals(&self) -> BTreeSet<String> {
         let mut all = self.loose.clone();
@@ -146,11 +154,11 @@ impl Vocabulary {
 
     fn walk_node(&mut self, key: &str, inner: &Value, attribute: Option<&str>) {
         match key {
-            "Value" => {
-                if let Some(s) = inner.as_str() {
-                    self.literal(s.to_string(), attribute);
-                }
-            }
+            "Value" => match inner {
+                Value::String(s) => self.literal(s.clone(), attribute),
+                Value::Object(_) => self.names_entities = true,
+                _ => {}
+            },
             "Var" => {
                 if inner.as_str() == Some("context") {
                     self.everything_read = true;
@@ -244,6 +252,7 @@ mod tests {
                when { context has plan && resource in Workspace::"w2" };"#,
         )?;
         assert!(v.literals().is_empty(), "{v:?}");
+        assert!(v.names_entities(), "{v:?}");
         // `has` does not read a value.
         assert!(!v.reads("plan"), "{v:?}");
         Ok(())
