@@ -18,14 +18,25 @@ pub fn run(file: &Path) -> Result<()> {
         let gateway = settings.gateway(&origin)?;
         let policies =
             load_checked(&gateway.policies).map_err(|e| anyhow!("{origin}: [policies]:\n{e}"))?;
-        RouteTable::build(
+        let routes = RouteTable::build(
             gateway.effective_routes(),
             |action| policies.knows_action(action),
             |upstream| upstream.address().to_socket_addrs().ok()?.next(),
         )
         .map_err(|e| anyhow!("{origin}: [gateway] routes: {e}"))?;
+        if let Some(u) = routes.undeclared(|a| policies.knows_action(a)).first() {
+            return Err(anyhow!(
+                "{origin}: [gateway] routes: {u}, which the policies' schema does not declare"
+            ));
+        }
         if let Some(shadow @ PolicySource::Dir(_)) = &gateway.shadow_policies {
-            load_checked(shadow).map_err(|e| anyhow!("{origin}: [policies] shadow_dir:\n{e}"))?;
+            let shadow = load_checked(shadow)
+                .map_err(|e| anyhow!("{origin}: [policies] shadow_dir:\n{e}"))?;
+            if let Some(u) = routes.undeclared(|a| shadow.knows_action(a)).first() {
+                return Err(anyhow!(
+                    "{origin}: [policies] shadow_dir: {u}, which the shadow policies' schema does not declare"
+                ));
+            }
         }
         found.push("[gateway]");
     }

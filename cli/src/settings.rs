@@ -52,6 +52,9 @@ pub struct PolicySettings {
     /// A candidate directory the gateway decides with beside the live one,
     /// counting and logging differences without enforcing them.
     pub shadow_dir: Option<PathBuf>,
+    /// How often gateways look at the directories for changes, in
+    /// milliseconds (default 250); SIGHUP reloads at once regardless.
+    pub poll_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -268,6 +271,14 @@ impl Settings {
         let mut c = GatewayConfig::new(g.listen.clone(), g.control_plane_url.clone(), upstream);
         c.assertion_key = assertion_key_from_env()?;
         c.shadow_policies = self.policies.shadow_dir.clone().map(PolicySource::Dir);
+        if let Some(ms) = self.policies.poll_interval_ms {
+            if ms == 0 {
+                return Err(anyhow!(
+                    "{origin}: [policies] poll_interval_ms must be at least 1"
+                ));
+            }
+            c.policy_poll = Duration::from_millis(ms);
+        }
         if let Some(v) = g.drain_timeout_secs {
             c.drain_timeout = Duration::from_secs(v);
         }

@@ -153,3 +153,69 @@ fn config_check_accepts_the_example_and_names_bad_keys() -> Result<(), Box<dyn s
     assert!(text(&out).contains("launch"), "{}", text(&out));
     Ok(())
 }
+
+/// A copy of the shipped policies, with `export` declared when `export`.
+fn policy_dir(to: &std::path::Path, export: bool) -> std::io::Result<()> {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(&from)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "cedar")
+            && let Some(name) = path.file_name()
+        {
+            std::fs::copy(&path, to.join(name))?;
+        }
+    }
+    let schema = std::fs::read_to_string(from.join("schema.cedarschema"))?;
+    let schema = if export {
+        schema.replace("billing appliesTo", "billing, export appliesTo")
+    } else {
+        schema
+    };
+    std::fs::write(to.join("schema.cedarschema"), schema)
+}
+
+#[test]
+fn config_check_holds_the_shadow_set_to_the_routes_and_reads_the_poll_interval()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let (live, shadow) = (dir.path().join("live"), dir.path().join("shadow"));
+    policy_dir(&live, true)?;
+    policy_dir(&shadow, false)?;
+    let config = |poll: &str| {
+        format!(
+            "[policies]\ndir = {:?}\nshadow_dir = {:?}\n{poll}\n\
+             [gateway]\nlisten = \"127.0.0.1:8080\"\ncontrol_plane_url = \"http://127.0.0.1:7070\"\n\n\
+             [[gateway.routes]]\nname = \"app\"\npath_prefix = \"/\"\nupstream = \"http://127.0.0.1:3000\"\n\
+             actions = [{{ path_prefix = \"/export\", action = \"export\" }}]\n",
+            live.display().to_string(),
+            shadow.display().to_string(),
+        )
+    };
+    let file = dir.path().join("wrnexus.toml");
+    std::fs::write(&file, config("poll_interval_ms = 5000"))?;
+    let out = wrnexus(&["config", "check", &file.display().to_string()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "[policies] shadow_dir: route `app` uses action `export`, which the shadow policies' schema does not declare"
+        ),
+        "{}",
+        text(&out)
+    );
+
+    // With the action declared in the shadow set too, the file is valid.
+    policy_dir(&shadow, true)?;
+    let out = wrnexus(&["config", "check", &file.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    std::fs::write(&file, config("poll_interval_ms = 0"))?;
+    let out = wrnexus(&["config", "check", &file.display().to_string()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("poll_interval_ms must be at least 1"),
+        "{}",
+        text(&out)
+    );
+    Ok(())
+}

@@ -175,3 +175,81 @@ fn explain_says_what_decided_and_why() -> TestResult {
     assert!(out.contains("captain"), "{out}");
     Ok(())
 }
+
+#[test]
+fn check_refuses_what_no_case_covers_naming_the_invariant() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    copy_shipped(dir.path())?;
+    let path = dir.path().display().to_string();
+    // Keys of enterprise workspaces reach every workspace: no shipped case
+    // tries that plan, but the invariants try every plan the rules name.
+    std::fs::write(
+        dir.path().join("api_keys.cedar"),
+        "// Enterprise keys reach every workspace.\n@id(\"api-key-own-workspace\")\nforbid (\n  principal is WRNexus::ApiKey,\n  action,\n  resource\n)\nunless { resource in principal.workspace || context.plan == \"enterprise\" };\n",
+    )?;
+    let (code, out) = wrnexus(&["policy", "test", &path])?;
+    assert_eq!(code, 0, "the cases alone do not notice: {out}");
+    let (code, out) = wrnexus(&["policy", "check", &path])?;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("invariant broken: an API key never acts outside its workspace"),
+        "{out}"
+    );
+    assert!(
+        out.contains("an API key of workspace `w2`") && out.contains("plan `enterprise`"),
+        "{out}"
+    );
+    assert!(!out.contains("invariants hold"), "{out}");
+
+    // Viewers administering with POST: a write by the invariants' definition.
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/api_keys.cedar"),
+        dir.path().join("api_keys.cedar"),
+    )?;
+    std::fs::write(
+        dir.path().join("viewer.cedar"),
+        "// Viewers may post to the settings.\n@id(\"viewer-settings\")\npermit (\n  principal,\n  action == WRNexus::Action::\"admin\",\n  resource\n)\nwhen { context.role == \"viewer\" && context.method == \"POST\" };\n",
+    )?;
+    let (code, out) = wrnexus(&["policy", "check", &path])?;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("invariant broken: a viewer never writes")
+            && out.contains("POST `/`")
+            && out.contains("viewer.cedar:2"),
+        "{out}"
+    );
+    assert!(!out.contains("outside its workspace"), "{out}");
+    Ok(())
+}
+
+#[test]
+fn a_case_with_the_right_decision_but_other_policies_fails() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    copy_shipped(dir.path())?;
+    let path = dir.path().display().to_string();
+    std::fs::write(
+        dir.path().join("tests").join("why.toml"),
+        "[[case]]\nname = \"a suspended owner cannot write\"\nrole = \"owner\"\naction = \"write\"\nstatus = \"suspended\"\nexpect = \"deny\"\npolicies = [\"role-write\"]\n",
+    )?;
+    let (code, out) = wrnexus(&["policy", "test", &path])?;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL tests/why.toml: a suspended owner cannot write"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "expected determining policies [\"role-write\"], got [\"suspended-read-only\"]"
+        ),
+        "{out}"
+    );
+    assert!(out.contains(", 1 failed"), "{out}");
+    // Every load runs the cases too.
+    let (code, out) = wrnexus(&["policy", "check", &path])?;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("tests/why.toml: case `a suspended owner cannot write`"),
+        "{out}"
+    );
+    Ok(())
+}

@@ -111,6 +111,9 @@ pub struct GatewayConfig {
     /// A candidate policy directory evaluated beside the live one on real
     /// traffic: differences are counted and logged, never enforced.
     pub shadow_policies: Option<PolicySource>,
+    /// How often policy directories are looked at for changes (SIGHUP
+    /// reloads at once whatever this is).
+    pub policy_poll: Duration,
 }
 
 impl GatewayConfig {
@@ -143,6 +146,7 @@ impl GatewayConfig {
             assertion_key: None,
             assertion_audience: wrnexus_policies::assertion::DEFAULT_ASSERTION_AUDIENCE.to_string(),
             shadow_policies: None,
+            policy_poll: crate::reload::DEFAULT_POLL,
             drain_timeout: Duration::from_secs(10),
         }
     }

@@ -1,10 +1,12 @@
 //! Hot reload: the policy directory is watched (polled for changes) and
 //! reloaded on SIGHUP. A candidate set must parse, validate, keep the
-//! invariants and pass its decision tests; then it replaces the live one
-//! atomically. A refused candidate is logged with file and line, counted,
+//! invariants, pass its decision tests and declare every action the routes
+//! decide with; then it replaces the one in force atomically. A refused
+//! candidate is logged with file and line (or route and action), counted,
 //! and the last good set keeps serving.
 
 use crate::metrics::Metrics;
+use crate::routes::ActionUse;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use wrnexus_policies::reload::{fingerprint, load_checked};
@@ -13,76 +15,117 @@ use wrnexus_policies::{PolicyEngine, PolicySource};
 /// A swappable policy set.
 pub type Slot = Arc<RwLock<Arc<PolicyEngine>>>;
 
-/// How often the directory is looked at.
-const POLL: Duration = Duration::from_millis(250);
+/// How often the directory is looked at, unless configured.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(250);
 
-/// Load `source` into `slot` if it passes every check.
-pub async fn reload(source: &PolicySource, slot: &Slot, set: &str, metrics: &Metrics) -> bool {
-    let candidate = {
-        let source = source.clone();
-        tokio::task::spawn_blocking(move || load_checked(&source)).await
-    };
-    match candidate {
-        Ok(Ok(engine)) => {
-            let count = engine.policy_count();
-            match slot.write() {
-                Ok(mut live) => *live = Arc::new(engine),
-                Err(poisoned) => *poisoned.into_inner() = Arc::new(engine),
-            }
-            metrics.policy_reloads.with_label_values(&[set, "ok"]).inc();
-            tracing::info!(set, policies = count, source = %source, "policies reloaded");
-            true
-        }
-        Ok(Err(errors)) => {
-            metrics
-                .policy_reloads
-                .with_label_values(&[set, "refused"])
-                .inc();
-            for e in &errors.0 {
-                tracing::error!(set, source = %source, error = %e, "policy reload refused; the last good set keeps serving");
-            }
-            false
-        }
-        Err(e) => {
-            metrics
-                .policy_reloads
-                .with_label_values(&[set, "refused"])
-                .inc();
-            tracing::error!(set, error = %e, "policy reload failed");
-            false
-        }
-    }
+/// One policy set kept up to date: where it comes from, where it serves,
+/// and what it must provide.
+#[derive(Clone)]
+pub struct Watched {
+    pub source: PolicySource,
+    pub slot: Slot,
+    /// `live` or `shadow`: the metrics label and the log field.
+    pub set: &'static str,
+    pub metrics: Metrics,
+    /// The actions the routes decide with: a set must declare every one.
+    pub uses: Arc<[ActionUse]>,
 }
 
-/// Watch `source` (a directory) and reload `slot` on change or SIGHUP,
-/// forever. The shipped policies never change: nothing to watch.
-pub async fn watch(source: PolicySource, slot: Slot, set: &'static str, metrics: Metrics) {
-    let PolicySource::Dir(dir) = &source else {
-        return;
-    };
-    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGHUP; watching the directory only");
-            None
-        }
-    };
-    let mut seen = fingerprint(dir);
-    let mut tick = tokio::time::interval(POLL);
-    loop {
-        let forced = tokio::select! {
-            _ = tick.tick() => false,
-            Some(()) = async {
-                match hangup.as_mut() {
-                    Some(h) => h.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => true,
+impl Watched {
+    /// Load the source into the slot if it passes every check.
+    pub async fn reload(&self) -> bool {
+        let (set, source) = (self.set, &self.source);
+        let candidate = {
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || load_checked(&source)).await
         };
-        let now = fingerprint(dir);
-        if forced || now != seen {
-            seen = now;
-            reload(&source, &slot, set, &metrics).await;
+        let engine = match candidate {
+            Ok(Ok(engine)) => engine,
+            Ok(Err(errors)) => {
+                self.refused();
+                for e in &errors.0 {
+                    tracing::error!(set, source = %source, error = %e, "policy reload refused; the last good set keeps serving");
+                }
+                return false;
+            }
+            Err(e) => {
+                self.refused();
+                tracing::error!(set, error = %e, "policy reload failed");
+                return false;
+            }
+        };
+        let undeclared: Vec<&ActionUse> = self
+            .uses
+            .iter()
+            .filter(|u| !engine.knows_action(&u.action))
+            .collect();
+        if !undeclared.is_empty() {
+            self.refused();
+            for u in undeclared {
+                tracing::error!(set, source = %source, route = %u.route, action = %u.action, "policy reload refused: the schema no longer declares an action a route uses; the last good set keeps serving");
+            }
+            return false;
+        }
+        let count = engine.policy_count();
+        match self.slot.write() {
+            Ok(mut live) => *live = Arc::new(engine),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(engine),
+        }
+        self.metrics
+            .policy_reloads
+            .with_label_values(&[set, "ok"])
+            .inc();
+        tracing::info!(set, policies = count, source = %source, "policies reloaded");
+        true
+    }
+
+    fn refused(&self) {
+        self.metrics
+            .policy_reloads
+            .with_label_values(&[self.set, "refused"])
+            .inc();
+    }
+
+    /// Watch the source (a directory), polling every `poll`, and reload on
+    /// change or SIGHUP, forever. The shipped policies never change: nothing
+    /// to watch.
+    pub async fn watch(self, poll: Duration) {
+        let PolicySource::Dir(dir) = &self.source else {
+            return;
+        };
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; watching the directory only");
+                None
+            }
+        };
+        let mut seen = fingerprint(dir);
+        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let forced = tokio::select! {
+                _ = tick.tick() => false,
+                Some(()) = async {
+                    match hangup.as_mut() {
+                        Some(h) => h.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+            };
+            let now = fingerprint(dir);
+            if forced || now != seen {
+                if forced {
+                    tracing::info!(set = self.set, "SIGHUP: reloading policies");
+                }
+                seen = now;
+                self.reload().await;
+            }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "reload_tests.rs"]
+mod tests;

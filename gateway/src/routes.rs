@@ -68,6 +68,21 @@ pub enum RouteError {
     Unresolvable { route: String, address: String },
     #[error("route names must be unique and non-empty: `{0}`")]
     BadName(String),
+    #[error("route `{route}`: action `{action}` is not declared in the shadow policies' schema")]
+    UnknownShadowAction { route: String, action: String },
+}
+
+/// An action a route decides requests with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionUse {
+    pub route: String,
+    pub action: String,
+}
+
+impl std::fmt::Display for ActionUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "route `{}` uses action `{}`", self.route, self.action)
+    }
 }
 
 /// A route ready to serve.
@@ -218,6 +233,36 @@ impl RouteTable {
             .map(|r| r.action_for(method, path))
     }
 
+    /// Every action requests are decided with, by route: for each route
+    /// that decides (not public), `read` and `write` (the defaults by
+    /// method) and each action its rules name. A policy set must declare
+    /// all of them, or those requests fail closed as an unknown action.
+    pub fn actions_in_use(&self) -> Vec<ActionUse> {
+        let mut uses: Vec<ActionUse> = Vec::new();
+        for route in self.routes.iter().filter(|r| !r.is_public()) {
+            let named = route.config.actions.iter().map(|r| r.action.as_str());
+            for action in [Action::READ, Action::WRITE].into_iter().chain(named) {
+                let action_use = ActionUse {
+                    route: route.config.name.clone(),
+                    action: action.to_string(),
+                };
+                if !uses.contains(&action_use) {
+                    uses.push(action_use);
+                }
+            }
+        }
+        uses
+    }
+
+    /// The uses of [`Self::actions_in_use`] whose action `knows_action`
+    /// does not declare.
+    pub fn undeclared(&self, knows_action: impl Fn(&str) -> bool) -> Vec<ActionUse> {
+        self.actions_in_use()
+            .into_iter()
+            .filter(|u| !knows_action(&u.action))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.routes.len()
     }
@@ -314,6 +359,39 @@ mod tests {
             Some("billing")
         );
         assert_eq!(action("POST", "/administer").as_deref(), Some("write"));
+        Ok(())
+    }
+
+    #[test]
+    fn the_actions_in_use_are_the_defaults_and_the_named_ones_of_deciding_routes()
+    -> Result<(), RouteError> {
+        let mut app = route("app", None, "/");
+        app.actions = vec![ActionRule {
+            methods: vec!["POST".into()],
+            path_prefix: "/settings".into(),
+            action: "admin".into(),
+        }];
+        let mut open = route("status", None, "/status");
+        open.public = true;
+        open.actions = app.actions.clone();
+        let t = table(vec![app, open])?;
+        let uses: Vec<(String, String)> = t
+            .actions_in_use()
+            .into_iter()
+            .map(|u| (u.route, u.action))
+            .collect();
+        assert_eq!(
+            uses,
+            [
+                ("app".to_string(), "read".to_string()),
+                ("app".to_string(), "write".to_string()),
+                ("app".to_string(), "admin".to_string()),
+            ]
+        );
+        let missing = t.undeclared(|a| a != "admin");
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].to_string(), "route `app` uses action `admin`");
+        assert!(t.undeclared(|_| true).is_empty());
         Ok(())
     }
 

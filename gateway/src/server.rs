@@ -11,7 +11,7 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::proxy::Gateway;
 use crate::resolve::{RedisLink, Resolver};
-use crate::routes::RouteTable;
+use crate::routes::{RouteError, RouteTable};
 use crate::sockets::OpenSockets;
 use pingora::prelude::http_proxy_service;
 use pingora::server::Server;
@@ -71,6 +71,26 @@ pub fn run(
         |action| policies.knows_action(action),
         |upstream| resolve(upstream).ok().map(|(addr, _, _)| addr),
     )?;
+    // The defaults by method too: a set without them fails every request
+    // they decide closed. The shadow set is held to the same.
+    if let Some(u) = routes.undeclared(|a| policies.knows_action(a)).first() {
+        return Err(RouteError::UnknownAction {
+            route: u.route.clone(),
+            action: u.action.clone(),
+        }
+        .into());
+    }
+    if let Some(u) = shadow
+        .as_ref()
+        .and_then(|s| routes.undeclared(|a| s.knows_action(a)).into_iter().next())
+    {
+        return Err(RouteError::UnknownShadowAction {
+            route: u.route,
+            action: u.action,
+        }
+        .into());
+    }
+    let uses: Arc<[crate::routes::ActionUse]> = routes.actions_in_use().into();
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)?;
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -161,21 +181,25 @@ pub fn run(
     }
 
     let live_slot: crate::reload::Slot = Arc::new(RwLock::new(Arc::new(policies)));
-    background.spawn(crate::reload::watch(
-        config.policies.clone(),
-        live_slot.clone(),
-        "live",
-        metrics.clone(),
-    ));
+    let watched = crate::reload::Watched {
+        source: config.policies.clone(),
+        slot: live_slot.clone(),
+        set: "live",
+        metrics: metrics.clone(),
+        uses: uses.clone(),
+    };
+    background.spawn(watched.watch(config.policy_poll));
     let shadow_slot: Option<crate::reload::Slot> =
         shadow.map(|engine| Arc::new(RwLock::new(Arc::new(engine))));
     if let (Some(source), Some(slot)) = (&config.shadow_policies, &shadow_slot) {
-        background.spawn(crate::reload::watch(
-            source.clone(),
-            slot.clone(),
-            "shadow",
-            metrics.clone(),
-        ));
+        let watched = crate::reload::Watched {
+            source: source.clone(),
+            slot: slot.clone(),
+            set: "shadow",
+            metrics: metrics.clone(),
+            uses,
+        };
+        background.spawn(watched.watch(config.policy_poll));
     }
     let control_plane = resolve(&Upstream::parse(&config.control_plane_url)?)?;
     let gateway = Gateway {

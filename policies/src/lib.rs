@@ -19,6 +19,8 @@
 //! - [`reads`] — what a policy set reads of a request, found at load.
 //! - [`memo`] — decisions remembered by what they depend on (per engine).
 //! - [`invariants`] — the rules no policy edit may break, checked on load.
+//! - [`vocabulary`] — the context attributes and literals a policy set
+//!   reads, from which the invariants' request space is built.
 //! - [`cases`] — decision tests as data (`tests/*.toml`).
 //! - [`reload`] — loading a candidate set with every check, for reloads.
 //!
@@ -40,6 +42,7 @@ pub mod model;
 pub mod reads;
 pub mod redirect;
 pub mod reload;
+pub mod vocabulary;
 
 pub use claims::SessionClaims;
 

@@ -114,6 +114,16 @@ impl CredentialKind {
     }
 }
 
+/// The methods that only look (RFC 9110 safe methods): the gateway maps
+/// them to `read` by default, and the invariants count no request made
+/// with one as a write unless its action is `write`.
+pub const SAFE_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
+
+/// Whether `method` is one of [`SAFE_METHODS`].
+pub fn is_safe_method(method: &str) -> bool {
+    SAFE_METHODS.contains(&method)
+}
+
 /// A Cedar action name. The shipped ones are constants; routes may name
 /// others declared in the schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -140,7 +150,7 @@ impl Action {
 
     /// The default mapping: safe methods read, everything else writes.
     pub fn for_method(method: &str) -> Self {
-        if matches!(method, "GET" | "HEAD" | "OPTIONS") {
+        if is_safe_method(method) {
             Self::read()
         } else {
             Self::write()

@@ -1,7 +1,8 @@
 //! The policy files validate and are formatted as the upstream Cedar CLI
 //! wants (`cedar validate`, `cedar format --check`). Skipped with a loud
 //! message when `cedar` is not installed, unless `WRNEXUS_REQUIRE_SERVICES=1`
-//! (CI installs it: `cargo install cedar-policy-cli`).
+//! (CI installs it at the version of the `cedar-policy` crate in `Cargo.lock`:
+//! `cargo install --locked cedar-policy-cli --version <that>`).
 
 use std::path::Path;
 use std::process::Command;

@@ -87,13 +87,22 @@ impl Proc {
 
     /// Send SIGTERM (a graceful stop).
     pub fn terminate(&self) -> TestResult {
+        self.signal("TERM")
+    }
+
+    /// Send SIGHUP (the gateway reloads its policies).
+    pub fn hangup(&self) -> TestResult {
+        self.signal("HUP")
+    }
+
+    fn signal(&self, name: &str) -> TestResult {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()?;
         if status.success() {
             Ok(())
         } else {
-            Err(format!("kill -TERM {} failed", self.name).into())
+            Err(format!("kill -{name} {} failed", self.name).into())
         }
     }
 

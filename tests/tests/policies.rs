@@ -1,7 +1,8 @@
 //! Policies at work in a running gateway: hot reload under traffic (a bad
-//! edit is refused and counted while the last good set keeps deciding; a
-//! good edit decides within a second) and shadow mode (differences counted,
-//! never enforced).
+//! edit, syntax or invariant, is refused and counted while the last good set
+//! keeps deciding; a good edit decides within a second), reload on SIGHUP
+//! when polling is slow, and shadow mode (differences counted, never
+//! enforced).
 
 use reqwest::{Method, StatusCode};
 use std::path::Path;
@@ -17,6 +18,55 @@ use wrnexus_e2e::stack::Stack;
 const BETA_CLOSED: &str = "// Beta pages are closed while the feature is built.\n\
 @id(\"beta-closed\")\nforbid (\n  principal,\n  action,\n  resource\n)\n\
 when { context.path like \"/beta/*\" };\n";
+
+/// [`BETA_CLOSED`] with a typo after it: the whole file is refused.
+fn beta_closed_with_a_typo() -> String {
+    format!("{BETA_CLOSED}\npermit (principal, action\n")
+}
+
+/// [`BETA_CLOSED`] with a rule letting viewers write drafts: valid Cedar,
+/// but it breaks "a viewer never writes" (only for paths under `/drafts/`,
+/// which the invariant check tries because the rule names them).
+fn beta_closed_with_viewers_writing() -> String {
+    format!(
+        "{BETA_CLOSED}\n// Viewers may write drafts.\n@id(\"viewer-drafts\")\npermit (\n  principal,\n  \
+         action == WRNexus::Action::\"write\",\n  resource\n)\n\
+         when {{ context.role == \"viewer\" && context.path like \"/drafts/*\" }};\n"
+    )
+}
+
+/// Replace `path` at once (as deployment tools do), so that a poll never
+/// sees half a file.
+fn put(path: &Path, text: &str) -> std::io::Result<()> {
+    let staged = path.with_extension("staged");
+    std::fs::write(&staged, text)?;
+    std::fs::rename(staged, path)
+}
+
+/// Ask for `url` as `user` until it is forbidden; how long that took.
+/// Fails when it takes a second or more.
+async fn forbidden_within_a_second(
+    c: &reqwest::Client,
+    user: &client::User,
+    url: &str,
+) -> TestResult<Duration> {
+    let started = Instant::now();
+    loop {
+        if user.req(c, Method::GET, url).send().await?.status() == StatusCode::FORBIDDEN {
+            return Ok(started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the new rule did not take effect within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The stacks of this file run one at a time: they assert how soon a
+/// reload takes effect, and another stack's traffic would compete for the
+/// CPU.
+static ONE_STACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn copy_shipped(to: &Path) -> std::io::Result<()> {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
@@ -68,6 +118,7 @@ async fn until_metric(admin: &str, name: &str, labels: &[&str], at_least: f64) -
 
 #[tokio::test]
 async fn reloads_under_traffic_and_shadow_differences() -> TestResult {
+    let _one = ONE_STACK.lock().await;
     let Some(database) = fresh_postgres().await? else {
         return Ok(());
     };
@@ -129,34 +180,44 @@ async fn reloads_under_traffic_and_shadow_differences() -> TestResult {
             })
         };
 
-        // A bad edit is refused and counted; the last good set keeps deciding.
-        std::fs::write(live.join("broken.cedar"), "permit (principal, action\n")?;
-        until_metric(
-            &admin,
-            "wrnexus_gateway_policy_reloads_total",
-            &["set=\"live\"", "result=\"refused\""],
-            1.0,
-        )
-        .await?;
+        // A bad edit is refused and counted; the last good set keeps
+        // deciding: `/beta/` stays open although the edit would close it.
+        let refused = |at_least| {
+            until_metric(
+                &admin,
+                "wrnexus_gateway_policy_reloads_total",
+                &["set=\"live\"", "result=\"refused\""],
+                at_least,
+            )
+        };
+        put(&live.join("beta.cedar"), &beta_closed_with_a_typo())?;
+        refused(1.0).await?;
         let r = alice.req(&c, Method::GET, &beta).send().await?;
         assert_eq!(r.status(), StatusCode::OK, "the old set still decides");
-        std::fs::remove_file(live.join("broken.cedar"))?;
+        assert!(
+            stack.logs().contains("beta.cedar:"),
+            "the refusal names the file and line"
+        );
 
-        // A good edit: new decisions within a second.
-        std::fs::write(live.join("beta.cedar"), BETA_CLOSED)?;
-        let started = Instant::now();
-        loop {
-            let status = alice.req(&c, Method::GET, &beta).send().await?.status();
-            if status == StatusCode::FORBIDDEN {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(1),
-                "the new rule did not take effect within a second"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        eprintln!("good edit in force after {:?}", started.elapsed());
+        // Valid Cedar breaking an invariant: refused and counted the same.
+        put(
+            &live.join("beta.cedar"),
+            &beta_closed_with_viewers_writing(),
+        )?;
+        refused(2.0).await?;
+        let r = alice.req(&c, Method::GET, &beta).send().await?;
+        assert_eq!(r.status(), StatusCode::OK, "the old set still decides");
+        assert!(
+            stack
+                .logs()
+                .contains("invariant broken: a viewer never writes"),
+            "the refusal names the invariant"
+        );
+
+        // The file fixed: new decisions within a second.
+        put(&live.join("beta.cedar"), BETA_CLOSED)?;
+        let took = forbidden_within_a_second(&c, &alice, &beta).await?;
+        eprintln!("good edit in force after {took:?}");
         assert!(
             metric(
                 &admin,
@@ -180,6 +241,79 @@ async fn reloads_under_traffic_and_shadow_differences() -> TestResult {
     .await;
     if let Err(e) = &result {
         eprintln!("{e}\n{}", stack.logs());
+    }
+    result
+}
+
+#[tokio::test]
+async fn sighup_reloads_at_once_when_polling_is_slow() -> TestResult {
+    let _one = ONE_STACK.lock().await;
+    let Some(database) = fresh_postgres().await? else {
+        return Ok(());
+    };
+    if redis().await?.is_none() {
+        return Ok(());
+    }
+    let dirs = tempfile::tempdir()?;
+    let live = dirs.path().join("live");
+    copy_shipped(&live)?;
+    let live_arg = live.display().to_string();
+    let mut stack = Stack::split_with(
+        &database,
+        &redis_url(),
+        &[
+            ("WRNEXUS_POLICIES__DIR", &live_arg),
+            // An hour: only the signal can make the gateway notice.
+            ("WRNEXUS_POLICIES__POLL_INTERVAL_MS", "3600000"),
+        ],
+    )
+    .await?;
+    let result = async {
+        let (gw, admin) = (stack.gateway.clone(), stack.admin.clone());
+        let c = http();
+        let alice = sign_up(&c, &gw, &client::email("alice")).await?;
+        let beta = format!("{gw}/beta/page");
+        let status = || alice.req(&c, Method::GET, &beta).send();
+        assert_eq!(status().await?.status(), StatusCode::OK);
+
+        put(&live.join("beta.cedar"), BETA_CLOSED)?;
+        // Unsignalled, the edit goes unnoticed.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(
+            status().await?.status(),
+            StatusCode::OK,
+            "reloaded without a signal: the poll interval was not applied"
+        );
+
+        let gateway = stack
+            .procs
+            .iter()
+            .find(|p| p.name.starts_with("gateway"))
+            .ok_or("no gateway process")?;
+        gateway.hangup()?;
+        let took = forbidden_within_a_second(&c, &alice, &beta).await?;
+        eprintln!("in force {took:?} after SIGHUP");
+        assert_eq!(
+            metric(
+                &admin,
+                "wrnexus_gateway_policy_reloads_total",
+                &["set=\"live\"", "result=\"ok\""]
+            )
+            .await?,
+            1.0
+        );
+        TestResult::Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        eprintln!("{e}\n{}", stack.logs());
+    }
+    if let Some(gateway) = stack
+        .procs
+        .iter_mut()
+        .find(|p| p.name.starts_with("gateway"))
+    {
+        gateway.check_running()?;
     }
     result
 }
