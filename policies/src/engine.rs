@@ -278,17 +278,6 @@ impl PolicyEngine {
         &self.loaded.policies
     }
 
-    /// Whether `req` is allowed (cleanly, without evaluation errors) and the
-    /// determining policies, evaluated afresh: the memo is neither read nor
-    /// filled and no decision id is made. For sweeps over requests that never
-    /// recur, such as the invariant check of every load.
-    pub fn evaluate_unremembered(&self, req: &DecisionRequest<'_>) -> (bool, Vec<String>) {
-        match self.evaluate(req) {
-            Ok((allowed, policies, errors)) => (allowed && errors.is_empty(), policies),
-            Err(_) => (false, Vec::new()),
-        }
-    }
-
     /// Decide. Never fails: any problem building or evaluating the request
     /// is a deny carrying the error. A request whose inputs (as far as the
     /// policies read them) were decided before is answered from the memo.
@@ -317,7 +306,9 @@ impl PolicyEngine {
         decision
     }
 
-    /// Decide by evaluating the policies, without the memo.
+    /// Decide by evaluating the policies, without the memo (neither read nor
+    /// filled): for sweeps over requests that never recur, such as the
+    /// invariant check of every load, and for measuring evaluation.
     pub fn decide_fresh(&self, req: &DecisionRequest<'_>) -> Decision {
         let id = crate::ids::new_id();
         match self.evaluate(req) {

@@ -302,9 +302,11 @@ fn first_allowed(
                         method: shape.method,
                         path,
                     };
-                    let (allowed, policies) = engine.evaluate_unremembered(&request);
-                    if allowed {
-                        return Some((describe(&request, shape.who), policies));
+                    // Afresh: a sweep's requests never recur, so the memo is
+                    // neither read nor filled.
+                    let decision = engine.decide_fresh(&request);
+                    if decision.allowed {
+                        return Some((describe(&request, shape.who), decision.policies));
                     }
                 }
             }
