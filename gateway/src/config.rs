@@ -111,6 +111,11 @@ pub struct GatewayConfig {
     /// A candidate policy directory evaluated beside the live one on real
     /// traffic: differences are counted and logged, never enforced.
     pub shadow_policies: Option<PolicySource>,
+    /// `WRNEXUS_GATEWAY_TOKEN`: shown to the control plane with reports of
+    /// API key use (last use, refusals). `None`: nothing is reported.
+    pub gateway_token: Option<crate::key_usage_report::GatewayToken>,
+    /// How often API key use is reported.
+    pub key_usage_flush: Duration,
 }
 
 impl GatewayConfig {
@@ -144,6 +149,8 @@ impl GatewayConfig {
             assertion_audience: wrnexus_policies::assertion::DEFAULT_ASSERTION_AUDIENCE.to_string(),
             shadow_policies: None,
             drain_timeout: Duration::from_secs(10),
+            gateway_token: None,
+            key_usage_flush: Duration::from_secs(2),
         }
     }
 
