@@ -8,6 +8,7 @@ pub mod billing;
 pub mod decision_data;
 pub mod deliveries;
 pub mod invitations;
+pub mod key_usage;
 pub mod mail;
 pub mod members;
 pub mod outbox;

@@ -7,9 +7,8 @@ use super::openapi::schemas as doc;
 use crate::store::audit::{ActorKind, Meta};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 use wrnexus_policies::WorkspaceStatus;
 
 fn check_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -20,12 +19,7 @@ fn check_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError>
             "the operator API is off: set WRNEXUS_OPERATOR_TOKEN to enable it",
         ));
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+    if super::bearer::is(headers, expected) {
         Ok(())
     } else {
         Err(ApiError::new(
