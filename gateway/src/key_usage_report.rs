@@ -107,7 +107,10 @@ impl Reporter {
     /// Send everything recorded so far.
     pub async fn flush(&self) {
         let batch = self.usage.take();
-        let lost = [("queue_full", batch.dropped), ("malformed", batch.unattributable)];
+        let lost = [
+            ("queue_full", batch.dropped),
+            ("malformed", batch.unattributable),
+        ];
         for (reason, n) in lost {
             if n > 0 {
                 self.metrics
