@@ -5,7 +5,7 @@
 //! whole before anything is written: a bad entry is a 400 naming its field.
 
 use super::AppState;
-use super::bearer;
+use super::bearer::{self, Guard};
 use super::error::ApiError;
 use super::openapi::schemas as doc;
 use crate::store::key_usage::{
@@ -14,7 +14,7 @@ use crate::store::key_usage::{
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 
@@ -24,22 +24,14 @@ const MAX_REQUEST_ID: usize = 128;
 const MAX_USER_AGENT: usize = 512;
 
 fn check_gateway(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = state.config.gateway_token.as_deref() else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
+    let guard = Guard {
+        off: (
             "gateway_reports_disabled",
             "gateway reports are off: set WRNEXUS_GATEWAY_TOKEN on the control plane and its gateways",
-        ));
+        ),
+        wrong: ("invalid_gateway_token", "a valid gateway token is required"),
     };
-    if bearer::is(headers, expected) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_gateway_token",
-            "a valid gateway token is required",
-        ))
-    }
+    bearer::require(headers, state.config.gateway_token.as_deref(), guard)
 }
 
 /// Record API key use seen at a gateway.
@@ -48,7 +40,7 @@ fn check_gateway(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
     path = "/internal/key-usage",
     tag = "internal",
     operation_id = "report_key_usage",
-    request_body = doc::KeyUsageReport,
+    request_body = KeyUsageReport,
     security(("gateway" = [])),
     responses(
         (status = 200, description = "Applied", body = KeyUsageApplied),

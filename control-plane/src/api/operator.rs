@@ -1,6 +1,7 @@
 //! Operator endpoints (a token from configuration): suspend and reactivate.
 
 use super::AppState;
+use super::bearer::{self, Guard};
 use super::error::ApiError;
 use super::meta::RequestMeta;
 use super::openapi::schemas as doc;
@@ -12,22 +13,17 @@ use serde_json::{Value, json};
 use wrnexus_policies::WorkspaceStatus;
 
 fn check_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = state.config.operator_token.as_deref() else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
+    let guard = Guard {
+        off: (
             "operator_api_disabled",
             "the operator API is off: set WRNEXUS_OPERATOR_TOKEN to enable it",
-        ));
-    };
-    if super::bearer::is(headers, expected) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        ),
+        wrong: (
             "invalid_operator_token",
             "a valid operator token is required",
-        ))
-    }
+        ),
+    };
+    bearer::require(headers, state.config.operator_token.as_deref(), guard)
 }
 
 async fn set_status(

@@ -28,18 +28,21 @@ pub const GATEWAY_REFUSALS: [&str; 5] = [
 ];
 
 /// A key's latest use at a gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct KeyUse {
+    /// 16 hex digits.
     pub key_id: String,
     /// Unix seconds.
     pub at: i64,
 }
 
-/// A key a gateway refused, with the request it came with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key a gateway refused, with the request it came with (never its
+/// secret).
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RefusedKeyUse {
     pub key_id: String,
-    /// One of [`GATEWAY_REFUSALS`].
+    /// `unknown` (no entry at the gateway), `wrong_secret`, `revoked`,
+    /// `expired` or `wrong_workspace`.
     pub reason: String,
     pub request_id: Option<String>,
     pub ip: Option<String>,
@@ -49,9 +52,11 @@ pub struct RefusedKeyUse {
 }
 
 /// One gateway report.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, utoipa::ToSchema)]
 pub struct KeyUsageReport {
+    /// Each key's latest successful use (at most 1000).
     pub used: Vec<KeyUse>,
+    /// Keys the gateway refused (at most 1000).
     pub refused: Vec<RefusedKeyUse>,
 }
 

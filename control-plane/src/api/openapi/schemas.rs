@@ -215,35 +215,3 @@ pub struct Jwks {
 pub struct DecisionData {
     pub entries: std::collections::BTreeMap<String, serde_json::Value>,
 }
-
-/// A gateway's report of API key use.
-#[derive(Debug, ToSchema)]
-pub struct KeyUsageReport {
-    /// Each key's latest successful use (at most 1000).
-    pub used: Vec<KeyUseEntry>,
-    /// Keys the gateway refused (at most 1000).
-    pub refused: Vec<RefusedKeyEntry>,
-}
-
-/// When a key was last used at the gateway.
-#[derive(Debug, ToSchema)]
-pub struct KeyUseEntry {
-    /// 16 hex digits.
-    pub key_id: String,
-    /// Unix seconds.
-    pub at: i64,
-}
-
-/// A refused key, with the request it came with (never its secret).
-#[derive(Debug, ToSchema)]
-pub struct RefusedKeyEntry {
-    pub key_id: String,
-    /// `unknown` (no entry at the gateway), `wrong_secret`, `revoked`,
-    /// `expired` or `wrong_workspace`.
-    pub reason: String,
-    pub request_id: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// Unix seconds.
-    pub at: i64,
-}
