@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use wrnexus_control_plane::ControlPlaneConfig;
 use wrnexus_control_plane::store::sqlite_url;
+use wrnexus_gateway::key_usage_report::GatewayToken;
 use wrnexus_gateway::{GatewayConfig, Upstream};
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::assertion::AssertionKey;
@@ -35,6 +36,9 @@ pub fn run(options: DevOptions) -> Result<()> {
         Some(key) => key,
         None => AssertionKey::generate()?.0,
     };
+    // Gateway and control plane are one process: their shared secret for
+    // reports of API key use is made for this run.
+    let gateway_token = GatewayToken::generate();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("wrnexus-control-plane")
@@ -49,6 +53,7 @@ pub fn run(options: DevOptions) -> Result<()> {
         crate::billing_settings::secrets_from_env(&mut config.billing);
         config.billing.return_url = format!("http://{}/", options.listen);
         config.assertion_key = Some(assertion_key.clone());
+        config.gateway_token = Some(gateway_token.expose().to_string());
         let state = wrnexus_control_plane::build(config, Some(bus.clone())).await?;
         let cp = TcpListener::bind("127.0.0.1:0").await?;
         let cp_addr = cp.local_addr()?;
@@ -74,6 +79,7 @@ pub fn run(options: DevOptions) -> Result<()> {
     );
     gateway.admin_listen = options.admin_listen.clone();
     gateway.assertion_key = Some(assertion_key);
+    gateway.gateway_token = Some(gateway_token);
     // Ctrl-C in a terminal should not keep a developer waiting long.
     gateway.drain_timeout = std::time::Duration::from_secs(3);
     gateway.policies = options.policies;

@@ -84,6 +84,9 @@ pub struct GatewaySettings {
     /// `WRNEXUS_ASSERTION_KEY` is set).
     pub assertion_audience: Option<String>,
     pub threads: Option<usize>,
+    /// How often API key use is reported to the control plane (needs
+    /// `WRNEXUS_GATEWAY_TOKEN`).
+    pub key_usage_flush_ms: Option<u64>,
 }
 
 /// One `[[gateway.routes]]` table.
@@ -186,6 +189,14 @@ pub fn assertion_key_from_env() -> Result<Option<AssertionKey>> {
     }
 }
 
+/// The gateways' shared secret from `WRNEXUS_GATEWAY_TOKEN`, if set.
+pub fn gateway_token_from_env() -> Option<String> {
+    std::env::var("WRNEXUS_GATEWAY_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
 fn default_admin_listen() -> String {
     "127.0.0.1:9090".to_string()
 }
@@ -270,6 +281,12 @@ impl Settings {
         };
         let mut c = GatewayConfig::new(g.listen.clone(), g.control_plane_url.clone(), upstream);
         c.assertion_key = assertion_key_from_env()?;
+        c.gateway_token = gateway_token_from_env()
+            .as_deref()
+            .and_then(wrnexus_gateway::key_usage_report::GatewayToken::new);
+        if let Some(v) = g.key_usage_flush_ms {
+            c.key_usage_flush = Duration::from_millis(v.max(10));
+        }
         c.shadow_policies = self.policies.shadow_dir.clone().map(PolicySource::Dir);
         if let Some(ms) = self.policies.poll_interval_ms {
             if ms == 0 {
@@ -329,6 +346,7 @@ impl Settings {
             .ok()
             .filter(|t| !t.is_empty());
         c.assertion_key = assertion_key_from_env()?;
+        c.gateway_token = gateway_token_from_env();
         if let Some(v) = s.session_ttl_secs {
             c.session_ttl_secs = v;
         }

@@ -6,11 +6,13 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod bearer;
 pub mod billing;
 pub mod caller;
 pub mod error;
 pub mod input;
 pub mod internal;
+pub mod key_usage;
 pub mod limits;
 pub mod members;
 pub mod meta;
@@ -50,6 +52,7 @@ fn v1() -> Router<AppState> {
         .route("/keys", get(internal::keys))
         .route("/assertion-keys", get(internal::assertion_keys))
         .route("/internal/decision-data", get(internal::decision_data))
+        .route("/internal/key-usage", post(key_usage::report))
         .route(
             "/workspaces",
             get(workspaces::list).post(workspaces::create),

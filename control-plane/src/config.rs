@@ -23,6 +23,9 @@ pub struct ControlPlaneConfig {
     pub invitation_ttl_secs: i64,
     /// Unset: the operator API answers that it is off.
     pub operator_token: Option<String>,
+    /// `WRNEXUS_GATEWAY_TOKEN`, which gateways show with their reports of
+    /// API key use; unset: such reports are refused as disabled.
+    pub gateway_token: Option<String>,
     pub policies: PolicySource,
     /// The owner's URL for migrations, when the service itself connects as
     /// a role without DDL rights (row-level security in force). Unset:
@@ -161,6 +164,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
                 &self.redis_url.as_deref().map(crate::store::redact_url),
             )
             .field("operator_api", &self.operator_token.is_some())
+            .field("gateway_reports", &self.gateway_token.is_some())
             .field("policies", &self.policies)
             .field("webhooks", &self.webhooks)
             .field("billing", &self.billing)
@@ -182,6 +186,7 @@ impl ControlPlaneConfig {
             session_ttl_secs: 24 * 3600,
             invitation_ttl_secs: 7 * 24 * 3600,
             operator_token: None,
+            gateway_token: None,
             policies: PolicySource::Shipped,
             migrate_database_url: None,
             migrate_on_start: true,

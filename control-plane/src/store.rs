@@ -9,6 +9,7 @@ pub mod decision_data;
 pub mod deliveries;
 pub mod invitations;
 pub mod isolation;
+pub mod key_usage;
 pub mod mail;
 pub mod members;
 pub mod outbox;

@@ -156,7 +156,8 @@ impl Gateway {
         key: Result<api_key::PresentedKey<'_>, api_key::KeyError>,
         ctx: &mut Ctx,
     ) -> Verdict {
-        let refused = |e: api_key::KeyError, ctx: &mut Ctx| {
+        let refused = |e: api_key::KeyError, id: Option<&str>, ctx: &mut Ctx| {
+            self.key_refused(req, ctx, id, e);
             ctx.decision = "unauthenticated";
             Verdict::Refuse(Reply::problem(
                 401,
@@ -168,20 +169,23 @@ impl Gateway {
         };
         let key = match key {
             Ok(k) => k,
-            Err(e) => return refused(e, ctx),
+            Err(e) => return refused(e, None, ctx),
         };
         let (entry, workspace) = match self.resolver.resolve_key(key.id, key.token).await {
             Ok(found) => found,
-            Err(ResolveError::Revoked) => return refused(api_key::KeyError::Refused, ctx),
+            Err(ResolveError::Revoked) => {
+                return refused(api_key::KeyError::Refused, Some(key.id), ctx);
+            }
             Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
         };
         let grant = match api_key::check(&entry, &key, unix_now()) {
             Ok(g) => g,
-            Err(e) => return refused(e, ctx),
+            Err(e) => return refused(e, Some(key.id), ctx),
         };
         let Some((status, plan)) = workspace else {
-            return refused(api_key::KeyError::Refused, ctx);
+            return refused(api_key::KeyError::Refused, Some(key.id), ctx);
         };
+        self.key_usage.used(key.id, unix_now());
         let path = req.uri.path();
         let header_named = req
             .headers
@@ -197,7 +201,7 @@ impl Gateway {
             plan,
             projects: None,
         };
-        self.decide(
+        let verdict = self.decide(
             req,
             Subject {
                 principal: Principal::ApiKey {
@@ -210,7 +214,11 @@ impl Gateway {
                 resolved: &resolved,
             },
             ctx,
-        )
+        );
+        if workspace_id != grant.workspace_id && matches!(verdict, Verdict::Refuse(_)) {
+            self.key_outside_workspace(req, ctx, key.id);
+        }
+        verdict
     }
 
     /// Ask Cedar; allow forwards with the identity, anything else refuses.

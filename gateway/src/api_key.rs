@@ -18,13 +18,36 @@ pub struct PresentedKey<'h> {
     pub token: &'h str,
 }
 
-/// Why a key is refused (the client sees only `invalid_api_key`).
+/// Why a key is refused. The client sees only `invalid_api_key` and one
+/// sentence for every refusal of a well-formed key; the finer reason goes
+/// to the key's audit log (see [`crate::key_usage`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     #[error("the API key is malformed")]
     Malformed,
+    /// No entry for the key id here: unknown, or the control plane refused
+    /// to answer for this secret.
     #[error("the API key is unknown, revoked or expired")]
     Refused,
+    #[error("the API key is unknown, revoked or expired")]
+    WrongSecret,
+    #[error("the API key is unknown, revoked or expired")]
+    Revoked,
+    #[error("the API key is unknown, revoked or expired")]
+    Expired,
+}
+
+impl KeyError {
+    /// The reason as audit rows name it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            KeyError::Malformed => "malformed",
+            KeyError::Refused => "unknown",
+            KeyError::WrongSecret => "wrong_secret",
+            KeyError::Revoked => "revoked",
+            KeyError::Expired => "expired",
+        }
+    }
 }
 
 /// What a valid key may do.
@@ -60,8 +83,14 @@ pub fn check(entry: &Entry, key: &PresentedKey<'_>, now: i64) -> Result<KeyGrant
     else {
         return Err(KeyError::Refused);
     };
-    if !secret_matches(stored, key.secret) || *revoked || expires_at.is_some_and(|e| e <= now) {
-        return Err(KeyError::Refused);
+    if !secret_matches(stored, key.secret) {
+        return Err(KeyError::WrongSecret);
+    }
+    if *revoked {
+        return Err(KeyError::Revoked);
+    }
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(KeyError::Expired);
     }
     Ok(KeyGrant {
         workspace_id: workspace_id.clone(),
@@ -127,17 +156,37 @@ mod tests {
         };
         assert_eq!(
             check(&entry(false, None), &wrong, 100),
-            Err(KeyError::Refused)
+            Err(KeyError::WrongSecret)
+        );
+        // A revoked key with a wrong secret says nothing about its state.
+        assert_eq!(
+            check(&entry(true, None), &wrong, 100),
+            Err(KeyError::WrongSecret)
         );
         assert_eq!(
             check(&entry(true, None), &good, 100),
-            Err(KeyError::Refused)
+            Err(KeyError::Revoked)
         );
         assert_eq!(
             check(&entry(false, Some(100)), &good, 100),
-            Err(KeyError::Refused)
+            Err(KeyError::Expired)
         );
         assert!(check(&entry(false, Some(101)), &good, 100).is_ok());
         assert_eq!(check(&Entry::Missing, &good, 100), Err(KeyError::Refused));
+    }
+
+    #[test]
+    fn every_refusal_reads_the_same_to_the_client() {
+        let refusals = [
+            KeyError::Refused,
+            KeyError::WrongSecret,
+            KeyError::Revoked,
+            KeyError::Expired,
+        ];
+        for e in refusals {
+            assert_eq!(e.to_string(), KeyError::Refused.to_string());
+        }
+        let reasons: Vec<_> = refusals.iter().map(|e| e.reason()).collect();
+        assert_eq!(reasons, ["unknown", "wrong_secret", "revoked", "expired"]);
     }
 }

@@ -114,6 +114,11 @@ pub struct GatewayConfig {
     /// How often policy directories are looked at for changes (SIGHUP
     /// reloads at once whatever this is).
     pub policy_poll: Duration,
+    /// `WRNEXUS_GATEWAY_TOKEN`: shown to the control plane with reports of
+    /// API key use (last use, refusals). `None`: nothing is reported.
+    pub gateway_token: Option<crate::key_usage_report::GatewayToken>,
+    /// How often API key use is reported.
+    pub key_usage_flush: Duration,
 }
 
 impl GatewayConfig {
@@ -148,6 +153,8 @@ impl GatewayConfig {
             shadow_policies: None,
             policy_poll: crate::reload::DEFAULT_POLL,
             drain_timeout: Duration::from_secs(10),
+            gateway_token: None,
+            key_usage_flush: Duration::from_secs(2),
         }
     }
 

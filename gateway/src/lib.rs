@@ -11,6 +11,8 @@
 //! - [`api_key`] — `Bearer wrn_…` keys checked against their pushed entry.
 //! - [`workspace_path`] — `/w/{workspace_id}/…` links; [`switch`] re-issues
 //!   the cookie when such a link leads into another workspace.
+//! - [`key_usage`] — API key use (last use, refusals) recorded per
+//!   request; [`key_usage_report`] sends it to the control plane.
 //! - [`token_cache`] — verified session tokens, by hash, until `exp`.
 //! - [`keys`] — the control plane's public keys, refreshed on a schedule.
 //! - [`resolve`] — decision data from the local cache, Redis, or the
@@ -43,6 +45,8 @@ pub mod forwarded;
 pub mod framing;
 pub mod headers;
 pub mod invalidation;
+pub mod key_usage;
+pub mod key_usage_report;
 pub mod keys;
 pub mod metrics;
 pub mod passthrough;

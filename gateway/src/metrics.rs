@@ -27,6 +27,10 @@ pub struct Metrics {
     pub policy_reloads: IntCounterVec,
     /// Decisions where the shadow set disagreed, by the two outcomes.
     pub shadow_differences: IntCounterVec,
+    /// Key-use reports to the control plane by result (`sent`, `failed`).
+    pub key_usage_reports: IntCounterVec,
+    /// Refused keys not reported, by reason (`queue_full`, `malformed`).
+    pub key_usage_dropped: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -111,6 +115,22 @@ impl Metrics {
             ),
             &["live", "shadow"],
         )?;
+        let key_usage_reports = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_key_usage_reports_total",
+                "Reports of API key use (last use, refusals) sent to the control plane, by result",
+            ),
+            &["result"],
+        )?;
+        let key_usage_dropped = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_key_usage_dropped_total",
+                "Refused API keys left out of the reports: queue full, or malformed (no key id)",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(key_usage_reports.clone()))?;
+        registry.register(Box::new(key_usage_dropped.clone()))?;
         registry.register(Box::new(policy_reloads.clone()))?;
         registry.register(Box::new(shadow_differences.clone()))?;
         registry.register(Box::new(upstream_seconds.clone()))?;
@@ -134,6 +154,12 @@ impl Metrics {
         for (live, shadow) in [("allow", "deny"), ("deny", "allow")] {
             shadow_differences.with_label_values(&[live, shadow]);
         }
+        for result in ["sent", "failed"] {
+            key_usage_reports.with_label_values(&[result]);
+        }
+        for reason in ["queue_full", "malformed"] {
+            key_usage_dropped.with_label_values(&[reason]);
+        }
         Ok(Metrics {
             registry,
             requests,
@@ -146,6 +172,8 @@ impl Metrics {
             in_flight,
             policy_reloads,
             shadow_differences,
+            key_usage_reports,
+            key_usage_dropped,
         })
     }
 

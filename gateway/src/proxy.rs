@@ -6,6 +6,7 @@ use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
 use crate::headers;
+use crate::key_usage::KeyUsage;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::problem::Reply;
@@ -90,6 +91,8 @@ pub struct Ctx {
     pub cut: Option<Arc<AtomicBool>>,
     /// The app route serving the request, once found.
     pub app: Option<Arc<AppRoute>>,
+    /// The peer's address.
+    pub client_ip: Option<IpAddr>,
 }
 
 impl Ctx {
@@ -122,6 +125,8 @@ pub struct Gateway {
     pub sockets: Arc<OpenSockets>,
     /// Signs `X-WRNexus-Assertion` when configured, for this audience.
     pub assertion: Option<(AssertionKey, String)>,
+    /// API key use, reported in the background.
+    pub key_usage: Arc<KeyUsage>,
 }
 
 /// End an upgraded connection whose access was taken away.
@@ -158,9 +163,10 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
 fn early_refusal(gateway: &Gateway, session: &Session, ctx: &mut Ctx) -> Option<Reply> {
     let req = session.req_header();
     let generated = std::mem::take(&mut ctx.request_id);
+    ctx.client_ip = peer_ip(session);
     ctx.request_id = forwarded::request_id(
         &req.headers,
-        peer_ip(session),
+        ctx.client_ip,
         &gateway.trusted_proxies,
         generated,
     );
@@ -195,6 +201,7 @@ impl ProxyHttp for Gateway {
             counted: false,
             cut: None,
             app: None,
+            client_ip: None,
         }
     }
 

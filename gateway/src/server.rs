@@ -7,6 +7,8 @@ use crate::cache::LocalCache;
 use crate::config::{GatewayConfig, Upstream};
 use crate::forwarded::TrustedProxies;
 use crate::invalidation;
+use crate::key_usage::KeyUsage;
+use crate::key_usage_report::Reporter;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::proxy::Gateway;
@@ -14,8 +16,8 @@ use crate::resolve::{RedisLink, Resolver};
 use crate::routes::{RouteError, RouteTable};
 use crate::sockets::OpenSockets;
 use pingora::prelude::http_proxy_service;
-use pingora::server::Server;
 use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{RunArgs, Server};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -202,6 +204,27 @@ pub fn run(
         background.spawn(watched.watch(config.policy_poll));
     }
     let control_plane = resolve(&Upstream::parse(&config.control_plane_url)?)?;
+    let key_usage = Arc::new(KeyUsage::new(config.gateway_token.is_some()));
+    let reporter = match &config.gateway_token {
+        Some(token) => {
+            let reporter = Arc::new(Reporter::new(
+                http.clone(),
+                &config.control_plane_url,
+                token.clone(),
+                key_usage.clone(),
+                metrics.clone(),
+            ));
+            background.spawn(reporter.clone().run(config.key_usage_flush));
+            Some(reporter)
+        }
+        None => {
+            tracing::info!(
+                "WRNEXUS_GATEWAY_TOKEN is not set: API key use at this gateway is not reported \
+                 (keys used here show no last use; refused keys leave no audit row)"
+            );
+            None
+        }
+    };
     let gateway = Gateway {
         keys,
         verifier: Verifier::with_cache(
@@ -231,6 +254,7 @@ pub fn run(
             .assertion_key
             .clone()
             .map(|key| (key, config.assertion_audience.clone())),
+        key_usage,
     };
 
     let conf = ServerConf {
@@ -247,7 +271,10 @@ pub fn run(
     proxy.add_tcp(&config.listen);
     server.add_service(proxy);
     tracing::info!(listen = %config.listen, admin = %config.admin_listen, "gateway listening");
-    // The background runtime lives as long as the server runs.
-    let _background = background;
-    server.run_forever()
+    server.run(RunArgs::default());
+    // Stopped (in-flight requests drained): report the last key use.
+    if let Some(reporter) = reporter {
+        background.block_on(reporter.flush());
+    }
+    std::process::exit(0)
 }

@@ -12,6 +12,9 @@ pub const ASSERTION_KEY: &str = "MFECAQEwBQYDK2VwBCIEII8R5oqNpvGzBHaIY4a0TJEDc5S
 /// The operator token every test stack is started with.
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
 
+/// The token split stacks' gateways report API key use with.
+pub const GATEWAY_TOKEN: &str = "test-gateway-token-0123456789";
+
 const STARTUP: Duration = Duration::from_secs(60);
 
 /// A running stack; dropping it stops every process.
@@ -178,6 +181,7 @@ impl Stack {
             ("WRNEXUS_CONTROL_PLANE__REDIS_URL", redis_url),
             ("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN),
             ("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY),
+            ("WRNEXUS_GATEWAY_TOKEN", GATEWAY_TOKEN),
         ];
         env.extend_from_slice(extra_env);
         let mut control = Proc::spawn(
@@ -223,7 +227,10 @@ impl Stack {
             &format!("gateway-{gw}"),
             dir.path(),
             &["gateway", "--config", &file_arg],
-            &[("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY)],
+            &[
+                ("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY),
+                ("WRNEXUS_GATEWAY_TOKEN", GATEWAY_TOKEN),
+            ],
         )?;
         let admin = format!("http://{admin_listen}");
         let gateway = format!("http://{listen}");
@@ -261,6 +268,7 @@ impl Stack {
             ("WRNEXUS_GATEWAY__UPSTREAM", &upstream_url),
             ("WRNEXUS_GATEWAY__REDIS_URL", redis_url),
             ("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY),
+            ("WRNEXUS_GATEWAY_TOKEN", GATEWAY_TOKEN),
         ];
         env.extend(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut proc = Proc::spawn(

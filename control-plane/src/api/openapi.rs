@@ -4,7 +4,8 @@
 pub mod schemas;
 
 use super::{
-    api_keys, audit, billing, internal, members, operator, projects, webhooks, workspaces,
+    api_keys, audit, billing, internal, key_usage, members, operator, projects, webhooks,
+    workspaces,
 };
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -29,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         internal::keys,
         internal::assertion_keys,
         internal::decision_data,
+        key_usage::report,
         workspaces::list,
         workspaces::create,
         workspaces::get,
@@ -122,6 +124,18 @@ impl Modify for SecuritySchemes {
                     .description(Some(
                         "A workspace API key; it acts only in its own workspace, \
                          within its role ceiling.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "gateway",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The gateway token (`WRNEXUS_GATEWAY_TOKEN`), shared by the \
+                         control plane and its gateways.",
                     ))
                     .build(),
             ),

@@ -1,39 +1,29 @@
 //! Operator endpoints (a token from configuration): suspend and reactivate.
 
 use super::AppState;
+use super::bearer::{self, Guard};
 use super::error::ApiError;
 use super::meta::RequestMeta;
 use super::openapi::schemas as doc;
 use crate::store::audit::{ActorKind, Meta};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 use wrnexus_policies::WorkspaceStatus;
 
 fn check_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = state.config.operator_token.as_deref() else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
+    let guard = Guard {
+        off: (
             "operator_api_disabled",
             "the operator API is off: set WRNEXUS_OPERATOR_TOKEN to enable it",
-        ));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        ),
+        wrong: (
             "invalid_operator_token",
             "a valid operator token is required",
-        ))
-    }
+        ),
+    };
+    bearer::require(headers, state.config.operator_token.as_deref(), guard)
 }
 
 async fn set_status(

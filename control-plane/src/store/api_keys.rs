@@ -15,7 +15,10 @@ use wrnexus_policies::api_key::{parse as parse_key, secret_hash, secret_matches}
 use wrnexus_policies::{Entry, EntryKey, Role};
 
 /// How often `last_used_at` is written at most, per key.
-const LAST_USED_GRANULARITY_SECS: i64 = 60;
+pub(crate) const LAST_USED_GRANULARITY_SECS: i64 = 60;
+
+/// The audit action of a key use; failures carry the reason in `detail`.
+pub const KEY_USE_ACTION: &str = "api_key.used";
 
 /// A key as listed: never its secret.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -229,7 +232,7 @@ impl Store {
                     &meta,
                     AuditRecord {
                         workspace_id: workspace.as_deref(),
-                        action: "api_key.used",
+                        action: KEY_USE_ACTION,
                         target: Some(id),
                         outcome: Outcome::Failure,
                         detail: Some(json!({ "reason": why.as_str() })),

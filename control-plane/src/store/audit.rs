@@ -146,6 +146,17 @@ pub(crate) async fn append(
     meta: &Meta,
     record: &AuditRecord<'_>,
 ) -> Result<(), StoreError> {
+    append_at(tx, meta, record, now()).await
+}
+
+/// Append one row inside `tx` for an event that happened `at` (Unix
+/// seconds), e.g. one a gateway reports a moment later.
+pub(crate) async fn append_at(
+    tx: &mut Transaction<'static, Any>,
+    meta: &Meta,
+    record: &AuditRecord<'_>,
+    at: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_log (id, workspace_id, actor_kind, actor_id, action, target, outcome, \
          request_id, ip, user_agent, detail, created_at) \
@@ -162,7 +173,7 @@ pub(crate) async fn append(
     .bind(meta.ip.as_deref())
     .bind(meta.user_agent.as_deref())
     .bind(record.detail.as_ref().map(serde_json::Value::to_string))
-    .bind(now())
+    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(())
