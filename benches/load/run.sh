@@ -5,6 +5,7 @@
 # interleaved rounds, it measures:
 #   nginx       nginx proxy_pass (keepalive upstream), the reference proxy
 #   passthrough `wrnexus passthrough`: bare pingora, NO authentication
+#               (both sent the same session cookie as gw-steady)
 #   gw-steady   the gateway, one session cookie (token and decision data cached)
 #   gw-cold     the gateway with token_cache_capacity = 0: every request
 #               checks the token's signature (as a never-seen token would)
@@ -192,9 +193,12 @@ check 401 "http://127.0.0.1:$GW/app/items"
 API_KEY=$(curl -sf -H "cookie: $ALICE" -H 'content-type: application/json' \
   -d '{"name":"bench","role_ceiling":"member"}' "$API/workspaces/$TEAM/api-keys" | json "['secret']")
 check 200 "http://127.0.0.1:$GW/app/items" -H "authorization: Bearer $API_KEY"
+# The references get the same request as gw-steady, session cookie
+# included (they forward it as it is): same bytes in, so the ratio is the
+# gateway's own work.
 SCENARIOS=(
-  "nginx|$NGX_PID|http://127.0.0.1:$NGX/app/items|"
-  "passthrough|$PT_PID|http://127.0.0.1:$PT/app/items|"
+  "nginx|$NGX_PID|http://127.0.0.1:$NGX/app/items|cookie: $ALICE"
+  "passthrough|$PT_PID|http://127.0.0.1:$PT/app/items|cookie: $ALICE"
   "gw-steady|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $ALICE"
   "gw-cold|$GWC_PID|http://127.0.0.1:$GWC/app/items|cookie: $ALICE"
   "gw-deny|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $BOB"
