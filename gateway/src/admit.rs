@@ -8,6 +8,7 @@ use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Identity, Route, Who};
 use crate::resolve::ResolveError;
+use crate::token_cache::unix_now;
 use crate::workspace_path;
 use pingora::http::RequestHeader;
 use std::sync::Arc;
@@ -178,14 +179,15 @@ impl Gateway {
             }
             Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
         };
-        let grant = match api_key::check(&entry, &key, unix_now()) {
+        let now = unix_now();
+        let grant = match api_key::check(&entry, &key, now) {
             Ok(g) => g,
             Err(e) => return refused(e, Some(key.id), ctx),
         };
         let Some((status, plan)) = workspace else {
             return refused(api_key::KeyError::Refused, Some(key.id), ctx);
         };
-        self.key_usage.used(key.id, unix_now());
+        self.key_usage.used(key.id, now);
         let path = req.uri.path();
         let header_named = req
             .headers
@@ -350,10 +352,4 @@ fn unavailable(why: &str, ctx: &mut Ctx) -> Verdict {
         None,
         &ctx.request_id,
     ))
-}
-
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -12,9 +12,9 @@
 //! well-formed key id is always reported; the control plane files the
 //! refusal under the key's own workspace, and ignores ids it does not know.
 
-use crate::admit::unix_now;
 use crate::api_key::KeyError;
 use crate::proxy::{Ctx, Gateway};
+use crate::token_cache::unix_now;
 use http::header::USER_AGENT;
 use pingora::http::RequestHeader;
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! The life of a request: authenticate → resolve → decide → forward.
 //! Nothing reaches the app without an allow.
 
-use crate::admit::{Verdict, unix_now};
+use crate::admit::Verdict;
 use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
@@ -251,7 +251,7 @@ impl ProxyHttp for Gateway {
         }
         let client = &session.req_header().headers;
         for (name, value) in
-            forwarded::forwarding_headers(client, peer_ip(session), &self.trusted_proxies)
+            forwarded::forwarding_headers(client, ctx.client_ip, &self.trusted_proxies)
         {
             upstream.insert_header(name, value)?;
         }
@@ -283,7 +283,7 @@ impl ProxyHttp for Gateway {
                     Who::User(id) => (id.clone(), "user"),
                     Who::ApiKey(id) => (id.clone(), "api_key"),
                 };
-                let iat = unix_now();
+                let iat = crate::token_cache::unix_now();
                 let claims = AssertionClaims {
                     iss: ASSERTION_ISSUER.to_string(),
                     aud: audience.clone(),
