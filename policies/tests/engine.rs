@@ -1,5 +1,7 @@
 //! The shipped policies decide the role matrix and suspension as documented.
 
+mod common;
+
 use wrnexus_policies::{
     Action, DecisionRequest, PolicyEngine, PolicySource, Principal, Role, WorkspaceStatus,
 };
@@ -183,21 +185,10 @@ fn the_shipped_set_keeps_every_invariant_and_passes_its_cases()
 
 #[test]
 fn a_rule_that_breaks_an_invariant_is_refused() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in [
-        "schema.cedarschema",
-        "roles.cedar",
-        "suspension.cedar",
-        "api_keys.cedar",
-        "projects.cedar",
-    ] {
-        std::fs::copy(src.join(f), dir.path().join(f))?;
-    }
-    std::fs::write(
-        dir.path().join("oops.cedar"),
+    let dir = common::edited(&[(
+        "oops.cedar",
         "// Let viewers write, by mistake.\n@id(\"viewers-write\")\npermit (principal, action == WRNexus::Action::\"write\", resource)\nwhen { context.role == \"viewer\" };\n",
-    )?;
+    )])?;
     let source = PolicySource::Dir(dir.path().to_path_buf());
     PolicyEngine::load(&source)?;
     let errors = wrnexus_policies::reload::load_checked(&source)

@@ -1,6 +1,9 @@
 //! Each invariant refuses a set that breaks it, through a door the shipped
 //! rules leave closed: a user on a project, a method, a path or a plan.
 
+mod common;
+
+use common::edited;
 use std::path::Path;
 use std::time::Instant;
 use wrnexus_policies::invariants::{self, Space};
@@ -8,25 +11,6 @@ use wrnexus_policies::reload::load_checked;
 use wrnexus_policies::{PolicyEngine, PolicySource};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// A copy of the shipped set (without its cases) with `edits` written over it.
-fn edited(edits: &[(&str, &str)]) -> Result<tempfile::TempDir, std::io::Error> {
-    let dir = tempfile::tempdir()?;
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in [
-        "schema.cedarschema",
-        "roles.cedar",
-        "suspension.cedar",
-        "api_keys.cedar",
-        "projects.cedar",
-    ] {
-        std::fs::copy(src.join(f), dir.path().join(f))?;
-    }
-    for (file, text) in edits {
-        std::fs::write(dir.path().join(file), text)?;
-    }
-    Ok(dir)
-}
 
 /// The invariants a set breaks, with the whole refusal message.
 fn refusal(
