@@ -207,9 +207,16 @@ impl Browser {
         Ok(field.prop("value").await?.unwrap_or_default())
     }
 
-    /// The text of the element `css` on the page.
+    /// The text of the element `css` on the page, once it is there (a form
+    /// post may still be loading the page that shows it).
     pub async fn text(&self, css: &str) -> TestResult<String> {
-        Ok(self.client.find(Locator::Css(css)).await?.text().await?)
+        let element = self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await?;
+        Ok(element.text().await?)
     }
 
     /// Fill the sign-in or sign-up form and submit it.
