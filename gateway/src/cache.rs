@@ -59,6 +59,29 @@ impl LocalCache {
         }
     }
 
+    /// The entries for `keys` no older than `fresh_for`, in their order
+    /// (`None`: missing or too old), in one look: one lock, one clock reading.
+    pub fn get_fresh<K: AsRef<str>>(
+        &self,
+        keys: &[K],
+        fresh_for: Duration,
+    ) -> Vec<Option<Arc<VersionedEntry>>> {
+        let mut found = Vec::with_capacity(keys.len() + 1);
+        let slots = self.lock();
+        let now = Instant::now();
+        for key in keys {
+            found.push(match slots.get(key.as_ref()) {
+                Some(Slot::Value { entry, fetched })
+                    if now.saturating_duration_since(*fetched) <= fresh_for =>
+                {
+                    Some(entry.clone())
+                }
+                _ => None,
+            });
+        }
+        found
+    }
+
     /// Keep `entry` unless something newer (or a newer invalidation) is
     /// known; returns whether it was kept. A refused entry is stale: the
     /// caller must not decide on it.

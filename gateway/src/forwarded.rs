@@ -3,7 +3,12 @@
 //! values are kept only when the peer is a configured trusted proxy.
 
 use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
 use std::net::IpAddr;
+
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// A bad `trusted_proxies` entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,36 +131,57 @@ pub fn request_id(
         .unwrap_or(generated)
 }
 
+/// The one value of `name`, trimmed, shared with `headers` when it can be.
+fn single_value(headers: &HeaderMap, name: &str) -> Option<HeaderValue> {
+    let mut all = headers.get_all(name).iter();
+    let first = all.next()?;
+    if all.next().is_some() {
+        return None;
+    }
+    let text = first.to_str().ok()?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == text.len() {
+        Some(first.clone())
+    } else {
+        HeaderValue::from_str(trimmed).ok()
+    }
+}
+
 /// The forwarding headers to send upstream, as (name, value).
 pub fn forwarding_headers(
     client: &HeaderMap,
     peer: Option<IpAddr>,
     trusted: &TrustedProxies,
-) -> Vec<(&'static str, String)> {
+) -> Vec<(HeaderName, HeaderValue)> {
     let from_proxy = trusted.trusts(peer);
-    let peer_text = peer.map(|ip| ip.to_canonical().to_string());
     let mut out = Vec::with_capacity(3);
-    let chain = from_proxy
-        .then(|| joined(client, "x-forwarded-for"))
-        .flatten();
-    match (chain, peer_text) {
-        (Some(chain), Some(peer)) => out.push(("x-forwarded-for", format!("{chain}, {peer}"))),
-        (None, Some(peer)) => out.push(("x-forwarded-for", peer)),
-        (_, None) => {}
+    if let Some(peer) = peer.map(|ip| ip.to_canonical().to_string()) {
+        let chain = from_proxy
+            .then(|| joined(client, "x-forwarded-for"))
+            .flatten();
+        let text = match chain {
+            Some(chain) => format!("{chain}, {peer}"),
+            None => peer,
+        };
+        // Valid header values joined by ", " and an address: always valid.
+        if let Ok(value) = HeaderValue::try_from(text) {
+            out.push((X_FORWARDED_FOR, value));
+        }
     }
-    let proto = from_proxy
+    let https = from_proxy
         .then(|| single(client, "x-forwarded-proto"))
         .flatten()
-        .map(|p| p.to_ascii_lowercase())
-        .filter(|p| p == "http" || p == "https")
-        .unwrap_or_else(|| "http".to_string());
-    out.push(("x-forwarded-proto", proto));
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let proto = if https { "https" } else { "http" };
+    out.push((X_FORWARDED_PROTO, HeaderValue::from_static(proto)));
     let host = from_proxy
-        .then(|| single(client, "x-forwarded-host"))
+        .then(|| single_value(client, "x-forwarded-host"))
         .flatten()
-        .or_else(|| single(client, "host"));
+        .or_else(|| single_value(client, "host"));
     if let Some(host) = host {
-        out.push(("x-forwarded-host", host));
+        out.push((X_FORWARDED_HOST, host));
     }
     out
 }
@@ -163,7 +189,6 @@ pub fn forwarding_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     fn ip(s: &str) -> Option<IpAddr> {
         s.parse().ok()
@@ -183,8 +208,11 @@ mod tests {
         h
     }
 
-    fn get(out: &[(&str, String)], name: &str) -> Option<String> {
-        out.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    fn get(out: &[(HeaderName, HeaderValue)], name: &str) -> Option<String> {
+        out.iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.to_str().ok())
+            .map(str::to_string)
     }
 
     #[test]

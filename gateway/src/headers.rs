@@ -93,20 +93,26 @@ pub fn names_to_strip(headers: &HeaderMap) -> Vec<String> {
 /// The `Cookie` header without the session cookie, or `None` when nothing
 /// else is left: upstream apps never see the session token.
 pub fn cookies_without(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
-    let kept: Vec<&str> = headers
+    let mut kept = String::new();
+    let pairs = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| {
-            !pair.is_empty()
-                && pair
-                    .split_once('=')
-                    .is_none_or(|(n, _)| n.trim() != cookie_name)
-        })
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+        .map(str::trim);
+    for pair in pairs {
+        let ours = pair
+            .split_once('=')
+            .is_some_and(|(n, _)| n.trim() == cookie_name);
+        if pair.is_empty() || ours {
+            continue;
+        }
+        if !kept.is_empty() {
+            kept.push_str("; ");
+        }
+        kept.push_str(pair);
+    }
+    (!kept.is_empty()).then_some(kept)
 }
 
 #[cfg(test)]
@@ -152,5 +158,11 @@ mod tests {
         assert_eq!(cookies_without(&h, "sess").as_deref(), Some("a=1; b=2"));
         h.insert(COOKIE, HeaderValue::from_static("sess=tok"));
         assert_eq!(cookies_without(&h, "sess"), None);
+        h.insert(COOKIE, HeaderValue::from_static("flag; sess=tok;  ; c=3"));
+        h.append(COOKIE, HeaderValue::from_static("d=4"));
+        assert_eq!(
+            cookies_without(&h, "sess").as_deref(),
+            Some("flag; c=3; d=4")
+        );
     }
 }

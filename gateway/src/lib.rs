@@ -60,6 +60,7 @@ pub mod server;
 pub mod sockets;
 pub mod switch;
 pub mod token_cache;
+pub mod upstream_request;
 pub mod workspace_path;
 
 pub use config::{GatewayConfig, Upstream};

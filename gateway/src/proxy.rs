@@ -5,7 +5,6 @@ use crate::admit::Verdict;
 use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
-use crate::headers;
 use crate::key_usage::KeyUsage;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
@@ -13,6 +12,7 @@ use crate::problem::Reply;
 use crate::resolve::Resolver;
 use crate::routes::{AppRoute, RouteTable};
 use crate::sockets::OpenSockets;
+use crate::upstream_request::{self, Forward};
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
@@ -21,9 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use wrnexus_policies::assertion::{
-    ASSERTION_HEADER, ASSERTION_ISSUER, ASSERTION_TTL_SECS, AssertionClaims, AssertionKey,
-};
+use wrnexus_policies::assertion::AssertionKey;
 use wrnexus_policies::{EntryKey, PolicyEngine, Role};
 
 /// Paths under this prefix belong to the control plane.
@@ -170,8 +168,8 @@ fn early_refusal(gateway: &Gateway, session: &Session, ctx: &mut Ctx) -> Option<
         &gateway.trusted_proxies,
         generated,
     );
-    let raw = session.as_http1().map(|h1| h1.get_headers_raw_bytes());
-    let e = framing::check(&req.headers, raw.as_deref()).err()?;
+    let raw = || session.as_http1().map(|h1| h1.get_headers_raw_bytes());
+    let e = framing::check(&req.headers, raw).err()?;
     ctx.decision = "bad_request";
     Some(Reply::problem(
         400,
@@ -246,65 +244,27 @@ impl ProxyHttp for Gateway {
         upstream: &mut RequestHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        for name in headers::names_to_strip(&upstream.headers) {
-            upstream.remove_header(name.as_str());
-        }
-        let client = &session.req_header().headers;
-        for (name, value) in
-            forwarded::forwarding_headers(client, ctx.client_ip, &self.trusted_proxies)
-        {
-            upstream.insert_header(name, value)?;
-        }
-        upstream.insert_header("x-request-id", ctx.request_id.clone())?;
-        if ctx.route == Route::App {
-            match headers::cookies_without(&upstream.headers, &self.cookie_name) {
-                Some(rest) => upstream.insert_header("cookie", rest)?,
-                None => {
-                    upstream.remove_header("cookie");
-                }
-            }
-            if ctx.app.as_ref().is_some_and(|app| app.is_public()) {
-                return Ok(());
-            }
-            let Some(identity) = &ctx.identity else {
+        let app = ctx.route == Route::App;
+        let public = ctx.app.as_ref().is_some_and(|app| app.is_public());
+        let identity = match ctx.identity.as_ref() {
+            _ if !app || public => None,
+            Some(identity) => Some(identity),
+            None => {
                 return Err(Error::explain(
                     ErrorType::HTTPStatus(403),
                     "no allow decision",
                 ));
-            };
-            upstream.insert_header("x-workspace-id", identity.workspace_id.clone())?;
-            match &identity.principal {
-                Who::User(id) => upstream.insert_header("x-user-id", id.clone())?,
-                Who::ApiKey(id) => upstream.insert_header("x-api-key-id", id.clone())?,
             }
-            upstream.insert_header("x-workspace-role", identity.role.as_str())?;
-            if let Some((key, audience)) = &self.assertion {
-                let (sub, kind) = match &identity.principal {
-                    Who::User(id) => (id.clone(), "user"),
-                    Who::ApiKey(id) => (id.clone(), "api_key"),
-                };
-                let iat = crate::token_cache::unix_now();
-                let claims = AssertionClaims {
-                    iss: ASSERTION_ISSUER.to_string(),
-                    aud: audience.clone(),
-                    sub,
-                    kind: kind.to_string(),
-                    wid: identity.workspace_id.clone(),
-                    role: identity.role,
-                    rid: ctx.request_id.clone(),
-                    iat,
-                    exp: iat.saturating_add(ASSERTION_TTL_SECS),
-                };
-                let token = key.sign(&claims).map_err(|e| {
-                    Error::explain(
-                        ErrorType::InternalError,
-                        format!("signing the assertion: {e}"),
-                    )
-                })?;
-                upstream.insert_header(ASSERTION_HEADER, token)?;
-            }
-        }
-        Ok(())
+        };
+        let forward = Forward {
+            request_id: &ctx.request_id,
+            client_ip: ctx.client_ip,
+            trusted_proxies: &self.trusted_proxies,
+            session_cookie: app.then_some(self.cookie_name.as_str()),
+            identity,
+            assertion: self.assertion.as_ref(),
+        };
+        upstream_request::rewrite(upstream, &session.req_header().headers, &forward)
     }
 
     async fn response_filter(
@@ -357,11 +317,10 @@ impl ProxyHttp for Gateway {
         }
         let status = session
             .response_written()
-            .map_or(0, |r| r.status.as_u16())
-            .to_string();
+            .map_or("0", |r| r.status.as_str());
         self.metrics
             .requests
-            .with_label_values(&[ctx.route_label(), ctx.decision, status.as_str()])
+            .with_label_values(&[ctx.route_label(), ctx.decision, status])
             .inc();
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use wrnexus_policies::{
-    DecisionData, Entry, EntryKey, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
+    DecisionData, Entry, EntryKeyRef, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
 };
 
 /// What the decision needs about one request.
@@ -154,15 +154,37 @@ impl Resolver {
             workspace_id,
             token,
         };
-        let keys = [
-            EntryKey::Session(claims.sid.clone()).cache_key(),
-            EntryKey::User(claims.sub.clone()).cache_key(),
-            EntryKey::membership(workspace_id, &claims.sub).cache_key(),
-            EntryKey::Workspace(workspace_id.to_string()).cache_key(),
+        // The four keys share one buffer: one allocation per request.
+        let mut buf = String::new();
+        let mut ends = [0; 4];
+        let wanted = [
+            EntryKeyRef::Session(&claims.sid),
+            EntryKeyRef::User(&claims.sub),
+            EntryKeyRef::Membership {
+                workspace_id,
+                user_id: &claims.sub,
+            },
+            EntryKeyRef::Workspace(workspace_id),
         ];
+        for (end, key) in ends.iter_mut().zip(wanted) {
+            key.push_to(&mut buf);
+            *end = buf.len();
+        }
+        let piece = |i: usize| {
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            buf.get(start..ends[i]).unwrap_or_default()
+        };
+        let keys = [piece(0), piece(1), piece(2), piece(3)];
         // The workspace entry only for members: a non-member is never told
         // about it (the control plane leaves it out), so asking for it would
-        // miss on every request.
+        // miss on every request. Steady state: all local and fresh, one look.
+        let local = self.cache.get_fresh(&keys, self.freshness());
+        if local[..3].iter().all(Option::is_some)
+            && (local[3].is_some() || !member(local[2].as_deref()))
+        {
+            self.hits.inc();
+            return evaluate(claims, &local);
+        }
         let mut found = self.lookup(&keys[..3], ask()).await?;
         if member(found[2].as_deref()) {
             found.extend(self.lookup(&keys[3..], ask()).await?);
@@ -177,10 +199,8 @@ impl Resolver {
         key_id: &str,
         token: &str,
     ) -> Result<(Entry, Option<(WorkspaceStatus, String)>), ResolveError> {
-        let key = EntryKey::ApiKey(key_id.to_string()).cache_key();
-        let found = self
-            .lookup(std::slice::from_ref(&key), Ask::Key { token })
-            .await?;
+        let key = EntryKeyRef::ApiKey(key_id).cache_key();
+        let found = self.lookup(&[key.as_str()], Ask::Key { token }).await?;
         let entry = found
             .into_iter()
             .next()
@@ -190,9 +210,9 @@ impl Resolver {
         let Entry::ApiKey { workspace_id, .. } = &entry else {
             return Ok((entry, None));
         };
-        let workspace = EntryKey::Workspace(workspace_id.clone()).cache_key();
+        let workspace = EntryKeyRef::Workspace(workspace_id).cache_key();
         let found = self
-            .lookup(std::slice::from_ref(&workspace), Ask::Key { token })
+            .lookup(&[workspace.as_str()], Ask::Key { token })
             .await?;
         let status = match found.first().and_then(Option::as_deref).map(|e| &e.entry) {
             Some(Entry::Workspace { status, plan }) => Some((*status, plan.clone())),
@@ -203,24 +223,19 @@ impl Resolver {
 
     /// The entries for `keys`: local ones still fresh, the rest fetched once
     /// however many requests wait for them (single flight).
-    async fn lookup(&self, keys: &[String], ask: Ask<'_>) -> Result<Found, ResolveError> {
-        let fresh_for = self.freshness();
-        let mut found: Found = Vec::with_capacity(keys.len() + 1);
-        let mut missing: Vec<&str> = Vec::new();
-        for key in keys {
-            match self.cache.get(key) {
-                Some(c) if c.age <= fresh_for => found.push(Some(c.entry)),
-                _ => {
-                    found.push(None);
-                    missing.push(key);
-                }
-            }
-        }
-        if missing.is_empty() {
+    async fn lookup(&self, keys: &[&str], ask: Ask<'_>) -> Result<Found, ResolveError> {
+        let mut found: Found = self.cache.get_fresh(keys, self.freshness());
+        if found.iter().all(Option::is_some) {
             self.hits.inc();
             return Ok(found);
         }
         self.misses.inc();
+        let missing: Vec<&str> = keys
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(k, _)| *k)
+            .collect();
         let flight_key = format!("{}|{}", missing.join(","), ask.scope());
         let cell = {
             let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
@@ -245,7 +260,7 @@ impl Resolver {
         let fetched = fetched?;
         for (slot, key) in found.iter_mut().zip(keys) {
             if slot.is_none() {
-                *slot = fetched.get(key.as_str()).cloned();
+                *slot = fetched.get(*key).cloned();
             }
         }
         Ok(found)

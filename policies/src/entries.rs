@@ -35,15 +35,69 @@ impl EntryKey {
 
     /// The cache key, the same in Redis and in every gateway's local cache.
     pub fn cache_key(&self) -> String {
+        self.borrowed().cache_key()
+    }
+
+    /// The same key over borrowed ids.
+    pub fn borrowed(&self) -> EntryKeyRef<'_> {
         match self {
             EntryKey::Membership {
                 workspace_id,
                 user_id,
-            } => format!("wrnexus:member:{workspace_id}:{user_id}"),
-            EntryKey::Workspace(id) => format!("wrnexus:workspace:{id}"),
-            EntryKey::Session(id) => format!("wrnexus:session:{id}"),
-            EntryKey::User(id) => format!("wrnexus:user:{id}"),
-            EntryKey::ApiKey(id) => format!("wrnexus:apikey:{id}"),
+            } => EntryKeyRef::Membership {
+                workspace_id,
+                user_id,
+            },
+            EntryKey::Workspace(id) => EntryKeyRef::Workspace(id),
+            EntryKey::Session(id) => EntryKeyRef::Session(id),
+            EntryKey::User(id) => EntryKeyRef::User(id),
+            EntryKey::ApiKey(id) => EntryKeyRef::ApiKey(id),
+        }
+    }
+}
+
+/// An [`EntryKey`] over borrowed ids: builds a cache key on the request path
+/// without first copying the ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKeyRef<'a> {
+    Membership {
+        workspace_id: &'a str,
+        user_id: &'a str,
+    },
+    Workspace(&'a str),
+    Session(&'a str),
+    User(&'a str),
+    ApiKey(&'a str),
+}
+
+impl<'a> EntryKeyRef<'a> {
+    /// The pieces the key is made of, in order.
+    fn parts(self) -> [&'a str; 4] {
+        match self {
+            EntryKeyRef::Membership {
+                workspace_id,
+                user_id,
+            } => ["wrnexus:member:", workspace_id, ":", user_id],
+            EntryKeyRef::Workspace(id) => ["wrnexus:workspace:", id, "", ""],
+            EntryKeyRef::Session(id) => ["wrnexus:session:", id, "", ""],
+            EntryKeyRef::User(id) => ["wrnexus:user:", id, "", ""],
+            EntryKeyRef::ApiKey(id) => ["wrnexus:apikey:", id, "", ""],
+        }
+    }
+
+    /// See [`EntryKey::cache_key`].
+    pub fn cache_key(self) -> String {
+        let mut key = String::new();
+        self.push_to(&mut key);
+        key
+    }
+
+    /// Append the cache key to `buf` (several keys can share one buffer).
+    pub fn push_to(self, buf: &mut String) {
+        let parts = self.parts();
+        buf.reserve(parts.iter().map(|p| p.len()).sum());
+        for part in parts {
+            buf.push_str(part);
         }
     }
 }
@@ -151,6 +205,12 @@ mod tests {
         assert_eq!(
             EntryKey::Workspace("w1".into()).cache_key(),
             "wrnexus:workspace:w1"
+        );
+        assert_eq!(EntryKeyRef::Session("s1").cache_key(), "wrnexus:session:s1");
+        assert_eq!(EntryKeyRef::User("u1").cache_key(), "wrnexus:user:u1");
+        assert_eq!(
+            EntryKey::ApiKey("k1".into()).cache_key(),
+            "wrnexus:apikey:k1"
         );
     }
 }

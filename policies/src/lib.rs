@@ -50,6 +50,6 @@ pub use claims::SessionClaims;
 /// the one change `suspension.cedar` leaves open to a suspended workspace.
 pub const DELETE_WORKSPACE_PATH: &str = "/.wrnexus/workspace/delete";
 pub use engine::{Decision, DecisionRequest, PolicyEngine, Principal};
-pub use entries::{DecisionData, Entry, EntryKey, Invalidation, VersionedEntry};
+pub use entries::{DecisionData, Entry, EntryKey, EntryKeyRef, Invalidation, VersionedEntry};
 pub use load::{PolicyError, PolicySource};
 pub use model::{Action, CredentialKind, Role, WorkspaceStatus};
