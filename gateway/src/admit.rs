@@ -7,8 +7,8 @@ use crate::authn::{self, AuthnError};
 use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Identity, Route, Who};
+use crate::remembered::Remembered;
 use crate::resolve::ResolveError;
-use crate::token_cache::unix_now;
 use crate::workspace_path;
 use pingora::http::RequestHeader;
 use std::sync::Arc;
@@ -108,18 +108,58 @@ impl Gateway {
             Ok(t) => t,
             Err(e) => return refuse_authn(e, ctx),
         };
-        let claims = match self.verifier.verify(&self.keys, token) {
+        // A path may name the workspace; otherwise the cookie does.
+        let named = workspace_path::named(path, &self.workspace_path_prefix);
+        // The same token as this connection's last request, nothing changed
+        // since: its claims and data as they were (see `remembered`).
+        if let Some(memory) = ctx.remembered.clone()
+            && let Some((claims, resolved)) = memory.reuse(
+                token,
+                named,
+                &self.keys,
+                &self.resolver,
+                ctx.started,
+                ctx.unix_secs,
+            )
+        {
+            return self.decide(
+                req,
+                Subject {
+                    principal: Principal::User(&claims.sub),
+                    who: Who::User(claims.sub.clone()),
+                    session_id: Some(claims.sid.clone()),
+                    workspace_id: &claims.wid,
+                    resolved,
+                },
+                ctx,
+            );
+        }
+        let generation = self.keys.generation();
+        let claims = match self.verifier.verify_at(&self.keys, token, ctx.unix_secs) {
             Ok(c) => c,
             Err(e) => return refuse_authn(e, ctx),
         };
-        // A path may name the workspace; otherwise the cookie does.
-        let named = workspace_path::named(path, &self.workspace_path_prefix);
         let workspace_id = named.unwrap_or(&claims.wid);
-        let resolved = match self.resolver.resolve(&claims, workspace_id, token).await {
+        let (resolved, stamp) = match self
+            .resolver
+            .resolve_at(&claims, workspace_id, token, ctx.started)
+            .await
+        {
             Ok(r) => r,
             Err(ResolveError::Revoked) => return refuse_authn(AuthnError::Revoked, ctx),
             Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
         };
+        if let Some(stamp) = stamp
+            && workspace_id == claims.wid
+        {
+            ctx.remembered = Some(Arc::new(Remembered::new(
+                token,
+                claims.clone(),
+                generation,
+                resolved.clone(),
+                stamp,
+            )));
+        }
         if named.is_some_and(|w| w != claims.wid) {
             if resolved.role.is_none() {
                 // Whether it exists is not a non-member's business.
@@ -179,7 +219,7 @@ impl Gateway {
             }
             Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
         };
-        let now = unix_now();
+        let now = ctx.unix_secs;
         let grant = match api_key::check(&entry, &key, now) {
             Ok(g) => g,
             Err(e) => return refused(e, Some(key.id), ctx),

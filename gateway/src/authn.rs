@@ -88,11 +88,20 @@ impl Verifier {
     /// Verify `token`, from the cache when this exact token was verified
     /// under the current keys and has not expired.
     pub fn verify(&self, keys: &KeyRing, token: &str) -> Result<Arc<SessionClaims>, AuthnError> {
+        self.verify_at(keys, token, token_cache::unix_now())
+    }
+
+    /// [`Self::verify`] at `now` (Unix seconds, read by the caller).
+    pub fn verify_at(
+        &self,
+        keys: &KeyRing,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<SessionClaims>, AuthnError> {
         let hash = token_cache::token_hash(token);
         // Read before the keys are: a verification racing a key change is
         // recorded under the older generation, and so not served after it.
         let generation = keys.generation();
-        let now = token_cache::unix_now();
         if let Some(claims) = self.cache.get(&hash, generation, now) {
             return Ok(claims);
         }

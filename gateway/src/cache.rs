@@ -2,6 +2,7 @@
 //! that an invalidation is never undone by a slower fetch.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use wrnexus_policies::VersionedEntry;
@@ -27,6 +28,9 @@ pub struct Cached {
 pub struct LocalCache {
     slots: Mutex<HashMap<String, Slot>>,
     capacity: usize,
+    /// Bumped (under the lock) by every change of the slots: whatever was
+    /// read at one epoch still holds while the epoch is the same.
+    epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for LocalCache {
@@ -42,11 +46,22 @@ impl LocalCache {
         LocalCache {
             slots: Mutex::new(HashMap::new()),
             capacity: capacity.max(16),
+            epoch: AtomicU64::new(0),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current epoch: read it before reading entries, and the entries
+    /// are unchanged for as long as it stays the same.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
     }
 
     pub fn get(&self, key: &str) -> Option<Cached> {
@@ -59,27 +74,30 @@ impl LocalCache {
         }
     }
 
-    /// The entries for `keys` no older than `fresh_for`, in their order
-    /// (`None`: missing or too old), in one look: one lock, one clock reading.
+    /// The entries for `keys` no older than `fresh_for` at `now`, in their
+    /// order (`None`: missing or too old), in one look; and when the oldest
+    /// of those found was fetched.
     pub fn get_fresh<K: AsRef<str>>(
         &self,
         keys: &[K],
         fresh_for: Duration,
-    ) -> Vec<Option<Arc<VersionedEntry>>> {
+        now: Instant,
+    ) -> (Vec<Option<Arc<VersionedEntry>>>, Option<Instant>) {
         let mut found = Vec::with_capacity(keys.len() + 1);
+        let mut oldest: Option<Instant> = None;
         let slots = self.lock();
-        let now = Instant::now();
         for key in keys {
             found.push(match slots.get(key.as_ref()) {
                 Some(Slot::Value { entry, fetched })
                     if now.saturating_duration_since(*fetched) <= fresh_for =>
                 {
+                    oldest = Some(oldest.map_or(*fetched, |o| o.min(*fetched)));
                     Some(entry.clone())
                 }
                 _ => None,
             });
         }
-        found
+        (found, oldest)
     }
 
     /// Keep `entry` unless something newer (or a newer invalidation) is
@@ -97,6 +115,7 @@ impl LocalCache {
         }
         self.make_room(&mut slots, key);
         slots.insert(key.to_string(), Slot::Value { entry, fetched });
+        self.changed();
         true
     }
 
@@ -108,6 +127,7 @@ impl LocalCache {
         if !newer_kept {
             self.make_room(&mut slots, key);
             slots.insert(key.to_string(), Slot::Tombstone { version });
+            self.changed();
         }
     }
 
@@ -123,7 +143,9 @@ impl LocalCache {
 
     /// Forget everything (after missing invalidations, e.g. a Redis outage).
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut slots = self.lock();
+        slots.clear();
+        self.changed();
     }
 
     pub fn len(&self) -> usize {
@@ -163,6 +185,36 @@ mod tests {
             cache.get("k").map(|c| c.entry),
             Some(member(5, None).into())
         );
+    }
+
+    #[test]
+    fn every_change_moves_the_epoch_and_reads_do_not() {
+        let cache = LocalCache::new(100);
+        let t0 = Instant::now();
+        let start = cache.epoch();
+        cache.insert("a", member(1, Some(Role::Owner)).into(), t0);
+        let after_insert = cache.epoch();
+        assert!(after_insert > start);
+        let later = t0 + Duration::from_secs(5);
+        cache.insert("b", member(1, Some(Role::Viewer)).into(), later);
+        let (found, oldest) = cache.get_fresh(&["a", "b", "c"], Duration::from_secs(60), later);
+        assert_eq!(found.iter().filter(|f| f.is_some()).count(), 2);
+        assert_eq!(oldest, Some(t0), "the oldest entry found");
+        let (found, _) = cache.get_fresh(&["a", "b"], Duration::from_secs(1), later);
+        assert!(
+            found[0].is_none() && found[1].is_some(),
+            "too old is missing"
+        );
+        let seen = cache.epoch();
+        assert!(cache.get("a").is_some());
+        assert_eq!(cache.epoch(), seen, "a read changed the epoch");
+        cache.invalidate("a", 7);
+        assert!(cache.epoch() > seen, "an invalidation must move the epoch");
+        let seen = cache.epoch();
+        assert!(!cache.insert("a", member(3, None).into(), later));
+        assert_eq!(cache.epoch(), seen, "a refused insert changed nothing");
+        cache.clear();
+        assert!(cache.epoch() > seen, "clearing must move the epoch");
     }
 
     #[test]

@@ -131,6 +131,30 @@ pub fn request_id(
         .unwrap_or(generated)
 }
 
+/// A peer address as text, IPv4 written without `fmt` (this runs on every
+/// forwarded request).
+fn address_text(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                if octet >= 100 {
+                    text.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    text.push(char::from(b'0' + octet / 10 % 10));
+                }
+                text.push(char::from(b'0' + octet % 10));
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The one value of `name`, trimmed, shared with `headers` when it can be.
 fn single_value(headers: &HeaderMap, name: &str) -> Option<HeaderValue> {
     let mut all = headers.get_all(name).iter();
@@ -157,7 +181,7 @@ pub fn forwarding_headers(
 ) -> Vec<(HeaderName, HeaderValue)> {
     let from_proxy = trusted.trusts(peer);
     let mut out = Vec::with_capacity(3);
-    if let Some(peer) = peer.map(|ip| ip.to_canonical().to_string()) {
+    if let Some(peer) = peer.map(address_text) {
         let chain = from_proxy
             .then(|| joined(client, "x-forwarded-for"))
             .flatten();
@@ -213,6 +237,31 @@ mod tests {
             .find(|(n, _)| *n == name)
             .and_then(|(_, v)| v.to_str().ok())
             .map(str::to_string)
+    }
+
+    #[test]
+    fn addresses_are_written_as_std_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "127.0.0.1",
+            "203.0.113.255",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip = ip(text).map(address_text);
+            assert_eq!(ip.as_deref(), Some(text));
+        }
+        assert_eq!(
+            ip("::ffff:10.1.2.3").map(address_text).as_deref(),
+            Some("10.1.2.3"),
+            "v4-mapped peers are written as v4"
+        );
+        for octet in 0..=255u8 {
+            let v4 = IpAddr::from([octet, 0, octet, 1]);
+            assert_eq!(address_text(v4), v4.to_string());
+        }
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub mod path;
 pub mod problem;
 pub mod proxy;
 pub mod reload;
+pub mod remembered;
 pub mod resolve;
 pub mod routes;
 pub mod server;

@@ -9,6 +9,7 @@ use crate::key_usage::KeyUsage;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::problem::Reply;
+use crate::remembered::Remembered;
 use crate::resolve::Resolver;
 use crate::routes::{AppRoute, RouteTable};
 use crate::sockets::OpenSockets;
@@ -17,10 +18,11 @@ use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::{Error, ErrorType, Result};
+use std::any::Any;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use wrnexus_policies::assertion::AssertionKey;
 use wrnexus_policies::{EntryKey, PolicyEngine, Role};
 
@@ -91,6 +93,13 @@ pub struct Ctx {
     pub app: Option<Arc<AppRoute>>,
     /// The peer's address.
     pub client_ip: Option<IpAddr>,
+    /// When the request arrived (its header read; monotonic, for timings
+    /// and the age of cached data)…
+    pub started: Instant,
+    /// …and in Unix seconds (for expiries).
+    pub unix_secs: i64,
+    /// What this connection's last session request resolved.
+    pub remembered: Option<Arc<Remembered>>,
 }
 
 impl Ctx {
@@ -160,7 +169,10 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
 /// Before anything else: adopt the request id, refuse ambiguous framing.
 fn early_refusal(gateway: &Gateway, session: &Session, ctx: &mut Ctx) -> Option<Reply> {
     let req = session.req_header();
-    let generated = std::mem::take(&mut ctx.request_id);
+    // One wall-clock reading serves the request id and every expiry check.
+    let wall = SystemTime::now();
+    ctx.unix_secs = crate::token_cache::unix_seconds(wall);
+    let generated = wrnexus_policies::ids::new_id_at(wall);
     ctx.client_ip = peer_ip(session);
     ctx.request_id = forwarded::request_id(
         &req.headers,
@@ -190,7 +202,10 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> Ctx {
         Ctx {
-            request_id: wrnexus_policies::ids::new_id(),
+            request_id: String::new(),
+            started: Instant::now(),
+            unix_secs: 0,
+            remembered: None,
             route: Route::App,
             identity: None,
             decision: "none",
@@ -206,7 +221,6 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         self.metrics.in_flight.inc();
         ctx.counted = true;
-        let started = Instant::now();
         let verdict = match early_refusal(self, session, ctx) {
             Some(reply) => Verdict::Refuse(reply),
             None => self.admit(session.req_header(), ctx).await,
@@ -214,7 +228,7 @@ impl ProxyHttp for Gateway {
         self.metrics
             .decision_seconds
             .with_label_values(&[ctx.decision])
-            .observe(started.elapsed().as_secs_f64());
+            .observe(ctx.started.elapsed().as_secs_f64());
         match verdict {
             Verdict::Forward => Ok(false),
             Verdict::Refuse(reply) => {
@@ -309,6 +323,26 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> Result<Option<std::time::Duration>> {
         cut_if_revoked(ctx).map(|()| None)
+    }
+
+    fn persist_connection_context(
+        &self,
+        _session: &Session,
+        ctx: &Ctx,
+    ) -> Option<Box<dyn Any + Send + Sync>> {
+        let memory = ctx.remembered.clone()?;
+        Some(Box::new(memory))
+    }
+
+    fn on_connection_reuse(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Ctx,
+        previous: Box<dyn Any + Send + Sync>,
+    ) {
+        if let Ok(memory) = previous.downcast::<Arc<Remembered>>() {
+            ctx.remembered = Some(*memory);
+        }
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {

@@ -37,6 +37,14 @@ impl Resolved {
     }
 }
 
+/// When a resolution was made from local entries alone: the cache's epoch
+/// then, and when the oldest entry it read was fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    epoch: u64,
+    oldest: Instant,
+}
+
 /// Why resolution stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
@@ -150,6 +158,21 @@ impl Resolver {
         workspace_id: &str,
         token: &str,
     ) -> Result<Resolved, ResolveError> {
+        self.resolve_at(claims, workspace_id, token, Instant::now())
+            .await
+            .map(|(resolved, _)| resolved)
+    }
+
+    /// [`Self::resolve`], judging the local entries' age at `now` (the
+    /// request's start, read by the caller). When everything was local, a
+    /// [`Stamp`] says until when the answer holds (see [`Self::holds`]).
+    pub async fn resolve_at(
+        &self,
+        claims: &SessionClaims,
+        workspace_id: &str,
+        token: &str,
+        now: Instant,
+    ) -> Result<(Resolved, Option<Stamp>), ResolveError> {
         let ask = || Ask::Session {
             workspace_id,
             token,
@@ -178,18 +201,32 @@ impl Resolver {
         // The workspace entry only for members: a non-member is never told
         // about it (the control plane leaves it out), so asking for it would
         // miss on every request. Steady state: all local and fresh, one look.
-        let local = self.cache.get_fresh(&keys, self.freshness());
+        let epoch = self.cache.epoch();
+        let (local, oldest) = self.cache.get_fresh(&keys, self.freshness(), now);
         if local[..3].iter().all(Option::is_some)
             && (local[3].is_some() || !member(local[2].as_deref()))
         {
             self.hits.inc();
-            return evaluate(claims, &local);
+            let stamp = oldest.map(|oldest| Stamp { epoch, oldest });
+            return evaluate(claims, &local).map(|resolved| (resolved, stamp));
         }
         let mut found = self.lookup(&keys[..3], ask()).await?;
         if member(found[2].as_deref()) {
             found.extend(self.lookup(&keys[3..], ask()).await?);
         }
-        evaluate(claims, &found)
+        evaluate(claims, &found).map(|resolved| (resolved, None))
+    }
+
+    /// Whether an answer stamped `stamp` still holds at `now`: no local
+    /// entry changed since (no invalidation, fetch or eviction), and the
+    /// oldest it rests on is still fresh enough. Counted as a cache hit.
+    pub fn holds(&self, stamp: &Stamp, now: Instant) -> bool {
+        let holds = self.cache.epoch() == stamp.epoch
+            && now.saturating_duration_since(stamp.oldest) <= self.freshness();
+        if holds {
+            self.hits.inc();
+        }
+        holds
     }
 
     /// Resolve an API key's entry and its workspace's. The caller checks
@@ -224,7 +261,7 @@ impl Resolver {
     /// The entries for `keys`: local ones still fresh, the rest fetched once
     /// however many requests wait for them (single flight).
     async fn lookup(&self, keys: &[&str], ask: Ask<'_>) -> Result<Found, ResolveError> {
-        let mut found: Found = self.cache.get_fresh(keys, self.freshness());
+        let (mut found, _) = self.cache.get_fresh(keys, self.freshness(), Instant::now());
         if found.iter().all(Option::is_some) {
             self.hits.inc();
             return Ok(found);

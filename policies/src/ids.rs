@@ -6,7 +6,13 @@ use rand::RngCore;
 
 /// A new time-ordered UUID (v7), as text.
 pub fn new_id() -> String {
-    let millis = std::time::SystemTime::now()
+    new_id_at(std::time::SystemTime::now())
+}
+
+/// A new time-ordered UUID (v7) for an event at `at` (a clock reading the
+/// caller already made).
+pub fn new_id_at(at: std::time::SystemTime) -> String {
+    let millis = at
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let mut random = [0u8; 10];
