@@ -112,6 +112,7 @@ impl Gateway {
         let named = workspace_path::named(path, &self.workspace_path_prefix);
         // The same token as this connection's last request, nothing changed
         // since: its claims and data as they were (see `remembered`).
+        // With the token cache off, nothing is remembered this way either.
         if let Some(memory) = ctx.remembered.clone()
             && let Some((claims, resolved)) = memory.reuse(
                 token,
@@ -151,6 +152,7 @@ impl Gateway {
         };
         if let Some(stamp) = stamp
             && workspace_id == claims.wid
+            && self.verifier.remembers()
         {
             ctx.remembered = Some(Arc::new(Remembered::new(
                 token,

@@ -85,6 +85,11 @@ impl Verifier {
         }
     }
 
+    /// Whether verifications are remembered (`token_cache_capacity` > 0).
+    pub fn remembers(&self) -> bool {
+        self.cache.capacity() > 0
+    }
+
     /// Verify `token`, from the cache when this exact token was verified
     /// under the current keys and has not expired.
     pub fn verify(&self, keys: &KeyRing, token: &str) -> Result<Arc<SessionClaims>, AuthnError> {

@@ -13,7 +13,8 @@
 //! The decision itself is made afresh each time (the policy engine's own
 //! memo answers it), so a different path, method or policy set is decided
 //! as it should be. A connection only ever remembers what it was itself
-//! allowed to learn; nothing crosses connections.
+//! allowed to learn; nothing crosses connections. With the token cache
+//! turned off (`token_cache_capacity = 0`) nothing is remembered.
 
 use crate::keys::KeyRing;
 use crate::resolve::{Resolved, Resolver, Stamp};

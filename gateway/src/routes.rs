@@ -142,13 +142,18 @@ impl AppRoute {
 
 /// The host a request names, lowercased, without port.
 pub fn request_host(host_header: Option<&str>) -> Option<String> {
+    bare_host(host_header).map(str::to_ascii_lowercase)
+}
+
+/// The host a request names, without port or trailing dot, as written.
+fn bare_host(host_header: Option<&str>) -> Option<&str> {
     let host = host_header?.trim();
     let bare = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
-    (!bare.is_empty()).then(|| bare.trim_end_matches('.').to_ascii_lowercase())
+    (!bare.is_empty()).then(|| bare.trim_end_matches('.'))
 }
 
 /// Every route, host-specific first, longest prefix first.
@@ -216,10 +221,15 @@ impl RouteTable {
     /// The route for a request: among routes naming its host, the longest
     /// matching prefix; failing that, the same among host-less routes.
     pub fn find(&self, host_header: Option<&str>, path: &str) -> Option<&Arc<AppRoute>> {
-        let host = request_host(host_header);
+        let host = bare_host(host_header);
+        let serves = |wanted: &Option<String>| match (wanted, host) {
+            (None, _) => true,
+            (Some(wanted), Some(host)) => wanted.eq_ignore_ascii_case(host),
+            (Some(_), None) => false,
+        };
         self.routes
             .iter()
-            .find(|r| (r.host.is_none() || r.host == host) && under(path, &r.config.path_prefix))
+            .find(|r| serves(&r.host) && under(path, &r.config.path_prefix))
     }
 
     /// The Cedar action for a request, or `None` when no route serves it.

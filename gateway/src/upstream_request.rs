@@ -98,7 +98,12 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
     for name in headers::names_to_strip(fields) {
         fields.remove(name.as_str());
     }
-    fields.reserve(ADDED);
+    fields.try_reserve(ADDED).map_err(|e| {
+        Error::explain(
+            ErrorType::InvalidHTTPHeader,
+            format!("too many headers: {e}"),
+        )
+    })?;
     for (name, value) in
         forwarded::forwarding_headers(client, forward.client_ip, forward.trusted_proxies)
     {
