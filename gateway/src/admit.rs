@@ -8,11 +8,11 @@ use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Identity, Route, Who};
 use crate::remembered::Remembered;
-use crate::resolve::ResolveError;
+use crate::resolve::{ResolveError, Resolved};
 use crate::workspace_path;
 use pingora::http::RequestHeader;
 use std::sync::Arc;
-use wrnexus_policies::{Action, DecisionRequest, PolicyEngine, Principal};
+use wrnexus_policies::{Action, DecisionRequest, PolicyEngine, Principal, SessionClaims};
 
 /// What a decision is about.
 struct Subject<'a> {
@@ -20,7 +20,7 @@ struct Subject<'a> {
     who: Who,
     session_id: Option<String>,
     workspace_id: &'a str,
-    resolved: &'a crate::resolve::Resolved,
+    resolved: &'a Resolved,
 }
 
 /// Whether a request may pass.
@@ -111,10 +111,11 @@ impl Gateway {
         // A path may name the workspace; otherwise the cookie does.
         let named = workspace_path::named(path, &self.workspace_path_prefix);
         // The same token as this connection's last request, nothing changed
-        // since: its claims and data as they were (see `remembered`).
-        // With the token cache off, nothing is remembered this way either.
-        if let Some(memory) = ctx.remembered.clone()
-            && let Some((claims, resolved)) = memory.reuse(
+        // since: its claims and data as they were (see `remembered`). With
+        // the token cache off, nothing is remembered this way either.
+        let memory = ctx.remembered.clone();
+        let reused = memory.as_deref().and_then(|m| {
+            m.reuse(
                 token,
                 named,
                 &self.keys,
@@ -122,46 +123,45 @@ impl Gateway {
                 ctx.started,
                 ctx.unix_secs,
             )
-        {
-            return self.decide(
-                req,
-                Subject {
-                    principal: Principal::User(&claims.sub),
-                    who: Who::User(claims.sub.clone()),
-                    session_id: Some(claims.sid.clone()),
-                    workspace_id: &claims.wid,
-                    resolved,
-                },
-                ctx,
-            );
-        }
-        let generation = self.keys.generation();
-        let claims = match self.verifier.verify_at(&self.keys, token, ctx.unix_secs) {
-            Ok(c) => c,
-            Err(e) => return refuse_authn(e, ctx),
+        });
+        let fresh: (Arc<SessionClaims>, Resolved);
+        let (claims, resolved) = match reused {
+            Some(remembered) => remembered,
+            None => {
+                let generation = self.keys.generation();
+                let claims = match self.verifier.verify_at(&self.keys, token, ctx.unix_secs) {
+                    Ok(c) => c,
+                    Err(e) => return refuse_authn(e, ctx),
+                };
+                let workspace_id = named.unwrap_or(&claims.wid);
+                let (resolved, stamp) = match self
+                    .resolver
+                    .resolve_at(&claims, workspace_id, token, ctx.started)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(ResolveError::Revoked) => {
+                        return refuse_authn(AuthnError::Revoked, ctx);
+                    }
+                    Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
+                };
+                if let Some(stamp) = stamp
+                    && workspace_id == claims.wid
+                    && self.verifier.remembers()
+                {
+                    ctx.remembered = Some(Arc::new(Remembered::new(
+                        token,
+                        claims.clone(),
+                        generation,
+                        resolved.clone(),
+                        stamp,
+                    )));
+                }
+                fresh = (claims, resolved);
+                (&fresh.0, &fresh.1)
+            }
         };
         let workspace_id = named.unwrap_or(&claims.wid);
-        let (resolved, stamp) = match self
-            .resolver
-            .resolve_at(&claims, workspace_id, token, ctx.started)
-            .await
-        {
-            Ok(r) => r,
-            Err(ResolveError::Revoked) => return refuse_authn(AuthnError::Revoked, ctx),
-            Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
-        };
-        if let Some(stamp) = stamp
-            && workspace_id == claims.wid
-            && self.verifier.remembers()
-        {
-            ctx.remembered = Some(Arc::new(Remembered::new(
-                token,
-                claims.clone(),
-                generation,
-                resolved.clone(),
-                stamp,
-            )));
-        }
         if named.is_some_and(|w| w != claims.wid) {
             if resolved.role.is_none() {
                 // Whether it exists is not a non-member's business.
@@ -185,7 +185,7 @@ impl Gateway {
                 who: Who::User(claims.sub.clone()),
                 session_id: Some(claims.sid.clone()),
                 workspace_id,
-                resolved: &resolved,
+                resolved,
             },
             ctx,
         )
@@ -239,7 +239,7 @@ impl Gateway {
         let workspace_id = workspace_path::named(path, &self.workspace_path_prefix)
             .or(header_named)
             .unwrap_or(&grant.workspace_id);
-        let resolved = crate::resolve::Resolved {
+        let resolved = Resolved {
             role: Some(grant.role_ceiling),
             status,
             plan,

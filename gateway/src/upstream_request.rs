@@ -44,22 +44,19 @@ pub struct Forward<'a> {
     pub assertion: Option<&'a (AssertionKey, String)>,
 }
 
+fn invalid(e: impl std::fmt::Display) -> Box<Error> {
+    Error::explain(
+        ErrorType::InvalidHTTPHeader,
+        format!("a forwarded header value: {e}"),
+    )
+}
+
 fn value(text: String) -> Result<HeaderValue> {
-    HeaderValue::try_from(text).map_err(|e| {
-        Error::explain(
-            ErrorType::InvalidHTTPHeader,
-            format!("a forwarded header value: {e}"),
-        )
-    })
+    HeaderValue::try_from(text).map_err(invalid)
 }
 
 fn copy(text: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(text).map_err(|e| {
-        Error::explain(
-            ErrorType::InvalidHTTPHeader,
-            format!("a forwarded header value: {e}"),
-        )
-    })
+    HeaderValue::from_str(text).map_err(invalid)
 }
 
 /// Edit `header`'s fields as a plain map; method, target, version and
