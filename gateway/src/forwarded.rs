@@ -102,17 +102,8 @@ fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn single(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut all = headers.get_all(name).iter();
-    let first = all.next()?;
-    if all.next().is_some() {
-        return None;
-    }
-    first
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
+    let value = single_value(headers, name)?;
+    value.to_str().ok().map(str::to_string)
 }
 
 /// The request id of a request: the client's from a trusted proxy when

@@ -181,6 +181,23 @@ mod tests {
         }
     }
 
+    /// A request from an untrusted peer without an address, no assertion.
+    fn forward<'a>(
+        request_id: &'a str,
+        trusted_proxies: &'a TrustedProxies,
+        session_cookie: Option<&'a str>,
+        identity: Option<&'a Identity>,
+    ) -> Forward<'a> {
+        Forward {
+            request_id,
+            client_ip: None,
+            trusted_proxies,
+            session_cookie,
+            identity,
+            assertion: None,
+        }
+    }
+
     fn rewritten(target: &[u8], forward: &Forward) -> Result<RequestHeader> {
         let original = client(target)?;
         let mut upstream = original.clone();
@@ -201,12 +218,8 @@ mod tests {
         let identity = alice();
         let trusted = TrustedProxies::default();
         let forward = Forward {
-            request_id: "r1",
             client_ip: "203.0.113.9".parse().ok(),
-            trusted_proxies: &trusted,
-            session_cookie: Some("sess"),
-            identity: Some(&identity),
-            assertion: None,
+            ..forward("r1", &trusted, Some("sess"), Some(&identity))
         };
         let h = rewritten(b"/items?x=1", &forward)?;
         assert_eq!(get(&h, "x-workspace-id"), ["w1"]);
@@ -236,14 +249,7 @@ mod tests {
     #[test]
     fn the_control_plane_keeps_the_cookie_and_gets_no_identity() -> Result<()> {
         let trusted = TrustedProxies::default();
-        let forward = Forward {
-            request_id: "r2",
-            client_ip: None,
-            trusted_proxies: &trusted,
-            session_cookie: None,
-            identity: None,
-            assertion: None,
-        };
+        let forward = forward("r2", &trusted, None, None);
         let h = rewritten(b"/.wrnexus/whoami", &forward)?;
         assert_eq!(get(&h, "cookie"), ["theme=dark; sess=token; lang=en"]);
         assert!(get(&h, "x-workspace-id").is_empty());
@@ -255,14 +261,7 @@ mod tests {
     #[test]
     fn a_target_the_uri_does_not_reproduce_is_kept() -> Result<()> {
         let trusted = TrustedProxies::default();
-        let forward = Forward {
-            request_id: "r3",
-            client_ip: None,
-            trusted_proxies: &trusted,
-            session_cookie: Some("sess"),
-            identity: None,
-            assertion: None,
-        };
+        let forward = forward("r3", &trusted, Some("sess"), None);
         let h = rewritten(b"http://app.example.com/a?b=1", &forward)?;
         assert_eq!(h.raw_path(), b"http://app.example.com/a?b=1");
         assert_eq!(h.uri.path(), "/a");
