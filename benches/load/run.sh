@@ -254,13 +254,30 @@ export RATE
 
 echo "proxy on CPU $PROXY_CPU; wrk, h2load, upstream nginx and control plane on CPU $LOAD_CPU"
 echo "$ROUNDS rounds × ${#SCENARIOS[@]} scenarios × (wrk ${DURATION}s + h2load ${DURATION}s at $RATE req/s)"
+# Each round runs every scenario's wrk first, then every scenario's fixed
+# rate, so that the closed-loop runs being compared are minutes apart at
+# most; every other round takes the scenarios in reverse order, so that a
+# drift of the machine's speed over a round favours none of them.
+selected=()
+for s in "${SCENARIOS[@]}"; do
+  IFS='|' read -r name _ <<<"$s"
+  if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then continue; fi
+  selected+=("$s")
+done
 for round in $(seq 1 "$ROUNDS"); do
-  for s in "${SCENARIOS[@]}"; do
+  order=("${selected[@]}")
+  if ((round % 2 == 0)); then
+    order=()
+    for ((i = ${#selected[@]} - 1; i >= 0; i--)); do order+=("${selected[$i]}"); done
+  fi
+  for s in "${order[@]}"; do
     IFS='|' read -r name pid url header <<<"$s"
-    if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then continue; fi
     # Warm: fills the token and decision caches, opens upstream connections.
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s ${header:+-H "$header"} "$url" >/dev/null
     run_wrk "$name" "$pid" "$url" "$header" "$round"
+  done
+  for s in "${order[@]}"; do
+    IFS='|' read -r name pid url header <<<"$s"
     run_h2load "$name" "$pid" "$url" "$header" "$round"
   done
   echo "round $round done"
@@ -294,4 +311,20 @@ for n in names:
     rps, cpu = med(n, "wrk", 3), med(n, "h2load", 8)
     print(f"{n:<12} {rps:>10.0f} {rps / base_rps:>6.2f} {lat(n, 'wrk', 4):>9} {lat(n, 'wrk', 5):>9} "
           f"{lat(n, 'h2load', 4):>9} {lat(n, 'h2load', 5):>9} {cpu:>10.1f} {cpu / base_cpu:>9.2f}")
+# The same ratio round by round (each pair of wrk runs close in time).
+def per_round(name):
+    by_round = {}
+    for r in rows:
+        if r[1] == "wrk" and r[0] in (name, "passthrough"):
+            by_round.setdefault(r[2], {})[r[0]] = float(r[3])
+    return [v[name] / v["passthrough"] for _, v in sorted(by_round.items(), key=lambda kv: int(kv[0]))
+            if name in v and "passthrough" in v and v["passthrough"] > 0]
+print()
+print("wrk req/s vs passthrough, round by round (median):")
+for n in names:
+    if n == "passthrough":
+        continue
+    ratios = per_round(n)
+    if ratios:
+        print(f"{n:<12} {' '.join(f'{x:.2f}' for x in ratios)}  (median {statistics.median(ratios):.2f})")
 PY

@@ -141,13 +141,13 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
     println!(
         "decision: {}  (id {})",
         if decision.allowed { "allow" } else { "deny" },
-        decision.id
+        decision.id()
     );
     if decision.policies.is_empty() {
         println!("determining policies: none");
     } else {
         println!("determining policies:");
-        for id in &decision.policies {
+        for id in decision.policies.iter() {
             let origin = engine
                 .origin(id)
                 .map_or(String::new(), |o| format!("{}:{}", o.file, o.line));

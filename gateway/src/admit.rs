@@ -4,9 +4,10 @@
 
 use crate::api_key;
 use crate::authn::{self, AuthnError};
+use crate::identity::{Identity, Who};
 use crate::path;
 use crate::problem::{Reply, wants_html};
-use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Identity, Route, Who};
+use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Route};
 use crate::remembered::Remembered;
 use crate::resolve::{ResolveError, Resolved};
 use crate::workspace_path;
@@ -17,10 +18,12 @@ use wrnexus_policies::{Action, DecisionRequest, PolicyEngine, Principal, Session
 /// What a decision is about.
 struct Subject<'a> {
     principal: Principal<'a>,
-    who: Who,
-    session_id: Option<String>,
+    session_id: Option<&'a str>,
     workspace_id: &'a str,
     resolved: &'a Resolved,
+    /// The identity an allow forwards, when already made (a connection's
+    /// memory keeps it); otherwise made from the fields above.
+    known: Option<&'a Arc<Identity>>,
 }
 
 /// Whether a request may pass.
@@ -104,8 +107,11 @@ impl Gateway {
         if let Some(key) = api_key::presented(&req.headers) {
             return self.admit_key(req, key, ctx).await;
         }
-        let token = match authn::session_token(&req.headers, &self.cookie_name) {
-            Ok(t) => t,
+        let token = match authn::session_cookie(&req.headers, &self.cookie_name) {
+            Ok((token, alone)) => {
+                ctx.session_cookie_alone = alone;
+                token
+            }
             Err(e) => return refuse_authn(e, ctx),
         };
         // A path may name the workspace; otherwise the cookie does.
@@ -125,8 +131,12 @@ impl Gateway {
             )
         });
         let fresh: (Arc<SessionClaims>, Resolved);
-        let (claims, resolved) = match reused {
-            Some(remembered) => remembered,
+        let (claims, resolved, known) = match reused {
+            Some(remembered) => (
+                remembered.claims(),
+                remembered.resolved(),
+                remembered.identity(),
+            ),
             None => {
                 let generation = self.keys.generation();
                 let claims = match self.verifier.verify_at(&self.keys, token, ctx.unix_secs) {
@@ -134,11 +144,12 @@ impl Gateway {
                     Err(e) => return refuse_authn(e, ctx),
                 };
                 let workspace_id = named.unwrap_or(&claims.wid);
-                let (resolved, stamp) = match self
+                // Boxed: a resolution that may fetch is a large future, and
+                // left inline it would size (and allocate) every request's.
+                let resolving = self
                     .resolver
-                    .resolve_at(&claims, workspace_id, token, ctx.started)
-                    .await
-                {
+                    .resolve_at(&claims, workspace_id, token, ctx.started);
+                let (resolved, stamp) = match Box::pin(resolving).await {
                     Ok(r) => r,
                     Err(ResolveError::Revoked) => {
                         return refuse_authn(AuthnError::Revoked, ctx);
@@ -158,7 +169,7 @@ impl Gateway {
                     )));
                 }
                 fresh = (claims, resolved);
-                (&fresh.0, &fresh.1)
+                (&fresh.0, &fresh.1, None)
             }
         };
         let workspace_id = named.unwrap_or(&claims.wid);
@@ -182,10 +193,10 @@ impl Gateway {
             req,
             Subject {
                 principal: Principal::User(&claims.sub),
-                who: Who::User(claims.sub.clone()),
-                session_id: Some(claims.sid.clone()),
+                session_id: Some(&claims.sid),
                 workspace_id,
                 resolved,
+                known,
             },
             ctx,
         )
@@ -214,7 +225,9 @@ impl Gateway {
             Ok(k) => k,
             Err(e) => return refused(e, None, ctx),
         };
-        let (entry, workspace) = match self.resolver.resolve_key(key.id, key.token).await {
+        // Boxed, as a session's resolution is (see `admit`).
+        let resolving = self.resolver.resolve_key(key.id, key.token);
+        let (entry, workspace) = match Box::pin(resolving).await {
             Ok(found) => found,
             Err(ResolveError::Revoked) => {
                 return refused(api_key::KeyError::Refused, Some(key.id), ctx);
@@ -252,10 +265,10 @@ impl Gateway {
                     id: key.id,
                     workspace_id: &grant.workspace_id,
                 },
-                who: Who::ApiKey(key.id.to_string()),
                 session_id: None,
                 workspace_id,
                 resolved: &resolved,
+                known: None,
             },
             ctx,
         );
@@ -303,7 +316,7 @@ impl Gateway {
                     .inc();
                 tracing::info!(
                     request_id = %ctx.request_id,
-                    decision_id = %decision.id,
+                    decision_id = %decision.id(),
                     live = label(decision.allowed),
                     shadow = label(candidate.allowed),
                     live_policies = ?decision.policies,
@@ -317,8 +330,8 @@ impl Gateway {
         if decision.allowed {
             tracing::debug!(
                 request_id = %ctx.request_id,
-                decision_id = %decision.id,
-                principal = ?subject.who,
+                decision_id = %decision.id(),
+                principal = ?subject.principal,
                 workspace_id = %subject.workspace_id,
                 action = %action,
                 policies = ?decision.policies,
@@ -327,8 +340,8 @@ impl Gateway {
         } else {
             tracing::info!(
                 request_id = %ctx.request_id,
-                decision_id = %decision.id,
-                principal = ?subject.who,
+                decision_id = %decision.id(),
+                principal = ?subject.principal,
                 workspace_id = %subject.workspace_id,
                 action = %action,
                 policies = ?decision.policies,
@@ -338,13 +351,20 @@ impl Gateway {
         }
         match (decision.allowed, resolved.role) {
             (true, Some(role)) => {
+                let identity = match subject.known {
+                    Some(known) => Arc::clone(known),
+                    None => match Identity::new(
+                        Who::from(subject.principal),
+                        subject.workspace_id.to_string(),
+                        role,
+                        subject.session_id.map(str::to_string),
+                    ) {
+                        Ok(made) => Arc::new(made),
+                        Err(e) => return unforwardable(&e.to_string(), ctx),
+                    },
+                };
                 ctx.decision = "allow";
-                ctx.identity = Some(Identity {
-                    principal: subject.who,
-                    workspace_id: subject.workspace_id.to_string(),
-                    role,
-                    session_id: subject.session_id,
-                });
+                ctx.identity = Some(identity);
                 Verdict::Forward
             }
             (_, role) => {
@@ -375,7 +395,7 @@ impl Gateway {
                     403,
                     code,
                     &detail,
-                    Some(&decision.id),
+                    Some(decision.id()),
                     &ctx.request_id,
                 ))
             }
@@ -383,15 +403,23 @@ impl Gateway {
     }
 }
 
+/// An allowed identity that cannot be written as headers (ids come from the
+/// control plane, so this is a fault, not a client's doing): fail closed.
+fn unforwardable(why: &str, ctx: &mut Ctx) -> Verdict {
+    tracing::error!(request_id = %ctx.request_id, reason = %why, "identity not forwardable");
+    let detail = "the verified identity cannot be forwarded; nothing was sent to the app";
+    fail_closed(ctx, 500, "identity_unforwardable", detail)
+}
+
 /// Backend trouble: fail closed with 503.
 fn unavailable(why: &str, ctx: &mut Ctx) -> Verdict {
-    ctx.decision = "error";
     tracing::warn!(request_id = %ctx.request_id, reason = %why, "failing closed");
-    Verdict::Refuse(Reply::problem(
-        503,
-        "backend_unavailable",
-        "authorization data is unavailable; try again shortly",
-        None,
-        &ctx.request_id,
-    ))
+    let detail = "authorization data is unavailable; try again shortly";
+    fail_closed(ctx, 503, "backend_unavailable", detail)
+}
+
+/// Refuse as a fault of the gateway's own (decision `error`).
+fn fail_closed(ctx: &mut Ctx, status: u16, code: &str, detail: &str) -> Verdict {
+    ctx.decision = "error";
+    Verdict::Refuse(Reply::problem(status, code, detail, None, &ctx.request_id))
 }

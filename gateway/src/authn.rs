@@ -38,22 +38,39 @@ impl AuthnError {
 /// The session token from the `Cookie` header(s). Two cookies of that name
 /// are refused: which one a backend would pick is ambiguous.
 pub fn session_token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Result<&'h str, AuthnError> {
+    session_cookie(headers, cookie_name).map(|(token, _)| token)
+}
+
+/// The session token, and whether it is the request's only cookie (then
+/// the app, which never sees the session cookie, is sent no `Cookie`).
+pub fn session_cookie<'h>(
+    headers: &'h HeaderMap,
+    cookie_name: &str,
+) -> Result<(&'h str, bool), AuthnError> {
     let mut found = None;
+    let mut others = false;
     for value in headers.get_all(COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
+        let Ok(value) = value.to_str() else {
+            others = true;
+            continue;
+        };
         for pair in value.split(';') {
             let pair = pair.trim();
-            if let Some((name, token)) = pair.split_once('=')
-                && name.trim() == cookie_name
-            {
-                if found.is_some() {
-                    return Err(AuthnError::DuplicateCookie);
+            match pair.split_once('=') {
+                Some((name, token)) if name.trim() == cookie_name => {
+                    if found.is_some() {
+                        return Err(AuthnError::DuplicateCookie);
+                    }
+                    found = Some(token.trim().trim_matches('"'));
                 }
-                found = Some(token.trim().trim_matches('"'));
+                _ => others |= !pair.is_empty(),
             }
         }
     }
-    found.filter(|t| !t.is_empty()).ok_or(AuthnError::Missing)
+    match found.filter(|t| !t.is_empty()) {
+        Some(token) => Ok((token, !others)),
+        None => Err(AuthnError::Missing),
+    }
 }
 
 /// Verifies session JWTs: EdDSA only; `exp`, `iss`, `aud` required.
@@ -157,6 +174,9 @@ mod tests {
         let h = headers(&["a=1; s=tok; b=2"]);
         assert_eq!(session_token(&h, "s"), Ok("tok"));
         assert_eq!(session_token(&h, "missing"), Err(AuthnError::Missing));
+        assert_eq!(session_cookie(&h, "s"), Ok(("tok", false)));
+        let alone = headers(&["s=tok", " ; "]);
+        assert_eq!(session_cookie(&alone, "s"), Ok(("tok", true)));
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //! values are kept only when the peer is a configured trusted proxy.
 
 use http::HeaderMap;
-use http::header::{HeaderName, HeaderValue};
+use http::header::{HOST, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A bad `trusted_proxies` entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,7 +91,7 @@ pub fn sane_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b',' | b';' | b'\\'))
 }
 
-fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
+fn joined(headers: &HeaderMap, name: HeaderName) -> Option<String> {
     let values: Vec<&str> = headers
         .get_all(name)
         .iter()
@@ -101,7 +102,7 @@ fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
     (!values.is_empty()).then(|| values.join(", "))
 }
 
-fn single(headers: &HeaderMap, name: &str) -> Option<String> {
+fn single(headers: &HeaderMap, name: HeaderName) -> Option<String> {
     let value = single_value(headers, name)?;
     value.to_str().ok().map(str::to_string)
 }
@@ -116,7 +117,7 @@ pub fn request_id(
 ) -> String {
     trusted
         .trusts(peer)
-        .then(|| single(client, "x-request-id"))
+        .then(|| single(client, X_REQUEST_ID))
         .flatten()
         .filter(|id| sane_request_id(id))
         .unwrap_or(generated)
@@ -147,7 +148,7 @@ fn address_text(ip: IpAddr) -> String {
 }
 
 /// The one value of `name`, trimmed, shared with `headers` when it can be.
-fn single_value(headers: &HeaderMap, name: &str) -> Option<HeaderValue> {
+fn single_value(headers: &HeaderMap, name: HeaderName) -> Option<HeaderValue> {
     let mut all = headers.get_all(name).iter();
     let first = all.next()?;
     if all.next().is_some() {
@@ -174,7 +175,7 @@ pub fn forwarding_headers(
     let mut out = Vec::with_capacity(3);
     if let Some(peer) = peer.map(address_text) {
         let chain = from_proxy
-            .then(|| joined(client, "x-forwarded-for"))
+            .then(|| joined(client, X_FORWARDED_FOR))
             .flatten();
         let text = match chain {
             Some(chain) => format!("{chain}, {peer}"),
@@ -186,15 +187,15 @@ pub fn forwarding_headers(
         }
     }
     let https = from_proxy
-        .then(|| single(client, "x-forwarded-proto"))
+        .then(|| single(client, X_FORWARDED_PROTO))
         .flatten()
         .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     let proto = if https { "https" } else { "http" };
     out.push((X_FORWARDED_PROTO, HeaderValue::from_static(proto)));
     let host = from_proxy
-        .then(|| single_value(client, "x-forwarded-host"))
+        .then(|| single_value(client, X_FORWARDED_HOST))
         .flatten()
-        .or_else(|| single_value(client, "host"));
+        .or_else(|| single_value(client, HOST));
     if let Some(host) = host {
         out.push((X_FORWARDED_HOST, host));
     }

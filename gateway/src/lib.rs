@@ -8,6 +8,9 @@
 //! - [`proxy`] — the life of a request (authn → resolve → decide → forward);
 //!   the admission phase (authn → resolve → decide) is in `admit`.
 //! - [`authn`] — the session cookie and JWT verification.
+//! - [`identity`] — the verified identity an allowed request carries.
+//! - [`remembered`] — what a keep-alive connection keeps of its last
+//!   session request.
 //! - [`api_key`] — `Bearer wrn_…` keys checked against their pushed entry.
 //! - [`workspace_path`] — `/w/{workspace_id}/…` links; [`switch`] re-issues
 //!   the cookie when such a link leads into another workspace.
@@ -28,7 +31,8 @@
 //! - [`sockets`] — open WebSocket connections, cut when what they
 //!   depend on changes.
 //! - [`reload`] — hot reload of the policy directory (watch and SIGHUP).
-//! - [`metrics`] and [`admin`] — Prometheus metrics, `/live`, `/ready`.
+//! - [`metrics`] and [`admin`] — Prometheus metrics, `/live`, `/ready`;
+//!   [`request_metrics`] keeps the series each request touches.
 //! - [`demo`] — the echoing demo upstream of `wrnexus dev`.
 //! - [`server`] — wiring and running it all.
 //! - [`passthrough`] — benchmark reference only: a bare proxy with **no
@@ -44,6 +48,7 @@ pub mod demo;
 pub mod forwarded;
 pub mod framing;
 pub mod headers;
+pub mod identity;
 pub mod invalidation;
 pub mod key_usage;
 pub mod key_usage_report;
@@ -55,6 +60,7 @@ pub mod problem;
 pub mod proxy;
 pub mod reload;
 pub mod remembered;
+pub mod request_metrics;
 pub mod resolve;
 pub mod routes;
 pub mod server;

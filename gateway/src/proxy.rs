@@ -5,11 +5,13 @@ use crate::admit::Verdict;
 use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
+pub use crate::identity::{Identity, Who};
 use crate::key_usage::KeyUsage;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::problem::Reply;
 use crate::remembered::Remembered;
+use crate::request_metrics::{RequestSeries, RouteSeries};
 use crate::resolve::Resolver;
 use crate::routes::{AppRoute, RouteTable};
 use crate::sockets::OpenSockets;
@@ -23,8 +25,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
+use wrnexus_policies::PolicyEngine;
 use wrnexus_policies::assertion::AssertionKey;
-use wrnexus_policies::{EntryKey, PolicyEngine, Role};
 
 /// Paths under this prefix belong to the control plane.
 pub const CONTROL_PLANE_PREFIX: &str = "/.wrnexus/";
@@ -38,47 +40,12 @@ pub enum Route {
     ControlPlane,
 }
 
-/// The verified identity forwarded to the app.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub principal: Who,
-    pub workspace_id: String,
-    pub role: Role,
-    /// The session behind a person's request.
-    pub session_id: Option<String>,
-}
-
-impl Identity {
-    /// The decision data this identity's access rests on.
-    fn depends_on(&self) -> Vec<String> {
-        let mut keys = vec![EntryKey::Workspace(self.workspace_id.clone()).cache_key()];
-        match &self.principal {
-            Who::User(user) => {
-                keys.push(EntryKey::membership(&self.workspace_id, user).cache_key());
-                keys.push(EntryKey::User(user.clone()).cache_key());
-            }
-            Who::ApiKey(key) => keys.push(EntryKey::ApiKey(key.clone()).cache_key()),
-        }
-        if let Some(sid) = &self.session_id {
-            keys.push(EntryKey::Session(sid.clone()).cache_key());
-        }
-        keys
-    }
-}
-
-/// Who acts: a person, or an API key.
-#[derive(Debug, Clone)]
-pub enum Who {
-    User(String),
-    ApiKey(String),
-}
-
 /// Per-request state.
 #[derive(Debug)]
 pub struct Ctx {
     pub request_id: String,
     pub route: Route,
-    pub identity: Option<Identity>,
+    pub identity: Option<Arc<Identity>>,
     pub decision: &'static str,
     /// A re-issued session cookie for the client (a deep link switched
     /// the workspace).
@@ -100,15 +67,18 @@ pub struct Ctx {
     pub unix_secs: i64,
     /// What this connection's last session request resolved.
     pub remembered: Option<Arc<Remembered>>,
+    /// The session cookie was the request's only cookie.
+    pub session_cookie_alone: bool,
 }
 
-impl Ctx {
-    /// The metrics label: the app route's name, or `control_plane`.
-    fn route_label(&self) -> &str {
-        match (self.route, &self.app) {
-            (Route::ControlPlane, _) => "control_plane",
-            (Route::App, Some(app)) => app.name(),
-            (Route::App, None) => "none",
+impl Gateway {
+    /// The series of the request's route (labelled by the app route's name,
+    /// `control_plane`, or `none`).
+    fn route_series(&self, ctx: &Ctx) -> &RouteSeries {
+        match (ctx.route, &ctx.app) {
+            (Route::ControlPlane, _) => self.series.control_plane(),
+            (Route::App, Some(app)) => self.series.app(app.index()),
+            (Route::App, None) => self.series.unrouted(),
         }
     }
 }
@@ -123,6 +93,8 @@ pub struct Gateway {
     /// A candidate set decided beside the live one, never enforced.
     pub shadow: Option<Arc<RwLock<Arc<PolicyEngine>>>>,
     pub metrics: Metrics,
+    /// The series each request touches, looked up once.
+    pub series: RequestSeries,
     pub cookie_name: String,
     pub routes: RouteTable,
     pub trusted_proxies: TrustedProxies,
@@ -206,6 +178,7 @@ impl ProxyHttp for Gateway {
             started: Instant::now(),
             unix_secs: 0,
             remembered: None,
+            session_cookie_alone: false,
             route: Route::App,
             identity: None,
             decision: "none",
@@ -225,10 +198,9 @@ impl ProxyHttp for Gateway {
             Some(reply) => Verdict::Refuse(reply),
             None => self.admit(session.req_header(), ctx).await,
         };
-        self.metrics
+        self.series
             .decision_seconds
-            .with_label_values(&[ctx.decision])
-            .observe(ctx.started.elapsed().as_secs_f64());
+            .observe(ctx.decision, ctx.started.elapsed().as_secs_f64());
         match verdict {
             Verdict::Forward => Ok(false),
             Verdict::Refuse(reply) => {
@@ -262,7 +234,7 @@ impl ProxyHttp for Gateway {
         let public = ctx.app.as_ref().is_some_and(|app| app.is_public());
         let identity = match ctx.identity.as_ref() {
             _ if !app || public => None,
-            Some(identity) => Some(identity),
+            Some(identity) => Some(&**identity),
             None => {
                 return Err(Error::explain(
                     ErrorType::HTTPStatus(403),
@@ -275,6 +247,7 @@ impl ProxyHttp for Gateway {
             client_ip: ctx.client_ip,
             trusted_proxies: &self.trusted_proxies,
             session_cookie: app.then_some(self.cookie_name.as_str()),
+            session_cookie_alone: ctx.session_cookie_alone,
             identity,
             assertion: self.assertion.as_ref(),
         };
@@ -288,10 +261,8 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> Result<()> {
         if let Some(started) = ctx.upstream_started.take() {
-            self.metrics
-                .upstream_seconds
-                .with_label_values(&[ctx.route_label()])
-                .observe(started.elapsed().as_secs_f64());
+            self.route_series(ctx)
+                .observe_upstream(started.elapsed().as_secs_f64());
         }
         if let Some(cookie) = ctx.set_cookie.take() {
             upstream.append_header("set-cookie", cookie)?;
@@ -349,12 +320,9 @@ impl ProxyHttp for Gateway {
         if ctx.counted {
             self.metrics.in_flight.dec();
         }
-        let status = session
+        let (code, text) = session
             .response_written()
-            .map_or("0", |r| r.status.as_str());
-        self.metrics
-            .requests
-            .with_label_values(&[ctx.route_label(), ctx.decision, status])
-            .inc();
+            .map_or((0, "0"), |r| (r.status.as_u16(), r.status.as_str()));
+        self.route_series(ctx).count(ctx.decision, code, text);
     }
 }

@@ -12,10 +12,12 @@
 //!
 //! The decision itself is made afresh each time (the policy engine's own
 //! memo answers it), so a different path, method or policy set is decided
-//! as it should be. A connection only ever remembers what it was itself
+//! as it should be; only the identity an allow forwards (its header values
+//! made) is kept, as it follows from the claims and the data alone. A connection only ever remembers what it was itself
 //! allowed to learn; nothing crosses connections. With the token cache
 //! turned off (`token_cache_capacity = 0`) nothing is remembered.
 
+use crate::identity::{Identity, Who};
 use crate::keys::KeyRing;
 use crate::resolve::{Resolved, Resolver, Stamp};
 use std::sync::Arc;
@@ -30,6 +32,8 @@ pub struct Remembered {
     generation: u64,
     resolved: Resolved,
     stamp: Stamp,
+    /// What an allow forwards, for a member.
+    identity: Option<Arc<Identity>>,
 }
 
 impl Remembered {
@@ -41,18 +45,41 @@ impl Remembered {
         resolved: Resolved,
         stamp: Stamp,
     ) -> Self {
+        let identity = resolved.role.and_then(|role| {
+            let who = Who::User(claims.sub.clone());
+            let session = Some(claims.sid.clone());
+            Identity::new(who, claims.wid.clone(), role, session)
+                .ok()
+                .map(Arc::new)
+        });
         Remembered {
             token: token.into(),
             claims,
             generation,
             resolved,
             stamp,
+            identity,
         }
     }
 
-    /// The claims and data for `token` in its own workspace (`named`: the
-    /// one the path names, if any), if they still hold at `now` (monotonic)
-    /// and `unix_secs`.
+    /// The token's verified claims.
+    pub fn claims(&self) -> &Arc<SessionClaims> {
+        &self.claims
+    }
+
+    /// The decision data resolved for them, in the token's workspace.
+    pub fn resolved(&self) -> &Resolved {
+        &self.resolved
+    }
+
+    /// The identity an allow forwards (`None` for a non-member).
+    pub fn identity(&self) -> Option<&Arc<Identity>> {
+        self.identity.as_ref()
+    }
+
+    /// This memory, for `token` in its own workspace (`named`: the one the
+    /// path names, if any), if it still holds at `now` (monotonic) and
+    /// `unix_secs`.
     pub fn reuse(
         &self,
         token: &str,
@@ -61,12 +88,12 @@ impl Remembered {
         resolver: &Resolver,
         now: Instant,
         unix_secs: i64,
-    ) -> Option<(&Arc<SessionClaims>, &Resolved)> {
+    ) -> Option<&Self> {
         let holds = *self.token == *token
             && named.is_none_or(|w| w == self.claims.wid)
             && self.generation == keys.generation()
             && unix_secs < self.claims.exp
             && resolver.holds(&self.stamp, now);
-        holds.then_some((&self.claims, &self.resolved))
+        holds.then_some(self)
     }
 }

@@ -91,6 +91,8 @@ pub struct AppRoute {
     pub config: RouteConfig,
     addr: SocketAddr,
     host: Option<String>,
+    /// Its place in the table (see [`RouteTable::names`]).
+    index: usize,
 }
 
 /// Whether `path` lies under `prefix` on a segment boundary.
@@ -105,6 +107,11 @@ fn under(path: &str, prefix: &str) -> bool {
 impl AppRoute {
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Its place in the table, the order of [`RouteTable::names`].
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     pub fn is_public(&self) -> bool {
@@ -205,7 +212,12 @@ impl RouteTable {
                 route: config.name.clone(),
                 address: config.upstream.address(),
             })?;
-            routes.push(AppRoute { config, addr, host });
+            routes.push(AppRoute {
+                config,
+                addr,
+                host,
+                index: 0,
+            });
         }
         routes.sort_by(|a, b| {
             b.host
@@ -213,9 +225,17 @@ impl RouteTable {
                 .cmp(&a.host.is_some())
                 .then(b.config.path_prefix.len().cmp(&a.config.path_prefix.len()))
         });
+        for (index, route) in routes.iter_mut().enumerate() {
+            route.index = index;
+        }
         Ok(RouteTable {
             routes: routes.into_iter().map(Arc::new).collect(),
         })
+    }
+
+    /// The routes' names, in table order (a route's [`AppRoute::index`]).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|r| r.name())
     }
 
     /// The route for a request: among routes naming its host, the longest

@@ -12,6 +12,7 @@ use crate::key_usage_report::Reporter;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::proxy::Gateway;
+use crate::request_metrics::RequestSeries;
 use crate::resolve::{RedisLink, Resolver};
 use crate::routes::{RouteError, RouteTable};
 use crate::sockets::OpenSockets;
@@ -243,6 +244,7 @@ pub fn run(
         ),
         policies: live_slot.clone(),
         shadow: shadow_slot.clone(),
+        series: RequestSeries::new(&metrics, routes.names()),
         metrics,
         cookie_name: config.cookie_name.clone(),
         routes,

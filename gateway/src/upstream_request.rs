@@ -11,7 +11,7 @@
 
 use crate::forwarded::{self, TrustedProxies};
 use crate::headers;
-use crate::proxy::{Identity, Who};
+use crate::identity::{Identity, Who};
 use http::header::{COOKIE, HeaderMap, HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::{Error, ErrorType, Result};
@@ -20,7 +20,7 @@ use wrnexus_policies::assertion::{
     ASSERTION_HEADER, ASSERTION_ISSUER, ASSERTION_TTL_SECS, AssertionClaims, AssertionKey,
 };
 
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use crate::forwarded::X_REQUEST_ID;
 pub const X_WORKSPACE_ID: HeaderName = HeaderName::from_static("x-workspace-id");
 pub const X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 pub const X_API_KEY_ID: HeaderName = HeaderName::from_static("x-api-key-id");
@@ -38,6 +38,8 @@ pub struct Forward<'a> {
     /// The session cookie's name, for requests to an app (the control
     /// plane needs the cookie; apps never see it).
     pub session_cookie: Option<&'a str>,
+    /// The session cookie was the only cookie: `Cookie` goes, unparsed.
+    pub session_cookie_alone: bool,
     /// The verified identity, for an app route that needs one.
     pub identity: Option<&'a Identity>,
     /// Signs `X-WRNexus-Assertion` for this audience, when configured.
@@ -110,7 +112,12 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
     let Some(cookie_name) = forward.session_cookie else {
         return Ok(());
     };
-    match headers::cookies_without(fields, cookie_name) {
+    let rest = if forward.session_cookie_alone {
+        None
+    } else {
+        headers::cookies_without(fields, cookie_name)
+    };
+    match rest {
         Some(rest) => {
             fields.insert(COOKIE, value(rest)?);
         }
@@ -121,12 +128,12 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
     let Some(identity) = forward.identity else {
         return Ok(());
     };
-    fields.insert(X_WORKSPACE_ID, copy(&identity.workspace_id)?);
-    let (name, id, kind) = match &identity.principal {
-        Who::User(id) => (X_USER_ID, id, "user"),
-        Who::ApiKey(id) => (X_API_KEY_ID, id, "api_key"),
+    fields.insert(X_WORKSPACE_ID, identity.workspace_value().clone());
+    let (name, kind) = match &identity.principal {
+        Who::User(_) => (X_USER_ID, "user"),
+        Who::ApiKey(_) => (X_API_KEY_ID, "api_key"),
     };
-    fields.insert(name, copy(id)?);
+    fields.insert(name, identity.principal_value().clone());
     fields.insert(
         X_WORKSPACE_ROLE,
         HeaderValue::from_static(identity.role.as_str()),
@@ -136,7 +143,7 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
         let claims = AssertionClaims {
             iss: ASSERTION_ISSUER.to_string(),
             aud: audience.clone(),
-            sub: id.clone(),
+            sub: identity.principal_id().to_string(),
             kind: kind.to_string(),
             wid: identity.workspace_id.clone(),
             role: identity.role,
@@ -172,13 +179,14 @@ mod tests {
         Ok(h)
     }
 
-    fn alice() -> Identity {
-        Identity {
-            principal: Who::User("u1".into()),
-            workspace_id: "w1".into(),
-            role: Role::Member,
-            session_id: Some("s1".into()),
-        }
+    fn alice() -> Result<Identity> {
+        Identity::new(
+            Who::User("u1".into()),
+            "w1".into(),
+            Role::Member,
+            Some("s1".into()),
+        )
+        .map_err(invalid)
     }
 
     /// A request from an untrusted peer without an address, no assertion.
@@ -193,6 +201,7 @@ mod tests {
             client_ip: None,
             trusted_proxies,
             session_cookie,
+            session_cookie_alone: false,
             identity,
             assertion: None,
         }
@@ -215,7 +224,7 @@ mod tests {
 
     #[test]
     fn the_app_gets_verified_identity_and_nothing_forged() -> Result<()> {
-        let identity = alice();
+        let identity = alice()?;
         let trusted = TrustedProxies::default();
         let forward = Forward {
             client_ip: "203.0.113.9".parse().ok(),
@@ -255,6 +264,23 @@ mod tests {
         assert!(get(&h, "x-workspace-id").is_empty());
         assert!(get(&h, "x-user-id").is_empty());
         assert_eq!(get(&h, "x-request-id"), ["r2"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_lone_session_cookie_leaves_no_cookie_header() -> Result<()> {
+        let trusted = TrustedProxies::default();
+        let identity = alice()?;
+        let forward = Forward {
+            session_cookie_alone: true,
+            ..forward("r4", &trusted, Some("sess"), Some(&identity))
+        };
+        let mut original = RequestHeader::build("GET", b"/items", None)?;
+        original.insert_header("Cookie", "sess=token")?;
+        let mut upstream = original.clone();
+        rewrite(&mut upstream, &original.headers, &forward)?;
+        assert!(get(&upstream, "cookie").is_empty());
+        assert_eq!(get(&upstream, "x-user-id"), ["u1"]);
         Ok(())
     }
 

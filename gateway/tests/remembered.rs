@@ -108,8 +108,20 @@ async fn a_connection_reuses_its_last_answer_only_while_nothing_changed() -> Tes
     let now = t0 + Duration::from_secs(1);
     let reused = memory.reuse("tok", None, keys, resolver, now, EXP - 1);
     assert_eq!(
-        reused.map(|(c, r)| (c.sub.as_str(), r.role)),
+        reused.map(|m| (m.claims().sub.as_str(), m.resolved().role)),
         Some(("u1", Some(Role::Member)))
+    );
+    // What an allow forwards is kept too: Alice, in her workspace, a member.
+    let identity = reused.and_then(|m| m.identity());
+    assert_eq!(
+        identity.map(|i| (
+            i.principal_id(),
+            i.workspace_id.as_str(),
+            i.role,
+            i.session_id.as_deref(),
+            i.principal_value().as_bytes(),
+        )),
+        Some(("u1", "w1", Role::Member, Some("s1"), &b"u1"[..]))
     );
     assert!(
         memory

@@ -158,7 +158,7 @@ impl Case {
             Some(want) => {
                 let mut want = want.clone();
                 want.sort();
-                (want != decision.policies).then(|| {
+                (want[..] != decision.policies[..]).then(|| {
                     format!(
                         "expected determining policies {want:?}, got {:?}",
                         decision.policies
@@ -226,16 +226,7 @@ pub fn run(
                     let failure = case.check(&d);
                     (d, failure)
                 }
-                Err(e) => (
-                    Decision {
-                        id: String::new(),
-                        allowed: false,
-                        policies: Vec::new(),
-                        errors: vec![e.clone()],
-                        code: None,
-                    },
-                    Some(format!("bad case: {e}")),
-                ),
+                Err(e) => (Decision::failed(e.clone()), Some(format!("bad case: {e}"))),
             };
             results.push(CaseResult {
                 file: file.clone(),

@@ -11,6 +11,7 @@ use cedar_policy::{
 };
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 /// The Cedar namespace of the schema.
 pub const NAMESPACE: &str = "WRNexus";
@@ -56,16 +57,36 @@ impl DecisionRequest<'_> {
 /// The outcome, with what explains it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// Unique per decision; denials carry it to the client.
-    pub id: String,
+    /// Unique per decision, minted when first read (denials carry it to
+    /// the client; most allows are never asked for theirs).
+    id: OnceLock<String>,
     pub allowed: bool,
     /// The policies that determined the outcome (the permits of an allow,
-    /// the forbids of an explicit deny; empty for a default deny).
-    pub policies: Vec<String>,
+    /// the forbids of an explicit deny; empty for a default deny). Shared
+    /// with the memo's copy.
+    pub policies: Arc<[String]>,
     /// Evaluation errors; any error fails closed.
     pub errors: Vec<String>,
     /// The problem code a determining forbid names with `@code`, if any.
     pub code: Option<String>,
+}
+
+impl Decision {
+    /// A refusal for a request that could not be evaluated.
+    pub fn failed(error: String) -> Self {
+        Decision {
+            id: OnceLock::new(),
+            allowed: false,
+            policies: Arc::from([]),
+            errors: vec![error],
+            code: None,
+        }
+    }
+
+    /// This decision's id (a UUIDv7, the same at every read).
+    pub fn id(&self) -> &str {
+        self.id.get_or_init(crate::ids::new_id)
+    }
 }
 
 /// What is prepared, at load, for one action and one pair of principal and
@@ -282,10 +303,13 @@ impl PolicyEngine {
     /// is a deny carrying the error. A request whose inputs (as far as the
     /// policies read them) were decided before is answered from the memo.
     pub fn decide(&self, req: &DecisionRequest<'_>) -> Decision {
-        let key = memo::key(req, &self.reads);
-        if let Some(known) = self.memo.get(&key) {
+        let known = memo::with_buffer(|key| {
+            memo::encode(key, req, &self.reads);
+            self.memo.get(key)
+        });
+        if let Some(known) = known {
             return Decision {
-                id: crate::ids::new_id(),
+                id: OnceLock::new(),
                 allowed: known.allowed,
                 policies: known.policies.clone(),
                 errors: Vec::new(),
@@ -295,10 +319,10 @@ impl PolicyEngine {
         let decision = self.decide_fresh(req);
         if decision.errors.is_empty() {
             self.memo.put(
-                key,
+                memo::key(req, &self.reads),
                 Outcome {
                     allowed: decision.allowed,
-                    policies: decision.policies.clone(),
+                    policies: Arc::clone(&decision.policies),
                     code: decision.code.clone(),
                 },
             );
@@ -310,7 +334,6 @@ impl PolicyEngine {
     /// filled): for sweeps over requests that never recur, such as the
     /// invariant check of every load, and for measuring evaluation.
     pub fn decide_fresh(&self, req: &DecisionRequest<'_>) -> Decision {
-        let id = crate::ids::new_id();
         match self.evaluate(req) {
             Ok((allowed, policies, errors)) => {
                 let code = if allowed {
@@ -322,20 +345,14 @@ impl PolicyEngine {
                         .cloned()
                 };
                 Decision {
-                    id,
+                    id: OnceLock::new(),
                     allowed: allowed && errors.is_empty(),
-                    policies,
+                    policies: policies.into(),
                     errors,
                     code,
                 }
             }
-            Err(error) => Decision {
-                id,
-                allowed: false,
-                policies: Vec::new(),
-                errors: vec![error],
-                code: None,
-            },
+            Err(error) => Decision::failed(error),
         }
     }
 

@@ -67,8 +67,12 @@ fn plans_decide_exactly_as_the_full_policy_set() {
                             let decision = engine.decide(&req);
                             let (allowed, policies, errors) = reference(&engine, &req);
                             assert_eq!(
-                                (decision.allowed, &decision.policies, decision.errors.len()),
-                                (allowed, &policies, errors),
+                                (
+                                    decision.allowed,
+                                    &decision.policies[..],
+                                    decision.errors.len()
+                                ),
+                                (allowed, &policies[..], errors),
                                 "{req:?}"
                             );
                             // Asked again, the memo answers: the same, with a new id.
@@ -78,7 +82,7 @@ fn plans_decide_exactly_as_the_full_policy_set() {
                                 (decision.allowed, &decision.policies, &decision.code),
                                 "{req:?}"
                             );
-                            assert_ne!(again.id, decision.id);
+                            assert_ne!(again.id(), decision.id());
                             checked += 1;
                         }
                     }
@@ -182,8 +186,12 @@ fn memo_agrees_with_evaluation(engine: &PolicyEngine) -> usize {
                         let decision = engine.decide(&req);
                         let (allowed, policies, errors) = reference(engine, &req);
                         assert_eq!(
-                            (decision.allowed, &decision.policies, decision.errors.len()),
-                            (allowed, &policies, errors),
+                            (
+                                decision.allowed,
+                                &decision.policies[..],
+                                decision.errors.len()
+                            ),
+                            (allowed, &policies[..], errors),
                             "{req:?}"
                         );
                         checked += 1;

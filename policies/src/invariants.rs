@@ -306,7 +306,7 @@ fn first_allowed(
                     // neither read nor filled.
                     let decision = engine.decide_fresh(&request);
                     if decision.allowed {
-                        return Some((describe(&request, shape.who), decision.policies));
+                        return Some((describe(&request, shape.who), decision.policies.to_vec()));
                     }
                 }
             }

@@ -14,6 +14,7 @@
 
 use crate::engine::{DecisionRequest, Principal};
 use crate::reads::{Reads, StrUse};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -24,7 +25,7 @@ pub const MEMO_CAPACITY: usize = 65_536;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub allowed: bool,
-    pub policies: Vec<String>,
+    pub policies: Arc<[String]>,
     pub code: Option<String>,
 }
 
@@ -60,12 +61,33 @@ fn string(key: &mut Key, value: &str, read: &StrUse) {
 /// The key of a request under what the policies `reads`.
 pub fn key(req: &DecisionRequest<'_>, reads: &Reads) -> Key {
     let mut key = Vec::with_capacity(64);
-    field(&mut key, req.action.as_bytes());
+    encode(&mut key, req, reads);
+    key
+}
+
+/// Run `f` with this thread's key buffer, emptied (a fresh one if it is
+/// somehow in use): looking a decision up allocates nothing.
+pub fn with_buffer<T>(f: impl FnOnce(&mut Key) -> T) -> T {
+    thread_local! {
+        static BUFFER: RefCell<Key> = const { RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            f(&mut buffer)
+        }
+        Err(_) => f(&mut Vec::with_capacity(64)),
+    })
+}
+
+/// Append the key of a request under what the policies `reads` to `key`.
+pub fn encode(key: &mut Key, req: &DecisionRequest<'_>, reads: &Reads) {
+    field(key, req.action.as_bytes());
     key.push(req.role.map_or(0, |r| r as u8 + 1));
     key.push(req.workspace_status as u8);
-    string(&mut key, req.plan, &reads.plan);
-    string(&mut key, req.method, &reads.method);
-    string(&mut key, req.path, &reads.path);
+    string(key, req.plan, &reads.plan);
+    string(key, req.method, &reads.method);
+    string(key, req.path, &reads.path);
     let mut granted: Vec<&str> = req
         .granted_projects
         .unwrap_or_default()
@@ -80,25 +102,25 @@ pub fn key(req: &DecisionRequest<'_>, reads: &Reads) -> Key {
         match req.principal {
             Principal::User(id) => {
                 key.push(0);
-                field(&mut key, id.as_bytes());
+                field(key, id.as_bytes());
             }
             Principal::ApiKey { id, workspace_id } => {
                 key.push(1);
-                field(&mut key, id.as_bytes());
-                field(&mut key, workspace_id.as_bytes());
+                field(key, id.as_bytes());
+                field(key, workspace_id.as_bytes());
             }
         }
-        field(&mut key, req.workspace_id.as_bytes());
+        field(key, req.workspace_id.as_bytes());
         match req.project_id {
             None => key.push(0),
             Some(p) => {
                 key.push(1);
-                field(&mut key, p.as_bytes());
+                field(key, p.as_bytes());
             }
         }
         key.extend_from_slice(&(granted.len() as u64).to_le_bytes());
         for p in granted {
-            field(&mut key, p.as_bytes());
+            field(key, p.as_bytes());
         }
     } else {
         // Ids only as the request relates them.
@@ -116,11 +138,10 @@ pub fn key(req: &DecisionRequest<'_>, reads: &Reads) -> Key {
         let others = granted.len() - usize::from(granted_it);
         key.extend_from_slice(&(others as u64).to_le_bytes());
     }
-    key
 }
 
 impl Memo {
-    pub fn get(&self, key: &Key) -> Option<Arc<Outcome>> {
+    pub fn get(&self, key: &[u8]) -> Option<Arc<Outcome>> {
         self.entries
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -341,7 +362,7 @@ mod tests {
         let memo = Memo::default();
         let outcome = Outcome {
             allowed: true,
-            policies: vec![],
+            policies: Arc::from([]),
             code: None,
         };
         for i in 0..=MEMO_CAPACITY {

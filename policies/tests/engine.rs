@@ -60,13 +60,13 @@ fn role_matrix_and_suspension() -> Result<(), Box<dyn std::error::Error>> {
         WorkspaceStatus::Suspended,
     ));
     assert_eq!(suspended.code.as_deref(), Some("workspace_read_only"));
-    assert_eq!(suspended.policies, vec!["suspended-read-only".to_string()]);
+    assert_eq!(suspended.policies[..], ["suspended-read-only".to_string()]);
     let allowed = engine.decide(&request(
         "read",
         Some(Role::Viewer),
         WorkspaceStatus::Active,
     ));
-    assert_eq!(allowed.policies, vec!["role-read".to_string()]);
+    assert_eq!(allowed.policies[..], ["role-read".to_string()]);
     Ok(())
 }
 

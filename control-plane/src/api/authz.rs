@@ -83,7 +83,7 @@ pub async fn authorize(
         });
     }
     tracing::info!(
-        decision_id = %decision.id,
+        decision_id = %decision.id(),
         workspace_id,
         action,
         policies = ?decision.policies,
@@ -91,9 +91,9 @@ pub async fn authorize(
         "api call denied"
     );
     let detail = json!({
-        "decision_id": decision.id,
+        "decision_id": decision.id(),
         "action": action,
-        "policies": decision.policies,
+        "policies": &decision.policies[..],
         "errors": decision.errors,
     });
     audit_denial(state, caller, workspace_id, path, detail).await;
@@ -106,15 +106,15 @@ pub async fn authorize(
     let detail = if code == "workspace_read_only" {
         format!(
             "the workspace is suspended and read-only: reading and billing still work (decision {})",
-            decision.id
+            decision.id()
         )
     } else {
         format!(
             "your role `{role}` may not `{action}` here (decision {})",
-            decision.id
+            decision.id()
         )
     };
-    Err(ApiError::new(StatusCode::FORBIDDEN, code, detail).decision(&decision.id))
+    Err(ApiError::new(StatusCode::FORBIDDEN, code, detail).decision(decision.id()))
 }
 
 /// File a denied call as `api.denied`. A key's attempt outside its

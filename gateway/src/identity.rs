@@ -1,0 +1,116 @@
+//! The verified identity forwarded to an app: who acts, in which workspace,
+//! with which role. Its header values are made once, when the identity is,
+//! so a connection that keeps one (see `remembered`) forwards it again
+//! without copying.
+
+use http::HeaderValue;
+use http::header::InvalidHeaderValue;
+use wrnexus_policies::{EntryKey, Principal, Role};
+
+/// Who acts: a person, or an API key.
+#[derive(Debug, Clone)]
+pub enum Who {
+    User(String),
+    ApiKey(String),
+}
+
+impl From<Principal<'_>> for Who {
+    fn from(principal: Principal<'_>) -> Self {
+        match principal {
+            Principal::User(id) => Who::User(id.to_string()),
+            Principal::ApiKey { id, .. } => Who::ApiKey(id.to_string()),
+        }
+    }
+}
+
+/// An allowed request's principal, workspace and role.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub principal: Who,
+    pub workspace_id: String,
+    pub role: Role,
+    /// The session behind a person's request.
+    pub session_id: Option<String>,
+    /// `X-Workspace-Id`, then `X-User-Id` or `X-Api-Key-Id`.
+    values: [HeaderValue; 2],
+}
+
+impl Identity {
+    /// An identity; refused if an id cannot be a header value (ids are
+    /// made by the control plane, so this would be a bug, not an attack).
+    pub fn new(
+        principal: Who,
+        workspace_id: String,
+        role: Role,
+        session_id: Option<String>,
+    ) -> Result<Self, InvalidHeaderValue> {
+        let id = match &principal {
+            Who::User(id) | Who::ApiKey(id) => id,
+        };
+        let values = [
+            HeaderValue::from_str(&workspace_id)?,
+            HeaderValue::from_str(id)?,
+        ];
+        Ok(Identity {
+            principal,
+            workspace_id,
+            role,
+            session_id,
+            values,
+        })
+    }
+
+    /// The principal's id.
+    pub fn principal_id(&self) -> &str {
+        match &self.principal {
+            Who::User(id) | Who::ApiKey(id) => id,
+        }
+    }
+
+    /// The workspace id as a header value.
+    pub fn workspace_value(&self) -> &HeaderValue {
+        &self.values[0]
+    }
+
+    /// The principal's id as a header value.
+    pub fn principal_value(&self) -> &HeaderValue {
+        &self.values[1]
+    }
+
+    /// The decision data this identity's access rests on.
+    pub fn depends_on(&self) -> Vec<String> {
+        let mut keys = vec![EntryKey::Workspace(self.workspace_id.clone()).cache_key()];
+        match &self.principal {
+            Who::User(user) => {
+                keys.push(EntryKey::membership(&self.workspace_id, user).cache_key());
+                keys.push(EntryKey::User(user.clone()).cache_key());
+            }
+            Who::ApiKey(key) => keys.push(EntryKey::ApiKey(key.clone()).cache_key()),
+        }
+        if let Some(sid) = &self.session_id {
+            keys.push(EntryKey::Session(sid.clone()).cache_key());
+        }
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_the_ids_and_bad_ids_are_refused() {
+        let alice = Identity::new(Who::User("u1".into()), "w1".into(), Role::Member, None);
+        let alice = alice.map_err(|e| e.to_string());
+        assert_eq!(
+            alice.as_ref().map(|a| (
+                a.workspace_value().as_bytes(),
+                a.principal_value().as_bytes(),
+                a.principal_id()
+            )),
+            Ok((&b"w1"[..], &b"u1"[..], "u1"))
+        );
+        let bad = Identity::new(Who::ApiKey("k\n1".into()), "w1".into(), Role::Viewer, None);
+        assert!(bad.is_err());
+    }
+}
