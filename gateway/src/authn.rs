@@ -50,7 +50,9 @@ pub fn session_cookie<'h>(
     let mut found = None;
     let mut others = false;
     for value in headers.get_all(COOKIE) {
-        let Ok(value) = value.to_str() else {
+        // UTF-8 (ASCII checked a word at a time), not `to_str`'s visible
+        // ASCII byte by byte: this runs on every request, over the token.
+        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
             others = true;
             continue;
         };

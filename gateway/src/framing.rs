@@ -54,23 +54,39 @@ pub fn check<R: AsRef<[u8]>>(
     headers: &HeaderMap,
     raw: impl FnOnce() -> Option<R>,
 ) -> Result<(), FramingError> {
-    let has_chunked = headers.contains_key(TRANSFER_ENCODING);
-    let has_length = headers.contains_key(CONTENT_LENGTH)
+    // One pass over the fields (a few comparisons each) rather than a
+    // lookup per header of interest.
+    let mut has_chunked = false;
+    let mut first_length: Option<&[u8]> = None;
+    let mut conflicting = false;
+    let mut authorizations = 0;
+    for (name, value) in headers {
+        if *name == TRANSFER_ENCODING {
+            has_chunked = true;
+        } else if *name == CONTENT_LENGTH {
+            for length in value
+                .as_bytes()
+                .split(|b| *b == b',')
+                .map(<[u8]>::trim_ascii)
+            {
+                match first_length {
+                    None => first_length = Some(length),
+                    Some(first) => conflicting |= first != length,
+                }
+            }
+        } else if *name == AUTHORIZATION {
+            authorizations += 1;
+        }
+    }
+    let has_length = first_length.is_some()
         || (has_chunked && raw().is_some_and(|raw| raw_count(raw.as_ref(), "content-length") > 0));
     if has_length && has_chunked {
         return Err(FramingError::LengthAndChunked);
     }
-    let mut lengths = headers
-        .get_all(CONTENT_LENGTH)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(|v| v.trim_ascii());
-    if let Some(first) = lengths.next()
-        && lengths.any(|v| v != first)
-    {
+    if conflicting {
         return Err(FramingError::ConflictingLengths);
     }
-    if headers.get_all(AUTHORIZATION).iter().count() > 1 {
+    if authorizations > 1 {
         return Err(FramingError::DuplicateAuthorization);
     }
     Ok(())

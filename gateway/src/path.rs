@@ -22,6 +22,14 @@ pub enum PathError {
 
 /// Accept only paths every backend reads the same way.
 pub fn check(path: &str) -> Result<(), PathError> {
+    if plainly_fine(path.as_bytes()) {
+        return Ok(());
+    }
+    thorough(path)
+}
+
+/// Every rule, escapes decoded.
+fn thorough(path: &str) -> Result<(), PathError> {
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
@@ -67,6 +75,32 @@ pub fn check(path: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+/// The common case in one pass: absolute, no escape, backslash or control
+/// character, no empty segment but the last, no dot segment. `false` says
+/// only that the full check must look.
+fn plainly_fine(path: &[u8]) -> bool {
+    let Some((b'/', rest)) = path.split_first() else {
+        return false;
+    };
+    let dot_segment = |len: usize, dots: usize| len > 0 && len <= 2 && dots == len;
+    let (mut len, mut dots) = (0, 0);
+    for &b in rest {
+        match b {
+            b'/' => {
+                if len == 0 || dot_segment(len, dots) {
+                    return false;
+                }
+                (len, dots) = (0, 0);
+            }
+            b'%' | b'\\' => return false,
+            b if b < 0x20 || b == 0x7f => return false,
+            b'.' => (len, dots) = (len + 1, dots + 1),
+            _ => len += 1,
+        }
+    }
+    !dot_segment(len, dots)
+}
+
 fn decode(text: &str) -> Result<Vec<u8>, PathError> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -101,6 +135,31 @@ mod tests {
         ] {
             assert_eq!(check(ok.split('?').next().unwrap_or(ok)), Ok(()), "{ok}");
         }
+    }
+
+    #[test]
+    fn the_one_pass_check_never_accepts_what_the_thorough_one_refuses() {
+        // Every path of up to 6 characters over the characters that matter.
+        let alphabet = ['/', '.', 'a', '%', '2', 'f', '\\', '\u{1}'];
+        let mut paths = vec![String::new()];
+        let mut accepted = 0;
+        for _ in 0..6 {
+            let mut longer = Vec::new();
+            for p in &paths {
+                for c in alphabet {
+                    let mut q = p.clone();
+                    q.push(c);
+                    if plainly_fine(q.as_bytes()) {
+                        accepted += 1;
+                        assert_eq!(thorough(&q), Ok(()), "{q:?}");
+                    }
+                    assert_eq!(check(&q), thorough(&q), "{q:?}");
+                    longer.push(q);
+                }
+            }
+            paths = longer;
+        }
+        assert!(accepted > 1000, "{accepted}");
     }
 
     #[test]
