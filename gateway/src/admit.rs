@@ -130,7 +130,7 @@ impl Gateway {
                 ctx.unix_secs,
             )
         });
-        let fresh: (Arc<SessionClaims>, Resolved);
+        let fresh: (Arc<SessionClaims>, Resolved, Option<Arc<Identity>>);
         let (claims, resolved, known) = match reused {
             Some(remembered) => (
                 remembered.claims(),
@@ -156,20 +156,18 @@ impl Gateway {
                     }
                     Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
                 };
+                let mut identity = None;
                 if let Some(stamp) = stamp
                     && workspace_id == claims.wid
                     && self.verifier.remembers()
                 {
-                    ctx.remembered = Some(Arc::new(Remembered::new(
-                        token,
-                        claims.clone(),
-                        generation,
-                        resolved.clone(),
-                        stamp,
-                    )));
+                    let memory =
+                        Remembered::new(token, claims.clone(), generation, resolved.clone(), stamp);
+                    identity = memory.identity().cloned();
+                    ctx.remembered = Some(Arc::new(memory));
                 }
-                fresh = (claims, resolved);
-                (&fresh.0, &fresh.1, None)
+                fresh = (claims, resolved, identity);
+                (&fresh.0, &fresh.1, fresh.2.as_ref())
             }
         };
         let workspace_id = named.unwrap_or(&claims.wid);

@@ -137,3 +137,40 @@ impl RouteSeries {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_count_under_their_labels_however_often_they_are_used() -> Result<(), prometheus::Error>
+    {
+        let metrics = Metrics::new()?;
+        let series = RequestSeries::new(&metrics, ["app", "admin"].into_iter());
+        for _ in 0..3 {
+            series.app(1).count("allow", 200, "200");
+        }
+        series.app(1).count("deny", 403, "403");
+        series.app(7).count("no_route", 404, "404");
+        series.control_plane().count("control_plane", 0, "0");
+        series.decision_seconds.observe("allow", 0.001);
+        series.decision_seconds.observe("not_a_label_we_set", 0.001);
+        series.app(0).observe_upstream(0.002);
+        let requests = |labels: [&str; 3]| metrics.requests.with_label_values(&labels).get();
+        assert_eq!(requests(["admin", "allow", "200"]), 3);
+        assert_eq!(requests(["admin", "deny", "403"]), 1);
+        assert_eq!(requests(["app", "allow", "200"]), 0);
+        assert_eq!(requests(["none", "no_route", "404"]), 1);
+        assert_eq!(requests(["control_plane", "control_plane", "0"]), 1);
+        let observed = |label: &str| {
+            metrics
+                .decision_seconds
+                .with_label_values(&[label])
+                .get_sample_count()
+        };
+        assert_eq!((observed("allow"), observed("not_a_label_we_set")), (1, 1));
+        let upstream = metrics.upstream_seconds.with_label_values(&["app"]);
+        assert_eq!(upstream.get_sample_count(), 1);
+        Ok(())
+    }
+}
