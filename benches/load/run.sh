@@ -18,7 +18,7 @@
 # Settings (environment): ROUNDS=3 DURATION=10 CONNS=32 RATE=2000
 #   ONLY="passthrough gw-steady" runs just the scenarios named.
 #   INSTRUCTIONS=20000 counts instructions per request under callgrind
-#   instead (pass-through and gw-steady; needs valgrind), then exits.
+#   instead (pass-through, gw-steady, gw-apikey; needs valgrind), then exits.
 #   PROXY_CPU=0 LOAD_CPU=1 (the proxy alone on one core; load generator,
 #   upstream and control plane on the other). Not run by CI.
 set -euo pipefail
@@ -53,8 +53,8 @@ fi
 
 UP=$((BASE_PORT + 81)) NGX=$((BASE_PORT + 82)) PT=$((BASE_PORT + 83))
 GW=$((BASE_PORT + 84)) GWC=$((BASE_PORT + 85)) CP=$((BASE_PORT + 70))
-for port in $UP $NGX $PT $GW $GWC $CP $((BASE_PORT + 86)) $((BASE_PORT + 87)) $((BASE_PORT + 90)) \
-  $((BASE_PORT + 91)) $((BASE_PORT + 92)); do
+for port in $UP $NGX $PT $GW $GWC $CP $((BASE_PORT + 86)) $((BASE_PORT + 87)) $((BASE_PORT + 88)) \
+  $((BASE_PORT + 90)) $((BASE_PORT + 91)) $((BASE_PORT + 92)) $((BASE_PORT + 94)); do
   if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use (another run?); set BASE_PORT to move all ports" >&2
     exit 2
@@ -256,38 +256,43 @@ run_h2load() { # NAME PID URL HEADER ROUND
 export RATE
 
 # INSTRUCTIONS=N: instead of the rounds, count the user-space instructions
-# the pass-through and the gateway (gw-steady's requests) spend on exactly N
-# requests, each under callgrind. Unlike req/s on a shared machine, the count
+# the pass-through and the gateway (gw-steady's and gw-apikey's requests)
+# spend on exactly N requests, each under callgrind. Unlike req/s on a shared machine, the count
 # is the same run after run; the kernel's share is not in it.
 if [[ -n ${INSTRUCTIONS:-} ]]; then
   for tool in valgrind callgrind_control callgrind_annotate; do
     command -v "$tool" >/dev/null || { echo "INSTRUCTIONS needs $tool (valgrind)" >&2; exit 2; }
   done
-  count() { # NAME PORT COMMAND...: prints NAME, instructions per request
-    local name=$1 port=$2 pid url="http://127.0.0.1:$2/app/items"
-    shift 2
+  count() { # NAME PORT HEADER COMMAND...: prints NAME, instructions per request
+    local name=$1 port=$2 header=$3 pid url="http://127.0.0.1:$2/app/items"
+    shift 3
     taskset -c "$PROXY_CPU" valgrind --tool=callgrind --instr-atstart=no \
       --callgrind-out-file="$WORK/$name.cg" "$@" >"$WORK/$name-callgrind.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     wait_for "$url" 600
-    h2load --h1 -n 2000 -c 16 -H "cookie: $ALICE" "$url" >/dev/null
-    callgrind_control -i on "$pid" >/dev/null
-    h2load --h1 -n "$INSTRUCTIONS" -c 16 -H "cookie: $ALICE" "$url" | grep -q " 0 failed" ||
+    h2load --h1 -n 2000 -c 16 -H "$header" "$url" >/dev/null
+    callgrind_control -i on "$pid" >/dev/null 2>&1
+    h2load --h1 -n "$INSTRUCTIONS" -c 16 -H "$header" "$url" | grep -q " 0 failed" ||
       { echo "$name: requests failed under callgrind" >&2; exit 1; }
-    callgrind_control -d "$pid" >/dev/null
+    callgrind_control -d "$pid" >/dev/null 2>&1
     kill "$pid" && wait "$pid" 2>/dev/null || true
     callgrind_annotate "$WORK/$name.cg.1" 2>/dev/null | awk -v n="$INSTRUCTIONS" -v name="$name" \
       '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%-12s %10.0f\n", name, $1 / n }'
   }
-  sed -e "s/^listen = \"127.0.0.1:$GW\"/listen = \"127.0.0.1:$((BASE_PORT + 86))\"/" \
-    -e "s/:$((BASE_PORT + 90))/:$((BASE_PORT + 92))/" "$WORK/wrnexus.toml" >"$WORK/wrnexus-cg.toml"
+
   echo "user-space instructions per request ($INSTRUCTIONS requests, 16 connections, callgrind):"
-  pt=$(count passthrough $((BASE_PORT + 87)) "$BIN" passthrough --listen "127.0.0.1:$((BASE_PORT + 87))" \
-    --upstream "http://127.0.0.1:$UP" --threads 1)
-  gw=$(count gw-steady $((BASE_PORT + 86)) "$BIN" gateway -c "$WORK/wrnexus-cg.toml")
-  printf '%s\n%s\n' "$pt" "$gw"
-  echo "$pt $gw" | awk '{ printf "gateway / pass-through: %.3f (+%.0f instructions)\n", $4 / $2, $4 - $2 }'
+  pt=$(count passthrough $((BASE_PORT + 87)) "cookie: $ALICE" "$BIN" passthrough \
+    --listen "127.0.0.1:$((BASE_PORT + 87))" --upstream "http://127.0.0.1:$UP" --threads 1)
+  echo "$pt"
+  for scenario in "gw-steady|86|cookie: $ALICE" "gw-apikey|88|authorization: Bearer $API_KEY"; do
+    IFS='|' read -r name offset header <<<"$scenario"
+    port=$((BASE_PORT + offset))
+    sed -e "s/^listen = \"127.0.0.1:$GW\"/listen = \"127.0.0.1:$port\"/" \
+      -e "s/:$((BASE_PORT + 90))/:$((port + 6))/" "$WORK/wrnexus.toml" >"$WORK/$name-cg.toml"
+    gw=$(count "$name" "$port" "$header" "$BIN" gateway -c "$WORK/$name-cg.toml")
+    echo "$pt $gw" | awk '{ printf "%-12s %10.0f  (%.3f × pass-through, +%.0f)\n", $3, $4, $4 / $2, $4 - $2 }'
+  done
   exit 0
 fi
 

@@ -8,12 +8,17 @@ use crate::identity::{Identity, Who};
 use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Route};
-use crate::remembered::Remembered;
+use crate::remembered::{Remembered, RememberedKey};
 use crate::resolve::{ResolveError, Resolved};
+use crate::upstream_request::X_WORKSPACE_ID;
 use crate::workspace_path;
 use pingora::http::RequestHeader;
 use std::sync::Arc;
 use wrnexus_policies::{Action, DecisionRequest, PolicyEngine, Principal, SessionClaims};
+
+/// `X-Workspace-Id` as some clients spell it.
+const X_WORKSPACE_ID_UNDERSCORED: http::HeaderName =
+    http::HeaderName::from_static("x_workspace_id");
 
 /// What a decision is about.
 struct Subject<'a> {
@@ -223,39 +228,77 @@ impl Gateway {
             Ok(k) => k,
             Err(e) => return refused(e, None, ctx),
         };
-        // Boxed, as a session's resolution is (see `admit`).
-        let resolving = self.resolver.resolve_key(key.id, key.token);
-        let (entry, workspace) = match Box::pin(resolving).await {
-            Ok(found) => found,
-            Err(ResolveError::Revoked) => {
-                return refused(api_key::KeyError::Refused, Some(key.id), ctx);
-            }
-            Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
-        };
         let now = ctx.unix_secs;
-        let grant = match api_key::check(&entry, &key, now) {
-            Ok(g) => g,
-            Err(e) => return refused(e, Some(key.id), ctx),
+        // The very same key as this connection's last key request, nothing
+        // changed since: its grant and data as they were (see `remembered`).
+        let memory = ctx.remembered_key.clone();
+        let reused = memory
+            .as_deref()
+            .and_then(|m| m.reuse(key.token, &self.resolver, ctx.started, now));
+        let fresh: (api_key::KeyGrant, Resolved, Option<Arc<Identity>>);
+        let (grant, resolved, own_identity) = match reused {
+            Some(remembered) => {
+                if remembered.first_use_in(now) {
+                    self.key_usage.used(key.id, now);
+                }
+                (
+                    remembered.grant(),
+                    remembered.resolved(),
+                    remembered.identity(),
+                )
+            }
+            None => {
+                // Boxed, as a session's resolution is (see `admit`).
+                let resolving = self.resolver.resolve_key_at(key.id, key.token, ctx.started);
+                let (entry, workspace, stamp) = match Box::pin(resolving).await {
+                    Ok(found) => found,
+                    Err(ResolveError::Revoked) => {
+                        return refused(api_key::KeyError::Refused, Some(key.id), ctx);
+                    }
+                    Err(ResolveError::Unavailable(why)) => return unavailable(&why, ctx),
+                };
+                let grant = match api_key::check(&entry, &key, now) {
+                    Ok(g) => g,
+                    Err(e) => return refused(e, Some(key.id), ctx),
+                };
+                let Some((status, plan)) = workspace else {
+                    return refused(api_key::KeyError::Refused, Some(key.id), ctx);
+                };
+                self.key_usage.used(key.id, now);
+                let resolved = Resolved {
+                    role: Some(grant.role_ceiling),
+                    status,
+                    plan,
+                    projects: None,
+                };
+                let mut identity = None;
+                if let Some(stamp) = stamp
+                    && self.verifier.remembers()
+                {
+                    let memory = RememberedKey::new(
+                        key.token,
+                        key.id,
+                        grant.clone(),
+                        resolved.clone(),
+                        stamp,
+                        now,
+                    );
+                    identity = memory.identity().cloned();
+                    ctx.remembered_key = Some(Arc::new(memory));
+                }
+                fresh = (grant, resolved, identity);
+                (&fresh.0, &fresh.1, fresh.2.as_ref())
+            }
         };
-        let Some((status, plan)) = workspace else {
-            return refused(api_key::KeyError::Refused, Some(key.id), ctx);
-        };
-        self.key_usage.used(key.id, now);
         let path = req.uri.path();
         let header_named = req
             .headers
-            .get("x-workspace-id")
-            .or_else(|| req.headers.get("x_workspace_id"))
+            .get(X_WORKSPACE_ID)
+            .or_else(|| req.headers.get(X_WORKSPACE_ID_UNDERSCORED))
             .and_then(|v| v.to_str().ok());
         let workspace_id = workspace_path::named(path, &self.workspace_path_prefix)
             .or(header_named)
             .unwrap_or(&grant.workspace_id);
-        let resolved = Resolved {
-            role: Some(grant.role_ceiling),
-            status,
-            plan,
-            projects: None,
-        };
         let verdict = self.decide(
             req,
             Subject {
@@ -265,8 +308,9 @@ impl Gateway {
                 },
                 session_id: None,
                 workspace_id,
-                resolved: &resolved,
-                known: None,
+                resolved,
+                // Made for the key's own workspace only.
+                known: own_identity.filter(|_| workspace_id == grant.workspace_id),
             },
             ctx,
         );

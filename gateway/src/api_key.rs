@@ -55,6 +55,8 @@ impl KeyError {
 pub struct KeyGrant {
     pub workspace_id: String,
     pub role_ceiling: Role,
+    /// Valid while now (Unix seconds) is before this.
+    pub expires_at: Option<i64>,
 }
 
 /// The API key a request presents, if its `Authorization` is a `wrn_` bearer.
@@ -95,6 +97,7 @@ pub fn check(entry: &Entry, key: &PresentedKey<'_>, now: i64) -> Result<KeyGrant
     Ok(KeyGrant {
         workspace_id: workspace_id.clone(),
         role_ceiling: *role_ceiling,
+        expires_at: *expires_at,
     })
 }
 

@@ -10,7 +10,7 @@ use crate::key_usage::KeyUsage;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::problem::Reply;
-use crate::remembered::Remembered;
+use crate::remembered::{ConnectionMemory, Remembered, RememberedKey};
 use crate::request_metrics::{RequestSeries, RouteSeries};
 use crate::resolve::Resolver;
 use crate::routes::{AppRoute, RouteTable};
@@ -65,8 +65,10 @@ pub struct Ctx {
     pub started: Instant,
     /// …and in Unix seconds (for expiries).
     pub unix_secs: i64,
-    /// What this connection's last session request resolved.
+    /// What this connection's last session request resolved…
     pub remembered: Option<Arc<Remembered>>,
+    /// …and its last API key request.
+    pub remembered_key: Option<Arc<RememberedKey>>,
     /// The session cookie was the request's only cookie.
     pub session_cookie_alone: bool,
 }
@@ -178,6 +180,7 @@ impl ProxyHttp for Gateway {
             started: Instant::now(),
             unix_secs: 0,
             remembered: None,
+            remembered_key: None,
             session_cookie_alone: false,
             route: Route::App,
             identity: None,
@@ -301,8 +304,13 @@ impl ProxyHttp for Gateway {
         _session: &Session,
         ctx: &Ctx,
     ) -> Option<Box<dyn Any + Send + Sync>> {
-        let memory = ctx.remembered.clone()?;
-        Some(Box::new(memory))
+        if ctx.remembered.is_none() && ctx.remembered_key.is_none() {
+            return None;
+        }
+        Some(Box::new(ConnectionMemory {
+            session: ctx.remembered.clone(),
+            key: ctx.remembered_key.clone(),
+        }))
     }
 
     fn on_connection_reuse(
@@ -311,8 +319,10 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
         previous: Box<dyn Any + Send + Sync>,
     ) {
-        if let Ok(memory) = previous.downcast::<Arc<Remembered>>() {
-            ctx.remembered = Some(*memory);
+        if let Ok(memory) = previous.downcast::<ConnectionMemory>() {
+            let ConnectionMemory { session, key } = *memory;
+            ctx.remembered = session;
+            ctx.remembered_key = key;
         }
     }
 

@@ -16,13 +16,28 @@
 //! made) is kept, as it follows from the claims and the data alone. A connection only ever remembers what it was itself
 //! allowed to learn; nothing crosses connections. With the token cache
 //! turned off (`token_cache_capacity = 0`) nothing is remembered.
+//!
+//! An API key is remembered alike ([`RememberedKey`]): the very same
+//! `Authorization` token, its checked grant and its workspace's state, while
+//! the local cache (which any change of the key — revoked, expired, deleted
+//! — or of its workspace moves) is unchanged, the data fresh and the key
+//! not past its expiry.
 
+use crate::api_key::KeyGrant;
 use crate::identity::{Identity, Who};
 use crate::keys::KeyRing;
 use crate::resolve::{Resolved, Resolver, Stamp};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 use wrnexus_policies::SessionClaims;
+
+/// What a connection carries from one request to the next.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionMemory {
+    pub session: Option<Arc<Remembered>>,
+    pub key: Option<Arc<RememberedKey>>,
+}
 
 /// The previous session request's verified claims and resolved data.
 #[derive(Debug)]
@@ -95,5 +110,84 @@ impl Remembered {
             && unix_secs < self.claims.exp
             && resolver.holds(&self.stamp, now);
         holds.then_some(self)
+    }
+}
+
+/// The previous API key request's checked key and its workspace's data.
+#[derive(Debug)]
+pub struct RememberedKey {
+    token: Box<str>,
+    grant: KeyGrant,
+    resolved: Resolved,
+    stamp: Stamp,
+    /// What an allow in the key's own workspace forwards.
+    identity: Option<Arc<Identity>>,
+    /// The last second this connection reported the key's use.
+    last_use: AtomicI64,
+}
+
+impl RememberedKey {
+    /// Remember `token` (key `key_id`), checked into `grant`, with its
+    /// workspace's data `resolved`, used at `unix_secs`.
+    pub fn new(
+        token: &str,
+        key_id: &str,
+        grant: KeyGrant,
+        resolved: Resolved,
+        stamp: Stamp,
+        unix_secs: i64,
+    ) -> Self {
+        let identity = Identity::new(
+            Who::ApiKey(key_id.to_string()),
+            grant.workspace_id.clone(),
+            grant.role_ceiling,
+            None,
+        )
+        .ok()
+        .map(Arc::new);
+        RememberedKey {
+            token: token.into(),
+            grant,
+            resolved,
+            stamp,
+            identity,
+            last_use: AtomicI64::new(unix_secs),
+        }
+    }
+
+    /// This memory, for the very same `token`, if it still holds at `now`
+    /// (monotonic) and `unix_secs`.
+    pub fn reuse(
+        &self,
+        token: &str,
+        resolver: &Resolver,
+        now: Instant,
+        unix_secs: i64,
+    ) -> Option<&Self> {
+        let holds = *self.token == *token
+            && self.grant.expires_at.is_none_or(|e| unix_secs < e)
+            && resolver.holds(&self.stamp, now);
+        holds.then_some(self)
+    }
+
+    /// What the key may do.
+    pub fn grant(&self) -> &KeyGrant {
+        &self.grant
+    }
+
+    /// Its workspace's data, as a decision reads it.
+    pub fn resolved(&self) -> &Resolved {
+        &self.resolved
+    }
+
+    /// The identity an allow in the key's own workspace forwards.
+    pub fn identity(&self) -> Option<&Arc<Identity>> {
+        self.identity.as_ref()
+    }
+
+    /// Whether this is the connection's first use of the key in second
+    /// `unix_secs` (a key's last use is kept to the second).
+    pub fn first_use_in(&self, unix_secs: i64) -> bool {
+        self.last_use.fetch_max(unix_secs, Ordering::Relaxed) < unix_secs
     }
 }

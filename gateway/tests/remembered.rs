@@ -5,11 +5,13 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wrnexus_gateway::api_key;
 use wrnexus_gateway::cache::LocalCache;
+use wrnexus_gateway::identity::Identity;
 use wrnexus_gateway::keys::KeyRing;
 use wrnexus_gateway::metrics::Metrics;
-use wrnexus_gateway::remembered::Remembered;
-use wrnexus_gateway::resolve::Resolver;
+use wrnexus_gateway::remembered::{Remembered, RememberedKey};
+use wrnexus_gateway::resolve::{Resolved, Resolver};
 use wrnexus_policies::assertion::AssertionKey;
 use wrnexus_policies::{Entry, EntryKey, Role, SessionClaims, VersionedEntry, WorkspaceStatus};
 
@@ -66,6 +68,29 @@ fn fill(cache: &LocalCache, at: Instant) {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// An identity as the assertions compare it.
+fn described(i: &Identity) -> (&str, &str, Role, Option<&str>) {
+    (
+        i.principal_id(),
+        i.workspace_id.as_str(),
+        i.role,
+        i.session_id.as_deref(),
+    )
+}
+
+/// A resolver over `cache` alone (its control plane is never asked).
+fn local_resolver(cache: &Arc<LocalCache>) -> Result<Resolver, Error> {
+    Ok(Resolver::new(
+        cache.clone(),
+        None,
+        reqwest::Client::new(),
+        "http://127.0.0.1:9",
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+        Metrics::new()?,
+    ))
+}
+
 /// What a connection remembers after resolving Alice's token "tok" at `now`.
 async fn remember(
     resolver: &Resolver,
@@ -87,16 +112,7 @@ async fn remember(
 #[tokio::test]
 async fn a_connection_reuses_its_last_answer_only_while_nothing_changed() -> TestResult {
     let cache = Arc::new(LocalCache::new(1000));
-    let resolver = Resolver::new(
-        cache.clone(),
-        None,
-        reqwest::Client::new(),
-        // Never asked: everything is local.
-        "http://127.0.0.1:9",
-        Duration::from_secs(60),
-        Duration::from_secs(30),
-        Metrics::new()?,
-    );
+    let resolver = local_resolver(&cache)?;
     let keys = KeyRing::default();
     let (signing, _) = AssertionKey::generate()?;
     keys.replace(&signing.jwks())?;
@@ -114,14 +130,8 @@ async fn a_connection_reuses_its_last_answer_only_while_nothing_changed() -> Tes
     // What an allow forwards is kept too: Alice, in her workspace, a member.
     let identity = reused.and_then(|m| m.identity());
     assert_eq!(
-        identity.map(|i| (
-            i.principal_id(),
-            i.workspace_id.as_str(),
-            i.role,
-            i.session_id.as_deref(),
-            i.principal_value().as_bytes(),
-        )),
-        Some(("u1", "w1", Role::Member, Some("s1"), &b"u1"[..]))
+        identity.map(|i| (described(i), i.principal_value().as_bytes())),
+        Some((("u1", "w1", Role::Member, Some("s1")), &b"u1"[..]))
     );
     assert!(
         memory
@@ -173,5 +183,110 @@ async fn a_connection_reuses_its_last_answer_only_while_nothing_changed() -> Tes
     let (other, _) = AssertionKey::generate()?;
     keys.replace(&other.jwks())?;
     assert!(memory.reuse("tok", None, keys, resolver, now, 0).is_none());
+    Ok(())
+}
+
+const KEY_ID: &str = "0123456789abcdef";
+const SECRET: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// The key `KEY_ID` of workspace w1 (member ceiling, expiring at `EXP`),
+/// `revoked` or not, and w1, fetched at `at`.
+fn fill_key(cache: &LocalCache, version: i64, revoked: bool, at: Instant) {
+    let key = Entry::ApiKey {
+        workspace_id: "w1".into(),
+        role_ceiling: Role::Member,
+        secret_hash: wrnexus_policies::api_key::secret_hash(SECRET),
+        expires_at: Some(EXP),
+        revoked,
+    };
+    let workspace = Entry::Workspace {
+        status: WorkspaceStatus::Active,
+        plan: "free".into(),
+    };
+    for (name, entry) in [
+        (EntryKey::ApiKey(KEY_ID.into()), key),
+        (EntryKey::Workspace("w1".into()), workspace),
+    ] {
+        let entry = Arc::new(VersionedEntry { version, entry });
+        cache.insert(&name.cache_key(), entry, at);
+    }
+}
+
+/// What a connection remembers after checking the key at `now`.
+async fn remember_key(
+    resolver: &Resolver,
+    token: &str,
+    now: Instant,
+) -> Result<RememberedKey, Error> {
+    let (entry, workspace, stamp) = resolver.resolve_key_at(KEY_ID, token, now).await?;
+    let presented = api_key::PresentedKey {
+        id: KEY_ID,
+        secret: SECRET,
+        token,
+    };
+    let grant = api_key::check(&entry, &presented, 0).map_err(|e| e.to_string())?;
+    let (status, plan) = workspace.ok_or("no workspace")?;
+    let resolved = Resolved {
+        role: Some(grant.role_ceiling),
+        status,
+        plan,
+        projects: None,
+    };
+    let stamp = stamp.ok_or("all local, yet no stamp")?;
+    Ok(RememberedKey::new(
+        token, KEY_ID, grant, resolved, stamp, 100,
+    ))
+}
+
+#[tokio::test]
+async fn a_connection_reuses_its_last_api_key_only_while_nothing_changed() -> TestResult {
+    let cache = Arc::new(LocalCache::new(1000));
+    let resolver = local_resolver(&cache)?;
+    let t0 = Instant::now();
+    fill_key(&cache, 1, false, t0);
+    let token = format!("wrn_{KEY_ID}_{SECRET}");
+    let memory = remember_key(&resolver, &token, t0).await?;
+    let now = t0 + Duration::from_secs(1);
+    let reused = memory.reuse(&token, &resolver, now, 100);
+    assert_eq!(
+        reused.map(|m| (m.grant().workspace_id.as_str(), m.resolved().role)),
+        Some(("w1", Some(Role::Member)))
+    );
+    let identity = reused.and_then(|m| m.identity());
+    assert_eq!(
+        identity.map(|i| described(i)),
+        Some((KEY_ID, "w1", Role::Member, None))
+    );
+    // Its use is reported once per second per connection.
+    assert!(!memory.first_use_in(100));
+    assert!(memory.first_use_in(101));
+    assert!(!memory.first_use_in(101));
+
+    // Another token (a wrong secret too), the key's expiry, stale data.
+    let wrong = format!("wrn_{KEY_ID}_{}", "f".repeat(64));
+    assert!(memory.reuse(&wrong, &resolver, now, 100).is_none());
+    assert!(memory.reuse(&token, &resolver, now, EXP).is_none());
+    let late = t0 + Duration::from_secs(61);
+    assert!(memory.reuse(&token, &resolver, late, 100).is_none());
+
+    // Revoked: the pushed change voids it, and the next check refuses.
+    fill_key(&cache, 2, true, now);
+    assert!(memory.reuse(&token, &resolver, now, 100).is_none());
+    let (entry, _, _) = resolver.resolve_key_at(KEY_ID, &token, now).await?;
+    let presented = api_key::PresentedKey {
+        id: KEY_ID,
+        secret: SECRET,
+        token: &token,
+    };
+    assert_eq!(
+        api_key::check(&entry, &presented, 100),
+        Err(api_key::KeyError::Revoked)
+    );
+    // Any other invalidation voids it as well.
+    fill_key(&cache, 3, false, now);
+    let memory = remember_key(&resolver, &token, now).await?;
+    assert!(memory.reuse(&token, &resolver, now, 100).is_some());
+    cache.invalidate(&EntryKey::User("u2".into()).cache_key(), 3);
+    assert!(memory.reuse(&token, &resolver, now, 100).is_none());
     Ok(())
 }
