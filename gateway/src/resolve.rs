@@ -14,6 +14,8 @@ use wrnexus_policies::{
     DecisionData, Entry, EntryKeyRef, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
 };
 
+mod api_keys;
+
 /// What the decision needs about one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -227,67 +229,6 @@ impl Resolver {
             self.hits.inc();
         }
         holds
-    }
-
-    /// [`Resolver::resolve_key`] at `now`, with a stamp when both entries
-    /// were local and fresh (see [`Resolver::holds`]).
-    pub async fn resolve_key_at(
-        &self,
-        key_id: &str,
-        token: &str,
-        now: Instant,
-    ) -> Result<(Entry, Option<(WorkspaceStatus, String)>, Option<Stamp>), ResolveError> {
-        let epoch = self.cache.epoch();
-        let key = EntryKeyRef::ApiKey(key_id).cache_key();
-        let (local, key_fetched) = self.cache.get_fresh(&[key.as_str()], self.freshness(), now);
-        if let Some(Some(found)) = local.first()
-            && let Entry::ApiKey { workspace_id, .. } = &found.entry
-        {
-            let workspace = EntryKeyRef::Workspace(workspace_id).cache_key();
-            let (local, workspace_fetched) =
-                self.cache
-                    .get_fresh(&[workspace.as_str()], self.freshness(), now);
-            if let Some(Some(Entry::Workspace { status, plan })) =
-                local.first().map(|w| w.as_deref().map(|w| &w.entry))
-            {
-                // Two local lookups, counted as `resolve_key` counts them.
-                self.hits.inc_by(2);
-                let oldest = key_fetched.zip(workspace_fetched).map(|(k, w)| k.min(w));
-                let stamp = oldest.map(|oldest| Stamp { epoch, oldest });
-                return Ok((found.entry.clone(), Some((*status, plan.clone())), stamp));
-            }
-        }
-        let (entry, workspace) = self.resolve_key(key_id, token).await?;
-        Ok((entry, workspace, None))
-    }
-
-    /// Resolve an API key's entry and its workspace's. The caller checks
-    /// the secret against the entry's hash.
-    pub async fn resolve_key(
-        &self,
-        key_id: &str,
-        token: &str,
-    ) -> Result<(Entry, Option<(WorkspaceStatus, String)>), ResolveError> {
-        let key = EntryKeyRef::ApiKey(key_id).cache_key();
-        let found = self.lookup(&[key.as_str()], Ask::Key { token }).await?;
-        let entry = found
-            .into_iter()
-            .next()
-            .flatten()
-            .map(|e| e.entry.clone())
-            .ok_or_else(|| ResolveError::Unavailable("incomplete decision data".into()))?;
-        let Entry::ApiKey { workspace_id, .. } = &entry else {
-            return Ok((entry, None));
-        };
-        let workspace = EntryKeyRef::Workspace(workspace_id).cache_key();
-        let found = self
-            .lookup(&[workspace.as_str()], Ask::Key { token })
-            .await?;
-        let status = match found.first().and_then(Option::as_deref).map(|e| &e.entry) {
-            Some(Entry::Workspace { status, plan }) => Some((*status, plan.clone())),
-            _ => None,
-        };
-        Ok((entry, status))
     }
 
     /// The entries for `keys`: local ones still fresh, the rest fetched once
