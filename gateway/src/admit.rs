@@ -4,7 +4,7 @@
 
 use crate::api_key;
 use crate::authn::{self, AuthnError};
-use crate::identity::{Identity, Who};
+use crate::identity::Identity;
 use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Route};
@@ -396,10 +396,10 @@ impl Gateway {
                 let identity = match subject.known {
                     Some(known) => Arc::clone(known),
                     None => match Identity::new(
-                        Who::from(subject.principal),
-                        subject.workspace_id.to_string(),
+                        subject.principal,
+                        subject.workspace_id,
                         role,
-                        subject.session_id.map(str::to_string),
+                        subject.session_id,
                     ) {
                         Ok(made) => Arc::new(made),
                         Err(e) => return unforwardable(&e.to_string(), ctx),

@@ -14,15 +14,6 @@ pub enum Who {
     ApiKey(String),
 }
 
-impl From<Principal<'_>> for Who {
-    fn from(principal: Principal<'_>) -> Self {
-        match principal {
-            Principal::User(id) => Who::User(id.to_string()),
-            Principal::ApiKey { id, .. } => Who::ApiKey(id.to_string()),
-        }
-    }
-}
-
 /// An allowed request's principal, workspace and role.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -36,26 +27,28 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// An identity; refused if an id cannot be a header value (ids are
-    /// made by the control plane, so this would be a bug, not an attack).
+    /// `principal` acting in `workspace_id` as `role` (in `session_id`, for
+    /// a person); refused if an id cannot be a header value (ids are made by
+    /// the control plane, so this would be a bug, not an attack).
     pub fn new(
-        principal: Who,
-        workspace_id: String,
+        principal: Principal<'_>,
+        workspace_id: &str,
         role: Role,
-        session_id: Option<String>,
+        session_id: Option<&str>,
     ) -> Result<Self, InvalidHeaderValue> {
-        let id = match &principal {
-            Who::User(id) | Who::ApiKey(id) => id,
+        let (id, principal) = match principal {
+            Principal::User(id) => (id, Who::User(id.to_string())),
+            Principal::ApiKey { id, .. } => (id, Who::ApiKey(id.to_string())),
         };
         let values = [
-            HeaderValue::from_str(&workspace_id)?,
+            HeaderValue::from_str(workspace_id)?,
             HeaderValue::from_str(id)?,
         ];
         Ok(Identity {
             principal,
-            workspace_id,
+            workspace_id: workspace_id.to_string(),
             role,
-            session_id,
+            session_id: session_id.map(str::to_string),
             values,
         })
     }
@@ -100,7 +93,7 @@ mod tests {
 
     #[test]
     fn header_values_are_the_ids_and_bad_ids_are_refused() {
-        let alice = Identity::new(Who::User("u1".into()), "w1".into(), Role::Member, None);
+        let alice = Identity::new(Principal::User("u1"), "w1", Role::Member, None);
         let alice = alice.map_err(|e| e.to_string());
         assert_eq!(
             alice.as_ref().map(|a| (
@@ -110,7 +103,11 @@ mod tests {
             )),
             Ok((&b"w1"[..], &b"u1"[..], "u1"))
         );
-        let bad = Identity::new(Who::ApiKey("k\n1".into()), "w1".into(), Role::Viewer, None);
+        let key = Principal::ApiKey {
+            id: "k\n1",
+            workspace_id: "w1",
+        };
+        let bad = Identity::new(key, "w1", Role::Viewer, None);
         assert!(bad.is_err());
     }
 }

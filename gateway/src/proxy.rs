@@ -5,7 +5,7 @@ use crate::admit::Verdict;
 use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
-pub use crate::identity::{Identity, Who};
+use crate::identity::Identity;
 use crate::key_usage::KeyUsage;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;

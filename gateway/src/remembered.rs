@@ -13,8 +13,9 @@
 //! The decision itself is made afresh each time (the policy engine's own
 //! memo answers it), so a different path, method or policy set is decided
 //! as it should be; only the identity an allow forwards (its header values
-//! made) is kept, as it follows from the claims and the data alone. A connection only ever remembers what it was itself
-//! allowed to learn; nothing crosses connections. With the token cache
+//! made) is kept, as it follows from the claims and the data alone. A
+//! connection only ever remembers what it was itself allowed to learn;
+//! nothing crosses connections. With the token cache
 //! turned off (`token_cache_capacity = 0`) nothing is remembered.
 //!
 //! An API key is remembered alike ([`RememberedKey`]): the very same
@@ -24,16 +25,16 @@
 //! not past its expiry.
 
 use crate::api_key::KeyGrant;
-use crate::identity::{Identity, Who};
+use crate::identity::Identity;
 use crate::keys::KeyRing;
 use crate::resolve::{Resolved, Resolver, Stamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
-use wrnexus_policies::SessionClaims;
+use wrnexus_policies::{Principal, SessionClaims};
 
 /// What a connection carries from one request to the next.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct ConnectionMemory {
     pub session: Option<Arc<Remembered>>,
     pub key: Option<Arc<RememberedKey>>,
@@ -61,9 +62,8 @@ impl Remembered {
         stamp: Stamp,
     ) -> Self {
         let identity = resolved.role.and_then(|role| {
-            let who = Who::User(claims.sub.clone());
-            let session = Some(claims.sid.clone());
-            Identity::new(who, claims.wid.clone(), role, session)
+            let who = Principal::User(&claims.sub);
+            Identity::new(who, &claims.wid, role, Some(&claims.sid))
                 .ok()
                 .map(Arc::new)
         });
@@ -137,14 +137,13 @@ impl RememberedKey {
         stamp: Stamp,
         unix_secs: i64,
     ) -> Self {
-        let identity = Identity::new(
-            Who::ApiKey(key_id.to_string()),
-            grant.workspace_id.clone(),
-            grant.role_ceiling,
-            None,
-        )
-        .ok()
-        .map(Arc::new);
+        let key = Principal::ApiKey {
+            id: key_id,
+            workspace_id: &grant.workspace_id,
+        };
+        let identity = Identity::new(key, &grant.workspace_id, grant.role_ceiling, None)
+            .ok()
+            .map(Arc::new);
         RememberedKey {
             token: token.into(),
             grant,

@@ -180,13 +180,8 @@ mod tests {
     }
 
     fn alice() -> Result<Identity> {
-        Identity::new(
-            Who::User("u1".into()),
-            "w1".into(),
-            Role::Member,
-            Some("s1".into()),
-        )
-        .map_err(invalid)
+        let alice = wrnexus_policies::Principal::User("u1");
+        Identity::new(alice, "w1", Role::Member, Some("s1")).map_err(invalid)
     }
 
     /// A request from an untrusted peer without an address, no assertion.
