@@ -83,7 +83,6 @@ impl Gateway {
             ctx.decision = "public";
             return Verdict::Forward;
         }
-        let html = wants_html(&req.headers);
         let path_and_query = req.uri.path_and_query().map_or(path, |pq| pq.as_str());
         let refuse_authn = |e: AuthnError, ctx: &mut Ctx| {
             ctx.decision = "unauthenticated";
@@ -96,7 +95,7 @@ impl Gateway {
                     &ctx.request_id,
                 ));
             }
-            if html {
+            if wants_html(&req.headers) {
                 Verdict::Refuse(Reply::to_signin(path_and_query))
             } else {
                 Verdict::Refuse(Reply::problem(
@@ -143,6 +142,10 @@ impl Gateway {
                 remembered.identity(),
             ),
             None => {
+                let token = match authn::token_text(token) {
+                    Ok(t) => t,
+                    Err(e) => return refuse_authn(e, ctx),
+                };
                 let generation = self.keys.generation();
                 let claims = match self.verifier.verify_at(&self.keys, token, ctx.unix_secs) {
                     Ok(c) => c,
@@ -189,7 +192,12 @@ impl Gateway {
                 ));
             }
             // A member following a link into another of their workspaces:
-            // switch the session there, in place.
+            // switch the session there, in place (the token was verified,
+            // so it is text).
+            let token = match authn::token_text(token) {
+                Ok(t) => t,
+                Err(e) => return refuse_authn(e, ctx),
+            };
             ctx.set_cookie = self.resolver.switch_cookie(workspace_id, token).await;
         }
         self.decide(

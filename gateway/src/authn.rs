@@ -38,34 +38,54 @@ impl AuthnError {
 /// The session token from the `Cookie` header(s). Two cookies of that name
 /// are refused: which one a backend would pick is ambiguous.
 pub fn session_token<'h>(headers: &'h HeaderMap, cookie_name: &str) -> Result<&'h str, AuthnError> {
-    session_cookie(headers, cookie_name).map(|(token, _)| token)
+    session_cookie(headers, cookie_name).and_then(|(token, _)| token_text(token))
 }
 
-/// The session token, and whether it is the request's only cookie (then
-/// the app, which never sees the session cookie, is sent no `Cookie`).
+/// A session token's bytes as text; a token that is not UTF-8 is invalid.
+pub fn token_text(token: &[u8]) -> Result<&str, AuthnError> {
+    std::str::from_utf8(token).map_err(|_| AuthnError::Invalid)
+}
+
+/// The session token's bytes, and whether it is the request's only cookie
+/// (then the app, which never sees the session cookie, is sent no
+/// `Cookie`). This runs on every request, over the whole token: the values
+/// are scanned as bytes (`;` found with `memchr`), and the token is read
+/// as text only when it is not the one this connection sent last (see
+/// [`token_text`]).
 pub fn session_cookie<'h>(
     headers: &'h HeaderMap,
     cookie_name: &str,
-) -> Result<(&'h str, bool), AuthnError> {
-    let mut found = None;
+) -> Result<(&'h [u8], bool), AuthnError> {
+    let name = cookie_name.as_bytes();
+    let mut found: Option<&[u8]> = None;
     let mut others = false;
     for value in headers.get_all(COOKIE) {
-        // UTF-8 (ASCII checked a word at a time), not `to_str`'s visible
-        // ASCII byte by byte: this runs on every request, over the token.
-        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
-            others = true;
-            continue;
-        };
-        for pair in value.split(';') {
-            let pair = pair.trim();
-            match pair.split_once('=') {
-                Some((name, token)) if name.trim() == cookie_name => {
+        let mut rest = value.as_bytes();
+        loop {
+            let (pair, next) = match memchr::memchr(b';', rest) {
+                Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+                None => (rest, None),
+            };
+            let pair = pair.trim_ascii();
+            let split = memchr::memchr(b'=', pair).map(|at| pair.split_at(at));
+            match split {
+                Some((n, token)) if n.trim_ascii() == name => {
                     if found.is_some() {
                         return Err(AuthnError::DuplicateCookie);
                     }
-                    found = Some(token.trim().trim_matches('"'));
+                    let token = token[1..].trim_ascii();
+                    let start = token.iter().position(|&b| b != b'"');
+                    let end = token.iter().rposition(|&b| b != b'"');
+                    found = Some(match (start, end) {
+                        (Some(start), Some(end)) => &token[start..=end],
+                        _ => &[],
+                    });
                 }
                 _ => others |= !pair.is_empty(),
+            }
+            match next {
+                Some(next) => rest = next,
+                None => break,
             }
         }
     }
@@ -176,9 +196,22 @@ mod tests {
         let h = headers(&["a=1; s=tok; b=2"]);
         assert_eq!(session_token(&h, "s"), Ok("tok"));
         assert_eq!(session_token(&h, "missing"), Err(AuthnError::Missing));
-        assert_eq!(session_cookie(&h, "s"), Ok(("tok", false)));
+        assert_eq!(session_cookie(&h, "s"), Ok((&b"tok"[..], false)));
         let alone = headers(&["s=tok", " ; "]);
-        assert_eq!(session_cookie(&alone, "s"), Ok(("tok", true)));
+        assert_eq!(session_cookie(&alone, "s"), Ok((&b"tok"[..], true)));
+        let spaced = headers(&["\ts = \"tok\" ;b=2"]);
+        assert_eq!(session_cookie(&spaced, "s"), Ok((&b"tok"[..], false)));
+        assert_eq!(
+            session_cookie(&headers(&["s=\"\""]), "s"),
+            Err(AuthnError::Missing)
+        );
+        // Found as bytes; a token that is not UTF-8 is invalid, not absent.
+        let mut odd = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_bytes(b"a=1; s=\xfftok") {
+            odd.append(COOKIE, v);
+        }
+        assert_eq!(session_cookie(&odd, "s"), Ok((&b"\xfftok"[..], false)));
+        assert_eq!(session_token(&odd, "s"), Err(AuthnError::Invalid));
     }
 
     #[test]

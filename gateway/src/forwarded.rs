@@ -165,14 +165,15 @@ fn single_value(headers: &HeaderMap, name: HeaderName) -> Option<HeaderValue> {
     }
 }
 
-/// The forwarding headers to send upstream, as (name, value).
-pub fn forwarding_headers(
+/// Set the forwarding headers to send upstream on `fields` (the upstream
+/// request's, where no client copy of them is left).
+pub fn set_forwarding_headers(
+    fields: &mut HeaderMap,
     client: &HeaderMap,
     peer: Option<IpAddr>,
     trusted: &TrustedProxies,
-) -> Vec<(HeaderName, HeaderValue)> {
+) {
     let from_proxy = trusted.trusts(peer);
-    let mut out = Vec::with_capacity(3);
     if let Some(peer) = peer.map(address_text) {
         let chain = from_proxy
             .then(|| joined(client, X_FORWARDED_FOR))
@@ -183,7 +184,7 @@ pub fn forwarding_headers(
         };
         // Valid header values joined by ", " and an address: always valid.
         if let Ok(value) = HeaderValue::try_from(text) {
-            out.push((X_FORWARDED_FOR, value));
+            fields.insert(X_FORWARDED_FOR, value);
         }
     }
     let https = from_proxy
@@ -191,15 +192,14 @@ pub fn forwarding_headers(
         .flatten()
         .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     let proto = if https { "https" } else { "http" };
-    out.push((X_FORWARDED_PROTO, HeaderValue::from_static(proto)));
+    fields.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     let host = from_proxy
         .then(|| single_value(client, X_FORWARDED_HOST))
         .flatten()
         .or_else(|| single_value(client, HOST));
     if let Some(host) = host {
-        out.push((X_FORWARDED_HOST, host));
+        fields.insert(X_FORWARDED_HOST, host);
     }
-    out
 }
 
 #[cfg(test)]
@@ -224,11 +224,22 @@ mod tests {
         h
     }
 
-    fn get(out: &[(HeaderName, HeaderValue)], name: &str) -> Option<String> {
-        out.iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| v.to_str().ok())
-            .map(str::to_string)
+    fn get(out: &HeaderMap, name: &str) -> Option<String> {
+        let mut all = out.get_all(name).iter();
+        let first = all.next().and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert!(all.next().is_none(), "{name} set more than once");
+        first
+    }
+
+    /// The forwarding headers for a request from `peer` with `client`'s fields.
+    fn forwarding_headers(
+        client: &HeaderMap,
+        peer: Option<IpAddr>,
+        trusted: &TrustedProxies,
+    ) -> HeaderMap {
+        let mut out = HeaderMap::new();
+        set_forwarding_headers(&mut out, client, peer, trusted);
+        out
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct Ctx {
     /// A re-issued session cookie for the client (a deep link switched
     /// the workspace).
     pub set_cookie: Option<String>,
-    /// When the upstream was chosen, to time its answer.
+    /// When the request was let through to an upstream, to time its answer.
     pub upstream_started: Option<Instant>,
     /// Whether `in_flight` counts this request.
     pub counted: bool,
@@ -201,11 +201,17 @@ impl ProxyHttp for Gateway {
             Some(reply) => Verdict::Refuse(reply),
             None => self.admit(session.req_header(), ctx).await,
         };
-        self.series
-            .decision_seconds
-            .observe(ctx.decision, ctx.started.elapsed().as_secs_f64());
+        let decided = Instant::now();
+        self.series.decision_seconds.observe(
+            ctx.decision,
+            decided.duration_since(ctx.started).as_secs_f64(),
+        );
         match verdict {
-            Verdict::Forward => Ok(false),
+            Verdict::Forward => {
+                // The upstream is chosen next: its time starts here.
+                ctx.upstream_started = Some(decided);
+                Ok(false)
+            }
             Verdict::Refuse(reply) => {
                 write_reply(session, reply).await?;
                 Ok(true)
@@ -214,7 +220,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-        ctx.upstream_started = Some(Instant::now());
+        ctx.upstream_started.get_or_insert_with(Instant::now);
         match (ctx.route, &ctx.identity, &ctx.app) {
             (Route::ControlPlane, _, _) => Ok(peer(&self.control_plane)),
             (Route::App, Some(_), Some(app)) => Ok(Box::new(app.peer())),

@@ -97,14 +97,14 @@ impl Remembered {
     /// `unix_secs`.
     pub fn reuse(
         &self,
-        token: &str,
+        token: &[u8],
         named: Option<&str>,
         keys: &KeyRing,
         resolver: &Resolver,
         now: Instant,
         unix_secs: i64,
     ) -> Option<&Self> {
-        let holds = *self.token == *token
+        let holds = self.token.as_bytes() == token
             && named.is_none_or(|w| w == self.claims.wid)
             && self.generation == keys.generation()
             && unix_secs < self.claims.exp

@@ -103,11 +103,7 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
             format!("too many headers: {e}"),
         )
     })?;
-    for (name, value) in
-        forwarded::forwarding_headers(client, forward.client_ip, forward.trusted_proxies)
-    {
-        fields.insert(name, value);
-    }
+    forwarded::set_forwarding_headers(fields, client, forward.client_ip, forward.trusted_proxies);
     fields.insert(X_REQUEST_ID, copy(forward.request_id)?);
     let Some(cookie_name) = forward.session_cookie else {
         return Ok(());

@@ -3,6 +3,8 @@
 //! anything it rests on changes: any local cache entry, the freshness
 //! bound, the token's expiry, the signing keys.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wrnexus_gateway::api_key;
@@ -20,15 +22,7 @@ type TestResult = Result<(), Error>;
 const EXP: i64 = 2_000_000_000;
 
 fn claims() -> SessionClaims {
-    SessionClaims {
-        iss: "wrnexus".into(),
-        aud: "wrnexus-gateway".into(),
-        sub: "u1".into(),
-        wid: "w1".into(),
-        sid: "s1".into(),
-        iat: 0,
-        exp: EXP,
-    }
+    common::claims(EXP)
 }
 
 /// Alice's session, user, membership (member) and workspace, fetched at `at`.
@@ -122,7 +116,7 @@ async fn a_connection_reuses_its_last_answer_only_while_nothing_changed() -> Tes
     let (claims, resolver, keys) = (&claims, &resolver, &keys);
     let memory = remember(resolver, claims, keys, t0).await?;
     let now = t0 + Duration::from_secs(1);
-    let reused = memory.reuse("tok", None, keys, resolver, now, EXP - 1);
+    let reused = memory.reuse(b"tok", None, keys, resolver, now, EXP - 1);
     assert_eq!(
         reused.map(|m| (m.claims().sub.as_str(), m.resolved().role)),
         Some(("u1", Some(Role::Member)))
@@ -135,33 +129,41 @@ async fn a_connection_reuses_its_last_answer_only_while_nothing_changed() -> Tes
     );
     assert!(
         memory
-            .reuse("tok", Some("w1"), keys, resolver, now, 0)
+            .reuse(b"tok", Some("w1"), keys, resolver, now, 0)
             .is_some()
     );
     // Another token, another workspace, an expired token, a stale entry.
-    assert!(memory.reuse("tok2", None, keys, resolver, now, 0).is_none());
-    assert!(memory.reuse("to", None, keys, resolver, now, 0).is_none());
     assert!(
         memory
-            .reuse("tok", Some("w2"), keys, resolver, now, 0)
+            .reuse(b"tok2", None, keys, resolver, now, 0)
+            .is_none()
+    );
+    assert!(memory.reuse(b"to", None, keys, resolver, now, 0).is_none());
+    assert!(
+        memory
+            .reuse(b"tok", Some("w2"), keys, resolver, now, 0)
             .is_none()
     );
     assert!(
         memory
-            .reuse("tok", None, keys, resolver, now, EXP)
+            .reuse(b"tok", None, keys, resolver, now, EXP)
             .is_none()
     );
     let late = t0 + Duration::from_secs(61);
-    assert!(memory.reuse("tok", None, keys, resolver, late, 0).is_none());
+    assert!(
+        memory
+            .reuse(b"tok", None, keys, resolver, late, 0)
+            .is_none()
+    );
 
     // Any change to the local cache voids it, even of someone else's entry.
     cache.invalidate(&EntryKey::User("u2".into()).cache_key(), 3);
-    assert!(memory.reuse("tok", None, keys, resolver, now, 0).is_none());
+    assert!(memory.reuse(b"tok", None, keys, resolver, now, 0).is_none());
     // Alice removed: the invalidation voids it and the next resolution says so.
     let memory = remember(resolver, claims, keys, now).await?;
-    assert!(memory.reuse("tok", None, keys, resolver, now, 0).is_some());
+    assert!(memory.reuse(b"tok", None, keys, resolver, now, 0).is_some());
     cache.invalidate(&EntryKey::membership("w1", "u1").cache_key(), 2);
-    assert!(memory.reuse("tok", None, keys, resolver, now, 0).is_none());
+    assert!(memory.reuse(b"tok", None, keys, resolver, now, 0).is_none());
     cache.insert(
         &EntryKey::membership("w1", "u1").cache_key(),
         Arc::new(VersionedEntry {
@@ -179,10 +181,10 @@ async fn a_connection_reuses_its_last_answer_only_while_nothing_changed() -> Tes
     // New signing keys void it too.
     fill(&cache, now);
     let memory = remember(resolver, claims, keys, now).await?;
-    assert!(memory.reuse("tok", None, keys, resolver, now, 0).is_some());
+    assert!(memory.reuse(b"tok", None, keys, resolver, now, 0).is_some());
     let (other, _) = AssertionKey::generate()?;
     keys.replace(&other.jwks())?;
-    assert!(memory.reuse("tok", None, keys, resolver, now, 0).is_none());
+    assert!(memory.reuse(b"tok", None, keys, resolver, now, 0).is_none());
     Ok(())
 }
 

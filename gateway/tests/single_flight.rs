@@ -1,6 +1,8 @@
 //! Many requests missing the same decision data cost one control-plane
 //! lookup, and a control plane that cannot answer fails them all closed.
 
+mod common;
+
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
@@ -17,15 +19,7 @@ use wrnexus_policies::{
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 fn claims() -> SessionClaims {
-    SessionClaims {
-        iss: "wrnexus".into(),
-        aud: "wrnexus-gateway".into(),
-        sub: "u1".into(),
-        wid: "w1".into(),
-        sid: "s1".into(),
-        iat: 0,
-        exp: i64::MAX,
-    }
+    common::claims(i64::MAX)
 }
 
 fn answer(member: bool) -> DecisionData {

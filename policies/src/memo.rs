@@ -32,10 +32,11 @@ pub struct Outcome {
 /// A memo key: the encoded inputs of one decision.
 pub type Key = Vec<u8>;
 
-/// The memo of one engine.
+/// The memo of one engine. Keys carry request input (a path, when some
+/// policy reads it), so the hasher is keyed at random per memo.
 #[derive(Debug, Default)]
 pub struct Memo {
-    entries: RwLock<HashMap<Key, Arc<Outcome>>>,
+    entries: RwLock<HashMap<Key, Arc<Outcome>, ahash::RandomState>>,
 }
 
 /// Append a field, length first, so that no two sequences of fields encode alike.
