@@ -157,6 +157,20 @@ mod tests {
     }
 
     #[test]
+    fn every_identity_name_is_caught_in_every_spelling() {
+        let own = format!("{OWN_PREFIX}anything");
+        for name in IDENTITY_HEADERS.iter().copied().chain([own.as_str()]) {
+            let upper = name.to_ascii_uppercase();
+            let underscored = name.replace('-', "_");
+            for spelling in [name, upper.as_str(), underscored.as_str()] {
+                assert!(is_identity(spelling), "{spelling} not caught");
+            }
+        }
+        assert!(!is_identity("accept"));
+        assert!(!is_identity("x-kept"));
+    }
+
+    #[test]
     fn removes_only_the_session_cookie() {
         let mut h = HeaderMap::new();
         h.insert(COOKIE, HeaderValue::from_static("a=1; sess=tok; b=2"));
