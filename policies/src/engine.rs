@@ -303,23 +303,27 @@ impl PolicyEngine {
     /// is a deny carrying the error. A request whose inputs (as far as the
     /// policies read them) were decided before is answered from the memo.
     pub fn decide(&self, req: &DecisionRequest<'_>) -> Decision {
+        // A miss keeps a copy of the key it looked up, to remember the answer.
         let known = memo::with_buffer(|key| {
             memo::encode(key, req, &self.reads);
-            self.memo.get(key)
+            self.memo.get(key).ok_or_else(|| key.clone())
         });
-        if let Some(known) = known {
-            return Decision {
-                id: OnceLock::new(),
-                allowed: known.allowed,
-                policies: known.policies.clone(),
-                errors: Vec::new(),
-                code: known.code.clone(),
-            };
-        }
+        let key = match known {
+            Ok(known) => {
+                return Decision {
+                    id: OnceLock::new(),
+                    allowed: known.allowed,
+                    policies: known.policies.clone(),
+                    errors: Vec::new(),
+                    code: known.code.clone(),
+                };
+            }
+            Err(key) => key,
+        };
         let decision = self.decide_fresh(req);
         if decision.errors.is_empty() {
             self.memo.put(
-                memo::key(req, &self.reads),
+                key,
                 Outcome {
                     allowed: decision.allowed,
                     policies: Arc::clone(&decision.policies),

@@ -1,6 +1,8 @@
 //! The main flow, run against an embedded and a split stack.
 
+mod assertion;
 mod keys;
+mod refused_tokens;
 
 use reqwest::Method;
 use reqwest::StatusCode;
@@ -165,7 +167,7 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
     let assertion = headers["x-wrnexus-assertion"]
         .as_str()
         .ok_or(format!("no assertion header: {headers}"))?;
-    let asserted = verify_assertion(&c, &api, assertion).await?;
+    let asserted = assertion::verify(&c, &api, assertion).await?;
     assert_eq!(asserted["sub"], alice.id.as_str());
     assert_eq!(asserted["kind"], "user");
     assert_eq!(asserted["wid"], alice.workspace_id.as_str());
@@ -451,54 +453,7 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
     assert_eq!(body["code"], "not_a_member");
 
     // Tokens the gateway must refuse: tampered, expired, wrong audience, alg none.
-    let mut expired = tokens::claims_of(alice.token())?;
-    expired["exp"] = json!(1_000_000_000);
-    let mut wrong_aud = tokens::claims_of(alice.token())?;
-    wrong_aud["aud"] = json!("some-other-service");
-    let good_again = tokens::mint(&stack.database_url, &tokens::claims_of(alice.token())?).await?;
-    let bad_tokens = [
-        ("tampered", tokens::tampered(alice.token())),
-        (
-            "expired",
-            tokens::mint(&stack.database_url, &expired).await?,
-        ),
-        (
-            "wrong aud",
-            tokens::mint(&stack.database_url, &wrong_aud).await?,
-        ),
-        ("alg none", tokens::unsigned(alice.token())?),
-    ];
-    let accepted = c
-        .get(format!("{gw}/x"))
-        .header(COOKIE, format!("{COOKIE_NAME}={good_again}"))
-        .send()
-        .await?;
-    assert_eq!(
-        accepted.status(),
-        StatusCode::OK,
-        "the minting itself is wrong"
-    );
-    for (what, token) in bad_tokens {
-        let (status, body) = json_body(
-            c.get(format!("{gw}/x"))
-                .header(COOKIE, format!("{COOKIE_NAME}={token}"))
-                .send()
-                .await?,
-        )
-        .await?;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} token: {body}");
-        assert_eq!(body["code"], "invalid_session", "{what}");
-    }
-    let r = c
-        .get(format!("{gw}/x"))
-        .header(COOKIE, format!("{}; {}", alice.cookie, alice.cookie))
-        .send()
-        .await?;
-    assert_eq!(
-        r.status(),
-        StatusCode::BAD_REQUEST,
-        "duplicate session cookies"
-    );
+    refused_tokens::refused(&c, gw, &stack.database_url, &alice).await?;
 
     // Sign-out revokes the session everywhere.
     let r = alice
@@ -527,29 +482,4 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
     assert_eq!(body["workspace"]["id"], team.as_str());
     assert_ne!(team, personal);
     Ok(())
-}
-
-/// Verify an `X-WRNexus-Assertion` as an upstream would: with the JWKS from
-/// the control plane, EdDSA only, issuer and audience required.
-async fn verify_assertion(c: &reqwest::Client, api: &str, token: &str) -> TestResult<Value> {
-    let jwks: jsonwebtoken::jwk::JwkSet = c
-        .get(format!("{api}/assertion-keys"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let kid = jsonwebtoken::decode_header(token)?
-        .kid
-        .ok_or("assertion without kid")?;
-    let jwk = jwks.find(&kid).ok_or("assertion kid not published")?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.set_issuer(&["wrnexus-gateway"]);
-    validation.set_audience(&["wrnexus-upstream"]);
-    let data = jsonwebtoken::decode::<Value>(
-        token,
-        &jsonwebtoken::DecodingKey::from_jwk(jwk)?,
-        &validation,
-    )?;
-    Ok(data.claims)
 }
