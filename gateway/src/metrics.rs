@@ -19,7 +19,8 @@ pub struct Metrics {
     /// Backend errors by kind: `redis`, `control_plane`.
     pub backend_errors: IntCounterVec,
     pub keys_loaded: IntGauge,
-    /// Time from choosing the upstream to its response header, by route.
+    /// Time from letting the request through (the upstream is chosen next)
+    /// to the upstream's response header, by route.
     pub upstream_seconds: HistogramVec,
     /// Requests being handled right now (WebSockets included while open).
     pub in_flight: IntGauge,
@@ -90,7 +91,7 @@ impl Metrics {
         let upstream_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "wrnexus_gateway_upstream_duration_seconds",
-                "Time from connecting to the upstream to its response header",
+                "Time from letting the request through to the upstream's response header",
             )
             .buckets(vec![
                 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
