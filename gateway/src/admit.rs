@@ -135,8 +135,11 @@ impl Gateway {
             )
         });
         let fresh: (Arc<SessionClaims>, Resolved, Option<Arc<Identity>>);
-        let (claims, resolved, known) = match reused {
+        // The token as text: the remembered one (the same bytes), or read
+        // once here.
+        let (token, claims, resolved, known) = match reused {
             Some(remembered) => (
+                remembered.token(),
                 remembered.claims(),
                 remembered.resolved(),
                 remembered.identity(),
@@ -175,7 +178,7 @@ impl Gateway {
                     ctx.remembered = Some(Arc::new(memory));
                 }
                 fresh = (claims, resolved, identity);
-                (&fresh.0, &fresh.1, fresh.2.as_ref())
+                (token, &fresh.0, &fresh.1, fresh.2.as_ref())
             }
         };
         let workspace_id = named.unwrap_or(&claims.wid);
@@ -192,12 +195,7 @@ impl Gateway {
                 ));
             }
             // A member following a link into another of their workspaces:
-            // switch the session there, in place (the token was verified,
-            // so it is text).
-            let token = match authn::token_text(token) {
-                Ok(t) => t,
-                Err(e) => return refuse_authn(e, ctx),
-            };
+            // switch the session there, in place.
             ctx.set_cookie = self.resolver.switch_cookie(workspace_id, token).await;
         }
         self.decide(

@@ -77,6 +77,11 @@ impl Remembered {
         }
     }
 
+    /// The session token, as text.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// The token's verified claims.
     pub fn claims(&self) -> &Arc<SessionClaims> {
         &self.claims
