@@ -54,6 +54,28 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() -> TestResul
                 "invalid_role",
                 "role",
             ),
+            (
+                post.clone(),
+                ws("/invitations"),
+                Some(json!({ "email": ["dan@example.com"] })),
+                "invalid_body",
+                "email",
+            ),
+            // A value of the wrong JSON type is reported against its field.
+            (
+                post.clone(),
+                "/workspaces".to_string(),
+                Some(json!({ "name": 42 })),
+                "invalid_body",
+                "name",
+            ),
+            (
+                Method::PATCH,
+                bob_path.clone(),
+                Some(json!({ "role": 5 })),
+                "invalid_body",
+                "role",
+            ),
             // Members.
             (
                 Method::PATCH,
@@ -70,6 +92,13 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() -> TestResul
                 "role",
             ),
             // API keys.
+            (
+                post.clone(),
+                ws("/api-keys"),
+                Some(json!({ "name": { "text": "ci" } })),
+                "invalid_body",
+                "name",
+            ),
             (
                 post.clone(),
                 ws("/api-keys"),

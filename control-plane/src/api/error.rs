@@ -5,6 +5,7 @@ use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::borrow::Cow;
 
 /// An error answer: status, stable machine-readable code, a sentence, and
 /// the offending field when there is one.
@@ -13,7 +14,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
-    pub field: Option<&'static str>,
+    /// A field's name, or its path in the body (`role`; `a.b[0]` when nested).
+    pub field: Option<Cow<'static, str>>,
     /// Seconds to wait, for 429s.
     pub retry_after: Option<u64>,
     /// The id of the decision behind a 403.
@@ -33,12 +35,16 @@ impl ApiError {
     }
 
     /// A 400 about one input field.
-    pub fn field(code: &'static str, field: &'static str, detail: impl Into<String>) -> Self {
+    pub fn field(
+        code: &'static str,
+        field: impl Into<Cow<'static, str>>,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             code,
             detail: detail.into(),
-            field: Some(field),
+            field: Some(field.into()),
             retry_after: None,
             decision_id: None,
         }

@@ -44,16 +44,34 @@ where
             serde_json::from_slice(b"{}")
                 .map_err(|_| ApiError::field("invalid_body", "body", "a JSON body is required"))?
         } else {
-            serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::field(
-                    "invalid_body",
-                    "body",
-                    format!("the body is not valid JSON: {e}"),
-                )
-            })?
+            json(&bytes)?
         };
         Ok(Input { value, form })
     }
+}
+
+/// Decode a JSON body; a value of the wrong type or shape is reported
+/// against its path in the body (`role`; `a.b[0]` when nested).
+fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let whole = |detail: String| ApiError::field("invalid_body", "body", detail);
+    let mut decoder = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match (inner.is_data(), path.as_str()) {
+            (true, ".") => whole(format!("the body has the wrong shape: {inner}")),
+            (true, _) => ApiError::field(
+                "invalid_body",
+                path.clone(),
+                format!("`{path}` has the wrong type or form ({inner})"),
+            ),
+            (false, _) => whole(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    decoder
+        .end()
+        .map_err(|e| whole(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
 }
 
 /// Longest name (workspace, project, key), in characters.

@@ -158,7 +158,7 @@ pub fn render(
     // password, the email being kept); with no error, the first empty field.
     let field = error.and_then(|e| match e.code {
         "invalid_credentials" => Some("password"),
-        _ => e.field,
+        _ => e.field.as_deref(),
     });
     let focus_email = match field {
         Some(f) => f == "email",

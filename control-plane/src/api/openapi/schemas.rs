@@ -47,7 +47,8 @@ pub struct Problem {
     pub code: String,
     /// One sentence for people.
     pub detail: String,
-    /// The offending input field, for 400s about one field.
+    /// The offending input field, for 400s about one field (a JSON value of
+    /// the wrong type is named by its path in the body, e.g. `role`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The policy decision behind a 403 (also in `x-wrnexus-decision-id`).
