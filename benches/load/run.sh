@@ -19,11 +19,16 @@
 #   ONLY="passthrough gw-steady" runs just the scenarios named.
 #   INSTRUCTIONS=20000 counts instructions per request under callgrind
 #   instead (pass-through, gw-steady, gw-apikey; needs valgrind), then exits.
+#   PAIRED=3 paired rounds after the interleaved ones (0: none): the
+#   pass-through and a gateway scenario (gw-steady, gw-apikey) loaded at
+#   the same time on the proxy core, each by its own wrk, and a control
+#   pair of two pass-through processes; see "Paired rounds" below.
 #   PROXY_CPU=0 LOAD_CPU=1 (the proxy alone on one core; load generator,
 #   upstream and control plane on the other). Not run by CI.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
+PAIRED=${PAIRED:-3}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 RATE=${RATE:-2000}
@@ -54,7 +59,7 @@ fi
 UP=$((BASE_PORT + 81)) NGX=$((BASE_PORT + 82)) PT=$((BASE_PORT + 83))
 GW=$((BASE_PORT + 84)) GWC=$((BASE_PORT + 85)) CP=$((BASE_PORT + 70))
 for port in $UP $NGX $PT $GW $GWC $CP $((BASE_PORT + 86)) $((BASE_PORT + 87)) $((BASE_PORT + 88)) \
-  $((BASE_PORT + 90)) $((BASE_PORT + 91)) $((BASE_PORT + 92)) $((BASE_PORT + 94)); do
+  $((BASE_PORT + 89)) $((BASE_PORT + 90)) $((BASE_PORT + 91)) $((BASE_PORT + 92)) $((BASE_PORT + 94)); do
   if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use (another run?); set BASE_PORT to move all ports" >&2
     exit 2
@@ -327,6 +332,65 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round done"
 done
 
+# --- Paired rounds. On a shared VM the machine's speed moves by tens of
+# percent within minutes, more than the difference being measured, so runs
+# one after the other disagree. Here the pass-through and a gateway
+# scenario are loaded at the same time, both on the proxy core: whatever
+# the machine does in that interval, it does to both. Each proxy's CPU
+# comes from the scheduler's clock (/proc/PID/task/*/schedstat, ns), and
+# the cost ratio is pass-through µs per request ÷ the other's: the
+# throughput ratio each would have alone on a core. The control pair (two
+# pass-through processes) shows the method's own error.
+cpu_ns() { # PID: CPU time of all its threads so far, ns
+  local total=0 ns _rest
+  for f in /proc/"$1"/task/*/schedstat; do
+    read -r ns _rest <"$f" && total=$((total + ns))
+  done
+  echo "$total"
+}
+PAIRS=$WORK/paired.tsv
+if ((PAIRED > 0)); then
+  PT2=$((BASE_PORT + 89))
+  taskset -c "$PROXY_CPU" "$BIN" passthrough --listen "127.0.0.1:$PT2" \
+    --upstream "http://127.0.0.1:$UP" --threads 1 >"$WORK/passthrough-2.log" 2>&1 &
+  PT2_PID=$!
+  PIDS+=("$PT2_PID")
+  wait_for "http://127.0.0.1:$PT2/"
+  pairs=("control|$PT2_PID|http://127.0.0.1:$PT2/app/items|cookie: $ALICE")
+  for s in "${SCENARIOS[@]}"; do
+    case $s in gw-steady\|* | gw-apikey\|*) pairs+=("$s") ;; esac
+  done
+  requests() { awk '/ requests in / { print $1 }' "$1"; }
+  load() { # HEADER URL OUT: a wrk of $secs seconds in the background, its pid in loads
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" -H "$1" "$2" >"$3" &
+    loads+=($!)
+  }
+  for round in $(seq 1 "$PAIRED"); do
+    for s in "${pairs[@]}"; do
+      IFS='|' read -r name pid url header <<<"$s"
+      pt_url="http://127.0.0.1:$PT/app/items" pt_header="cookie: $ALICE"
+      for secs in 1 "$DURATION"; do # 1 s to warm both, then the measured run
+        a0=$(cpu_ns "$PT_PID") b0=$(cpu_ns "$pid")
+        loads=()
+        # Every other round the other one's load starts first.
+        if ((round % 2)); then
+          load "$pt_header" "$pt_url" "$WORK/pair-a.out"
+          load "$header" "$url" "$WORK/pair-b.out"
+        else
+          load "$header" "$url" "$WORK/pair-b.out"
+          load "$pt_header" "$pt_url" "$WORK/pair-a.out"
+        fi
+        wait "${loads[@]}"
+        a1=$(cpu_ns "$PT_PID") b1=$(cpu_ns "$pid")
+      done
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$name" "$round" "$(requests "$WORK/pair-a.out")" \
+        "$(requests "$WORK/pair-b.out")" $((a1 - a0)) $((b1 - b0)) "$DURATION" >>"$PAIRS"
+    done
+    echo "paired round $round done"
+  done
+fi
+
+if [[ -s $RESULTS ]]; then
 echo
 echo "Per run (non-2xx for gw-deny are the expected 403s; h2load 'errors' = failed+errored+timeout):"
 printf "%-12s %-12s %5s %9s %9s %9s %8s %-12s %9s\n" scenario tool round req/s p50 p99 non-2xx errors cpu-us/req
@@ -372,3 +436,26 @@ for n in names:
     if ratios:
         print(f"{n:<12} {' '.join(f'{x:.2f}' for x in ratios)}  (median {statistics.median(ratios):.2f})")
 PY
+fi
+
+if [[ -s $PAIRS ]]; then
+  echo
+  echo "Paired rounds (each with the pass-through, both loaded at once on CPU $PROXY_CPU; CPU from schedstat):"
+  python3 - "$PAIRS" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+print(f"{'scenario':<12} {'round':>5} {'pt req/s':>9} {'req/s':>9} {'pt us/req':>9} {'us/req':>9} "
+      f"{'core busy':>9} {'cost ratio':>10}")
+by_name = {}
+for name, rnd, na, nb, ca, cb, secs in rows:
+    na, nb, ca, cb, secs = int(na), int(nb), int(ca), int(cb), float(secs)
+    ua, ub = ca / 1e3 / na, cb / 1e3 / nb
+    by_name.setdefault(name, []).append(ua / ub)
+    print(f"{name:<12} {rnd:>5} {na / secs:>9.0f} {nb / secs:>9.0f} {ua:>9.1f} {ub:>9.1f} "
+          f"{(ca + cb) / 1e9 / secs:>8.0%} {ua / ub:>10.3f}")
+print()
+print("cost ratio (pass-through CPU per request ÷ the scenario's; control: a second pass-through):")
+for name, ratios in by_name.items():
+    print(f"{name:<12} {' '.join(f'{x:.3f}' for x in ratios)}  (median {statistics.median(ratios):.3f})")
+PY
+fi
