@@ -59,13 +59,6 @@ fn string(key: &mut Key, value: &str, read: &StrUse) {
     }
 }
 
-/// The key of a request under what the policies `reads`.
-pub fn key(req: &DecisionRequest<'_>, reads: &Reads) -> Key {
-    let mut key = Vec::with_capacity(64);
-    encode(&mut key, req, reads);
-    key
-}
-
 /// Run `f` with this thread's key buffer, emptied (a fresh one if it is
 /// somehow in use): looking a decision up allocates nothing.
 pub fn with_buffer<T>(f: impl FnOnce(&mut Key) -> T) -> T {
@@ -171,6 +164,13 @@ impl Memo {
 mod tests {
     use super::*;
     use crate::model::{Role, WorkspaceStatus};
+
+    /// The key of a request under what the policies `reads`.
+    fn key(req: &DecisionRequest<'_>, reads: &Reads) -> Key {
+        let mut key = Vec::with_capacity(64);
+        encode(&mut key, req, reads);
+        key
+    }
 
     fn base<'a>() -> DecisionRequest<'a> {
         DecisionRequest {

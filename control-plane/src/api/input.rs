@@ -60,11 +60,10 @@ fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match (inner.is_data(), path.as_str()) {
             (true, ".") => whole(format!("the body has the wrong shape: {inner}")),
-            (true, _) => ApiError::field(
-                "invalid_body",
-                path.clone(),
-                format!("`{path}` has the wrong type or form ({inner})"),
-            ),
+            (true, _) => {
+                let detail = format!("`{path}` has the wrong type or form ({inner})");
+                ApiError::field("invalid_body", path, detail)
+            }
             (false, _) => whole(format!("the body is not valid JSON: {inner}")),
         }
     })?;
