@@ -5,7 +5,6 @@
 use crate::api_key;
 use crate::authn::{self, AuthnError};
 use crate::identity::Identity;
-use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Route};
 use crate::remembered::{Remembered, RememberedKey};
@@ -47,17 +46,8 @@ impl Gateway {
 
     /// Decide whether (and as whom) a request may reach the app.
     pub(crate) async fn admit(&self, req: &RequestHeader, ctx: &mut Ctx) -> Verdict {
+        // Canonical already (see `proxy::canonical_target`).
         let path = req.uri.path();
-        if let Err(e) = path::check(path) {
-            ctx.decision = "bad_request";
-            return Verdict::Refuse(Reply::problem(
-                400,
-                "ambiguous_path",
-                &e.to_string(),
-                None,
-                &ctx.request_id,
-            ));
-        }
         if path.starts_with(CONTROL_PLANE_PREFIX) {
             ctx.route = Route::ControlPlane;
             ctx.decision = "control_plane";
@@ -119,7 +109,10 @@ impl Gateway {
             Err(e) => return refuse_authn(e, ctx),
         };
         // A path may name the workspace; otherwise the cookie does.
-        let named = workspace_path::named(path, &self.workspace_path_prefix);
+        let named = match workspace_path::named(path, &self.workspace_path_prefix) {
+            Ok(named) => named,
+            Err(e) => return ambiguous(&e.to_string(), ctx),
+        };
         // The same token as this connection's last request, nothing changed
         // since: its claims and data as they were (see `remembered`). With
         // the token cache off, nothing is remembered this way either.
@@ -302,7 +295,11 @@ impl Gateway {
             .get(X_WORKSPACE_ID)
             .or_else(|| req.headers.get(X_WORKSPACE_ID_UNDERSCORED))
             .and_then(|v| v.to_str().ok());
-        let workspace_id = workspace_path::named(path, &self.workspace_path_prefix)
+        let path_named = match workspace_path::named(path, &self.workspace_path_prefix) {
+            Ok(named) => named,
+            Err(e) => return ambiguous(&e.to_string(), ctx),
+        };
+        let workspace_id = path_named
             .or(header_named)
             .unwrap_or(&grant.workspace_id);
         let verdict = self.decide(
@@ -449,6 +446,12 @@ impl Gateway {
             }
         }
     }
+}
+
+/// A path the gateway will not decide on, for an app could read it otherwise.
+pub(crate) fn ambiguous(why: &str, ctx: &mut Ctx) -> Verdict {
+    ctx.decision = "bad_request";
+    Verdict::Refuse(Reply::problem(400, "ambiguous_path", why, None, &ctx.request_id))
 }
 
 /// An allowed identity that cannot be written as headers (ids come from the

@@ -59,10 +59,27 @@ pub struct KeyGrant {
     pub expires_at: Option<i64>,
 }
 
+/// The credentials of a `Bearer` authorization (the scheme in any case,
+/// RFC 9110 §11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Whether an `Authorization` value carries a WRNexus key (well formed or
+/// not, under any scheme): such a value never reaches an app.
+pub fn names_a_key(value: &http::HeaderValue) -> bool {
+    let prefix = KEY_PREFIX.as_bytes();
+    value
+        .as_bytes()
+        .split(|b| b.is_ascii_whitespace() || *b == b',')
+        .any(|word| word.len() >= prefix.len() && word[..prefix.len()].eq_ignore_ascii_case(prefix))
+}
+
 /// The API key a request presents, if its `Authorization` is a `wrn_` bearer.
 pub fn presented(headers: &HeaderMap) -> Option<Result<PresentedKey<'_>, KeyError>> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ")?.trim();
+    let token = bearer(value)?;
     if !token.starts_with(KEY_PREFIX) {
         return None;
     }
@@ -134,12 +151,24 @@ mod tests {
             Some(Err(KeyError::Malformed))
         );
         let token = format!("wrn_{ID}_{SECRET}");
-        let h = headers(&format!("Bearer {token}"));
-        let key = presented(&h).unwrap().unwrap();
-        assert_eq!(
-            (key.id, key.secret, key.token),
-            (ID, SECRET, token.as_str())
-        );
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let h = headers(&format!("{scheme} {token}"));
+            let key = presented(&h).unwrap().unwrap();
+            assert_eq!(
+                (key.id, key.secret, key.token),
+                (ID, SECRET, token.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn any_value_carrying_a_key_is_recognised() {
+        let named = |v: &str| names_a_key(&v.parse().unwrap());
+        assert!(named("Bearer wrn_x_y"));
+        assert!(named("Token WRN_x_y"));
+        assert!(named("Basic abc, Bearer wrn_"));
+        assert!(!named("Bearer eyJ.wrn_inside"));
+        assert!(!named("Basic d3JuXw=="));
     }
 
     #[test]

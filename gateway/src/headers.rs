@@ -4,8 +4,9 @@
 use http::HeaderMap;
 use http::header::{CONNECTION, COOKIE};
 
-/// Headers only the gateway may set (compared after lowercasing and
-/// turning `_` into `-`).
+/// Headers only the gateway may set (compared by their letters and digits
+/// alone, lowercased: `X_Workspace.Id` and `x-workspaceid` are
+/// `x-workspace-id` to frameworks that fold punctuation, so they go too).
 pub const IDENTITY_HEADERS: &[&str] = &[
     "x-workspace-id",
     "x-user-id",
@@ -45,26 +46,39 @@ pub fn canonical(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")
 }
 
-/// Whether `name` spells `canonical_name` (lowercase, `-`) in any case or
-/// with `_` for `-`, without allocating.
+/// A name's letters and digits, lowercased: what is left of it once case
+/// and punctuation (`-`, `_`, `.`, any token character) are ignored.
+fn squashed(name: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    name.iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+}
+
+/// Whether `name` spells `canonical_name` in any case and punctuation,
+/// without allocating.
 fn spells(name: &[u8], canonical_name: &[u8]) -> bool {
-    name.len() == canonical_name.len()
-        && name.iter().zip(canonical_name).all(|(n, c)| {
-            let n = n.to_ascii_lowercase();
-            n == *c || (n == b'_' && *c == b'-')
-        })
+    squashed(name).eq(squashed(canonical_name))
+}
+
+/// Whether `name`, case and punctuation ignored, starts with `prefix`'s
+/// letters and digits.
+fn spells_prefix(name: &[u8], prefix: &[u8]) -> bool {
+    let mut name = squashed(name);
+    squashed(prefix).all(|p| name.next() == Some(p))
 }
 
 fn is_identity(name: &str) -> bool {
     let name = name.as_bytes();
-    // Every name of the set starts with `x` or `f`: most of a request's
-    // headers are ruled out at their first byte.
-    if !matches!(name.first(), Some(b'x' | b'X' | b'f' | b'F')) {
-        return false;
+    // Every name of the set starts with `x` or `f` once punctuation is
+    // skipped: most of a request's headers are ruled out at their first
+    // byte.
+    match name.first() {
+        Some(b'x' | b'X' | b'f' | b'F') => {}
+        Some(b) if !b.is_ascii_alphanumeric() => {}
+        _ => return false,
     }
-    let own = OWN_PREFIX.as_bytes();
     IDENTITY_HEADERS.iter().any(|h| spells(name, h.as_bytes()))
-        || name.get(..own.len()).is_some_and(|p| spells(p, own))
+        || spells_prefix(name, OWN_PREFIX.as_bytes())
 }
 
 /// Names to remove from a client request: the identity set in any
@@ -77,7 +91,12 @@ pub fn names_to_strip(headers: &HeaderMap) -> Vec<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|n| canonical(n.trim()))
-        .filter(|n| !n.is_empty() && !NEVER_CONNECTION_STRIPPED.contains(&n.as_str()))
+        .filter(|n| {
+            !n.is_empty()
+                && !NEVER_CONNECTION_STRIPPED
+                    .iter()
+                    .any(|kept| spells(n.as_bytes(), kept.as_bytes()))
+        })
         .collect();
     let mut names: Vec<String> = headers
         .keys()
@@ -93,6 +112,14 @@ pub fn names_to_strip(headers: &HeaderMap) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// Whether a `Set-Cookie` value sets the cookie `name` (compared without
+/// regard to case, as browsers compare the `__Host-` prefix).
+pub fn sets_cookie(value: &http::HeaderValue, name: &str) -> bool {
+    let v = value.as_bytes();
+    let end = v.iter().position(|b| *b == b'=' || *b == b';').unwrap_or(v.len());
+    v[..end].trim_ascii().eq_ignore_ascii_case(name.as_bytes())
 }
 
 /// The `Cookie` header without the session cookie, or `None` when nothing
@@ -137,7 +164,7 @@ mod tests {
         h.insert("content-length", HeaderValue::from_static("3"));
         h.insert(
             CONNECTION,
-            HeaderValue::from_static("keep-alive, X-Custom, Content-Length, Host"),
+            HeaderValue::from_static("keep-alive, X-Custom, Content-Length, Content_Length, Host"),
         );
         let names = names_to_strip(&h);
         for name in [
@@ -162,12 +189,34 @@ mod tests {
         for name in IDENTITY_HEADERS.iter().copied().chain([own.as_str()]) {
             let upper = name.to_ascii_uppercase();
             let underscored = name.replace('-', "_");
-            for spelling in [name, upper.as_str(), underscored.as_str()] {
+            let dotted = name.replace('-', ".");
+            let squashed = name.replace('-', "");
+            let mixed = format!("-{}~", name.replacen('-', "_", 1).to_ascii_uppercase());
+            for spelling in [
+                name,
+                upper.as_str(),
+                underscored.as_str(),
+                dotted.as_str(),
+                squashed.as_str(),
+                mixed.as_str(),
+            ] {
                 assert!(is_identity(spelling), "{spelling} not caught");
             }
         }
         assert!(!is_identity("accept"));
         assert!(!is_identity("x-kept"));
+        assert!(!is_identity("x-workspace-ids"));
+        assert!(!is_identity("forwarded-by"));
+    }
+
+    #[test]
+    fn recognises_a_set_cookie_for_the_session_cookie() {
+        let sets = |v: &str| sets_cookie(&HeaderValue::from_str(v).unwrap(), "__Host-sess");
+        assert!(sets("__Host-sess=evil; Path=/; Secure"));
+        assert!(sets(" __host-SESS =evil"));
+        assert!(sets("__Host-sess"));
+        assert!(!sets("__Host-session=1"));
+        assert!(!sets("theme=__Host-sess"));
     }
 
     #[test]

@@ -1,5 +1,27 @@
-//! Request paths: the path decided on is the path forwarded, so any path a
-//! backend could read differently from the gateway is refused.
+//! Request paths understood once: the gateway turns the path into one
+//! canonical spelling (RFC 3986 §6.2.2) that routes, action rules, the
+//! workspace path, Cedar and the app all see, and refuses any spelling an
+//! app could read as another path.
+//!
+//! Normalised (the same resource in every reading, §6.2.2.1–2):
+//! percent-encoded unreserved characters (`%41` → `A`, `%2D` → `-`, `%7E`
+//! → `~`) are decoded, and the hex digits of the escapes that stay are
+//! upper-cased (`%c3%a9` → `%C3%A9`).
+//!
+//! Refused (frameworks disagree on their meaning): `.` and `..` segments
+//! (also encoded), empty segments (`//`), an encoded `/` or `\`, a
+//! backslash, `;` parameters (Tomcat and Spring drop them, others do
+//! not; also `%3B`), segments ending in `.` or a space (IIS and ASP.NET
+//! trim them), an encoded `%` (`%25`, read twice by apps that decode
+//! twice), control characters, bytes outside ASCII, escapes that do not
+//! decode to UTF-8 (overlong forms such as `%C0%AE`), malformed escapes.
+//!
+//! Letter case is kept (apps may tell `/Docs` from `/docs`), and every
+//! prefix the gateway matches (routes, action rules, the workspace path)
+//! is compared without regard to ASCII case, so a framework that ignores
+//! case reads no route the gateway did not decide on.
+
+use std::borrow::Cow;
 
 /// Why a path is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -18,105 +40,173 @@ pub enum PathError {
     Control,
     #[error("the path contains a malformed percent-escape")]
     BadEscape,
+    #[error("the path contains a `;` parameter")]
+    Parameter,
+    #[error("a path segment ends in `.` or a space")]
+    TrailingDot,
+    #[error("the path contains an encoded `%` (`%25`)")]
+    EncodedPercent,
+    #[error("the path contains a character outside ASCII; percent-encode it")]
+    NotAscii,
+    #[error("the path contains `{0}`, which must be percent-encoded")]
+    Unencoded(char),
+    #[error("the path's escapes do not decode to UTF-8")]
+    NotUtf8,
 }
 
-/// Accept only paths every backend reads the same way.
-pub fn check(path: &str) -> Result<(), PathError> {
+/// The one spelling of `path` (without query) every reader agrees on, or
+/// why there is none. Borrowed when `path` already is that spelling.
+pub fn canonical(path: &str) -> Result<Cow<'_, str>, PathError> {
     if plainly_fine(path.as_bytes()) {
-        return Ok(());
+        return Ok(Cow::Borrowed(path));
     }
     thorough(path)
 }
 
-/// Every rule, escapes decoded.
-fn thorough(path: &str) -> Result<(), PathError> {
-    if !path.starts_with('/') {
-        return Err(PathError::NotAbsolute);
-    }
-    if path.contains('\\') {
-        return Err(PathError::Backslash);
-    }
-    let control = |b: &u8| *b < 0x20 || *b == 0x7f;
-    let escaped = path.contains('%');
-    if escaped {
-        if decode(path)?.iter().any(control) {
-            return Err(PathError::Control);
-        }
-    } else if path.as_bytes().iter().any(control) {
-        return Err(PathError::Control);
-    }
-    let mut segments = path[1..].split('/').peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        if escaped && segment.contains('%') {
-            let has = |needle: &[u8]| {
-                segment
-                    .as_bytes()
-                    .windows(3)
-                    .any(|w| w.eq_ignore_ascii_case(needle))
-            };
-            if has(b"%2f") || has(b"%5c") {
-                return Err(PathError::EncodedSeparator);
-            }
-        }
-        if segment.is_empty() && !last {
-            return Err(PathError::EmptySegment);
-        }
-        let dots = |plain: &[u8]| plain == b"." || plain == b"..";
-        let dot_segment = if escaped && segment.contains('%') {
-            dots(&decode(segment)?)
-        } else {
-            dots(segment.as_bytes())
-        };
-        if dot_segment {
-            return Err(PathError::DotSegment);
-        }
-    }
-    Ok(())
+/// Accept only paths every backend reads the same way, already canonical
+/// or not.
+pub fn check(path: &str) -> Result<(), PathError> {
+    canonical(path).map(|_| ())
 }
 
-/// The common case in one pass: absolute, no escape, backslash or control
-/// character, no empty segment but the last, no dot segment. `false` says
-/// only that the full check must look.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// A byte a path segment may hold as it is (RFC 3986 `pchar` less `%`
+/// and `;`, which are handled on their own).
+fn is_plain(b: u8) -> bool {
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@'
+        )
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Every rule, escapes decoded.
+fn thorough(path: &str) -> Result<Cow<'_, str>, PathError> {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err(PathError::NotAbsolute);
+    }
+    // The canonical spelling, and the bytes an app decodes it to (for the
+    // UTF-8 check).
+    let mut out = String::with_capacity(bytes.len());
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'%' => {
+                let pair = bytes.get(i + 1..i + 3).ok_or(PathError::BadEscape)?;
+                let (Some(hi), Some(lo)) = (hex(pair[0]), hex(pair[1])) else {
+                    return Err(PathError::BadEscape);
+                };
+                let v = hi << 4 | lo;
+                match v {
+                    b'/' | b'\\' => return Err(PathError::EncodedSeparator),
+                    b'%' => return Err(PathError::EncodedPercent),
+                    b';' => return Err(PathError::Parameter),
+                    v if v < 0x20 || v == 0x7f => return Err(PathError::Control),
+                    v if is_unreserved(v) => out.push(char::from(v)),
+                    _ => {
+                        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+                        out.push('%');
+                        out.push(char::from(DIGITS[usize::from(hi)]));
+                        out.push(char::from(DIGITS[usize::from(lo)]));
+                    }
+                }
+                decoded.push(v);
+                i += 3;
+                continue;
+            }
+            b'\\' => return Err(PathError::Backslash),
+            b';' => return Err(PathError::Parameter),
+            b if b < 0x20 || b == 0x7f => return Err(PathError::Control),
+            b if !b.is_ascii() => return Err(PathError::NotAscii),
+            b'/' => out.push('/'),
+            b if is_plain(b) => out.push(char::from(b)),
+            b => return Err(PathError::Unencoded(char::from(b))),
+        }
+        decoded.push(b);
+        i += 1;
+    }
+    if std::str::from_utf8(&decoded).is_err() {
+        return Err(PathError::NotUtf8);
+    }
+    let mut segments = out[1..].split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if segment.is_empty() {
+            if last {
+                break;
+            }
+            return Err(PathError::EmptySegment);
+        }
+        if segment == "." || segment == ".." {
+            return Err(PathError::DotSegment);
+        }
+        if segment.ends_with('.') || segment.ends_with("%20") {
+            return Err(PathError::TrailingDot);
+        }
+    }
+    if out == path {
+        Ok(Cow::Borrowed(path))
+    } else {
+        Ok(Cow::Owned(out))
+    }
+}
+
+/// The common case in one pass: absolute, only bytes a segment holds as
+/// they are (no escape, backslash or `;`), no empty segment but the last,
+/// no segment that is or ends in a dot. `false` says only that the full check must look.
 fn plainly_fine(path: &[u8]) -> bool {
     let Some((b'/', rest)) = path.split_first() else {
         return false;
     };
-    let dot_segment = |len: usize, dots: usize| len > 0 && len <= 2 && dots == len;
-    let (mut len, mut dots) = (0, 0);
+    let mut len = 0;
+    let mut last = 0u8;
     for &b in rest {
         match b {
             b'/' => {
-                if len == 0 || dot_segment(len, dots) {
+                if len == 0 || last == b'.' {
                     return false;
                 }
-                (len, dots) = (0, 0);
+                len = 0;
             }
-            b'%' | b'\\' => return false,
-            b if b < 0x20 || b == 0x7f => return false,
-            b'.' => (len, dots) = (len + 1, dots + 1),
-            _ => len += 1,
+            b if is_plain(b) => len += 1,
+            _ => return false,
         }
+        last = b;
     }
-    !dot_segment(len, dots)
+    len == 0 || last != b'.'
 }
 
-fn decode(text: &str) -> Result<Vec<u8>, PathError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(PathError::BadEscape)?;
-            let hex = std::str::from_utf8(hex).map_err(|_| PathError::BadEscape)?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| PathError::BadEscape)?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+/// Whether `path` lies under `prefix` on a segment boundary (a prefix
+/// ending in `/` is one), ASCII case ignored.
+pub fn under(path: &str, prefix: &str) -> bool {
+    let (p, x) = (path.as_bytes(), prefix.as_bytes());
+    if p.len() >= x.len() && p[..x.len()].eq_ignore_ascii_case(x) {
+        return x.last() == Some(&b'/') || matches!(p.get(x.len()), None | Some(b'/'));
     }
-    Ok(out)
+    false
+}
+
+/// `path` after `prefix` (ASCII case ignored), if it starts with it.
+pub fn strip_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let n = prefix.len();
+    (path.len() >= n && path.as_bytes()[..n].eq_ignore_ascii_case(prefix.as_bytes()))
+        .then(|| path.get(n..))
+        .flatten()
 }
 
 #[cfg(test)]
@@ -124,23 +214,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_paths_pass() {
-        for ok in [
-            "/",
-            "/a/b",
-            "/a/b/",
-            "/files/report%20q3.pdf",
-            "/w/123/items?x=1",
-            "/a.b/c..d",
-        ] {
-            assert_eq!(check(ok.split('?').next().unwrap_or(ok)), Ok(()), "{ok}");
+    fn plain_paths_pass_unchanged() {
+        for ok in ["/", "/a/b", "/a/b/", "/w/123/items", "/a.b/c..d", "/.well-known/x"] {
+            assert_eq!(canonical(ok), Ok(Cow::Borrowed(ok)), "{ok}");
+        }
+    }
+
+    #[test]
+    fn unreserved_escapes_are_decoded_and_others_upper_cased() {
+        let cases = [
+            ("/%61dmin", "/admin"),
+            ("/%41%2d%2E%5F%7e", "/A-._~"),
+            ("/files/report%20q3.pdf", "/files/report%20q3.pdf"),
+            ("/caf%c3%a9", "/caf%C3%A9"),
+            ("/%77/abc/x", "/w/abc/x"),
+            ("/a%3fb", "/a%3Fb"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(canonical(raw).as_deref(), Ok(want), "{raw}");
         }
     }
 
     #[test]
     fn the_one_pass_check_never_accepts_what_the_thorough_one_refuses() {
         // Every path of up to 6 characters over the characters that matter.
-        let alphabet = ['/', '.', 'a', '%', '2', 'f', '\\', '\u{1}'];
+        let alphabet = ['/', '.', 'a', '%', '2', 'f', '\\', ';', ' ', '\u{1}'];
         let mut paths = vec![String::new()];
         let mut accepted = 0;
         for _ in 0..6 {
@@ -151,9 +249,9 @@ mod tests {
                     q.push(c);
                     if plainly_fine(q.as_bytes()) {
                         accepted += 1;
-                        assert_eq!(thorough(&q), Ok(()), "{q:?}");
+                        assert_eq!(thorough(&q), Ok(Cow::Borrowed(q.as_str())), "{q:?}");
                     }
-                    assert_eq!(check(&q), thorough(&q), "{q:?}");
+                    assert_eq!(canonical(&q), thorough(&q), "{q:?}");
                     longer.push(q);
                 }
             }
@@ -171,14 +269,43 @@ mod tests {
             ("/a\\b", PathError::Backslash),
             ("/a/../b", PathError::DotSegment),
             ("/a/%2e%2E/b", PathError::DotSegment),
+            ("/a/%2e/b", PathError::DotSegment),
             ("/a/./b", PathError::DotSegment),
             ("/a//b", PathError::EmptySegment),
             ("/a%00b", PathError::Control),
             ("/a%zz", PathError::BadEscape),
             ("/a%2", PathError::BadEscape),
+            ("/admin;x=1/y", PathError::Parameter),
+            ("/admin%3b/y", PathError::Parameter),
+            ("/admin./y", PathError::TrailingDot),
+            ("/admin%2e/y", PathError::TrailingDot),
+            ("/admin%20/y", PathError::TrailingDot),
+            ("/a%252e%252e/b", PathError::EncodedPercent),
+            ("/caf\u{e9}", PathError::NotAscii),
+            ("/a%c0%ae/b", PathError::NotUtf8),
+            ("a/b", PathError::NotAbsolute),
+            ("*", PathError::NotAbsolute),
+            ("/a b", PathError::Unencoded(' ')),
+            ("/a\"b", PathError::Unencoded('"')),
+            ("/a{b}", PathError::Unencoded('{')),
+            ("/a#b", PathError::Unencoded('#')),
         ];
         for (path, want) in cases {
-            assert_eq!(check(path), Err(want), "{path}");
+            assert_eq!(canonical(path), Err(want), "{path}");
         }
+    }
+
+    #[test]
+    fn prefixes_match_on_segment_boundaries_whatever_the_case() {
+        assert!(under("/admin", "/admin"));
+        assert!(under("/Admin/x", "/admin"));
+        assert!(under("/ADMIN/", "/admin"));
+        assert!(!under("/administrator", "/admin"));
+        assert!(under("/w/abc", "/w/"));
+        assert!(under("/W/abc", "/w/"));
+        assert!(!under("/wx", "/w/"));
+        assert!(under("/anything", "/"));
+        assert_eq!(strip_prefix("/W/abc", "/w/"), Some("abc"));
+        assert_eq!(strip_prefix("/x/abc", "/w/"), None);
     }
 }

@@ -5,6 +5,8 @@ use crate::admit::Verdict;
 use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
+use crate::headers;
+use crate::path;
 use crate::identity::Identity;
 use crate::key_usage::KeyUsage;
 use crate::keys::KeyRing;
@@ -21,6 +23,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::{Error, ErrorType, Result};
 use std::any::Any;
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -166,6 +169,61 @@ fn early_refusal(gateway: &Gateway, session: &Session, ctx: &mut Ctx) -> Option<
     ))
 }
 
+/// Put the request's target in its canonical form (see [`crate::path`]),
+/// so that everything after (routes, rules, the workspace path, Cedar, the
+/// control plane and the app) reads one path; refuse a path that has none.
+/// The target is rewritten in origin form whenever it was spelled
+/// otherwise, so the bytes decided on are the bytes forwarded.
+fn canonical_target(session: &mut Session, ctx: &mut Ctx) -> Option<Reply> {
+    let req = session.req_header();
+    let refuse = |why: &str, ctx: &mut Ctx| {
+        ctx.decision = "bad_request";
+        Some(Reply::problem(400, "ambiguous_path", why, None, &ctx.request_id))
+    };
+    if !req.raw_path_is_utf8() {
+        return refuse(&path::PathError::NotAscii.to_string(), ctx);
+    }
+    let pq = req.uri.path_and_query();
+    let (raw_path, query) = (req.uri.path(), pq.and_then(|pq| pq.query()));
+    let canonical = match path::canonical(raw_path) {
+        Ok(c) => c,
+        Err(e) => return refuse(&e.to_string(), ctx),
+    };
+    let origin_form = pq.is_some_and(|pq| pq.as_str().as_bytes() == req.raw_path());
+    if matches!(canonical, Cow::Borrowed(_)) && origin_form {
+        return None;
+    }
+    let target = match query {
+        Some(q) => format!("{canonical}?{q}"),
+        None => canonical.into_owned(),
+    };
+    match http::Uri::try_from(target) {
+        Ok(uri) => {
+            session.req_header_mut().set_uri(uri);
+            None
+        }
+        Err(e) => refuse(&format!("the path cannot be forwarded: {e}"), ctx),
+    }
+}
+
+/// Remove an upstream's `Set-Cookie` for the session cookie.
+fn drop_session_cookie(upstream: &mut ResponseHeader, cookie_name: &str) -> Result<()> {
+    let set = upstream.headers.get_all(http::header::SET_COOKIE);
+    if !set.iter().any(|v| headers::sets_cookie(v, cookie_name)) {
+        return Ok(());
+    }
+    let kept: Vec<http::HeaderValue> = set
+        .iter()
+        .filter(|v| !headers::sets_cookie(v, cookie_name))
+        .cloned()
+        .collect();
+    upstream.remove_header(&http::header::SET_COOKIE);
+    for value in kept {
+        upstream.append_header(http::header::SET_COOKIE, value)?;
+    }
+    Ok(())
+}
+
 fn peer(target: &(SocketAddr, bool, String)) -> Box<HttpPeer> {
     Box::new(HttpPeer::new(target.0, target.1, target.2.clone()))
 }
@@ -197,7 +255,8 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         self.metrics.in_flight.inc();
         ctx.counted = true;
-        let verdict = match early_refusal(self, session, ctx) {
+        let refusal = early_refusal(self, session, ctx).or_else(|| canonical_target(session, ctx));
+        let verdict = match refusal {
             Some(reply) => Verdict::Refuse(reply),
             None => self.admit(session.req_header(), ctx).await,
         };
@@ -272,6 +331,11 @@ impl ProxyHttp for Gateway {
         if let Some(started) = ctx.upstream_started.take() {
             self.route_series(ctx)
                 .observe_upstream(started.elapsed().as_secs_f64());
+        }
+        // An app cannot set (fix) the session: its `Set-Cookie` for the
+        // session cookie is dropped, its other cookies kept.
+        if ctx.route == Route::App {
+            drop_session_cookie(upstream, &self.cookie_name)?;
         }
         if let Some(cookie) = ctx.set_cookie.take() {
             upstream.append_header("set-cookie", cookie)?;

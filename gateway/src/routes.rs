@@ -3,6 +3,7 @@
 //! action a method and path map to.
 
 use crate::config::Upstream;
+use crate::path::{self, under};
 use pingora::prelude::HttpPeer;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use wrnexus_policies::Action;
 pub struct ActionRule {
     /// Upper-case methods; empty: any method.
     pub methods: Vec<String>,
-    /// Matched on segment boundaries against the whole request path.
+    /// Matched on segment boundaries against the whole canonical request
+    /// path, ASCII case ignored (see [`crate::path`]).
     pub path_prefix: String,
     /// A Cedar action declared in the schema.
     pub action: String,
@@ -58,7 +60,7 @@ impl RouteConfig {
 /// Why a routing table cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
-    #[error("route `{route}`: path prefix `{prefix}` must start with `/`")]
+    #[error("route `{route}`: path prefix `{prefix}` must be a canonical path starting with `/`")]
     BadPrefix { route: String, prefix: String },
     #[error("route `{route}`: action `{action}` is not declared in the policies' schema")]
     UnknownAction { route: String, action: String },
@@ -93,15 +95,6 @@ pub struct AppRoute {
     host: Option<String>,
     /// Its place in the table (see [`RouteTable::names`]).
     index: usize,
-}
-
-/// Whether `path` lies under `prefix` on a segment boundary.
-fn under(path: &str, prefix: &str) -> bool {
-    if prefix.ends_with('/') {
-        return path.starts_with(prefix);
-    }
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 impl AppRoute {
@@ -185,7 +178,11 @@ impl RouteTable {
             let prefixes = std::iter::once(&config.path_prefix)
                 .chain(config.actions.iter().map(|a| &a.path_prefix));
             for prefix in prefixes {
-                if !prefix.starts_with('/') {
+                // A prefix is matched against canonical paths: one that is
+                // not canonical itself would never match as written.
+                if !prefix.starts_with('/')
+                    || path::canonical(prefix).map_or(true, |c| c != prefix.as_str())
+                {
                     return Err(RouteError::BadPrefix {
                         route: config.name.clone(),
                         prefix: prefix.clone(),
@@ -201,7 +198,9 @@ impl RouteTable {
             let host = request_host(config.host.as_deref());
             if let Some(other) = routes
                 .iter()
-                .find(|r| r.host == host && r.config.path_prefix == config.path_prefix)
+                .find(|r| {
+                    r.host == host && r.config.path_prefix.eq_ignore_ascii_case(&config.path_prefix)
+                })
             {
                 return Err(RouteError::Duplicate {
                     first: other.config.name.clone(),

@@ -12,7 +12,8 @@
 use crate::forwarded::{self, TrustedProxies};
 use crate::headers;
 use crate::identity::{Identity, Who};
-use http::header::{COOKIE, HeaderMap, HeaderName, HeaderValue};
+use crate::api_key;
+use http::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::{Error, ErrorType, Result};
 use std::net::IpAddr;
@@ -108,6 +109,15 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
     let Some(cookie_name) = forward.session_cookie else {
         return Ok(());
     };
+    // An app never sees a WRNexus secret: a key's `Authorization` is
+    // consumed like the session cookie (the app's own schemes pass).
+    if fields
+        .get_all(AUTHORIZATION)
+        .iter()
+        .any(api_key::names_a_key)
+    {
+        fields.remove(AUTHORIZATION);
+    }
     let rest = if forward.session_cookie_alone {
         None
     } else {
@@ -272,6 +282,34 @@ mod tests {
         rewrite(&mut upstream, &original.headers, &forward)?;
         assert!(get(&upstream, "cookie").is_empty());
         assert_eq!(get(&upstream, "x-user-id"), ["u1"]);
+        Ok(())
+    }
+
+    #[test]
+    fn an_api_key_never_reaches_the_app_but_the_apps_own_credentials_do() -> Result<()> {
+        let trusted = TrustedProxies::default();
+        let identity = alice()?;
+        let to_app = forward("r5", &trusted, Some("sess"), Some(&identity));
+        let to_control_plane = forward("r6", &trusted, None, None);
+        let key = "wrn_0123456789abcdef_00112233";
+        for (value, to_app_kept) in [
+            (format!("Bearer {key}"), false),
+            (format!("bearer   {key}"), false),
+            (format!("Basic x, Bearer {}", key.to_ascii_uppercase()), false),
+            ("Bearer wrn_".to_string(), false),
+            ("Bearer eyJhbGciOi.app-token".to_string(), true),
+            ("Basic dXNlcjpwdw==".to_string(), true),
+        ] {
+            let mut original = RequestHeader::build("GET", b"/items", None)?;
+            original.insert_header("Authorization", value.as_str())?;
+            let mut upstream = original.clone();
+            rewrite(&mut upstream, &original.headers, &to_app)?;
+            let kept = !get(&upstream, "authorization").is_empty();
+            assert_eq!(kept, to_app_kept, "{value}");
+            let mut upstream = original.clone();
+            rewrite(&mut upstream, &original.headers, &to_control_plane)?;
+            assert_eq!(get(&upstream, "authorization"), [value.as_str()]);
+        }
         Ok(())
     }
 

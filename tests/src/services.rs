@@ -20,7 +20,7 @@ fn required() -> bool {
 
 /// `Ok(None)` (after a loud message) when the service is down and not
 /// required; an error when it is required.
-fn absent<T>(service: &str, why: &str) -> TestResult<Option<T>> {
+pub fn absent<T>(service: &str, why: &str) -> TestResult<Option<T>> {
     if required() {
         Err(
             format!("{service} is required (WRNEXUS_REQUIRE_SERVICES=1) but unavailable: {why}")

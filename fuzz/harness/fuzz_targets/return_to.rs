@@ -1,0 +1,4 @@
+//! libFuzzer target: `wrnexus_fuzz::return_to` (its property, not just no panic).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wrnexus_fuzz::return_to::check(data));
