@@ -38,6 +38,9 @@ pub fn run(file: &Path) -> Result<()> {
                 ));
             }
         }
+        gateway
+            .check_invalidation_source(false)
+            .map_err(|e| anyhow!("{origin}: [gateway]: {e}"))?;
         found.push("[gateway]");
     }
     if settings.control_plane.is_some() {

@@ -1,12 +1,13 @@
 //! `wrnexus dev`: control plane, gateway and demo upstream in one process, on
 //! SQLite with an in-process cache — no Postgres, no Redis.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use std::path::PathBuf;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use wrnexus_control_plane::ControlPlaneConfig;
 use wrnexus_control_plane::store::sqlite_url;
+use wrnexus_control_plane::webhook_target::parse_networks;
 use wrnexus_gateway::key_usage_report::GatewayToken;
 use wrnexus_gateway::{GatewayConfig, Upstream};
 use wrnexus_policies::PolicySource;
@@ -19,6 +20,8 @@ pub struct DevOptions {
     pub admin_listen: String,
     pub data_dir: PathBuf,
     pub policies: PolicySource,
+    /// Networks webhooks may reach although not public (`--allow-webhook-network`).
+    pub webhook_allow_networks: Vec<String>,
 }
 
 pub fn run(options: DevOptions) -> Result<()> {
@@ -29,6 +32,8 @@ pub fn run(options: DevOptions) -> Result<()> {
         )
     })?;
     let database = options.data_dir.join("wrnexus.sqlite");
+    let webhook_networks = parse_networks(&options.webhook_allow_networks)
+        .map_err(|e| anyhow!("--allow-webhook-network (WRNEXUS_WEBHOOK_ALLOW_NETWORKS): {e}"))?;
     let (bus, _) = broadcast::channel(4096);
     // Assertions are on in dev, so the demo app shows the signed header: a
     // key from WRNEXUS_ASSERTION_KEY, else one made for this run.
@@ -54,6 +59,8 @@ pub fn run(options: DevOptions) -> Result<()> {
         config.billing.return_url = format!("http://{}/", options.listen);
         config.assertion_key = Some(assertion_key.clone());
         config.gateway_token = Some(gateway_token.expose().to_string());
+        // Safe by default: webhooks reach public addresses only.
+        config.webhooks.allow_networks = webhook_networks;
         let state = wrnexus_control_plane::build(config, Some(bus.clone())).await?;
         let cp = TcpListener::bind("127.0.0.1:0").await?;
         let cp_addr = cp.local_addr()?;

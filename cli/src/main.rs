@@ -59,6 +59,15 @@ enum Command {
         /// Policy directory (default: the shipped policies).
         #[arg(long, env = "WRNEXUS_POLICY_DIR")]
         policy_dir: Option<PathBuf>,
+        /// A network (CIDR, e.g. 127.0.0.0/8) outbound webhooks may reach
+        /// although it is not public; repeat for more. Default: none.
+        #[arg(
+            long = "allow-webhook-network",
+            value_name = "CIDR",
+            env = "WRNEXUS_WEBHOOK_ALLOW_NETWORKS",
+            value_delimiter = ','
+        )]
+        allow_webhook_networks: Vec<String>,
     },
     /// Run the gateway (the `[gateway]` section of the config file).
     Gateway {
@@ -145,11 +154,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             admin_listen,
             data_dir,
             policy_dir,
+            allow_webhook_networks,
         } => dev::run(dev::DevOptions {
             listen,
             admin_listen,
             data_dir,
             policies: policy_dir.map_or(PolicySource::Shipped, PolicySource::Dir),
+            webhook_allow_networks: allow_webhook_networks,
         }),
         Command::Gateway { config } => {
             let origin = config.display().to_string();

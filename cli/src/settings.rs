@@ -6,6 +6,8 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wrnexus_control_plane::ControlPlaneConfig;
+use wrnexus_control_plane::api::forwarded::TrustedProxies;
+use wrnexus_control_plane::webhook_target::parse_networks;
 use wrnexus_gateway::{ActionRule, GatewayConfig, RouteConfig, Upstream};
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::assertion::AssertionKey;
@@ -68,14 +70,18 @@ pub struct GatewaySettings {
     pub upstream: Option<String>,
     #[serde(default)]
     pub routes: Vec<RouteSettings>,
-    /// IPs or CIDR blocks whose forwarding headers are believed.
-    #[serde(default)]
+    /// IPs or CIDR blocks whose forwarding headers are believed (from the
+    /// environment, a comma-separated string).
+    #[serde(default, deserialize_with = "list_or_commas")]
     pub trusted_proxies: Vec<String>,
     pub redis_url: Option<String>,
     pub cache_capacity: Option<usize>,
     pub token_cache_capacity: Option<usize>,
     pub cache_ttl_secs: Option<u64>,
     pub stale_bound_secs: Option<u64>,
+    /// Without `redis_url` there is no invalidation source: start anyway,
+    /// revocations taking effect only when `cache_ttl_secs` expires.
+    pub allow_stale_revocation: Option<bool>,
     /// Paths `{prefix}{workspace_id}/…` name their workspace ("" turns it off).
     pub workspace_path_prefix: Option<String>,
     /// Seconds in-flight requests may take to finish after SIGTERM.
@@ -166,6 +172,11 @@ pub struct ControlPlaneSettings {
     pub signin_rate_per_minute: Option<u32>,
     /// Invitation acceptances per user per minute.
     pub accept_rate_per_minute: Option<u32>,
+    /// Peers (IPs or CIDR blocks: the gateways) whose `X-Forwarded-For`,
+    /// `-Proto` and `-Host` are believed. Unset: loopback only; `[]`: none.
+    /// From the environment, a comma-separated string.
+    #[serde(default, deserialize_with = "some_list_or_commas")]
+    pub trusted_proxies: Option<Vec<String>>,
     pub redis_url: Option<String>,
     pub session_ttl_secs: Option<i64>,
     pub invitation_ttl_secs: Option<i64>,
@@ -177,6 +188,41 @@ pub struct ControlPlaneSettings {
     pub webhook_backoff_base_secs: Option<u64>,
     pub webhook_backoff_max_secs: Option<u64>,
     pub webhook_timeout_secs: Option<u64>,
+    /// Networks (CIDRs) webhooks may reach although they are not public
+    /// (loopback, private, link-local, metadata…): a list, or from the
+    /// environment a comma-separated string. Default: none.
+    #[serde(default, deserialize_with = "list_or_commas")]
+    pub webhook_allow_networks: Vec<String>,
+    /// Start even when the database role escapes row-level security (a
+    /// superuser, BYPASSRLS, or the tables' owner); quick trials only.
+    pub allow_rls_bypass: Option<bool>,
+}
+
+/// A list of strings, or one comma-separated string (how a list arrives
+/// from a `WRNEXUS_*` variable).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Items::deserialize(d)? {
+        Items::List(items) => items,
+        Items::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// [`list_or_commas`] for a list whose absence means something.
+fn some_list_or_commas<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    list_or_commas(d).map(Some)
 }
 
 /// The assertion signing key from `WRNEXUS_ASSERTION_KEY`, if set.
@@ -325,6 +371,9 @@ impl Settings {
         if let Some(v) = g.stale_bound_secs {
             c.stale_bound = Duration::from_secs(v);
         }
+        if let Some(v) = g.allow_stale_revocation {
+            c.allow_stale_revocation = v;
+        }
         if let Some(v) = g.threads {
             c.threads = v;
         }
@@ -360,11 +409,18 @@ impl Settings {
         if let Some(v) = s.migrate_on_start {
             c.migrate_on_start = v;
         }
+        if let Some(v) = s.allow_rls_bypass {
+            c.allow_rls_bypass = v;
+        }
         if let Some(v) = s.signin_rate_per_minute {
             c.rate_limits.signin_per_minute = v;
         }
         if let Some(v) = s.accept_rate_per_minute {
             c.rate_limits.accept_per_minute = v;
+        }
+        if let Some(v) = &s.trusted_proxies {
+            c.trusted_proxies = TrustedProxies::parse(v)
+                .map_err(|e| anyhow!("{origin}: control_plane.trusted_proxies: {e}"))?;
         }
         let w = &mut c.webhooks;
         if let Some(v) = s.webhooks_enabled {
@@ -385,6 +441,8 @@ impl Settings {
         if let Some(v) = s.webhook_timeout_secs {
             w.timeout = Duration::from_secs(v.max(1));
         }
+        w.allow_networks = parse_networks(&s.webhook_allow_networks)
+            .map_err(|e| anyhow!("{origin}: control_plane.webhook_allow_networks: {e}"))?;
         self.billing.apply(&mut c.billing);
         Ok((s.listen.clone(), c))
     }

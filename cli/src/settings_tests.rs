@@ -115,3 +115,88 @@ fn env_values_keep_their_type() {
         toml::Value::String("127.0.0.1:8080".into())
     );
 }
+
+#[test]
+fn hardening_switches_reach_their_configs() {
+    let base = "[control_plane]\nlisten = \"x\"\ndatabase_url = \"sqlite://t\"\n";
+    let (_, c) = Settings::parse(base, "t.toml")
+        .and_then(|s| s.control_plane("t.toml"))
+        .unwrap();
+    assert!(!c.allow_rls_bypass);
+    assert!(c.webhooks.allow_networks.is_empty());
+
+    let text = format!(
+        "{base}allow_rls_bypass = true\nwebhook_allow_networks = [\"127.0.0.0/8\", \"::1\"]\n"
+    );
+    let (_, c) = Settings::parse(&text, "t.toml")
+        .and_then(|s| s.control_plane("t.toml"))
+        .unwrap();
+    assert!(c.allow_rls_bypass);
+    assert_eq!(
+        c.webhooks.allow_networks,
+        vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]
+    );
+    // How a list arrives from WRNEXUS_CONTROL_PLANE__WEBHOOK_ALLOW_NETWORKS.
+    let text = format!("{base}webhook_allow_networks = \"10.0.0.0/8, 192.168.0.0/16\"\n");
+    let (_, c) = Settings::parse(&text, "t.toml")
+        .and_then(|s| s.control_plane("t.toml"))
+        .unwrap();
+    assert_eq!(c.webhooks.allow_networks.len(), 2);
+
+    let text = format!("{base}webhook_allow_networks = [\"10.0.0.0/33\"]\n");
+    let err = Settings::parse(&text, "t.toml")
+        .and_then(|s| s.control_plane("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("t.toml")
+            && err.contains("webhook_allow_networks")
+            && err.contains("10.0.0.0/33"),
+        "{err}"
+    );
+
+    let gateway = "[gateway]\nlisten = \"x\"\ncontrol_plane_url = \"http://127.0.0.1:1\"\n\
+                   upstream = \"http://127.0.0.1:2\"\n";
+    let g = Settings::parse(gateway, "t.toml")
+        .and_then(|s| s.gateway("t.toml"))
+        .unwrap();
+    assert!(!g.allow_stale_revocation);
+    let g = Settings::parse(
+        &format!("{gateway}allow_stale_revocation = true\n"),
+        "t.toml",
+    )
+    .and_then(|s| s.gateway("t.toml"))
+    .unwrap();
+    assert!(g.allow_stale_revocation);
+}
+
+#[test]
+fn control_plane_trusted_proxies_are_read_and_checked() {
+    let base = "[control_plane]\nlisten = \"x\"\ndatabase_url = \"sqlite://t\"\n";
+    let (_, c) = Settings::parse(base, "t.toml")
+        .and_then(|s| s.control_plane("t.toml"))
+        .unwrap();
+    assert_eq!(c.trusted_proxies, TrustedProxies::loopback());
+    let text = format!("{base}trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]\n");
+    let (_, c) = Settings::parse(&text, "t.toml")
+        .and_then(|s| s.control_plane("t.toml"))
+        .unwrap();
+    assert!(c.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+    assert!(c.trusted_proxies.trusts("192.0.2.7".parse().unwrap()));
+    assert!(!c.trusted_proxies.trusts("127.0.0.1".parse().unwrap()));
+    let text = format!("{base}trusted_proxies = [\"10.0.0.0/99\"]\n");
+    let err = Settings::parse(&text, "t.toml")
+        .and_then(|s| s.control_plane("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("control_plane.trusted_proxies"), "{err}");
+    assert!(err.contains("`10.0.0.0/99`"), "{err}");
+    // How a list arrives from WRNEXUS_CONTROL_PLANE__TRUSTED_PROXIES.
+    let text = format!("{base}trusted_proxies = \"10.0.0.0/8, 192.0.2.7\"\n");
+    let (_, c) = Settings::parse(&text, "t.toml")
+        .and_then(|s| s.control_plane("t.toml"))
+        .unwrap();
+    assert!(c.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+    assert!(c.trusted_proxies.trusts("192.0.2.7".parse().unwrap()));
+    assert!(!c.trusted_proxies.trusts("127.0.0.1".parse().unwrap()));
+}

@@ -185,7 +185,8 @@ fn config_check_holds_the_shadow_set_to_the_routes_and_reads_the_poll_interval()
     let config = |poll: &str| {
         format!(
             "[policies]\ndir = {:?}\nshadow_dir = {:?}\n{poll}\n\
-             [gateway]\nlisten = \"127.0.0.1:8080\"\ncontrol_plane_url = \"http://127.0.0.1:7070\"\n\n\
+             [gateway]\nlisten = \"127.0.0.1:8080\"\ncontrol_plane_url = \"http://127.0.0.1:7070\"\n\
+             allow_stale_revocation = true\n\n\
              [[gateway.routes]]\nname = \"app\"\npath_prefix = \"/\"\nupstream = \"http://127.0.0.1:3000\"\n\
              actions = [{{ path_prefix = \"/export\", action = \"export\" }}]\n",
             live.display().to_string(),

@@ -9,11 +9,14 @@ pub mod authz;
 pub mod bearer;
 pub mod billing;
 pub mod caller;
+pub mod csrf;
 pub mod error;
+pub mod forwarded;
 pub mod input;
 pub mod internal;
 pub mod key_usage;
 pub mod limits;
+pub mod limits_shared;
 pub mod members;
 pub mod meta;
 pub mod openapi;
@@ -117,17 +120,22 @@ fn v1() -> Router<AppState> {
         )
 }
 
-/// Count every request by route template, method and status.
+/// Count every request by route template (one `unmatched` series for
+/// every path no route knows), method and status.
 async fn count_requests(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let method = request.method().as_str().to_string();
-    let route = crate::metrics::route_label(request.uri().path());
+    let method = crate::metrics::method_label(request.method());
+    let matched = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string());
     let response = next.run(request).await;
     if let Some(m) = crate::metrics::metrics() {
+        let route = crate::metrics::route_label(matched.as_deref());
         m.api_requests
-            .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
+            .with_label_values(&[route, method, response.status().as_str()])
             .inc();
     }
     response
@@ -169,6 +177,10 @@ pub fn app(state: AppState) -> Router {
         .nest("/v1", v1())
         .nest("/.wrnexus/api/v1", v1())
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::same_origin_writes,
+        ))
         .layer(axum::middleware::from_fn(count_requests))
         .with_state(state)
 }

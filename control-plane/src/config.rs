@@ -33,7 +33,14 @@ pub struct ControlPlaneConfig {
     pub migrate_database_url: Option<String>,
     /// Apply pending migrations at start.
     pub migrate_on_start: bool,
+    /// Start on Postgres even when the service connection's role is not
+    /// bound by row-level security (a superuser, BYPASSRLS, or the tables'
+    /// owner). For quick trials only; refused by default.
+    pub allow_rls_bypass: bool,
     pub rate_limits: crate::api::limits::RateLimits,
+    /// Peers whose `X-Forwarded-For/-Proto/-Host` are believed (the
+    /// gateways); default loopback only.
+    pub trusted_proxies: crate::api::forwarded::TrustedProxies,
     /// The gateways' assertion key, whose public half `/v1/assertion-keys`
     /// publishes; unset: that endpoint says assertions are off.
     pub assertion_key: Option<wrnexus_policies::assertion::AssertionKey>,
@@ -132,6 +139,16 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Most deliveries claimed per poll.
     pub batch_size: u32,
+    /// Networks webhooks may reach although they are not public (loopback,
+    /// private, link-local, metadata, …); empty: public addresses only.
+    pub allow_networks: Vec<ipnet::IpNet>,
+}
+
+impl WebhookConfig {
+    /// Where webhooks may go under this configuration.
+    pub fn target_policy(&self) -> crate::webhook_target::TargetPolicy {
+        crate::webhook_target::TargetPolicy::new(self.allow_networks.clone())
+    }
 }
 
 impl Default for WebhookConfig {
@@ -144,6 +161,7 @@ impl Default for WebhookConfig {
             backoff_max: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
             batch_size: 32,
+            allow_networks: Vec::new(),
         }
     }
 }
@@ -165,6 +183,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
             )
             .field("operator_api", &self.operator_token.is_some())
             .field("gateway_reports", &self.gateway_token.is_some())
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("policies", &self.policies)
             .field("webhooks", &self.webhooks)
             .field("billing", &self.billing)
@@ -190,7 +209,9 @@ impl ControlPlaneConfig {
             policies: PolicySource::Shipped,
             migrate_database_url: None,
             migrate_on_start: true,
+            allow_rls_bypass: false,
             rate_limits: crate::api::limits::RateLimits::default(),
+            trusted_proxies: crate::api::forwarded::TrustedProxies::default(),
             assertion_key: None,
             webhooks: WebhookConfig::default(),
             billing: BillingConfig::default(),

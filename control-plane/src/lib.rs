@@ -10,6 +10,10 @@
 //! - [`password`] — argon2id and the strength rule.
 //! - [`api`] — routes, extractors and the one error type.
 //! - [`webhook_signing`] — Standard Webhooks secrets and signatures.
+//! - [`webhook_target`] — the address classes webhooks may not reach, and
+//!   the operator's allowed networks.
+//! - [`webhook_resolve`] — checking a webhook URL's target at creation and
+//!   at connect time (the worker's resolver).
 //! - [`webhook_worker`] — delivering the webhook outbox, with retries.
 //! - [`server`] — wiring it together and serving.
 
@@ -22,7 +26,9 @@ pub mod push;
 pub mod server;
 pub mod store;
 pub mod tokens;
+pub mod webhook_resolve;
 pub mod webhook_signing;
+pub mod webhook_target;
 pub mod webhook_worker;
 
 pub use config::ControlPlaneConfig;

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 /// Every metric; one set per process.
 pub struct Metrics {
     registry: Registry,
-    /// By route template, method and status.
+    /// By route template (`unmatched` for every unknown path), method and status.
     pub api_requests: IntCounterVec,
     /// By outcome: `success`, `failure`, `rate_limited`.
     pub signins: IntCounterVec,
@@ -148,15 +148,30 @@ pub fn metrics() -> Option<&'static Metrics> {
     METRICS.as_ref()
 }
 
-/// A path with its ids replaced, so routes stay a small label set.
-pub fn route_label(path: &str) -> String {
-    path.split('/')
-        .map(|seg| {
-            let idlike = seg.len() >= 8 && seg.bytes().any(|b| b.is_ascii_digit());
-            if idlike { "{id}" } else { seg }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+/// The `route` label of requests no route matched: one series for all of
+/// them, whatever their paths.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The `route` label of a request: the matched route's template
+/// (`/v1/workspaces/{id}`), never the path a client sent, so no request
+/// can add a series.
+pub fn route_label(matched: Option<&str>) -> &str {
+    matched.unwrap_or(UNMATCHED_ROUTE)
+}
+
+/// The `method` label: the standard methods by name, anything else `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 impl Metrics {
@@ -190,14 +205,17 @@ async fn outbox(store: &Store) -> Result<(i64, Option<i64>), crate::store::Store
 
 #[cfg(test)]
 mod tests {
-    use super::route_label;
+    use super::{method_label, route_label};
 
     #[test]
-    fn ids_leave_the_route_label() {
+    fn labels_come_from_a_closed_set() {
         assert_eq!(
-            route_label("/v1/workspaces/0a1b2c3d-1111/members/9f8e7d6c5b4a"),
-            "/v1/workspaces/{id}/members/{id}"
+            route_label(Some("/v1/workspaces/{id}")),
+            "/v1/workspaces/{id}"
         );
-        assert_eq!(route_label("/.wrnexus/signin"), "/.wrnexus/signin");
+        assert_eq!(route_label(None), "unmatched");
+        let odd = axum::http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&odd), "other");
+        assert_eq!(method_label(&axum::http::Method::PATCH), "PATCH");
     }
 }

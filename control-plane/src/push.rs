@@ -89,6 +89,12 @@ impl Pusher {
         self.redis.is_some()
     }
 
+    /// The Redis connection, for other state every replica must share
+    /// (the rate limits). A clone multiplexes onto the same connection.
+    pub fn redis_connection(&self) -> Option<ConnectionManager> {
+        self.redis.as_ref().map(|r| r.conn.clone())
+    }
+
     /// Publish committed changes. A Redis failure is retried in the
     /// background; entries also expire, so a lost write heals itself.
     pub async fn publish(&self, changes: Changes) {

@@ -21,6 +21,8 @@ use wrnexus_policies::Invalidation;
 pub enum StartError {
     #[error("database: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Isolation(#[from] crate::store::isolation::IsolationError),
     #[error("redis at the configured url: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("signing keys: {0}")]
@@ -52,9 +54,16 @@ pub async fn build(
         migrate(&config).await?;
     }
     let store = Store::connect_without_migrating(&config.database_url, pusher).await?;
-    store.warn_about_isolation().await;
+    store.require_isolation(config.allow_rls_bypass).await?;
     let keys = Keys::load_or_create(&store, &config.issuer, &config.audience).await?;
     let policies = wrnexus_policies::reload::load_checked(&config.policies)?;
+    // With Redis, every replica counts the same sign-in attempts, under the
+    // deployment's signing key id (replicas share it; other deployments on
+    // the same Redis do not).
+    let limits = match store.pusher().redis_connection() {
+        Some(conn) => Limiters::new(config.rate_limits).with_redis(conn, keys.kid()),
+        None => Limiters::new(config.rate_limits),
+    };
     // A bad SMTP URL or sender stops the start, not the first dunning mail.
     Mailer::new(
         config.billing.smtp_url.as_deref(),
@@ -64,7 +73,7 @@ pub async fn build(
         store,
         keys: Arc::new(keys),
         policies: Arc::new(policies),
-        limits: Arc::new(Limiters::new(config.rate_limits)),
+        limits: Arc::new(limits),
         stripe: StripeApi::from_config(&config.billing)?,
         config: Arc::new(config),
     })

@@ -7,9 +7,11 @@ pub mod audit;
 pub mod billing;
 pub mod decision_data;
 pub mod deliveries;
+pub mod demotion;
 pub mod invitations;
 pub mod isolation;
 pub mod key_usage;
+pub mod made_by;
 pub mod mail;
 pub mod members;
 pub mod outbox;
@@ -52,6 +54,13 @@ pub enum StoreError {
         field: &'static str,
         message: String,
     },
+    /// Refused for who is asking, e.g. a key above its person's role.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// The target is an owner, as read under the workspace lock, and the
+    /// caller is not: only an owner may `what`.
+    #[error("only an owner can {what}")]
+    OwnerRequired { what: &'static str },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -191,6 +200,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "audit append-only",
         include_str!("../migrations/postgres/0005_audit_append_only.sql"),
         include_str!("../migrations/sqlite/0005_audit_append_only.sql"),
+    ),
+    (
+        6,
+        "key creators",
+        include_str!("../migrations/postgres/0006_key_creators.sql"),
+        include_str!("../migrations/sqlite/0006_key_creators.sql"),
     ),
 ];
 

@@ -111,6 +111,12 @@ impl Keys {
         })
     }
 
+    /// The id of the key sessions are signed with now: the same in every
+    /// replica of a deployment (keys live in the database).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
     /// The public keys, for `GET /v1/keys`.
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks

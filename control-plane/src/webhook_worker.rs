@@ -1,11 +1,15 @@
 //! The webhook delivery worker: polls the outbox for due deliveries, POSTs
 //! each stored payload signed per Standard Webhooks, and settles it as
-//! delivered, retried later with exponential backoff, or dead.
+//! delivered, retried later with exponential backoff, or dead. Every
+//! request's target is checked against the allowed networks as it connects
+//! (see `webhook_resolve`); redirects are never followed, proxies never used.
 
 use crate::config::WebhookConfig;
 use crate::store::deliveries::{Attempt, DueDelivery};
 use crate::store::{Store, StoreError, now};
+use crate::webhook_resolve::{CheckedResolver, forbidden_in, literal_host};
 use crate::webhook_signing;
+use crate::webhook_target::TargetPolicy;
 use rand::Rng;
 use std::future::Future;
 use std::sync::Arc;
@@ -33,6 +37,7 @@ pub struct WebhookWorker {
 struct Inner {
     store: Store,
     config: WebhookConfig,
+    policy: Arc<TargetPolicy>,
     client: reqwest::Client,
 }
 
@@ -82,7 +87,9 @@ fn truncate(mut s: String) -> String {
 
 /// Why a request failed, without the URL (it may carry credentials).
 fn describe(e: &reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
+    if let Some(forbidden) = forbidden_in(e) {
+        forbidden.to_string()
+    } else if e.is_timeout() {
         format!("timed out after {}s", timeout.as_secs_f32())
     } else if e.is_connect() {
         "connection failed".to_string()
@@ -99,16 +106,23 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
 
 impl WebhookWorker {
     pub fn new(store: Store, config: WebhookConfig) -> Result<Self, WorkerError> {
+        let policy = Arc::new(config.target_policy());
+        // Names resolve through the checking resolver, so the addresses
+        // checked are the ones connected to. No redirects (a 3xx is a
+        // failed delivery) and no proxy (it would resolve names itself).
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(CheckedResolver::new(Arc::clone(&policy)))
             .user_agent(concat!("WRNexus-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(WebhookWorker {
             inner: Arc::new(Inner {
                 store,
                 config,
+                policy,
                 client,
             }),
         })
@@ -233,6 +247,16 @@ impl Inner {
 
     /// POST the payload; `Ok(status)` on 2xx, else the status (if any) and why.
     async fn send(&self, delivery: &DueDelivery) -> Result<u16, (Option<u16>, String)> {
+        // A literal address never reaches the resolver: check it here.
+        if let Some(ip) = reqwest::Url::parse(&delivery.url)
+            .ok()
+            .as_ref()
+            .and_then(literal_host)
+        {
+            self.policy
+                .check(None, ip)
+                .map_err(|e| (None, e.to_string()))?;
+        }
         let body = delivery.payload.as_bytes();
         let headers = webhook_signing::headers(&delivery.secret, &delivery.event_id, now(), body)
             .map_err(|e| (None, e.to_string()))?;

@@ -171,7 +171,11 @@ async fn a_member_leaves_and_can_no_longer_read_the_workspace() -> TestResult {
                 None,
             )
             .await?;
-        assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+        assert_eq!(
+            (s, b["left"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "{b}"
+        );
 
         let members = api.list(&acme, "members", &ann.token).await?;
         assert!(

@@ -41,6 +41,9 @@ async fn every_tenant_table_is_hidden_without_a_scope() -> TestResult {
     };
     let mut c = config(&service, Some(&owner));
     billing_on(&mut c);
+    // The endpoint below is on loopback: the operator allows it.
+    c.webhooks.allow_networks =
+        wrnexus_control_plane::webhook_target::parse_networks(&["127.0.0.0/8"])?;
     let api = Api::start(c).await?;
 
     // One workspace with a row in every tenant table.

@@ -20,7 +20,8 @@ pub fn check(data: &[u8]) {
             "{data:?}"
         );
         assert!(
-            data.windows(key.token.len()).any(|w| w == key.token.as_bytes()),
+            data.windows(key.token.len())
+                .any(|w| w == key.token.as_bytes()),
             "{data:?}"
         );
         assert!(names_a_key(&value), "{data:?} presents a key not consumed");

@@ -39,7 +39,10 @@ pub fn check(data: &[u8]) {
             assert_eq!(ours.len(), 1, "one session cookie taken from {data:?}");
             // The value, its DQUOTEs (RFC 6265 cookie-value) taken off.
             let start = ours[0].iter().position(|b| *b != b'"').unwrap_or(0);
-            let end = ours[0].iter().rposition(|b| *b != b'"').map_or(0, |e| e + 1);
+            let end = ours[0]
+                .iter()
+                .rposition(|b| *b != b'"')
+                .map_or(0, |e| e + 1);
             assert_eq!(
                 token,
                 ours[0].get(start..end).unwrap_or_default(),

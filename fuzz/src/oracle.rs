@@ -29,7 +29,7 @@ pub fn folded(name: &str) -> String {
         .collect()
 }
 
-/// Identity headers, folded.
+/// Headers the gateway sets or never forwards, folded.
 pub const IDENTITY: &[&str] = &[
     "xworkspaceid",
     "xuserid",
@@ -41,6 +41,20 @@ pub const IDENTITY: &[&str] = &[
     "xforwardedhost",
     "xrealip",
     "forwarded",
+    "xforwardedport",
+    "xforwardedprefix",
+    "xforwardedssl",
+    "xforwardedscheme",
+    "xforwardedserver",
+    "xoriginalforwardedfor",
+    "xclientip",
+    "xclusterclientip",
+    "trueclientip",
+    "xhttpmethodoverride",
+    "xhttpmethod",
+    "xmethodoverride",
+    "xoriginalurl",
+    "xrewriteurl",
 ];
 
 /// Whether a folded name is the gateway's to set.

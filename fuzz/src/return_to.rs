@@ -21,9 +21,7 @@ pub fn check(data: &[u8]) {
     for _ in 0..4 {
         let target = page.join(&reading);
         assert!(
-            target
-                .as_ref()
-                .is_ok_and(|t| t.origin() == page.origin()),
+            target.as_ref().is_ok_and(|t| t.origin() == page.origin()),
             "{value:?} leads to {target:?}"
         );
         match oracle::percent_decode(&reading).map(String::from_utf8) {

@@ -174,7 +174,11 @@ fn the_table_decides_the_interesting_routes() -> Result<(), String> {
     ] {
         let c = canonical(path).map(|c| c.into_owned()).unwrap_or_default();
         let (r, a, _) = meaning(&t, &c);
-        assert_eq!((r.as_deref(), a.as_deref()), (Some(route), Some(action)), "{path}");
+        assert_eq!(
+            (r.as_deref(), a.as_deref()),
+            (Some(route), Some(action)),
+            "{path}"
+        );
     }
     Ok(())
 }

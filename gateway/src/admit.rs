@@ -5,6 +5,7 @@
 use crate::api_key;
 use crate::authn::{self, AuthnError};
 use crate::identity::Identity;
+use crate::path;
 use crate::problem::{Reply, wants_html};
 use crate::proxy::{CONTROL_PLANE_PREFIX, Ctx, Gateway, Route};
 use crate::remembered::{Remembered, RememberedKey};
@@ -48,7 +49,7 @@ impl Gateway {
     pub(crate) async fn admit(&self, req: &RequestHeader, ctx: &mut Ctx) -> Verdict {
         // Canonical already (see `proxy::canonical_target`).
         let path = req.uri.path();
-        if path.starts_with(CONTROL_PLANE_PREFIX) {
+        if path::under(path, CONTROL_PLANE_PREFIX) {
             ctx.route = Route::ControlPlane;
             ctx.decision = "control_plane";
             return Verdict::Forward;
@@ -299,9 +300,7 @@ impl Gateway {
             Ok(named) => named,
             Err(e) => return ambiguous(&e.to_string(), ctx),
         };
-        let workspace_id = path_named
-            .or(header_named)
-            .unwrap_or(&grant.workspace_id);
+        let workspace_id = path_named.or(header_named).unwrap_or(&grant.workspace_id);
         let verdict = self.decide(
             req,
             Subject {
@@ -451,7 +450,13 @@ impl Gateway {
 /// A path the gateway will not decide on, for an app could read it otherwise.
 pub(crate) fn ambiguous(why: &str, ctx: &mut Ctx) -> Verdict {
     ctx.decision = "bad_request";
-    Verdict::Refuse(Reply::problem(400, "ambiguous_path", why, None, &ctx.request_id))
+    Verdict::Refuse(Reply::problem(
+        400,
+        "ambiguous_path",
+        why,
+        None,
+        &ctx.request_id,
+    ))
 }
 
 /// An allowed identity that cannot be written as headers (ids come from the

@@ -59,6 +59,20 @@ impl Upstream {
     }
 }
 
+/// A gateway with no invalidation source would serve revoked access until
+/// its cache entries expire.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no invalidation source: without `redis_url` this gateway would not hear of revocations \
+     (removed members, revoked keys and sessions, suspended workspaces) until its cached \
+     entries expire after `cache_ttl_secs` ({cache_ttl_secs}s); set `redis_url` in [gateway] \
+     to the control plane's redis, or accept the delay with `allow_stale_revocation = true` \
+     in [gateway] (WRNEXUS_GATEWAY__ALLOW_STALE_REVOCATION=true)"
+)]
+pub struct NoInvalidationSource {
+    pub cache_ttl_secs: u64,
+}
+
 /// Everything the gateway needs to run.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -91,6 +105,9 @@ pub struct GatewayConfig {
     /// With Redis unreachable, local entries keep serving up to this age;
     /// past it, requests that need them get 503.
     pub stale_bound: Duration,
+    /// Start without any invalidation source (no Redis, no in-process bus),
+    /// accepting that a revocation is seen only when `cache_ttl` expires.
+    pub allow_stale_revocation: bool,
     /// How often the control plane's public keys are fetched again.
     pub keys_refresh: Duration,
     /// Timeout of a control-plane lookup on a miss.
@@ -144,6 +161,7 @@ impl GatewayConfig {
             token_cache_capacity: crate::token_cache::DEFAULT_CAPACITY,
             cache_ttl: Duration::from_secs(60),
             stale_bound: Duration::from_secs(30),
+            allow_stale_revocation: false,
             keys_refresh: Duration::from_secs(60),
             control_plane_timeout: Duration::from_secs(2),
             threads: 2,
@@ -155,6 +173,22 @@ impl GatewayConfig {
             drain_timeout: Duration::from_secs(10),
             gateway_token: None,
             key_usage_flush: Duration::from_secs(2),
+        }
+    }
+
+    /// Refuse to run without a way to hear of revocations, unless the
+    /// config accepts that they wait for the cache TTL. `in_process_bus`:
+    /// the embedded mode's bus is there.
+    pub fn check_invalidation_source(
+        &self,
+        in_process_bus: bool,
+    ) -> Result<(), NoInvalidationSource> {
+        if self.redis_url.is_some() || in_process_bus || self.allow_stale_revocation {
+            Ok(())
+        } else {
+            Err(NoInvalidationSource {
+                cache_ttl_secs: self.cache_ttl.as_secs(),
+            })
         }
     }
 
@@ -193,5 +227,34 @@ mod tests {
         assert!(Upstream::parse("https://app.internal/").is_err());
         assert!(Upstream::parse("ftp://x").is_err());
         assert!(Upstream::parse("http://").is_err());
+    }
+
+    fn config() -> GatewayConfig {
+        GatewayConfig::new(
+            "127.0.0.1:0",
+            "http://127.0.0.1:7070",
+            Upstream::parse("http://127.0.0.1:3000").unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_gateway_without_invalidations_must_say_so() {
+        let bare = config();
+        let refused = bare.check_invalidation_source(false).unwrap_err();
+        let message = refused.to_string();
+        for part in ["redis_url", "allow_stale_revocation = true", "60s"] {
+            assert!(message.contains(part), "{part}: {message}");
+        }
+        assert_eq!(bare.check_invalidation_source(true), Ok(()));
+        let with_redis = GatewayConfig {
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            ..config()
+        };
+        assert_eq!(with_redis.check_invalidation_source(false), Ok(()));
+        let accepted = GatewayConfig {
+            allow_stale_revocation: true,
+            ..config()
+        };
+        assert_eq!(accepted.check_invalidation_source(false), Ok(()));
     }
 }

@@ -4,9 +4,10 @@
 use http::HeaderMap;
 use http::header::{CONNECTION, COOKIE};
 
-/// Headers only the gateway may set (compared by their letters and digits
-/// alone, lowercased: `X_Workspace.Id` and `x-workspaceid` are
-/// `x-workspace-id` to frameworks that fold punctuation, so they go too).
+/// Headers only the gateway may set, or that no client may send an app
+/// through it (compared by their letters and digits alone, lowercased:
+/// `X_Workspace.Id` and `x-workspaceid` are `x-workspace-id` to frameworks
+/// that fold punctuation, so they go too).
 pub const IDENTITY_HEADERS: &[&str] = &[
     "x-workspace-id",
     "x-user-id",
@@ -19,6 +20,23 @@ pub const IDENTITY_HEADERS: &[&str] = &[
     "x-real-ip",
     "forwarded",
     "x-wrnexus-assertion",
+    // Other ways to tell an app who the client is or where it came from.
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-server",
+    "x-original-forwarded-for",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "true-client-ip",
+    // Ways to make an app read another method or path than the one decided
+    // on (Express's method-override, Symfony, IIS and Laminas rewrites).
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-url",
+    "x-rewrite-url",
 ];
 
 /// Names a client may list in `Connection` without them being removed:
@@ -69,11 +87,11 @@ fn spells_prefix(name: &[u8], prefix: &[u8]) -> bool {
 
 fn is_identity(name: &str) -> bool {
     let name = name.as_bytes();
-    // Every name of the set starts with `x` or `f` once punctuation is
-    // skipped: most of a request's headers are ruled out at their first
+    // Every name of the set starts with `x`, `f` or `t` once punctuation
+    // is skipped: most of a request's headers are ruled out at their first
     // byte.
     match name.first() {
-        Some(b'x' | b'X' | b'f' | b'F') => {}
+        Some(b'x' | b'X' | b'f' | b'F' | b't' | b'T') => {}
         Some(b) if !b.is_ascii_alphanumeric() => {}
         _ => return false,
     }
@@ -115,11 +133,17 @@ pub fn names_to_strip(headers: &HeaderMap) -> Vec<String> {
 }
 
 /// Whether a `Set-Cookie` value sets the cookie `name` (compared without
-/// regard to case, as browsers compare the `__Host-` prefix).
+/// regard to case, as browsers compare the `__Host-` prefix), or sets a
+/// nameless cookie (`=name=value` is stored without a name and sent back
+/// as `name=value`, RFC 6265bis §5.6).
 pub fn sets_cookie(value: &http::HeaderValue, name: &str) -> bool {
     let v = value.as_bytes();
-    let end = v.iter().position(|b| *b == b'=' || *b == b';').unwrap_or(v.len());
-    v[..end].trim_ascii().eq_ignore_ascii_case(name.as_bytes())
+    let end = v
+        .iter()
+        .position(|b| *b == b'=' || *b == b';')
+        .unwrap_or(v.len());
+    let set = v[..end].trim_ascii();
+    set.is_empty() || set.eq_ignore_ascii_case(name.as_bytes())
 }
 
 /// The `Cookie` header without the session cookie, or `None` when nothing
@@ -207,6 +231,10 @@ mod tests {
         assert!(!is_identity("x-kept"));
         assert!(!is_identity("x-workspace-ids"));
         assert!(!is_identity("forwarded-by"));
+        assert!(is_identity("X-HTTP-Method-Override"));
+        assert!(is_identity("x_original_url"));
+        assert!(is_identity("True-Client-IP"));
+        assert!(!is_identity("te"));
     }
 
     #[test]
@@ -216,6 +244,8 @@ mod tests {
         assert!(sets(" __host-SESS =evil"));
         assert!(sets("__Host-sess"));
         assert!(!sets("__Host-session=1"));
+        assert!(sets("=__Host-sess=evil"));
+        assert!(sets(" =sess=evil; Path=/"));
         assert!(!sets("theme=__Host-sess"));
     }
 

@@ -14,12 +14,16 @@
 //! not; also `%3B`), segments ending in `.` or a space (IIS and ASP.NET
 //! trim them), an encoded `%` (`%25`, read twice by apps that decode
 //! twice), control characters, bytes outside ASCII, escapes that do not
-//! decode to UTF-8 (overlong forms such as `%C0%AE`), malformed escapes.
+//! decode to UTF-8 (overlong forms such as `%C0%AE`) or decode to a letter
+//! whose case folding is ASCII (the Kelvin sign folds to `k`), malformed
+//! escapes.
 //!
 //! Letter case is kept (apps may tell `/Docs` from `/docs`), and every
 //! prefix the gateway matches (routes, action rules, the workspace path)
-//! is compared without regard to ASCII case, so a framework that ignores
-//! case reads no route the gateway did not decide on.
+//! is compared without regard to ASCII case and also covers a format
+//! suffix (`/admin.json` is under `/admin`), so a framework that ignores
+//! case or routes by extension reads no route the gateway did not decide
+//! on.
 
 use std::borrow::Cow;
 
@@ -52,6 +56,8 @@ pub enum PathError {
     Unencoded(char),
     #[error("the path's escapes do not decode to UTF-8")]
     NotUtf8,
+    #[error("the path holds a letter whose case folding is an ASCII letter")]
+    FoldsToAscii,
 }
 
 /// The one spelling of `path` (without query) every reader agrees on, or
@@ -62,6 +68,11 @@ pub fn canonical(path: &str) -> Result<Cow<'_, str>, PathError> {
     }
     thorough(path)
 }
+
+/// Letters outside ASCII whose case folding is an ASCII letter: KELVIN
+/// SIGN (k), LATIN SMALL LETTER LONG S (s), LATIN CAPITAL LETTER I WITH
+/// DOT ABOVE and LATIN SMALL LETTER DOTLESS I (i in Turkish-aware folds).
+const FOLDS_TO_ASCII: &[char] = &['\u{212A}', '\u{017F}', '\u{0130}', '\u{0131}'];
 
 /// Accept only paths every backend reads the same way, already canonical
 /// or not.
@@ -140,8 +151,15 @@ fn thorough(path: &str) -> Result<Cow<'_, str>, PathError> {
         decoded.push(b);
         i += 1;
     }
-    if std::str::from_utf8(&decoded).is_err() {
-        return Err(PathError::NotUtf8);
+    match std::str::from_utf8(&decoded) {
+        Err(_) => return Err(PathError::NotUtf8),
+        // Letters that Unicode case folding turns into ASCII ones (Java's
+        // `equalsIgnoreCase` reads `K` for the Kelvin sign): a framework
+        // ignoring case could route them as a prefix the gateway did not.
+        Ok(text) if text.chars().any(|c| FOLDS_TO_ASCII.contains(&c)) => {
+            return Err(PathError::FoldsToAscii);
+        }
+        Ok(_) => {}
     }
     let mut segments = out[1..].split('/').peekable();
     while let Some(segment) = segments.next() {
@@ -191,12 +209,21 @@ fn plainly_fine(path: &[u8]) -> bool {
     len == 0 || last != b'.'
 }
 
-/// Whether `path` lies under `prefix` on a segment boundary (a prefix
-/// ending in `/` is one), ASCII case ignored.
+/// Whether `path` lies under `prefix`, ASCII case ignored, on a boundary
+/// a framework could route on: the prefix is followed by `/`, the end, or
+/// a `.` (Rails and Spring route `/admin.json` to `/admin`). A prefix
+/// ending in `/` also covers the path without it (`/admin/` covers
+/// `/admin`).
 pub fn under(path: &str, prefix: &str) -> bool {
     let (p, x) = (path.as_bytes(), prefix.as_bytes());
+    if let Some(bare) = x.strip_suffix(b"/")
+        && !bare.is_empty()
+        && p.eq_ignore_ascii_case(bare)
+    {
+        return true;
+    }
     if p.len() >= x.len() && p[..x.len()].eq_ignore_ascii_case(x) {
-        return x.last() == Some(&b'/') || matches!(p.get(x.len()), None | Some(b'/'));
+        return x.last() == Some(&b'/') || matches!(p.get(x.len()), None | Some(b'/' | b'.'));
     }
     false
 }
@@ -215,7 +242,14 @@ mod tests {
 
     #[test]
     fn plain_paths_pass_unchanged() {
-        for ok in ["/", "/a/b", "/a/b/", "/w/123/items", "/a.b/c..d", "/.well-known/x"] {
+        for ok in [
+            "/",
+            "/a/b",
+            "/a/b/",
+            "/w/123/items",
+            "/a.b/c..d",
+            "/.well-known/x",
+        ] {
             assert_eq!(canonical(ok), Ok(Cow::Borrowed(ok)), "{ok}");
         }
     }
@@ -283,6 +317,8 @@ mod tests {
             ("/a%252e%252e/b", PathError::EncodedPercent),
             ("/caf\u{e9}", PathError::NotAscii),
             ("/a%c0%ae/b", PathError::NotUtf8),
+            ("/api/%E2%84%AAeys", PathError::FoldsToAscii),
+            ("/%C5%BFecret", PathError::FoldsToAscii),
             ("a/b", PathError::NotAbsolute),
             ("*", PathError::NotAbsolute),
             ("/a b", PathError::Unencoded(' ')),
@@ -301,6 +337,10 @@ mod tests {
         assert!(under("/Admin/x", "/admin"));
         assert!(under("/ADMIN/", "/admin"));
         assert!(!under("/administrator", "/admin"));
+        assert!(under("/admin.json", "/admin"));
+        assert!(under("/Admin.JSON/x", "/admin"));
+        assert!(under("/admin", "/admin/"));
+        assert!(!under("/adminx", "/admin/"));
         assert!(under("/w/abc", "/w/"));
         assert!(under("/W/abc", "/w/"));
         assert!(!under("/wx", "/w/"));

@@ -6,11 +6,11 @@ use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
 use crate::headers;
-use crate::path;
 use crate::identity::Identity;
 use crate::key_usage::KeyUsage;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
+use crate::path;
 use crate::problem::Reply;
 use crate::remembered::{ConnectionMemory, Remembered, RememberedKey};
 use crate::request_metrics::{RequestSeries, RouteSeries};
@@ -178,7 +178,13 @@ fn canonical_target(session: &mut Session, ctx: &mut Ctx) -> Option<Reply> {
     let req = session.req_header();
     let refuse = |why: &str, ctx: &mut Ctx| {
         ctx.decision = "bad_request";
-        Some(Reply::problem(400, "ambiguous_path", why, None, &ctx.request_id))
+        Some(Reply::problem(
+            400,
+            "ambiguous_path",
+            why,
+            None,
+            &ctx.request_id,
+        ))
     };
     if !req.raw_path_is_utf8() {
         return refuse(&path::PathError::NotAscii.to_string(), ctx);

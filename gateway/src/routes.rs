@@ -196,12 +196,12 @@ impl RouteTable {
                 });
             }
             let host = request_host(config.host.as_deref());
-            if let Some(other) = routes
-                .iter()
-                .find(|r| {
-                    r.host == host && r.config.path_prefix.eq_ignore_ascii_case(&config.path_prefix)
-                })
-            {
+            if let Some(other) = routes.iter().find(|r| {
+                r.host == host
+                    && r.config
+                        .path_prefix
+                        .eq_ignore_ascii_case(&config.path_prefix)
+            }) {
                 return Err(RouteError::Duplicate {
                     first: other.config.name.clone(),
                     second: config.name,

@@ -46,6 +46,8 @@ pub enum GatewayError {
     Routes(#[from] crate::routes::RouteError),
     #[error("trusted_proxies: {0}")]
     TrustedProxies(#[from] crate::forwarded::BadProxy),
+    #[error(transparent)]
+    NoInvalidationSource(#[from] crate::config::NoInvalidationSource),
 }
 
 fn resolve(upstream: &Upstream) -> Result<(SocketAddr, bool, String), GatewayError> {
@@ -95,6 +97,8 @@ pub fn run(
     }
     let uses: Arc<[crate::routes::ActionUse]> = routes.actions_in_use().into();
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)?;
+    // Last of the checks, before anything starts.
+    config.check_invalidation_source(local.is_some())?;
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("wrnexus-background")
@@ -279,4 +283,34 @@ pub fn run(
         background.block_on(reporter.flush());
     }
     std::process::exit(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gateway_with_no_invalidation_source_does_not_start() {
+        let config = GatewayConfig::new(
+            "127.0.0.1:0",
+            "http://127.0.0.1:1",
+            Upstream::parse("http://127.0.0.1:1").unwrap(),
+        );
+        // In a thread: were the check lost, `run` would serve forever, and
+        // the test must fail rather than hang.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(run(config, None).map_err(|e| e.to_string()));
+        });
+        let refused = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the gateway started without an invalidation source")
+            .unwrap_err();
+        assert!(
+            refused.contains("no invalidation source")
+                && refused.contains("`redis_url`")
+                && refused.contains("allow_stale_revocation = true"),
+            "{refused}"
+        );
+    }
 }

@@ -9,10 +9,10 @@
 //! insert). Header names therefore reach the app in lowercase, as they do
 //! over HTTP/2; HTTP field names are case-insensitive (RFC 9110 §5.1).
 
+use crate::api_key;
 use crate::forwarded::{self, TrustedProxies};
 use crate::headers;
 use crate::identity::{Identity, Who};
-use crate::api_key;
 use http::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::{Error, ErrorType, Result};
@@ -295,7 +295,10 @@ mod tests {
         for (value, to_app_kept) in [
             (format!("Bearer {key}"), false),
             (format!("bearer   {key}"), false),
-            (format!("Basic x, Bearer {}", key.to_ascii_uppercase()), false),
+            (
+                format!("Basic x, Bearer {}", key.to_ascii_uppercase()),
+                false,
+            ),
             ("Bearer wrn_".to_string(), false),
             ("Bearer eyJhbGciOi.app-token".to_string(), true),
             ("Basic dXNlcjpwdw==".to_string(), true),

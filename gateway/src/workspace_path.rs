@@ -23,7 +23,11 @@ pub fn named<'p>(path: &'p str, prefix: &str) -> Result<Option<&'p str>, NotAnId
     let Some(rest) = path::strip_prefix(path, prefix) else {
         return Ok(None);
     };
-    let id = rest.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let id = rest
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
     if id.is_empty() {
         return Ok(None);
     }

@@ -9,9 +9,11 @@
 //! - [`stack`] — a running WRNexus, embedded (`wrnexus dev`) or split
 //!   (control plane + gateway + demo upstream processes).
 //! - [`client`] — HTTP helpers speaking to the gateway.
+//! - [`apps`] — in-process echoing apps to put behind a gateway.
 //! - [`tokens`] — minting session tokens with the stored key, to test what
 //!   the gateway refuses.
 
+pub mod apps;
 pub mod client;
 pub mod process;
 pub mod services;

@@ -178,10 +178,17 @@ impl Stack {
         let mut env = vec![
             ("WRNEXUS_CONTROL_PLANE__LISTEN", cp_listen.as_str()),
             ("WRNEXUS_CONTROL_PLANE__DATABASE_URL", database_url),
+            // The example's owner and service roles do not exist here.
+            ("WRNEXUS_CONTROL_PLANE__MIGRATE_DATABASE_URL", database_url),
             ("WRNEXUS_CONTROL_PLANE__REDIS_URL", redis_url),
             ("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN),
             ("WRNEXUS_ASSERTION_KEY", ASSERTION_KEY),
             ("WRNEXUS_GATEWAY_TOKEN", GATEWAY_TOKEN),
+            // The suites' Postgres databases are reached as `postgres`, a
+            // superuser that row-level security does not bind: allowed here
+            // explicitly (the control-plane crate's own suites connect as a
+            // service role and test the refusal).
+            ("WRNEXUS_CONTROL_PLANE__ALLOW_RLS_BYPASS", "true"),
         ];
         env.extend_from_slice(extra_env);
         let mut control = Proc::spawn(

@@ -17,7 +17,13 @@ const BUILDS_WITHOUT_CMAKE: &[(&str, &str)] = &[(
 )];
 
 /// Crates that need a C library's own build system: never in the build.
-const NEVER: &[&str] = &["cmake", "libz-ng-sys", "libz-sys", "openssl-src", "boring-sys"];
+const NEVER: &[&str] = &[
+    "cmake",
+    "libz-ng-sys",
+    "libz-sys",
+    "openssl-src",
+    "boring-sys",
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -68,10 +74,16 @@ fn no_crate_in_the_build_needs_cmake() -> TestResult {
         .iter()
         .filter(|n| n != &&"cmake" && packages.contains_key(**n))
         .collect();
-    assert!(never.is_empty(), "crates that need a C build system: {never:?}");
+    assert!(
+        never.is_empty(),
+        "crates that need a C build system: {never:?}"
+    );
     // The zlib backend is the pure-Rust one.
     let flate2 = packages.get("flate2").ok_or("no flate2 in the build")?;
-    assert!(flate2.iter().any(|d| d == "zlib-rs"), "flate2 uses {flate2:?}");
+    assert!(
+        flate2.iter().any(|d| d == "zlib-rs"),
+        "flate2 uses {flate2:?}"
+    );
     Ok(())
 }
 

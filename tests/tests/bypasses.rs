@@ -5,48 +5,27 @@
 //! Postgres and Redis; the app is an in-process echo server of this test.
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use reqwest::StatusCode;
-use serde_json::{Map, Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::net::TcpListener;
+use serde_json::Value;
 use wrnexus_e2e::TestResult;
+use wrnexus_e2e::apps::{self, App};
 use wrnexus_e2e::client::{self, COOKIE_NAME, User, http, raw_exchange, sign_up};
 use wrnexus_e2e::services;
 use wrnexus_e2e::stack::Stack;
 
-/// The app: echoes what it received and counts what reached it.
-#[derive(Clone)]
-struct App {
-    hits: Arc<AtomicUsize>,
-}
-
-async fn echo(State(app): State<App>, req: Request) -> axum::Json<Value> {
-    app.hits.fetch_add(1, Ordering::SeqCst);
-    let mut headers = Map::new();
-    for (name, value) in req.headers() {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        headers.insert(name.as_str().to_string(), Value::String(value));
-    }
-    axum::Json(json!({
-        "path": req.uri().path(),
-        "query": req.uri().query(),
-        "headers": headers,
-    }))
-}
-
 /// An app that tries to fix its user's session.
 async fn sets_session(State(app): State<App>) -> Response {
-    app.hits.fetch_add(1, Ordering::SeqCst);
+    app.hit();
     let mut response = "ok".into_response();
     let headers = response.headers_mut();
     for value in [
         format!("{COOKIE_NAME}=fixed-by-app; Path=/; Secure; HttpOnly"),
         "theme=dark; Path=/".to_string(),
         format!("{}=fixed-too; Path=/", COOKIE_NAME.to_ascii_lowercase()),
+        format!("={COOKIE_NAME}=fixed-nameless; Path=/"),
     ] {
         if let Ok(v) = value.parse() {
             headers.append(SET_COOKIE, v);
@@ -56,17 +35,8 @@ async fn sets_session(State(app): State<App>) -> Response {
 }
 
 async fn start_app() -> TestResult<(App, u16)> {
-    let app = App {
-        hits: Arc::new(AtomicUsize::new(0)),
-    };
-    let router = Router::new()
-        .route("/app/set-session", axum::routing::get(sets_session))
-        .fallback(echo)
-        .with_state(app.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok((app, port))
+    let router = Router::new().route("/app/set-session", axum::routing::get(sets_session));
+    apps::serve(App::new("app"), router).await
 }
 
 fn routes(app: u16) -> String {
@@ -89,7 +59,8 @@ upstream = "http://127.0.0.1:{app}"
 /// with `headers`; the status and the JSON body (or `null`).
 async fn raw_get(gw: &str, target: &str, headers: &[(&str, &str)]) -> TestResult<(u16, Value)> {
     let host = gw.trim_start_matches("http://");
-    let mut request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n");
+    let mut request =
+        format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -143,7 +114,11 @@ async fn attacks(stack: &Stack, app: &App) -> TestResult {
 /// the owner's respelled request reaches the app as the canonical path.
 async fn admin_area(gw: &str, app: &App, alice: &User, bob: &User) -> TestResult {
     let (status, body) = raw_get(gw, "/app/admin/settings", &[cookie(bob)]).await?;
-    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
     for target in [
         "/app/%61dmin/settings",
         "/app/%61%64%6D%69%6E/settings",
@@ -151,6 +126,8 @@ async fn admin_area(gw: &str, app: &App, alice: &User, bob: &User) -> TestResult
         "/app/Admin/settings",
         "/APP/admin/settings",
         "/%41pp/admin/settings",
+        "/app/admin.json",
+        "/app/ADMIN.json/settings",
         "/app/admin;x=1/settings",
         "/app/admin%3Bx/settings",
         "/app/admin./settings",
@@ -164,7 +141,7 @@ async fn admin_area(gw: &str, app: &App, alice: &User, bob: &User) -> TestResult
         "/app\\admin/settings",
         "/app%2fadmin/settings",
     ] {
-        let before = app.hits.load(Ordering::SeqCst);
+        let before = app.hits();
         let (status, body) = raw_get(gw, target, &[cookie(bob)]).await?;
         let code = body["code"].as_str().unwrap_or_default();
         // A backslash is refused by the HTTP parser before the gateway's
@@ -175,7 +152,7 @@ async fn admin_area(gw: &str, app: &App, alice: &User, bob: &User) -> TestResult
                 || (status == 400 && target.contains('\\')),
             "{target}: {status} {body}"
         );
-        assert_eq!(app.hits.load(Ordering::SeqCst), before, "{target} reached the app");
+        assert_eq!(app.hits(), before, "{target} reached the app");
     }
     // The owner may; the app sees the one spelling the gateway decided on.
     for (target, path) in [
@@ -216,21 +193,27 @@ async fn workspace_paths(
         format!("/w/./{team}/doc"),
     ];
     for target in &targets {
-        let before = app.hits.load(Ordering::SeqCst);
+        let before = app.hits();
         let (status, body) = raw_get(gw, target, &[cookie(mallory)]).await?;
         let code = body["code"].as_str().unwrap_or_default();
         assert!(
             matches!((status, code), (404, "not_found") | (400, "ambiguous_path")),
             "{target}: {status} {body}"
         );
-        assert_eq!(app.hits.load(Ordering::SeqCst), before, "{target} reached the app");
+        assert_eq!(app.hits(), before, "{target} reached the app");
     }
-    for target in [format!("/%77/{team}/doc"), format!("/W/{escaped_first}/doc")] {
+    for target in [
+        format!("/%77/{team}/doc"),
+        format!("/W/{escaped_first}/doc"),
+    ] {
         let (status, body) = raw_get(gw, &target, &[cookie(alice)]).await?;
         assert_eq!(status, 200, "{target}: {body}");
         assert_eq!(body["headers"]["x-workspace-id"], team, "{target}: {body}");
         let path = body["path"].as_str().unwrap_or_default();
-        assert!(path.eq_ignore_ascii_case(&format!("/w/{team}/doc")), "{target}: {body}");
+        assert!(
+            path.eq_ignore_ascii_case(&format!("/w/{team}/doc")),
+            "{target}: {body}"
+        );
     }
     Ok(())
 }
@@ -247,7 +230,10 @@ async fn credentials(gw: &str, c: &reqwest::Client, alice: &User, team: &str) ->
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["headers"]["x-api-key-id"], id.as_str(), "{body}");
         let seen = body.to_string();
-        assert!(!seen.contains(&secret), "the key's secret reached the app: {body}");
+        assert!(
+            !seen.contains(&secret),
+            "the key's secret reached the app: {body}"
+        );
         assert!(body["headers"].get("authorization").is_none(), "{body}");
     }
     // The app's own credentials still pass beside a session.
@@ -269,6 +255,9 @@ async fn credentials(gw: &str, c: &reqwest::Client, alice: &User, team: &str) ->
         ("-X-Api-Key-Id", "forged"),
         ("x.wrnexus.assertion", "forged"),
         ("X_Forwarded.For", "10.9.9.9"),
+        ("X-HTTP-Method-Override", "DELETE"),
+        ("X-Original-URL", "/app/admin/settings"),
+        ("True-Client-IP", "10.9.9.9"),
     ];
     let mut headers = vec![cookie(alice)];
     headers.extend(forged);
@@ -276,7 +265,10 @@ async fn credentials(gw: &str, c: &reqwest::Client, alice: &User, team: &str) ->
     assert_eq!(status, 200, "{body}");
     for (name, _) in forged {
         let lower = name.to_ascii_lowercase();
-        assert!(body["headers"].get(lower.as_str()).is_none(), "{name} reached the app: {body}");
+        assert!(
+            body["headers"].get(lower.as_str()).is_none(),
+            "{name} reached the app: {body}"
+        );
     }
     assert!(!body.to_string().contains("forged"), "{body}");
     assert_eq!(body["headers"]["x-workspace-role"], "owner");

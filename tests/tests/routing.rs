@@ -11,61 +11,27 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HOST};
-use serde_json::{Map, Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use serde_json::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use wrnexus_e2e::TestResult;
+use wrnexus_e2e::apps::{self, App};
 use wrnexus_e2e::client::{self, User, http, json_body, raw_exchange, sign_up};
 use wrnexus_e2e::services;
 use wrnexus_e2e::stack::Stack;
 
-/// An in-process app: echoes what it received, tagged with its name, and
-/// counts the requests that reached it.
-#[derive(Clone)]
-struct App {
-    name: &'static str,
-    hits: Arc<AtomicUsize>,
-}
-
-async fn echo(State(app): State<App>, req: Request) -> axum::Json<Value> {
-    app.hits.fetch_add(1, Ordering::SeqCst);
-    let mut headers = Map::new();
-    for (name, value) in req.headers() {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        headers.insert(name.as_str().to_string(), Value::String(value));
-    }
-    axum::Json(json!({
-        "app": app.name,
-        "method": req.method().as_str(),
-        "path": req.uri().path(),
-        "headers": headers,
-    }))
-}
-
 /// Streams the request body straight back.
 async fn stream_back(State(app): State<App>, req: Request) -> Response {
-    app.hits.fetch_add(1, Ordering::SeqCst);
+    app.hit();
     Response::new(Body::new(req.into_body()))
 }
 
 async fn start_app(name: &'static str) -> TestResult<(App, u16)> {
-    let app = App {
-        name,
-        hits: Arc::new(AtomicUsize::new(0)),
-    };
-    let router = Router::new()
-        .route("/app/stream", axum::routing::post(stream_back))
-        .fallback(echo)
-        .with_state(app.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok((app, port))
+    let router = Router::new().route("/app/stream", axum::routing::post(stream_back));
+    apps::serve(App::new(name), router).await
 }
 
 /// A WebSocket server echoing every text message.
@@ -300,7 +266,7 @@ async fn flows(stack: &Stack, alpha: &App, _ws_port: u16) -> TestResult {
         )
         .send()
         .await?;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.status(), StatusCode::OK);
     // The next frames find the connection cut: no echo comes back.
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     loop {
@@ -340,7 +306,7 @@ async fn open_socket(
 async fn framing(gw: &str, user: &User, alpha: &App) -> TestResult {
     let host = gw.trim_start_matches("http://");
     let cookie = &user.cookie;
-    let before = alpha.hits.load(Ordering::SeqCst);
+    let before = alpha.hits();
     let cases: [(String, Option<&str>); 3] = [
         (
             format!(
@@ -373,11 +339,7 @@ async fn framing(gw: &str, user: &User, alpha: &App) -> TestResult {
             assert!(text.contains("application/problem+json"), "{text}");
         }
     }
-    assert_eq!(
-        alpha.hits.load(Ordering::SeqCst),
-        before,
-        "a refused request reached the app"
-    );
+    assert_eq!(alpha.hits(), before, "a refused request reached the app");
     Ok(())
 }
 

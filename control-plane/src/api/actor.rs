@@ -72,7 +72,9 @@ impl FromRequestParts<AppState> for Actor {
             .await
             .unwrap_or_else(|never| match never {});
         Ok(Actor {
-            meta: meta.with_actor(ActorKind::User, &user.id),
+            meta: meta
+                .with_actor(ActorKind::User, &user.id)
+                .with_session(&claims.sid),
             user_id: user.id,
             email: user.email,
             session_id: claims.sid.clone(),

@@ -257,6 +257,7 @@ pub async fn signin(
         state
             .limits
             .signin(&email, meta.ip.as_deref())
+            .await
             .inspect_err(|_| count_signin("rate_limited"))?;
         let user = state.store.user_by_email(&email).await?;
         let phc = user
@@ -305,41 +306,44 @@ pub async fn signin(
     result.unwrap_or_else(|e| fail(Page::SignIn, form, &return_to, &shown_email, e))
 }
 
-/// Revoke the caller's session (if any) and clear the cookie.
+/// Revoke the caller's session (if any) and clear the cookie. With
+/// `everywhere=true`, end every session of the user and revoke every API key
+/// behind them; a JSON caller is told which (`200`), and a failure is not
+/// passed off as a sign-out.
 pub async fn signout(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
     Query(q): Query<SignOut>,
     headers: HeaderMap,
 ) -> Response {
+    let mut everywhere = None;
     if let Some(token) = session_token(&headers, &state.config.cookie_name)
         && let Ok(claims) = state.keys.verify(&token)
     {
         let meta = meta.with_actor(ActorKind::User, &claims.sub);
-        let ended = if q.everywhere.unwrap_or(false) {
-            state
-                .store
-                .revoke_all_sessions(&claims.sub, &meta)
-                .await
-                .map(drop)
-        } else {
-            state
-                .store
-                .revoke_session(&claims.sid, Some(&claims.wid), &meta)
-                .await
-        };
-        if let Err(e) = ended {
-            tracing::warn!(error = %e, "revoking sessions at sign-out failed");
+        if q.everywhere.unwrap_or(false) {
+            let ended = state.store.revoke_all_sessions(&claims.sub, &meta).await;
+            if let Err(e) = &ended {
+                tracing::warn!(error = %e, "signing out everywhere failed");
+            }
+            everywhere = Some(ended.map_err(ApiError::from));
+        } else if let Err(e) = state
+            .store
+            .revoke_session(&claims.sid, Some(&claims.wid), &meta)
+            .await
+        {
+            tracing::warn!(error = %e, "revoking the session at sign-out failed");
         }
     }
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    let mut response = if wants_html {
-        Redirect::to("/.wrnexus/signin").into_response()
-    } else {
-        StatusCode::NO_CONTENT.into_response()
+    let mut response = match everywhere {
+        Some(Err(e)) => e.into_response(),
+        _ if wants_html => Redirect::to("/.wrnexus/signin").into_response(),
+        Some(Ok(ended)) => Json(ended).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
     };
     if let Ok(cookie) = session_cookie(&state, String::new(), 0) {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::caller::Caller;
 use super::error::ApiError;
+use crate::store::StoreError;
 use crate::store::audit::{AuditRecord, Outcome};
 use axum::http::StatusCode;
 use serde_json::json;
@@ -158,6 +159,33 @@ pub async fn owner_only(
     if allowed.role == Role::Owner {
         return Ok(());
     }
+    Err(owner_refusal(state, caller, allowed, what).await)
+}
+
+/// A store answer to a change only an owner may make of an owner's
+/// membership (the store decides under the workspace lock): its
+/// `OwnerRequired` is refused like [`owner_only`].
+pub async fn owner_checked<T>(
+    state: &AppState,
+    caller: &Caller,
+    allowed: &Allowed,
+    answer: Result<T, StoreError>,
+) -> Result<T, ApiError> {
+    match answer {
+        Err(StoreError::OwnerRequired { what }) => {
+            Err(owner_refusal(state, caller, allowed, what).await)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The refusal of [`owner_only`]: audited, with its own decision id.
+async fn owner_refusal(
+    state: &AppState,
+    caller: &Caller,
+    allowed: &Allowed,
+    what: &str,
+) -> ApiError {
     let decision_id = uuid::Uuid::now_v7().to_string();
     tracing::info!(
         decision_id = %decision_id,
@@ -174,10 +202,10 @@ pub async fn owner_only(
         "errors": [],
     });
     audit_denial(state, caller, &allowed.workspace_id, &allowed.path, detail).await;
-    Err(ApiError::new(
+    ApiError::new(
         StatusCode::FORBIDDEN,
         "owner_required",
         format!("only an owner can {what} (decision {decision_id})"),
     )
-    .decision(&decision_id))
+    .decision(&decision_id)
 }

@@ -96,6 +96,16 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, code, message)
             }
             StoreError::NotFound { what } => ApiError::not_found(what),
+            StoreError::Forbidden { code, message } => {
+                ApiError::new(StatusCode::FORBIDDEN, code, message)
+            }
+            // Handlers answer this one with a decision id (see
+            // `authz::owner_checked`); this is the fallback.
+            StoreError::OwnerRequired { what } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "owner_required",
+                format!("only an owner can {what}"),
+            ),
             StoreError::Invalid {
                 code,
                 field,
@@ -106,6 +116,12 @@ impl From<StoreError> for ApiError {
                 ApiError::internal()
             }
         }
+    }
+}
+
+impl From<crate::webhook_target::TargetForbidden> for ApiError {
+    fn from(e: crate::webhook_target::TargetForbidden) -> Self {
+        ApiError::field("webhook_target_forbidden", "url", e.to_string())
     }
 }
 

@@ -1,9 +1,11 @@
-//! Request bodies that may come as JSON or as an HTML form.
+//! Request bodies that may come as JSON or as an HTML form, told apart by
+//! `Content-Type`: JSON only under `application/json` or
+//! `application/*+json`, never under `text/plain` or no type at all.
 
 use super::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 /// A body decoded from JSON or `application/x-www-form-urlencoded`;
@@ -25,29 +27,74 @@ where
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let form = content_type.starts_with("application/x-www-form-urlencoded");
+            .map(|v| v.to_str().unwrap_or("?").to_string());
+        let kind = BodyKind::of(content_type.as_deref());
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {
             ApiError::field("invalid_body", "body", "the request body could not be read")
         })?;
-        let value = if form {
-            serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        let value = match kind {
+            BodyKind::Form => serde_urlencoded::from_bytes(&bytes).map_err(|e| {
                 ApiError::field(
                     "invalid_body",
                     "body",
                     format!("the form is malformed: {e}"),
                 )
-            })?
-        } else if bytes.is_empty() {
-            serde_json::from_slice(b"{}")
-                .map_err(|_| ApiError::field("invalid_body", "body", "a JSON body is required"))?
-        } else {
-            json(&bytes)?
+            })?,
+            _ if bytes.is_empty() => serde_json::from_slice(b"{}")
+                .map_err(|_| ApiError::field("invalid_body", "body", "a JSON body is required"))?,
+            BodyKind::Json => json(&bytes)?,
+            BodyKind::Other => return Err(unsupported(content_type.as_deref())),
         };
+        let form = kind == BodyKind::Form;
         Ok(Input { value, form })
     }
+}
+
+/// How a body is to be read, by its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    /// `application/json` or `application/*+json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// Anything else, or none: never parsed (an empty body reads as `{}`).
+    Other,
+}
+
+impl BodyKind {
+    fn of(content_type: Option<&str>) -> Self {
+        let essence = content_type
+            .and_then(|t| t.split(';').next())
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/json" => BodyKind::Json,
+            "application/x-www-form-urlencoded" => BodyKind::Form,
+            t if t.starts_with("application/") && t.ends_with("+json") => BodyKind::Json,
+            _ => BodyKind::Other,
+        }
+    }
+}
+
+/// A body under a type that is neither JSON nor a form: a browser on
+/// another site can send `text/plain` without asking, so it is never read
+/// as JSON.
+fn unsupported(content_type: Option<&str>) -> ApiError {
+    let detail = match content_type {
+        Some(t) => format!(
+            "a body of type `{}` is not accepted: send `application/json`",
+            t.chars().take(100).collect::<String>()
+        ),
+        None => {
+            "a body without a content type is not accepted: send `application/json`".to_string()
+        }
+    };
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        detail,
+    )
 }
 
 /// Decode a JSON body; a value of the wrong type or shape is reported

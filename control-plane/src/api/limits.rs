@@ -1,12 +1,17 @@
 //! Rate limits on the doors people knock on: sign-in (per email and per
-//! client address) and invitation acceptance (per user). Per process: each
-//! control plane counts its own traffic.
+//! client address) and invitation acceptance (per user and per client
+//! address). The address is the real client's, as a trusted gateway
+//! reports it. With Redis every control plane counts the same attempts
+//! ([`super::limits_shared`]); without, each counts its own traffic.
 
 use super::error::ApiError;
+use super::limits_shared::SharedCounter;
 use axum::http::StatusCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use redis::aio::ConnectionManager;
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 /// Requests per minute allowed for each door.
 #[derive(Debug, Clone, Copy)]
@@ -24,16 +29,56 @@ impl Default for RateLimits {
     }
 }
 
-/// The limiters, shared by every handler.
-pub struct Limiters {
+/// A door and the key knocking on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Door {
+    SigninEmail,
+    SigninAddress,
+    AcceptUser,
+    AcceptAddress,
+}
+
+impl Door {
+    /// Its name in Redis keys.
+    fn name(self) -> &'static str {
+        match self {
+            Door::SigninEmail => "signin-email",
+            Door::SigninAddress => "signin-address",
+            Door::AcceptUser => "accept-user",
+            Door::AcceptAddress => "accept-address",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Door::SigninEmail | Door::SigninAddress => "sign-in",
+            Door::AcceptUser | Door::AcceptAddress => "invitation",
+        }
+    }
+}
+
+/// The per-process limiters, one per door.
+struct Local {
     signin_email: DefaultKeyedRateLimiter<String>,
     signin_ip: DefaultKeyedRateLimiter<String>,
     accept: DefaultKeyedRateLimiter<String>,
+    accept_ip: DefaultKeyedRateLimiter<String>,
+}
+
+/// The limiters, shared by every handler: in Redis when the control plane
+/// has it (every replica counts the same attempts), else in this process.
+pub struct Limiters {
+    limits: RateLimits,
+    local: Local,
+    shared: Option<SharedCounter>,
 }
 
 impl std::fmt::Debug for Limiters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limiters").finish_non_exhaustive()
+        f.debug_struct("Limiters")
+            .field("limits", &self.limits)
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,48 +86,152 @@ fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
 }
 
+fn limited(what: &str, secs: u64) -> ApiError {
+    let secs = secs.max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many {what} attempts; try again in {secs} s"),
+    )
+    .retry_after(secs)
+}
+
 fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str, what: &str) -> Result<(), ApiError> {
     limiter.check_key(&key.to_string()).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        let secs = wait.as_secs().max(1);
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many {what} attempts; try again in {secs} s"),
-        )
-        .retry_after(secs)
+        limited(what, wait.as_secs())
     })
 }
 
+/// What a client address is counted as: an IPv4 address (also written
+/// inside IPv6) as itself, an IPv6 address by its /64 — one subscriber
+/// holds a whole /64 and could otherwise count afresh from each address.
+fn address_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>().map(|a| a.to_canonical()) {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_string(),
+    }
+}
+
+/// One address may serve many people (an office): it gets this many times
+/// a person's allowance.
+const PER_ADDRESS: u32 = 5;
+
+const WINDOW: Duration = Duration::from_secs(60);
+
 impl Limiters {
+    /// Limiters counting in this process only.
     pub fn new(limits: RateLimits) -> Self {
         let signin = per_minute(limits.signin_per_minute);
+        let accept = per_minute(limits.accept_per_minute);
         Limiters {
-            signin_email: RateLimiter::keyed(signin),
-            // One address may serve many people (an office): more room.
-            signin_ip: RateLimiter::keyed(per_minute(limits.signin_per_minute.saturating_mul(5))),
-            accept: RateLimiter::keyed(per_minute(limits.accept_per_minute)),
+            limits,
+            local: Local {
+                signin_email: RateLimiter::keyed(signin),
+                signin_ip: RateLimiter::keyed(per_minute(
+                    limits.signin_per_minute.saturating_mul(PER_ADDRESS),
+                )),
+                accept: RateLimiter::keyed(accept),
+                accept_ip: RateLimiter::keyed(per_minute(
+                    limits.accept_per_minute.saturating_mul(PER_ADDRESS),
+                )),
+            },
+            shared: None,
         }
     }
 
+    /// Count in Redis, shared by every replica of the deployment named by
+    /// `namespace` (see [`SharedCounter`]); this process's own limiters
+    /// stand in while Redis does not answer.
+    pub fn with_redis(mut self, conn: ConnectionManager, namespace: &str) -> Self {
+        self.shared = Some(SharedCounter::new(conn, namespace));
+        self
+    }
+
+    fn allowance(&self, door: Door) -> u32 {
+        let limit = match door {
+            Door::SigninEmail | Door::SigninAddress => self.limits.signin_per_minute,
+            Door::AcceptUser | Door::AcceptAddress => self.limits.accept_per_minute,
+        };
+        match door {
+            Door::SigninAddress | Door::AcceptAddress => limit.saturating_mul(PER_ADDRESS),
+            Door::SigninEmail | Door::AcceptUser => limit,
+        }
+        .max(1)
+    }
+
+    fn local(&self, door: Door) -> &DefaultKeyedRateLimiter<String> {
+        match door {
+            Door::SigninEmail => &self.local.signin_email,
+            Door::SigninAddress => &self.local.signin_ip,
+            Door::AcceptUser => &self.local.accept,
+            Door::AcceptAddress => &self.local.accept_ip,
+        }
+    }
+
+    async fn knock(&self, door: Door, key: &str) -> Result<(), ApiError> {
+        if let Some(shared) = &self.shared {
+            match shared.hit(door.name(), key, WINDOW).await {
+                Ok(count) if count.attempts <= u64::from(self.allowance(door)) => return Ok(()),
+                Ok(count) => {
+                    let secs = count.window_left.as_millis().div_ceil(1000);
+                    return Err(limited(door.what(), u64::try_from(secs).unwrap_or(60)));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared rate limit unavailable; counting in this process");
+                }
+            }
+        }
+        check(self.local(door), key, door.what())
+    }
+
     /// A sign-in attempt for `email` from `ip`.
-    pub fn signin(&self, email: &str, ip: Option<&str>) -> Result<(), ApiError> {
-        check(&self.signin_email, email, "sign-in")?;
+    pub async fn signin(&self, email: &str, ip: Option<&str>) -> Result<(), ApiError> {
+        self.knock(Door::SigninEmail, email).await?;
         if let Some(ip) = ip {
-            check(&self.signin_ip, ip, "sign-in")?;
+            self.knock(Door::SigninAddress, &address_key(ip)).await?;
         }
         Ok(())
     }
 
-    /// An invitation acceptance by `user_id`.
-    pub fn accept(&self, user_id: &str) -> Result<(), ApiError> {
-        check(&self.accept, user_id, "invitation")
+    /// An invitation acceptance by `user_id` from `ip`.
+    pub async fn accept(&self, user_id: &str, ip: Option<&str>) -> Result<(), ApiError> {
+        self.knock(Door::AcceptUser, user_id).await?;
+        if let Some(ip) = ip {
+            self.knock(Door::AcceptAddress, &address_key(ip)).await?;
+        }
+        Ok(())
     }
 
     /// Drop idle keys so the maps stay small.
     pub fn retain_recent(&self) {
-        self.signin_email.retain_recent();
-        self.signin_ip.retain_recent();
-        self.accept.retain_recent();
+        self.local.signin_email.retain_recent();
+        self.local.signin_ip.retain_recent();
+        self.local.accept.retain_recent();
+        self.local.accept_ip.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            address_key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            address_key("2001:db8:1:2::9")
+        );
+        assert_ne!(
+            address_key("2001:db8:1:3::1"),
+            address_key("2001:db8:1:2::1")
+        );
+        assert_eq!(address_key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_key("192.0.2.7"), "192.0.2.7");
     }
 }

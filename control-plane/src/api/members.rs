@@ -3,11 +3,12 @@
 
 use super::AppState;
 use super::auth::normalise_email;
-use super::authz::{authorize, owner_only};
+use super::authz::{authorize, owner_checked, owner_only};
 use super::caller::{Caller, person};
 use super::error::ApiError;
 use super::input::{self, Input};
 use super::openapi::schemas as doc;
+use crate::store::made_by::Removal;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -72,7 +73,8 @@ pub async fn list(
     Ok(Json(json!({ "members": members })))
 }
 
-/// Change a member's role and/or project limits (admins; owners for owner roles).
+/// Change a member's role and/or project limits (admins; only owners touch
+/// an owner's membership or grant the owner role; owners have every project).
 #[utoipa::path(
     patch,
     path = "/workspaces/{id}/members/{user_id}",
@@ -106,12 +108,7 @@ pub async fn change(
     }
     let role = role.map(|r| input::role(Some(r), "role")).transpose()?;
     let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/members").await?;
-    let current = state
-        .store
-        .role_of(&id, &user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
-    if role == Some(Role::Owner) || (role.is_some() && current == Role::Owner) {
+    if role == Some(Role::Owner) {
         owner_only(
             &state,
             &caller,
@@ -120,11 +117,15 @@ pub async fn change(
         )
         .await?;
     }
+    // Whether the member is an owner is decided by the store, under the
+    // workspace lock, so a promotion racing this cannot slip past.
     let change = crate::store::members::MemberChange { role, projects };
-    state
+    let by_owner = allowed.role == Role::Owner;
+    let changed = state
         .store
-        .change_member(&id, &user_id, &change, caller.meta())
-        .await?;
+        .change_member_by(&id, &user_id, &change, by_owner, caller.meta())
+        .await;
+    owner_checked(&state, &caller, &allowed, changed).await?;
     let member = state
         .store
         .members(&id)
@@ -135,7 +136,9 @@ pub async fn change(
     Ok(Json(json!({ "member": member })))
 }
 
-/// Remove a member, or leave (one's own user id).
+/// Remove a member, or leave (one's own user id). The API keys of this
+/// workspace behind them and the pending invitations they sent are revoked
+/// with them; the answer names each.
 #[utoipa::path(
     delete,
     path = "/workspaces/{id}/members/{user_id}",
@@ -144,7 +147,7 @@ pub async fn change(
     params(("id" = String, Path, description = "Workspace id"), ("user_id" = String, Path, description = "Member's user id")),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 204, description = "Removed"),
+        (status = 200, description = "Removed, and what went with them", body = Removal),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
@@ -155,26 +158,24 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    if caller.user_id() == Some(user_id.as_str()) {
-        // Leaving needs no admin right, only membership.
-        authorize(&state, &caller, &id, None, Action::READ, "/members").await?;
+) -> Result<Json<Removal>, ApiError> {
+    // Leaving needs no admin right, only membership.
+    let action = if caller.user_id() == Some(user_id.as_str()) {
+        Action::READ
     } else {
-        let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/members").await?;
-        let current = state
-            .store
-            .role_of(&id, &user_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("member"))?;
-        if current == Role::Owner {
-            owner_only(&state, &caller, &allowed, "remove an owner").await?;
-        }
-    }
-    state
+        Action::ADMIN
+    };
+    let allowed = authorize(&state, &caller, &id, None, action, "/members").await?;
+    // Whether the member is an owner is decided by the store, under the
+    // workspace lock.
+    let by_owner = allowed.role == Role::Owner;
+    let removal = state
         .store
-        .remove_member(&id, &user_id, caller.meta())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+        .remove_member_by(&id, &user_id, by_owner, caller.meta())
+        .await;
+    Ok(Json(
+        owner_checked(&state, &caller, &allowed, removal).await?,
+    ))
 }
 
 /// Invite someone by email (admins).
@@ -255,7 +256,10 @@ pub async fn accept(
     Path(token): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = person(caller)?;
-    state.limits.accept(&actor.user_id)?;
+    state
+        .limits
+        .accept(&actor.user_id, actor.meta.ip.as_deref())
+        .await?;
     let invitation = state
         .store
         .accept_invitation(

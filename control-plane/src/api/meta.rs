@@ -1,10 +1,13 @@
 //! Where a call comes from: request id, client address and user agent, the
-//! facts every audit row records.
+//! facts every audit row records. The address is the real client's, as
+//! trusted gateways report it ([`super::forwarded`]).
 
+use super::AppState;
+use super::forwarded::client_ip;
 use crate::store::audit::Meta;
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
@@ -21,38 +24,30 @@ fn printable(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
     .then(|| value.to_string())
 }
 
-/// The client address: the peer, or, when the peer is a gateway on this
-/// host, the last `X-Forwarded-For` hop (the one the gateway itself added;
-/// earlier hops are the client's word).
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-    let forwarded = || {
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-            .next_back()
-    };
-    match peer {
-        Some(ip) if ip.is_loopback() => forwarded().or(Some(ip)),
-        other => other,
-    }
+/// The peer of the connection a request came on (from its extensions).
+pub fn peer(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(
+            peer(&parts.extensions),
+            &parts.headers,
+            &state.config.trusted_proxies,
+        );
         let request_id = printable(&parts.headers, "x-request-id", 128)
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         Ok(RequestMeta(Meta {
             request_id: Some(request_id),
-            ip: client_ip(peer, &parts.headers).map(|ip| ip.to_string()),
+            ip: ip.map(|ip| ip.to_string()),
             user_agent: printable(&parts.headers, "user-agent", 512),
             method: Some(parts.method.as_str().to_string()),
             ..Meta::default()

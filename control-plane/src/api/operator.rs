@@ -6,9 +6,10 @@ use super::error::ApiError;
 use super::meta::RequestMeta;
 use super::openapi::schemas as doc;
 use crate::store::audit::{ActorKind, Meta};
+use crate::store::made_by::Ended;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use wrnexus_policies::WorkspaceStatus;
 
@@ -87,7 +88,7 @@ pub async fn reactivate(
 }
 
 /// Disable a user: no more sign-in, every session ended, and every API key
-/// they created revoked, at every gateway at once.
+/// behind them revoked, at every gateway at once; the answer names the keys.
 #[utoipa::path(
     post,
     path = "/operator/users/{id}/disable",
@@ -96,7 +97,7 @@ pub async fn reactivate(
     params(("id" = String, Path, description = "User id")),
     security(("operator" = [])),
     responses(
-        (status = 204, description = "Disabled"),
+        (status = 200, description = "Disabled, and what went with them", body = Ended),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound)
     )
@@ -106,10 +107,15 @@ pub async fn disable_user(
     headers: HeaderMap,
     RequestMeta(meta): RequestMeta,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<Ended>, ApiError> {
     check_operator(&state, &headers)?;
     let meta = meta.with_actor(ActorKind::Operator, "operator");
-    state.store.disable_user(&id, &meta).await?;
-    tracing::info!(user_id = %id, "user disabled by operator");
-    Ok(StatusCode::NO_CONTENT)
+    let ended = state.store.disable_user(&id, &meta).await?;
+    tracing::info!(
+        user_id = %id,
+        sessions = ended.sessions,
+        api_keys = ?ended.revoked.api_keys,
+        "user disabled by operator"
+    );
+    Ok(Json(ended))
 }

@@ -112,6 +112,9 @@ pub async fn create(
     let url = input.value.url.ok_or_else(|| ApiError::missing("url"))?;
     let types = event_types(input.value.event_types)?;
     let description = input.value.description.unwrap_or_default();
+    // Loopback, private, metadata… targets are refused before anything is
+    // written (and checked again at every delivery).
+    crate::webhook_resolve::check_new_target(&url, &state.config.webhooks.target_policy()).await?;
     let created = state
         .store
         .create_webhook_endpoint(&id, &url, &types, &description, caller.meta())

@@ -3,6 +3,7 @@
 //! bits, so a slow hash adds nothing); comparison is constant-time.
 
 use super::audit::{ActorKind, AuditRecord, Meta, Outcome};
+use super::made_by::person_behind;
 use super::work::Scope;
 use super::workspaces::{lock_workspace, parse};
 use super::{Store, StoreError, now};
@@ -30,7 +31,14 @@ pub struct ApiKey {
     pub prefix: String,
     #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role_ceiling: Role,
+    /// Who created the key: a user id, or the id of the key it was created with.
     pub created_by: Option<String>,
+    /// The person behind the key: the user who created it, or the person
+    /// behind the key it was created with. Removing them from the workspace,
+    /// signing them out everywhere or disabling them revokes the key. `null`
+    /// for a key with no person behind it (made by an operator, or before
+    /// people were recorded and not traceable to one).
+    pub created_by_user: Option<String>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
@@ -65,7 +73,7 @@ fn random_hex(bytes: usize) -> String {
     raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
+pub(crate) fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
     let id: String = row.try_get("id")?;
     Ok(ApiKey {
         prefix: format!("{KEY_PREFIX}{id}"),
@@ -74,6 +82,7 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
         name: row.try_get("name")?,
         role_ceiling: parse(row.try_get("role_ceiling")?)?,
         created_by: row.try_get("created_by")?,
+        created_by_user: row.try_get("created_by_user")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         last_used_at: row.try_get("last_used_at")?,
@@ -81,8 +90,9 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
     })
 }
 
-const COLUMNS: &str = "id, workspace_id, name, role_ceiling, created_by, created_at, expires_at, \
-                       last_used_at, revoked_at, secret_hash";
+pub(crate) const COLUMNS: &str = "id, workspace_id, name, role_ceiling, created_by, \
+                                  created_by_user, created_at, expires_at, last_used_at, \
+                                  revoked_at, secret_hash";
 
 impl Store {
     pub async fn api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>, StoreError> {
@@ -96,7 +106,11 @@ impl Store {
         Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
     }
 
-    /// Create a key; returns it and the full secret, which is never shown again.
+    /// Create a key; returns it and the full secret, which is never shown
+    /// again. The key records the person behind it (see [`ApiKey::created_by_user`]).
+    /// Its ceiling cannot exceed that person's current role here, nor the
+    /// ceiling of the key creating it (`ceiling_above_role`), as read under
+    /// the workspace lock.
     pub async fn create_api_key(
         &self,
         workspace_id: &str,
@@ -107,6 +121,16 @@ impl Store {
     ) -> Result<(ApiKey, String), StoreError> {
         let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
         lock_workspace(&mut work, workspace_id).await?;
+        let behind = person_behind(&mut work, meta, workspace_id).await?;
+        // Roles order strongest first.
+        if let Some(bound) = behind.bound
+            && role_ceiling < bound
+        {
+            return Err(StoreError::Forbidden {
+                code: "ceiling_above_role",
+                message: format!("a key's `role_ceiling` cannot exceed your own role `{bound}`"),
+            });
+        }
         let version = work.version().await?;
         let id = random_hex(8);
         let secret = random_hex(32);
@@ -118,6 +142,7 @@ impl Store {
             name: name.to_string(),
             role_ceiling,
             created_by: meta.actor_id.clone(),
+            created_by_user: behind.person,
             created_at: now(),
             expires_at,
             last_used_at: None,
@@ -125,7 +150,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, secret_hash, role_ceiling, created_by, \
-             created_at, expires_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             created_by_user, created_at, expires_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(workspace_id)
@@ -133,6 +159,7 @@ impl Store {
         .bind(&hash)
         .bind(role_ceiling.as_str())
         .bind(key.created_by.as_deref())
+        .bind(key.created_by_user.as_deref())
         .bind(key.created_at)
         .bind(expires_at)
         .bind(version)

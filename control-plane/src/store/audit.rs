@@ -42,6 +42,9 @@ pub struct Meta {
     pub user_agent: Option<String>,
     /// The HTTP method, which decisions see as `context.method`.
     pub method: Option<String>,
+    /// The session a user acts through, when they act through one: a change
+    /// that must not outlive it checks it is still live.
+    pub session_id: Option<String>,
 }
 
 impl Meta {
@@ -50,11 +53,21 @@ impl Meta {
         Meta::default()
     }
 
-    /// The same request, acted on by someone else (e.g. once signed in).
+    /// The same request, acted on by someone else (e.g. once signed in),
+    /// through no session until [`Meta::with_session`] names one.
     pub fn with_actor(&self, kind: ActorKind, id: &str) -> Self {
         Meta {
             actor_kind: kind,
             actor_id: Some(id.to_string()),
+            session_id: None,
+            ..self.clone()
+        }
+    }
+
+    /// The same request, made through session `id`.
+    pub fn with_session(&self, id: &str) -> Self {
+        Meta {
+            session_id: Some(id.to_string()),
             ..self.clone()
         }
     }

@@ -101,8 +101,8 @@ impl Store {
         // in the invitation's own workspace.
         let mut work = self.work(Scope::system(), meta).await?;
         let row = sqlx::query(
-            "SELECT id, workspace_id, email, role, expires_at, accepted_at FROM invitations \
-             WHERE token_hash = $1",
+            "SELECT id, workspace_id, email, role, expires_at, accepted_at, revoked_at \
+             FROM invitations WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&mut *work.tx)
@@ -123,6 +123,12 @@ impl Store {
             return Err(StoreError::conflict(
                 "invitation_spent",
                 "this invitation was already used",
+            ));
+        }
+        if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+            return Err(StoreError::conflict(
+                "invitation_revoked",
+                "this invitation was withdrawn: ask for a new one",
             ));
         }
         if invitation.expires_at < now() {

@@ -1,7 +1,7 @@
 //! Whether row-level security can hold for the service connection: on
 //! Postgres, a superuser, a role with BYPASSRLS or the owner of the tenant
 //! tables is not bound by it (an owner may turn it off), so the control
-//! plane says so loudly at start.
+//! plane refuses to start on such a role unless the operator allows it.
 
 use super::{Backend, Store, StoreError};
 use sqlx::Row;
@@ -34,6 +34,26 @@ impl std::fmt::Display for IsolationRisk {
             ),
         }
     }
+}
+
+/// How to run with row-level security in force.
+const FIX: &str = "connect `database_url` as the service role, a login role that is only a \
+    member of `wrnexus_app` (e.g. `CREATE ROLE wrnexus_service LOGIN PASSWORD '…' IN ROLE \
+    wrnexus_app`: no SUPERUSER, no BYPASSRLS, not the tables' owner), and run the migrations \
+    as the owner (`migrate_database_url`, or `wrnexus migrate` with the owner's url); for a \
+    quick trial only, set `allow_rls_bypass = true` in [control_plane] \
+    (WRNEXUS_CONTROL_PLANE__ALLOW_RLS_BYPASS=true)";
+
+/// The control plane will not run on a role that escapes row-level security.
+#[derive(Debug, thiserror::Error)]
+pub enum IsolationError {
+    #[error(
+        "row-level security would not bind the control plane's database role: {}; {FIX}",
+        risks.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Bypassed { risks: Vec<IsolationRisk> },
+    #[error("checking the database role for row-level security: {0}")]
+    Check(#[from] StoreError),
 }
 
 impl Store {
@@ -72,22 +92,24 @@ impl Store {
         Ok(risks)
     }
 
-    /// Log a loud warning for each [`IsolationRisk`] (never refuses to start:
-    /// the embedded and development setups connect as `postgres`).
-    pub async fn warn_about_isolation(&self) {
-        match self.isolation_risks().await {
-            Ok(risks) => {
-                for risk in risks {
-                    tracing::warn!(
-                        risk = %risk,
-                        "row-level security does not bind the control plane's database role: \
-                         run the service as a login role that is only a member of `wrnexus_app`, \
-                         and migrate as the owner (`migrate_database_url`, or `wrnexus migrate`); \
-                         see the README's isolation section"
-                    );
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not check the database role's isolation"),
+    /// Refuse a role that row-level security does not bind, unless the
+    /// operator said `allow_rls_bypass` (then each risk is logged loudly).
+    pub async fn require_isolation(&self, allow_bypass: bool) -> Result<(), IsolationError> {
+        let risks = self.isolation_risks().await?;
+        if risks.is_empty() {
+            return Ok(());
         }
+        if !allow_bypass {
+            return Err(IsolationError::Bypassed { risks });
+        }
+        for risk in risks {
+            tracing::warn!(
+                risk = %risk,
+                "row-level security does not bind the control plane's database role; \
+                 started anyway because `allow_rls_bypass` is set: tenant isolation rests on \
+                 the queries alone"
+            );
+        }
+        Ok(())
     }
 }

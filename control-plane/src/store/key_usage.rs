@@ -168,6 +168,7 @@ impl Store {
                     ip: r.ip.clone(),
                     user_agent: r.user_agent.clone(),
                     method: None,
+                    session_id: None,
                 };
                 let record = AuditRecord {
                     workspace_id: Some(workspace_id),

@@ -1,7 +1,10 @@
 //! Memberships and invitations: who belongs to a workspace, with which role,
-//! limited to which projects. A workspace always keeps at least one owner.
+//! limited to which projects. A workspace always keeps at least one owner,
+//! and an owner is never limited to projects.
 
 use super::audit::{ActorKind, AuditRecord, Meta};
+use super::demotion::follow_demotion;
+use super::made_by::{Removal, Revoked, Why, lock_person, revoke_keys, withdraw_invitations};
 use super::work::{Scope, Work};
 use super::workspaces::{lock_workspace, parse};
 use super::{Store, StoreError};
@@ -74,7 +77,18 @@ fn last_owner() -> StoreError {
     StoreError::conflict("last_owner", "a workspace must keep at least one owner")
 }
 
-/// Write a role, audit and announce it (the caller pushes the entry).
+fn owner_not_limitable() -> StoreError {
+    StoreError::Invalid {
+        code: "owner_not_limitable",
+        field: "projects",
+        message: "an owner has every project: `projects` cannot limit an owner".to_string(),
+    }
+}
+
+/// Write a role, audit and announce it (the caller pushes the entry). A
+/// demotion lowers the keys behind the member here and withdraws their
+/// invitations above the new role, in the same transaction; the audit row
+/// names them.
 async fn write_role(
     work: &mut Work,
     workspace_id: &str,
@@ -92,9 +106,20 @@ async fn write_role(
     .bind(user_id)
     .execute(&mut *work.tx)
     .await?;
+    // Roles order strongest first: a greater one is a demotion.
+    let detail = if role > before.role {
+        let lowered = follow_demotion(work, workspace_id, user_id, role).await?;
+        json!({
+            "from": before.role,
+            "to": role,
+            "api_keys": lowered.api_keys,
+            "invitations": lowered.invitations,
+        })
+    } else {
+        json!({ "from": before.role, "to": role })
+    };
     work.audit(
-        AuditRecord::success(workspace_id, "member.role_changed", user_id)
-            .with_detail(json!({ "from": before.role, "to": role })),
+        AuditRecord::success(workspace_id, "member.role_changed", user_id).with_detail(detail),
     )
     .await?;
     work.emit(
@@ -170,7 +195,7 @@ impl Store {
     }
 
     /// Change a member's role and/or project limits, together or not at
-    /// all. The last owner cannot be demoted (`last_owner`).
+    /// all, with an owner's authority (see [`Store::change_member_by`]).
     pub async fn change_member(
         &self,
         workspace_id: &str,
@@ -178,11 +203,42 @@ impl Store {
         change: &MemberChange,
         meta: &Meta,
     ) -> Result<Membership, StoreError> {
+        self.change_member_by(workspace_id, user_id, change, true, meta)
+            .await
+    }
+
+    /// Change a member's role and/or project limits, together or not at
+    /// all. Only a caller who is an owner (`by_owner`) may touch an owner's
+    /// membership (`OwnerRequired`, decided under the workspace lock). The
+    /// last owner cannot be demoted (`last_owner`); an owner cannot be
+    /// limited to projects (`owner_not_limitable`), and a member made owner
+    /// loses their project limits.
+    pub async fn change_member_by(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        change: &MemberChange,
+        by_owner: bool,
+        meta: &Meta,
+    ) -> Result<Membership, StoreError> {
         let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
         lock_workspace(&mut work, workspace_id).await?;
         let Some(mut current) = membership_in(&mut work, workspace_id, user_id).await? else {
             return Err(StoreError::NotFound { what: "member" });
         };
+        if current.role == Role::Owner && !by_owner {
+            return Err(StoreError::OwnerRequired {
+                what: if change.role.is_some() {
+                    "grant or take away the owner role"
+                } else {
+                    "change an owner's project limits"
+                },
+            });
+        }
+        let owner_after = change.role.unwrap_or(current.role) == Role::Owner;
+        if owner_after && matches!(change.projects, Some(Some(_))) {
+            return Err(owner_not_limitable());
+        }
         if let Some(role) = change.role
             && role != current.role
         {
@@ -192,10 +248,14 @@ impl Store {
             write_role(&mut work, workspace_id, user_id, &current, role).await?;
             current.role = role;
         }
-        if let Some(projects) = &change.projects {
+        let projects = if owner_after && current.projects.is_some() {
+            Some(None)
+        } else {
+            change.projects.clone()
+        };
+        if let Some(projects) = projects {
             current.projects =
-                write_projects(&mut work, workspace_id, user_id, &current, projects.clone())
-                    .await?;
+                write_projects(&mut work, workspace_id, user_id, &current, projects).await?;
         }
         push_membership(&mut work, workspace_id, user_id, &current).await?;
         self.finish(work).await?;
@@ -252,11 +312,18 @@ impl Store {
             });
         }
         if let Some(from) = from {
-            if to.role != Role::Owner {
-                write_role(&mut work, workspace_id, to_user, &to, Role::Owner).await?;
+            if to.role != Role::Owner || to.projects.is_some() {
+                if to.role != Role::Owner {
+                    write_role(&mut work, workspace_id, to_user, &to, Role::Owner).await?;
+                }
+                // An owner has every project.
+                let projects = match to.projects {
+                    Some(_) => write_projects(&mut work, workspace_id, to_user, &to, None).await?,
+                    None => None,
+                };
                 let to = Membership {
                     role: Role::Owner,
-                    ..to
+                    projects,
                 };
                 push_membership(&mut work, workspace_id, to_user, &to).await?;
             }
@@ -276,19 +343,42 @@ impl Store {
         self.finish(work).await
     }
 
-    /// Remove a member (or leave, when the actor is that member). The last
-    /// owner cannot go (`last_owner`).
+    /// Remove a member (or leave), with an owner's authority (see
+    /// [`Store::remove_member_by`]).
     pub async fn remove_member(
         &self,
         workspace_id: &str,
         user_id: &str,
         meta: &Meta,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Removal, StoreError> {
+        self.remove_member_by(workspace_id, user_id, true, meta)
+            .await
+    }
+
+    /// Remove a member (or leave, when the actor is that member). Only a
+    /// caller who is an owner (`by_owner`) may remove an owner other than
+    /// themselves (`OwnerRequired`, decided under the workspace lock). The
+    /// last owner cannot go (`last_owner`). The API keys of this workspace
+    /// behind them and the invitations they (or those keys) sent that are
+    /// still pending go with them, in the same transaction.
+    pub async fn remove_member_by(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        by_owner: bool,
+        meta: &Meta,
+    ) -> Result<Removal, StoreError> {
         let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
         lock_workspace(&mut work, workspace_id).await?;
         let Some(current) = membership_in(&mut work, workspace_id, user_id).await? else {
             return Err(StoreError::NotFound { what: "member" });
         };
+        let left = meta.actor_kind == ActorKind::User && meta.actor_id.as_deref() == Some(user_id);
+        if current.role == Role::Owner && !by_owner && !left {
+            return Err(StoreError::OwnerRequired {
+                what: "remove an owner",
+            });
+        }
         if current.role == Role::Owner && owner_count(&mut work, workspace_id).await? <= 1 {
             return Err(last_owner());
         }
@@ -297,10 +387,27 @@ impl Store {
             .bind(user_id)
             .execute(&mut *work.tx)
             .await?;
-        let left = meta.actor_kind == ActorKind::User && meta.actor_id.as_deref() == Some(user_id);
+        // After the workspace, before their keys: the order every taker of
+        // both locks keeps.
+        lock_person(&mut work, user_id).await?;
+        let revoked = Revoked {
+            api_keys: revoke_keys(&mut work, user_id, Some(workspace_id), Why::Removed).await?,
+            invitations: withdraw_invitations(
+                &mut work,
+                Some(workspace_id),
+                user_id,
+                None,
+                Why::Removed,
+            )
+            .await?,
+        };
         work.audit(
-            AuditRecord::success(workspace_id, "member.removed", user_id)
-                .with_detail(json!({ "role": current.role, "left": left })),
+            AuditRecord::success(workspace_id, "member.removed", user_id).with_detail(json!({
+                "role": current.role,
+                "left": left,
+                "api_keys": revoked.api_keys,
+                "invitations": revoked.invitations,
+            })),
         )
         .await?;
         work.emit(
@@ -317,7 +424,13 @@ impl Store {
             },
         )
         .await?;
-        self.finish(work).await
+        self.finish(work).await?;
+        Ok(Removal {
+            user_id: user_id.to_string(),
+            role: current.role,
+            left,
+            revoked,
+        })
     }
 }
 

@@ -1,13 +1,13 @@
-//! Ending access wholesale: "sign out everywhere" revokes every session of
-//! a user; disabling a user also revokes the API keys they created. Each is
-//! one transaction, audited, and pushed so every gateway refuses at once.
+//! Ending access wholesale: "sign out everywhere" and disabling a user
+//! revoke every session of the user and every API key behind them (see
+//! [`super::made_by`]), in whichever workspace. Each is one transaction,
+//! audited, and pushed so every gateway refuses at once.
 
 use super::audit::{AuditRecord, Meta};
+use super::made_by::{Ended, Revoked, Why, lock_person, revoke_keys, withdraw_invitations};
 use super::work::{Scope, Work};
-use super::workspaces::parse;
 use super::{Store, StoreError, now};
 use serde_json::json;
-use sqlx::Row;
 use wrnexus_policies::{Entry, EntryKey};
 
 /// Revoke every live session of `user_id` inside `work`; how many.
@@ -50,29 +50,42 @@ pub(crate) async fn personal_workspace(
 }
 
 impl Store {
-    /// Sign `user_id` out everywhere; the number of sessions ended.
+    /// Sign `user_id` out everywhere: every session ends and every API key
+    /// behind them is revoked.
     pub async fn revoke_all_sessions(
         &self,
         user_id: &str,
         meta: &Meta,
-    ) -> Result<usize, StoreError> {
-        let mut work = self.work(Scope::user(user_id), meta).await?;
-        let count = revoke_sessions(&mut work, user_id).await?;
+    ) -> Result<Ended, StoreError> {
+        // Keys live in many workspaces: this one job works across them.
+        let mut work = self.work(Scope::system(), meta).await?;
+        if lock_person(&mut work, user_id).await?.is_none() {
+            return Err(StoreError::NotFound { what: "user" });
+        }
+        let sessions = revoke_sessions(&mut work, user_id).await?;
+        let api_keys = revoke_keys(&mut work, user_id, None, Why::SignedOutEverywhere).await?;
         if let Some(personal) = personal_workspace(&mut work, user_id).await? {
-            work.scope(Scope::member(&personal, user_id)).await?;
             work.audit(
                 AuditRecord::success(&personal, "sessions.revoked_all", user_id)
-                    .with_detail(json!({ "sessions": count })),
+                    .with_detail(json!({ "sessions": sessions, "api_keys": api_keys })),
             )
             .await?;
         }
         self.finish(work).await?;
-        Ok(count)
+        Ok(Ended {
+            user_id: user_id.to_string(),
+            sessions,
+            revoked: Revoked {
+                api_keys,
+                invitations: Vec::new(),
+            },
+        })
     }
 
-    /// Disable a user: no sign-in, every session ended, and every API key
-    /// they created revoked (in whichever workspace). Idempotent.
-    pub async fn disable_user(&self, user_id: &str, meta: &Meta) -> Result<(), StoreError> {
+    /// Disable a user: no sign-in, every session ended, every API key
+    /// behind them revoked and every pending invitation they (or those
+    /// keys) sent withdrawn, in whichever workspace. Idempotent.
+    pub async fn disable_user(&self, user_id: &str, meta: &Meta) -> Result<Ended, StoreError> {
         // Keys live in many workspaces: this one job works across them.
         let mut work = self.work(Scope::system(), meta).await?;
         let version = work.version().await?;
@@ -93,49 +106,27 @@ impl Store {
         )
         .await?;
         let sessions = revoke_sessions(&mut work, user_id).await?;
-        let keys = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1, version = $2 \
-             WHERE created_by = $3 AND revoked_at IS NULL \
-             RETURNING id, workspace_id, role_ceiling, expires_at, secret_hash",
-        )
-        .bind(now())
-        .bind(version)
-        .bind(user_id)
-        .fetch_all(&mut *work.tx)
-        .await?;
-        for key in &keys {
-            let id: String = key.try_get("id")?;
-            let workspace_id: String = key.try_get("workspace_id")?;
-            work.audit(
-                AuditRecord::success(&workspace_id, "api_key.revoked", &id)
-                    .with_detail(json!({ "reason": "creator disabled", "user_id": user_id })),
-            )
-            .await?;
-            work.emit(
-                &workspace_id,
-                "api_key.revoked",
-                json!({ "api_key": { "id": id } }),
-            )
-            .await?;
-            work.push(
-                EntryKey::ApiKey(id.clone()),
-                Entry::ApiKey {
-                    workspace_id,
-                    role_ceiling: parse(key.try_get("role_ceiling")?)?,
-                    secret_hash: key.try_get("secret_hash")?,
-                    expires_at: key.try_get("expires_at")?,
-                    revoked: true,
-                },
-            )
-            .await?;
-        }
+        let api_keys = revoke_keys(&mut work, user_id, None, Why::Disabled).await?;
+        let invitations =
+            withdraw_invitations(&mut work, None, user_id, None, Why::Disabled).await?;
         if let Some(personal) = personal_workspace(&mut work, user_id).await? {
             work.audit(
-                AuditRecord::success(&personal, "user.disabled", user_id)
-                    .with_detail(json!({ "sessions": sessions, "api_keys": keys.len() })),
+                AuditRecord::success(&personal, "user.disabled", user_id).with_detail(json!({
+                    "sessions": sessions,
+                    "api_keys": api_keys,
+                    "invitations": invitations,
+                })),
             )
             .await?;
         }
-        self.finish(work).await
+        self.finish(work).await?;
+        Ok(Ended {
+            user_id: user_id.to_string(),
+            sessions,
+            revoked: Revoked {
+                api_keys,
+                invitations,
+            },
+        })
     }
 }

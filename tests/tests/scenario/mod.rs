@@ -435,7 +435,7 @@ pub async fn main_flow(stack: &Stack) -> TestResult {
         )
         .send()
         .await?;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.status(), StatusCode::OK);
     until_status(
         &bob,
         Method::GET,
