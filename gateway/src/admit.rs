@@ -4,6 +4,7 @@
 
 use crate::api_key;
 use crate::authn::{self, AuthnError};
+use crate::csrf;
 use crate::identity::Identity;
 use crate::path;
 use crate::problem::{Reply, wants_html};
@@ -109,6 +110,12 @@ impl Gateway {
             }
             Err(e) => return refuse_authn(e, ctx),
         };
+        // The cookie authenticates: a write must come from this origin.
+        let (method, peer, id) = (&req.method, ctx.client_ip, &ctx.request_id);
+        if let Some(reply) = csrf::refuse(method, &req.headers, peer, &self.trusted_proxies, id) {
+            ctx.decision = "deny";
+            return Verdict::Refuse(reply);
+        }
         // A path may name the workspace; otherwise the cookie does.
         let named = match workspace_path::named(path, &self.workspace_path_prefix) {
             Ok(named) => named,

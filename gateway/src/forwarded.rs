@@ -165,6 +165,27 @@ fn single_value(headers: &HeaderMap, name: HeaderName) -> Option<HeaderValue> {
     }
 }
 
+/// The request's own origin as the app will be told it: the scheme
+/// (`https` only when a trusted proxy says so) and the host (a trusted
+/// proxy's `X-Forwarded-Host`, else `Host`), as `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` carry them.
+pub fn own_origin(
+    client: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &TrustedProxies,
+) -> (bool, Option<HeaderValue>) {
+    let from_proxy = trusted.trusts(peer);
+    let https = from_proxy
+        .then(|| single(client, X_FORWARDED_PROTO))
+        .flatten()
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = from_proxy
+        .then(|| single_value(client, X_FORWARDED_HOST))
+        .flatten()
+        .or_else(|| single_value(client, HOST));
+    (https, host)
+}
+
 /// Set the forwarding headers to send upstream on `fields` (the upstream
 /// request's, where no client copy of them is left).
 pub fn set_forwarding_headers(
@@ -187,16 +208,9 @@ pub fn set_forwarding_headers(
             fields.insert(X_FORWARDED_FOR, value);
         }
     }
-    let https = from_proxy
-        .then(|| single(client, X_FORWARDED_PROTO))
-        .flatten()
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let (https, host) = own_origin(client, peer, trusted);
     let proto = if https { "https" } else { "http" };
     fields.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    let host = from_proxy
-        .then(|| single_value(client, X_FORWARDED_HOST))
-        .flatten()
-        .or_else(|| single_value(client, HOST));
     if let Some(host) = host {
         fields.insert(X_FORWARDED_HOST, host);
     }

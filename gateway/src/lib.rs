@@ -24,6 +24,7 @@
 //! - [`invalidation`] — following Redis pub/sub or the in-process bus.
 //! - [`routes`] — which app serves a request, and which Cedar action it is.
 //! - [`framing`] — refusing requests with ambiguous length or credentials.
+//! - [`csrf`] — cookie-authenticated writes from another origin refused.
 //! - [`forwarded`] — `X-Forwarded-*` and `X-Request-Id`, trusted proxies.
 //! - [`path`] — refusing paths a backend could read differently.
 //! - [`headers`] — stripping and setting the identity headers.
@@ -44,6 +45,7 @@ pub mod api_key;
 pub mod authn;
 pub mod cache;
 pub mod config;
+pub mod csrf;
 pub mod demo;
 pub mod forwarded;
 pub mod framing;

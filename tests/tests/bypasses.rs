@@ -58,9 +58,20 @@ upstream = "http://127.0.0.1:{app}"
 /// `GET target` written byte for byte (no client-side normalisation),
 /// with `headers`; the status and the JSON body (or `null`).
 async fn raw_get(gw: &str, target: &str, headers: &[(&str, &str)]) -> TestResult<(u16, Value)> {
+    raw(gw, "GET", target, headers).await
+}
+
+/// `method target` written byte for byte, with `headers` and no body.
+async fn raw(
+    gw: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> TestResult<(u16, Value)> {
     let host = gw.trim_start_matches("http://");
-    let mut request =
-        format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n");
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nContent-Length: 0\r\n"
+    );
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -105,6 +116,7 @@ async fn attacks(stack: &Stack, app: &App) -> TestResult {
     let mallory = sign_up(&c, gw, &client::email("mallory")).await?;
 
     admin_area(gw, app, &alice, &bob).await?;
+    cross_site_writes(gw, app, &bob).await?;
     workspace_paths(gw, app, &alice, &mallory, &team).await?;
     credentials(gw, &c, &alice, &team).await?;
     Ok(())
@@ -164,6 +176,39 @@ async fn admin_area(gw: &str, app: &App, alice: &User, bob: &User) -> TestResult
         assert_eq!(status, 200, "{target}: {body}");
         assert_eq!(body["path"], path, "{target}: {body}");
         assert_eq!(body["query"], "x=%2F", "{target}: {body}");
+    }
+    Ok(())
+}
+
+/// A cookie-authenticated write from another site never reaches the app;
+/// the same write from the app's own pages, and tools, do.
+async fn cross_site_writes(gw: &str, app: &App, bob: &User) -> TestResult {
+    let own = gw.to_string();
+    for (name, value) in [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Site", "same-site"),
+        ("Origin", "http://evil.example"),
+        ("Origin", "null"),
+        ("Referer", "http://evil.example/form"),
+    ] {
+        let before = app.hits();
+        let (status, body) = raw(gw, "POST", "/app/notes", &[cookie(bob), (name, value)]).await?;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("csrf_rejected")),
+            "{name}: {value}: {body}"
+        );
+        assert_eq!(app.hits(), before, "{name}: {value} reached the app");
+    }
+    for extra in [
+        vec![("Sec-Fetch-Site", "same-origin")],
+        vec![("Origin", own.as_str())],
+        vec![],
+    ] {
+        let mut headers = vec![cookie(bob)];
+        headers.extend(extra.iter().copied());
+        let (status, body) = raw(gw, "POST", "/app/notes", &headers).await?;
+        assert_eq!(status, 200, "{extra:?}: {body}");
     }
     Ok(())
 }
@@ -236,6 +281,14 @@ async fn credentials(gw: &str, c: &reqwest::Client, alice: &User, team: &str) ->
         );
         assert!(body["headers"].get("authorization").is_none(), "{body}");
     }
+    // A key is no cookie: automation from anywhere is not a forged write.
+    let auth = format!("Bearer {key}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Origin", "http://elsewhere.example"),
+    ];
+    let (status, body) = raw(gw, "POST", "/app/page", &headers).await?;
+    assert_eq!(status, 200, "{body}");
     // The app's own credentials still pass beside a session.
     let (status, body) = raw_get(
         gw,
