@@ -4,8 +4,8 @@
 ///
 /// Accepted: starts with `/`, not `//` or `/\`, no scheme, no backslash, no
 /// control characters or whitespace (browsers strip tabs and newlines,
-/// turning `/\t/evil` into `//evil`), and the same holds after decoding
-/// percent-escapes, however many times.
+/// turning `/\t/evil` into `//evil`), every `%` a two-hex-digit escape,
+/// and the same holds after decoding percent-escapes, however many times.
 pub fn safe_return_to(value: &str) -> &str {
     if is_safe(value) { value } else { "/" }
 }
@@ -31,6 +31,18 @@ fn is_safe_once(value: &str) -> bool {
         && !matches!(bytes.get(1), Some(b'/') | Some(b'\\'))
         && !value.contains('\\')
         && !value.chars().any(|c| c.is_control() || c.is_whitespace())
+        && escapes_are_plain(bytes)
+}
+
+/// Every `%` starts a two-hex-digit escape. Lenient decoders read more
+/// (Java's `URLDecoder` takes `%+a` for a newline, which a browser drops,
+/// turning `/%+a/evil` into `//evil`), so anything else is refused.
+fn escapes_are_plain(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (bytes.get(i + 1).and_then(|&h| hex(h)).is_some()
+                && bytes.get(i + 2).and_then(|&l| hex(l)).is_some())
+    })
 }
 
 /// Percent-encode a value for a query string (keeps `/` readable).
@@ -94,6 +106,10 @@ mod tests {
             "javascript:alert(1)",
             "/%2F%2Fevil.example",
             "/\t/evil.example",
+            "/%+a/evil.example",
+            "/%-a/x",
+            "/100%",
+            "/%2",
             "",
             "evil.example",
         ] {
