@@ -119,7 +119,7 @@ impl Gateway {
         // A path may name the workspace; otherwise the cookie does.
         let named = match workspace_path::named(path, &self.workspace_path_prefix) {
             Ok(named) => named,
-            Err(e) => return ambiguous(&e.to_string(), ctx),
+            Err(e) => return Verdict::Refuse(ambiguous(&e.to_string(), ctx)),
         };
         // The same token as this connection's last request, nothing changed
         // since: its claims and data as they were (see `remembered`). With
@@ -305,7 +305,7 @@ impl Gateway {
             .and_then(|v| v.to_str().ok());
         let path_named = match workspace_path::named(path, &self.workspace_path_prefix) {
             Ok(named) => named,
-            Err(e) => return ambiguous(&e.to_string(), ctx),
+            Err(e) => return Verdict::Refuse(ambiguous(&e.to_string(), ctx)),
         };
         let workspace_id = path_named.or(header_named).unwrap_or(&grant.workspace_id);
         let verdict = self.decide(
@@ -455,15 +455,9 @@ impl Gateway {
 }
 
 /// A path the gateway will not decide on, for an app could read it otherwise.
-pub(crate) fn ambiguous(why: &str, ctx: &mut Ctx) -> Verdict {
+pub(crate) fn ambiguous(why: &str, ctx: &mut Ctx) -> Reply {
     ctx.decision = "bad_request";
-    Verdict::Refuse(Reply::problem(
-        400,
-        "ambiguous_path",
-        why,
-        None,
-        &ctx.request_id,
-    ))
+    Reply::problem(400, "ambiguous_path", why, None, &ctx.request_id)
 }
 
 /// An allowed identity that cannot be written as headers (ids come from the

@@ -1,7 +1,7 @@
 //! The life of a request: authenticate → resolve → decide → forward.
 //! Nothing reaches the app without an allow.
 
-use crate::admit::Verdict;
+use crate::admit::{self, Verdict};
 use crate::authn::Verifier;
 use crate::forwarded::{self, TrustedProxies};
 use crate::framing;
@@ -176,16 +176,7 @@ fn early_refusal(gateway: &Gateway, session: &Session, ctx: &mut Ctx) -> Option<
 /// otherwise, so the bytes decided on are the bytes forwarded.
 fn canonical_target(session: &mut Session, ctx: &mut Ctx) -> Option<Reply> {
     let req = session.req_header();
-    let refuse = |why: &str, ctx: &mut Ctx| {
-        ctx.decision = "bad_request";
-        Some(Reply::problem(
-            400,
-            "ambiguous_path",
-            why,
-            None,
-            &ctx.request_id,
-        ))
-    };
+    let refuse = |why: &str, ctx: &mut Ctx| Some(admit::ambiguous(why, ctx));
     if !req.raw_path_is_utf8() {
         return refuse(&path::PathError::NotAscii.to_string(), ctx);
     }
