@@ -1,7 +1,8 @@
 //! On Postgres the control plane refuses to start on a database role that
 //! row-level security does not bind — a superuser, a role with BYPASSRLS,
-//! or the owner of the tenant tables — unless `allow_rls_bypass` is set;
-//! the service role starts without it.
+//! or the owner of the tenant tables — or with row-level security turned
+//! off on a tenant table, unless `allow_rls_bypass` is set; the service
+//! role starts without it.
 
 mod common;
 
@@ -109,6 +110,33 @@ async fn the_owner_of_a_tenant_table_is_refused_unless_allowed() -> TestResult {
     let mut allowed = config(&table_owner, Some(&owner));
     allowed.allow_rls_bypass = true;
     assert_eq!(start(allowed).await?, Ok(()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_tenant_table_with_row_security_off_is_refused_unless_allowed() -> TestResult {
+    let Some((owner, service)) = common::postgres().await? else {
+        return Ok(());
+    };
+    let mut admin = AnyConnection::connect(&owner).await?;
+    // This test's own database: someone switched it off on one table.
+    sqlx::query("ALTER TABLE audit_log DISABLE ROW LEVEL SECURITY")
+        .execute(&mut admin)
+        .await?;
+    let outcome = start(config(&service, Some(&owner))).await?;
+    assert_refused(
+        &outcome,
+        "row-level security is turned off on the tenant tables (audit_log)",
+    );
+
+    let mut allowed = config(&service, Some(&owner));
+    allowed.allow_rls_bypass = true;
+    assert_eq!(start(allowed).await?, Ok(()));
+
+    sqlx::query("ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY")
+        .execute(&mut admin)
+        .await?;
+    assert_eq!(start(config(&service, Some(&owner))).await?, Ok(()));
     Ok(())
 }
 

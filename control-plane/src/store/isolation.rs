@@ -1,7 +1,8 @@
 //! Whether row-level security can hold for the service connection: on
 //! Postgres, a superuser, a role with BYPASSRLS or the owner of the tenant
-//! tables is not bound by it (an owner may turn it off), so the control
-//! plane refuses to start on such a role unless the operator allows it.
+//! tables is not bound by it (an owner may turn it off), and nobody is when
+//! it has been turned off on a tenant table, so the control plane refuses
+//! to start then unless the operator allows it.
 
 use super::{Backend, Store, StoreError};
 use sqlx::Row;
@@ -20,6 +21,11 @@ pub enum IsolationRisk {
         role: String,
         tables: Vec<String>,
     },
+    /// These tables have tenant policies but row-level security is off
+    /// (`ALTER TABLE … DISABLE ROW LEVEL SECURITY`): no role is bound.
+    Disabled {
+        tables: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for IsolationRisk {
@@ -30,6 +36,12 @@ impl std::fmt::Display for IsolationRisk {
             IsolationRisk::OwnsTables { role, tables } => write!(
                 f,
                 "role `{role}` owns the tenant tables ({})",
+                tables.join(", ")
+            ),
+            IsolationRisk::Disabled { tables } => write!(
+                f,
+                "row-level security is turned off on the tenant tables ({}): turn it back on \
+                 with `ALTER TABLE … ENABLE ROW LEVEL SECURITY` (the migrations set it)",
                 tables.join(", ")
             ),
         }
@@ -88,6 +100,19 @@ impl Store {
         .await?;
         if !tables.is_empty() {
             risks.push(IsolationRisk::OwnsTables { role, tables });
+        }
+        // Policies stay when row-level security is switched off: a table
+        // that has them but is not protected was turned off by someone.
+        let disabled: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT c.relname::text FROM pg_policies p \
+             JOIN pg_namespace n ON n.nspname = p.schemaname \
+             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename \
+             WHERE p.schemaname = current_schema() AND NOT c.relrowsecurity ORDER BY 1",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        if !disabled.is_empty() {
+            risks.push(IsolationRisk::Disabled { tables: disabled });
         }
         Ok(risks)
     }
