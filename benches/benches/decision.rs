@@ -18,11 +18,11 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wrnexus_gateway::authn::{self, Verifier};
-use wrnexus_gateway::cache::LocalCache;
-use wrnexus_gateway::keys::KeyRing;
-use wrnexus_gateway::metrics::Metrics;
-use wrnexus_gateway::resolve::Resolver;
+use wrnexus_gateway::authn::keys::KeyRing;
+use wrnexus_gateway::authn::session::{self, Verifier};
+use wrnexus_gateway::data::cache::LocalCache;
+use wrnexus_gateway::data::resolve::Resolver;
+use wrnexus_gateway::ops::metrics::Metrics;
 use wrnexus_policies::{
     Action, DecisionRequest, Entry, EntryKey, PolicyEngine, Principal, Role, VersionedEntry,
     WorkspaceStatus,
@@ -150,7 +150,7 @@ fn decide_path(
     engine: &PolicyEngine,
     path: &str,
 ) -> BenchResult<bool> {
-    let token = authn::session_token(headers, COOKIE)?;
+    let token = session::session_token(headers, COOKIE)?;
     let claims = verifier.verify(keys, token)?;
     let resolved = resolver
         .resolve(&claims, &claims.wid, token)

@@ -2,6 +2,7 @@
 //! `WRNEXUS_STRIPE_WEBHOOK_SECRET` (unset: billing is off) and
 //! `WRNEXUS_STRIPE_API_KEY`.
 
+use crate::durations::{Ms, Secs};
 use serde::Deserialize;
 use std::time::Duration;
 use wrnexus_control_plane::config::BillingConfig;
@@ -16,14 +17,14 @@ pub struct BillingSettings {
     /// The plan of a workspace whose subscription is paid (default `team`).
     pub plan: Option<String>,
     /// How long a past-due workspace stays writable (default 7 days).
-    pub grace_period_secs: Option<u64>,
+    pub grace_period_secs: Option<Secs>,
     /// Where Checkout and the billing portal send the owner back to.
     pub return_url: Option<String>,
     /// `smtp://host:port`, `smtps://user:pass@host`, `…?tls=required`.
     pub smtp_url: Option<String>,
     /// The `From:` of billing mail.
     pub mail_from: Option<String>,
-    pub poll_interval_ms: Option<u64>,
+    pub poll_interval_ms: Option<Ms>,
     /// Run the billing and mail worker in this process (default true).
     pub worker_enabled: Option<bool>,
 }
@@ -50,7 +51,7 @@ impl BillingSettings {
             config.plan = v.clone();
         }
         if let Some(v) = self.grace_period_secs {
-            config.grace_period = Duration::from_secs(v);
+            config.grace_period = v.duration;
         }
         if let Some(v) = &self.return_url {
             config.return_url = v.clone();
@@ -62,7 +63,7 @@ impl BillingSettings {
             config.mail_from = v.clone();
         }
         if let Some(v) = self.poll_interval_ms {
-            config.poll_interval = Duration::from_millis(v.max(10));
+            config.poll_interval = v.duration.max(Duration::from_millis(10));
         }
         if let Some(v) = self.worker_enabled {
             config.worker_enabled = v;

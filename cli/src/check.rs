@@ -1,51 +1,32 @@
 //! `wrnexus config check FILE`: everything a start would refuse, found
-//! without starting — unknown or bad keys (naming file and key), bad
-//! addresses and routes, and a policy set that fails its checks.
+//! without starting — the very checks `gateway` and `control-plane` run
+//! (see [`crate::validate`]), for every section the file has, with the
+//! environment's `WRNEXUS_*` overrides applied as a start would.
 
 use crate::settings::Settings;
+use crate::validate;
 use anyhow::{Result, anyhow};
-use std::net::ToSocketAddrs;
 use std::path::Path;
-use wrnexus_gateway::routes::RouteTable;
-use wrnexus_policies::PolicySource;
-use wrnexus_policies::reload::load_checked;
 
 pub fn run(file: &Path) -> Result<()> {
     let origin = file.display().to_string();
     let settings = Settings::load(file)?;
     let mut found = Vec::new();
+    let mut problems = Vec::new();
     if settings.gateway.is_some() {
-        let gateway = settings.gateway(&origin)?;
-        let policies =
-            load_checked(&gateway.policies).map_err(|e| anyhow!("{origin}: [policies]:\n{e}"))?;
-        let routes = RouteTable::build(
-            gateway.effective_routes(),
-            |action| policies.knows_action(action),
-            |upstream| upstream.address().to_socket_addrs().ok()?.next(),
-        )
-        .map_err(|e| anyhow!("{origin}: [gateway] routes: {e}"))?;
-        if let Some(u) = routes.undeclared(|a| policies.knows_action(a)).first() {
-            return Err(anyhow!(
-                "{origin}: [gateway] routes: {u}, which the policies' schema does not declare"
-            ));
+        match validate::gateway(&settings) {
+            Ok(_) => found.push("[gateway]"),
+            Err(e) => problems.push(format!("{e:#}")),
         }
-        if let Some(shadow @ PolicySource::Dir(_)) = &gateway.shadow_policies {
-            let shadow = load_checked(shadow)
-                .map_err(|e| anyhow!("{origin}: [policies] shadow_dir:\n{e}"))?;
-            if let Some(u) = routes.undeclared(|a| shadow.knows_action(a)).first() {
-                return Err(anyhow!(
-                    "{origin}: [policies] shadow_dir: {u}, which the shadow policies' schema does not declare"
-                ));
-            }
-        }
-        gateway
-            .check_invalidation_source(false)
-            .map_err(|e| anyhow!("{origin}: [gateway]: {e}"))?;
-        found.push("[gateway]");
     }
     if settings.control_plane.is_some() {
-        settings.control_plane(&origin)?;
-        found.push("[control_plane]");
+        match validate::control_plane(&settings) {
+            Ok(_) => found.push("[control_plane]"),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(anyhow!("{}", problems.join("\n")));
     }
     if found.is_empty() {
         return Err(anyhow!(

@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 use wrnexus_control_plane::ControlPlaneConfig;
 use wrnexus_control_plane::store::sqlite_url;
 use wrnexus_control_plane::webhook_target::parse_networks;
-use wrnexus_gateway::key_usage_report::GatewayToken;
+use wrnexus_gateway::config::GatewayToken;
 use wrnexus_gateway::{GatewayConfig, Upstream};
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::assertion::AssertionKey;

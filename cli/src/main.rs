@@ -2,9 +2,14 @@
 
 mod billing_settings;
 mod check;
+mod control_plane_settings;
 mod dev;
+mod durations;
+mod gateway_settings;
 mod policy;
 mod settings;
+mod sources;
+mod validate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -32,7 +37,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Validate FILE as `gateway` and `control-plane` would read it.
+    /// Validate FILE, with the environment's WRNEXUS_<SECTION>__<KEY>
+    /// overrides, as `gateway` and `control-plane` would at start.
     Check { file: PathBuf },
 }
 
@@ -79,8 +85,9 @@ enum Command {
         #[arg(long, short, env = "WRNEXUS_CONFIG")]
         config: PathBuf,
     },
-    /// Check a config file without starting anything: every key (unknown
-    /// ones named with the file), addresses, routes and the policy sets.
+    /// Check a config file without starting anything: the checks a start
+    /// makes (keys, addresses, URLs, networks, routes, policy sets, page
+    /// templates), each error naming the file and line or the variable.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
@@ -163,13 +170,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             webhook_allow_networks: allow_webhook_networks,
         }),
         Command::Gateway { config } => {
-            let origin = config.display().to_string();
-            let gateway = Settings::load(&config)?.gateway(&origin)?;
+            let gateway = validate::gateway(&Settings::load(&config)?)?;
             Ok(wrnexus_gateway::run(gateway, None)?)
         }
         Command::ControlPlane { config } => {
-            let origin = config.display().to_string();
-            let (listen, cp) = Settings::load(&config)?.control_plane(&origin)?;
+            let (listen, cp) = validate::control_plane(&Settings::load(&config)?)?;
             runtime()?.block_on(async {
                 let state = wrnexus_control_plane::build(cp, None).await?;
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
@@ -205,8 +210,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: ConfigCommand::Check { file },
         } => check::run(&file),
         Command::Migrate { config } => {
-            let origin = config.display().to_string();
-            let (_, cp) = Settings::load(&config)?.control_plane(&origin)?;
+            let (_, cp) = Settings::load(&config)?.control_plane()?;
             runtime()?.block_on(async {
                 wrnexus_control_plane::server::migrate(&cp).await?;
                 println!("migrations applied");

@@ -2,13 +2,25 @@
 
 use std::process::Command;
 
-// Not a `#[test]` function, so clippy.toml's allow-panic-in-tests does not
-// cover it.
-#[allow(clippy::panic, reason = "a binary that cannot start fails the test")]
+// Not `#[test]` functions, so clippy.toml's allow-panic-in-tests does not
+// cover them.
 fn wrnexus(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wrnexus"))
+    wrnexus_with(args, &[])
+}
+
+/// `wrnexus args` with `env` added to a copy of this process's environment
+/// cleared of `WRNEXUS_*` settings.
+#[allow(clippy::panic, reason = "a binary that cannot start fails the test")]
+fn wrnexus_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wrnexus"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("WRNEXUS_") {
+            command.env_remove(name);
+        }
+    }
+    command
         .args(args)
-        .env_remove("WRNEXUS_CONFIG")
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run wrnexus: {e}"))
 }
@@ -199,7 +211,7 @@ fn config_check_holds_the_shadow_set_to_the_routes_and_reads_the_poll_interval()
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains(
-            "[policies] shadow_dir: route `app` uses action `export`, which the shadow policies' schema does not declare"
+            "wrnexus.toml:3: `policies.shadow_dir`: route `app` uses action `export`, which the shadow policies' schema does not declare"
         ),
         "{}",
         text(&out)
@@ -215,6 +227,82 @@ fn config_check_holds_the_shadow_set_to_the_routes_and_reads_the_poll_interval()
     assert!(!out.status.success());
     assert!(
         text(&out).contains("poll_interval_ms must be at least 1"),
+        "{}",
+        text(&out)
+    );
+    Ok(())
+}
+
+/// A gateway-only config whose line 4 is `trusted_proxies`.
+const GATEWAY: &str = "[gateway]\nlisten = \"127.0.0.1:8080\"\ncontrol_plane_url = \"http://127.0.0.1:7070\"\n\
+                       trusted_proxies = [\"10.0.0.0/8\"]\nupstream = \"http://127.0.0.1:3000\"\n\
+                       allow_stale_revocation = true\n";
+
+#[test]
+fn config_check_names_the_field_file_and_line_of_a_bad_cidr()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("wrnexus.toml");
+    std::fs::write(&file, GATEWAY.replace("10.0.0.0/8", "10.0.0.0/33"))?;
+    let out = wrnexus(&["config", "check", &file.display().to_string()]);
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(
+        message.contains("wrnexus.toml:4: `gateway.trusted_proxies`: `10.0.0.0/33` is not an IP address or CIDR block"),
+        "{message}"
+    );
+    // A start refuses it the same way, before anything listens.
+    let out = wrnexus(&["gateway", "--config", &file.display().to_string()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("wrnexus.toml:4: `gateway.trusted_proxies`"),
+        "{}",
+        text(&out)
+    );
+    Ok(())
+}
+
+#[test]
+fn config_check_reads_the_environment_and_names_its_variables()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("wrnexus.toml");
+    std::fs::write(&file, GATEWAY)?;
+    let path = file.display().to_string();
+    // Arrays and durations from the environment.
+    let out = wrnexus_with(
+        &["config", "check", &path],
+        &[
+            (
+                "WRNEXUS_GATEWAY__TRUSTED_PROXIES",
+                r#"["10.0.0.0/8","::1"]"#,
+            ),
+            ("WRNEXUS_GATEWAY__CACHE_TTL_SECS", "10s"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = wrnexus_with(
+        &["config", "check", &path],
+        &[(
+            "WRNEXUS_GATEWAY__TRUSTED_PROXIES",
+            r#"["10.0.0.0/8","::1/200"]"#,
+        )],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("environment variable `WRNEXUS_GATEWAY__TRUSTED_PROXIES`: `::1/200`"),
+        "{}",
+        text(&out)
+    );
+    let out = wrnexus_with(
+        &["config", "check", &path],
+        &[("WRNEXUS_GATEWAY__CACHE_TTL_SECS", "a minute")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(
+            "environment variable `WRNEXUS_GATEWAY__CACHE_TTL_SECS`: `a minute` is not a duration"
+        ),
         "{}",
         text(&out)
     );

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod operator;
 pub mod pages;
 pub mod projects;
+pub mod responses;
 pub mod webhooks;
 pub mod workspaces;
 
@@ -141,12 +142,24 @@ async fn count_requests(
     response
 }
 
-/// The Prometheus exposition.
+/// The Prometheus exposition, with the outbox and the pusher's count read
+/// from the store now.
 async fn metrics_text(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> impl axum::response::IntoResponse {
     let body = match crate::metrics::metrics() {
-        Some(m) => m.render(&state.store).await,
+        Some(m) => {
+            let now = crate::store::now();
+            let outbox = match state.store.outbox_backlog().await {
+                Ok((depth, oldest)) => Some((depth, oldest.map_or(0, |t| (now - t).max(0)))),
+                Err(_) => None,
+            };
+            let pusher = state.store.pusher();
+            m.render(&crate::metrics::Readings {
+                outbox,
+                published: (pusher.bus(), pusher.published()),
+            })
+        }
         None => String::new(),
     };
     (
@@ -173,6 +186,7 @@ pub fn app(state: AppState) -> Router {
         .route("/.wrnexus/whoami", get(auth::whoami))
         .route("/.wrnexus/switch", post(auth::switch))
         .route("/.wrnexus/switcher.js", get(assets::switcher))
+        .route("/.wrnexus/logo", get(assets::logo))
         .route("/metrics", get(metrics_text))
         .nest("/v1", v1())
         .nest("/.wrnexus/api/v1", v1())

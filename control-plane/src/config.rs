@@ -48,6 +48,9 @@ pub struct ControlPlaneConfig {
     pub webhooks: WebhookConfig,
     /// Stripe billing and the dunning mail.
     pub billing: BillingConfig,
+    /// The sign-in and sign-up templates and the logo: built in, or
+    /// replaced from `[control_plane] pages_dir` (loaded by the binary).
+    pub pages: crate::api::pages::Pages,
 }
 
 /// Billing with Stripe. Without a webhook secret billing is off and its
@@ -187,6 +190,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
             .field("policies", &self.policies)
             .field("webhooks", &self.webhooks)
             .field("billing", &self.billing)
+            .field("pages", &self.pages)
             .finish_non_exhaustive()
     }
 }
@@ -215,6 +219,7 @@ impl ControlPlaneConfig {
             assertion_key: None,
             webhooks: WebhookConfig::default(),
             billing: BillingConfig::default(),
+            pages: crate::api::pages::Pages::default(),
         }
     }
 }

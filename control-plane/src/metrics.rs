@@ -1,10 +1,12 @@
 //! Prometheus metrics of the control plane, served at `/metrics` on its
-//! own listener: API requests, sign-in outcomes, invalidations published,
-//! webhook deliveries, Stripe webhooks and billing, mail, and the outbox's
-//! depth and age (read at scrape time).
+//! own listener: API requests, sign-in outcomes, webhook deliveries, Stripe
+//! webhooks and billing, mail, and what the `/metrics` handler reads when
+//! scraped ([`Readings`]): the outbox's depth and age and the invalidations
+//! published. Counters are reached through [`metrics`] only; this module
+//! reads nothing itself.
 
-use crate::store::Store;
-use crate::store::work::Scope;
+use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
 use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use std::sync::LazyLock;
 
@@ -15,7 +17,6 @@ pub struct Metrics {
     pub api_requests: IntCounterVec,
     /// By outcome: `success`, `failure`, `rate_limited`.
     pub signins: IntCounterVec,
-    pub invalidations_published: IntCounterVec,
     /// Webhook delivery attempts by result: `delivered`, `failed`, `dead`.
     pub webhook_deliveries: IntCounterVec,
     /// Stripe webhook deliveries by result: `accepted`, `duplicate`,
@@ -49,11 +50,6 @@ fn build() -> Result<Metrics, prometheus::Error> {
         "wrnexus_control_plane_signins_total",
         "Sign-in attempts by outcome",
         &["outcome"],
-    )?;
-    let invalidations_published = counter(
-        "wrnexus_control_plane_invalidations_published_total",
-        "Changed decision entries pushed to gateways",
-        &["bus"],
     )?;
     let webhook_deliveries = counter(
         "wrnexus_control_plane_webhook_deliveries_total",
@@ -130,7 +126,6 @@ fn build() -> Result<Metrics, prometheus::Error> {
         mail,
         api_requests,
         signins,
-        invalidations_published,
         webhook_deliveries,
         outbox_depth,
         outbox_oldest_age,
@@ -174,38 +169,59 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
+/// What the `/metrics` handler reads when scraped, from the store and its
+/// pusher, for [`Metrics::render`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readings {
+    /// Webhook deliveries pending, and the age in seconds of the oldest (0
+    /// when none); `None` when the store could not be read, which leaves
+    /// the gauges at their last values.
+    pub outbox: Option<(i64, i64)>,
+    /// The bus changed entries go out on (`redis`, `local`) and how many
+    /// have been published on it.
+    pub published: (&'static str, u64),
+}
+
+const INVALIDATIONS_PUBLISHED: &str = "wrnexus_control_plane_invalidations_published_total";
+
+/// The invalidations-published counter, as read from the pusher.
+fn published(bus: &str, count: u64) -> Result<Vec<MetricFamily>, prometheus::Error> {
+    let counter = IntCounterVec::new(
+        Opts::new(
+            INVALIDATIONS_PUBLISHED,
+            "Changed decision entries pushed to gateways",
+        ),
+        &["bus"],
+    )?;
+    counter.with_label_values(&[bus]).inc_by(count);
+    Ok(counter.collect())
+}
+
 impl Metrics {
-    /// The text exposition, with the outbox read from `store` now.
-    pub async fn render(&self, store: &Store) -> String {
-        if let Ok((depth, oldest)) = outbox(store).await {
+    /// The text exposition, with what was read at this scrape.
+    pub fn render(&self, readings: &Readings) -> String {
+        if let Some((depth, oldest_age)) = readings.outbox {
             self.outbox_depth.set(depth);
-            self.outbox_oldest_age
-                .set(oldest.map_or(0, |t| (crate::store::now() - t).max(0)));
+            self.outbox_oldest_age.set(oldest_age);
         }
+        let mut families = self.registry.gather();
+        let (bus, count) = readings.published;
+        match published(bus, count) {
+            Ok(family) => families.extend(family),
+            Err(e) => tracing::warn!(error = %e, "invalidations counter unavailable"),
+        }
+        families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut buf = Vec::new();
-        if TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .is_err()
-        {
+        if TextEncoder::new().encode(&families, &mut buf).is_err() {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
     }
 }
 
-async fn outbox(store: &Store) -> Result<(i64, Option<i64>), crate::store::StoreError> {
-    let mut tx = store.read(Scope::system()).await?;
-    let row: (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(row)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{method_label, route_label};
+    use super::{Readings, build, method_label, route_label};
 
     #[test]
     fn labels_come_from_a_closed_set() {
@@ -217,5 +233,43 @@ mod tests {
         let odd = axum::http::Method::from_bytes(b"BREW").unwrap();
         assert_eq!(method_label(&odd), "other");
         assert_eq!(method_label(&axum::http::Method::PATCH), "PATCH");
+    }
+
+    #[test]
+    fn a_scrape_shows_what_was_read() {
+        let metrics = build().unwrap();
+        let text = metrics.render(&Readings {
+            outbox: Some((3, 42)),
+            published: ("redis", 7),
+        });
+        assert!(
+            text.contains("wrnexus_control_plane_outbox_pending 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wrnexus_control_plane_outbox_oldest_age_seconds 42\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE wrnexus_control_plane_invalidations_published_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wrnexus_control_plane_invalidations_published_total{bus=\"redis\"} 7\n"),
+            "{text}"
+        );
+        // An unreadable store leaves the gauges as they were.
+        let text = metrics.render(&Readings {
+            outbox: None,
+            published: ("local", 0),
+        });
+        assert!(
+            text.contains("wrnexus_control_plane_outbox_pending 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wrnexus_control_plane_invalidations_published_total{bus=\"local\"} 0\n"),
+            "{text}"
+        );
     }
 }

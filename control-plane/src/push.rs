@@ -1,13 +1,16 @@
 //! Pushing decision data: after each commit, write newer entries to Redis and
 //! tell every gateway to drop its local copy.
 
-use crate::store::Changes;
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use wrnexus_policies::entries::INVALIDATION_CHANNEL;
-use wrnexus_policies::{DecisionData, Invalidation};
+use wrnexus_policies::{DecisionData, EntryKey, Invalidation, VersionedEntry};
+
+/// Changed decision data, published once the transaction has committed.
+pub type Changes = Vec<(EntryKey, VersionedEntry)>;
 
 /// Set the entry only if its version is newer than the stored one; then,
 /// when a channel is given, publish the invalidation. Atomic in Redis.
@@ -48,6 +51,9 @@ struct RedisPush {
 pub struct Pusher {
     redis: Option<RedisPush>,
     local: Option<broadcast::Sender<Invalidation>>,
+    /// Entries published so far, by this pusher and its clones; `/metrics`
+    /// reads it when scraped.
+    published: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Pusher {
@@ -76,6 +82,7 @@ impl Pusher {
                 ttl_secs: ttl.as_secs().max(1),
             }),
             local: None,
+            published: Arc::default(),
         })
     }
 
@@ -87,6 +94,21 @@ impl Pusher {
 
     pub fn has_redis(&self) -> bool {
         self.redis.is_some()
+    }
+
+    /// The bus changes go out on: `redis`, else `local` (in-process
+    /// gateways, or nobody).
+    pub fn bus(&self) -> &'static str {
+        if self.redis.is_some() {
+            "redis"
+        } else {
+            "local"
+        }
+    }
+
+    /// How many changed entries this pusher (with its clones) has published.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
     }
 
     /// The Redis connection, for other state every replica must share
@@ -101,16 +123,8 @@ impl Pusher {
         if changes.is_empty() {
             return;
         }
-        if let Some(m) = crate::metrics::metrics() {
-            let bus = if self.redis.is_some() {
-                "redis"
-            } else {
-                "local"
-            };
-            m.invalidations_published
-                .with_label_values(&[bus])
-                .inc_by(u64::try_from(changes.len()).unwrap_or(0));
-        }
+        self.published
+            .fetch_add(u64::try_from(changes.len()).unwrap_or(0), Ordering::Relaxed);
         let now_ms = Invalidation::now_ms();
         let invalidations: Vec<(String, String, Invalidation)> = changes
             .iter()
@@ -209,5 +223,33 @@ impl RedisPush {
             entries = pending.len(),
             "giving up pushing entries to redis; they expire with their TTL"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pusher;
+    use wrnexus_policies::{Entry, EntryKey, VersionedEntry, WorkspaceStatus};
+
+    #[tokio::test]
+    async fn a_pusher_counts_what_it_publishes() {
+        let pusher = Pusher::none();
+        let clone = pusher.clone();
+        assert_eq!((pusher.bus(), pusher.published()), ("local", 0));
+        let entry = VersionedEntry {
+            version: 1,
+            entry: Entry::Workspace {
+                status: WorkspaceStatus::Active,
+                plan: "free".into(),
+            },
+        };
+        clone
+            .publish(vec![
+                (EntryKey::Workspace("w1".into()), entry.clone()),
+                (EntryKey::Workspace("w2".into()), entry),
+            ])
+            .await;
+        clone.publish(Vec::new()).await;
+        assert_eq!(pusher.published(), 2);
     }
 }

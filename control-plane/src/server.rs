@@ -31,7 +31,7 @@ pub enum StartError {
     Policies(#[from] wrnexus_policies::load::PolicyErrors),
     #[error("billing: {0}")]
     Stripe(#[from] crate::billing::stripe_api::StripeApiError),
-    #[error("billing: {0}")]
+    #[error("{key}: {0}", key = .0.key())]
     Mail(#[from] crate::billing::mailer::MailerError),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),

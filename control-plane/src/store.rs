@@ -2,8 +2,10 @@
 //! transactions, and the push of changed decision data after each commit.
 
 pub mod accounts;
+pub mod api_key_row;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_row;
 pub mod billing;
 pub mod decision_data;
 pub mod deliveries;
@@ -14,9 +16,12 @@ pub mod key_usage;
 pub mod made_by;
 pub mod mail;
 pub mod members;
+pub mod membership;
+pub mod meta;
 pub mod outbox;
 pub mod projects;
 pub mod revocation;
+pub mod scope;
 pub mod sessions;
 pub mod webhooks;
 pub mod work;
@@ -29,7 +34,9 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, Transaction};
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
-use wrnexus_policies::{EntryKey, VersionedEntry};
+
+/// Changed decision data; the pusher's type, also found here.
+pub use crate::push::Changes;
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +89,6 @@ impl StoreError {
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
-
-/// Changed decision data, published once the transaction has committed.
-pub type Changes = Vec<(EntryKey, VersionedEntry)>;
 
 /// The store. Cloning is cheap (a pool handle).
 #[derive(Clone)]
@@ -232,7 +236,8 @@ fn migrator(backend: Backend) -> Migrator {
     }
 }
 
-fn backend_of(url: &str) -> Result<Backend, StoreError> {
+/// The database a URL names, or why it names none the store can open.
+pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Backend::Postgres)
     } else if url.starts_with("sqlite:") {

@@ -1,6 +1,8 @@
 //! The OpenAPI document: served at both API prefixes, OpenAPI 3.x, and
-//! describing every route of `fn v1()` with its methods, so that a route
-//! added without documentation fails here.
+//! describing every route of `fn v1()` with its methods and nothing else, so
+//! that a route added without documentation (or documentation left behind
+//! by a removed route) fails here; roles, statuses and problems as the wire
+//! contract defines them.
 
 mod common;
 
@@ -139,6 +141,45 @@ async fn every_v1_route_is_documented() -> TestResult {
     for scheme in ["session", "api_key", "operator"] {
         assert!(schemes.contains_key(scheme), "security scheme {scheme}");
     }
-    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Roles, statuses and problems are the wire contract's own types.
+    let schemas = &doc["components"]["schemas"];
+    let names = |schema: &Value| -> Vec<String> {
+        schema["enum"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let roles: Vec<String> = wrnexus_contract::Role::ALL
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(names(&schemas["Role"]), roles, "Role schema");
+    let statuses: Vec<String> = wrnexus_contract::WorkspaceStatus::ALL
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        names(&schemas["WorkspaceStatus"]),
+        statuses,
+        "WorkspaceStatus schema"
+    );
+    let problem = schemas["Problem"]["properties"]
+        .as_object()
+        .ok_or("no Problem schema")?;
+    for field in [
+        "type",
+        "title",
+        "status",
+        "code",
+        "detail",
+        "field",
+        "decision_id",
+    ] {
+        assert!(problem.contains_key(field), "Problem.{field}");
+    }
     Ok(())
 }

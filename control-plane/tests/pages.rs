@@ -163,3 +163,158 @@ async fn the_switcher_script_is_served_with_cache_validators() -> TestResult {
     })
     .await
 }
+
+/// GET `path` on the control plane: `(status, headers, body)`.
+async fn get(
+    base: &str,
+    path: &str,
+) -> TestResult<(StatusCode, reqwest::header::HeaderMap, String)> {
+    let r = no_redirects().get(format!("{base}{path}")).send().await?;
+    Ok((r.status(), r.headers().clone(), r.text().await?))
+}
+
+#[tokio::test]
+async fn a_return_to_and_an_email_come_out_escaped() -> TestResult {
+    on_both(|api| async move {
+        // A same-origin path, so kept, with markup in it.
+        let (status, _, html) = get(
+            &api.base,
+            "/.wrnexus/signin?return_to=%2Fx%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E\
+             &email=%3Cscript%3Ealert(2)%3C%2Fscript%3E",
+        )
+        .await?;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains(
+                "name=\"return_to\" value=\"/x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""
+            ),
+            "{html}"
+        );
+        assert!(
+            input(&html, "email").contains("value=\"&lt;script&gt;alert(2)&lt;/script&gt;\""),
+            "{html}"
+        );
+        // In links, encoded for the query, then escaped.
+        assert!(
+            html.contains("href=\"/.wrnexus/signup?return_to=/x%22%3E%3Cscript%3E"),
+            "{html}"
+        );
+        // No logo configured: the built-in mark, and no logo to serve.
+        assert!(html.contains("class=\"mark\""), "{html}");
+        let (status, _, _) = get(&api.base, "/.wrnexus/logo").await?;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        Ok(())
+    })
+    .await
+}
+
+const LOGO: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"><rect width=\"1\" height=\"1\"/></svg>";
+
+#[tokio::test]
+async fn an_operator_replaces_the_sign_in_page_and_the_logo() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("sign-in.html"),
+        "{% extends \"layout.html\" %}\n{% block title %}Acme sign-in{% endblock %}\n\
+         {% block main %}<h1>Welcome to Acme</h1>\n\
+         {% if error %}<p class=\"error\">{{ error.message }}</p>{% endif %}\n\
+         <form method=\"post\" action=\"/.wrnexus/signin\">\
+         <input type=\"hidden\" name=\"return_to\" value=\"{{ return_to }}\">\
+         <input id=\"email\" name=\"email\" value=\"{{ email }}\">\
+         <input id=\"password\" name=\"password\" type=\"password\"></form>\n\
+         <a href=\"{{ links.signup }}\">Join</a>{% endblock %}\n",
+    )?;
+    std::fs::write(dir.path().join("logo.svg"), LOGO)?;
+    let pages = wrnexus_control_plane::api::pages::Pages::load(Some(dir.path()))?;
+    common::http::on_both_with(
+        |c| c.pages = pages.clone(),
+        |api| async move {
+            let base = api.base.as_str();
+            let (status, _, html) = get(
+                base,
+                "/.wrnexus/signin?return_to=%2Fprojects%2F42%3Ftab%3Dx",
+            )
+            .await?;
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                html.contains("<title>Acme sign-in · WRNexus</title>"),
+                "{html}"
+            );
+            assert!(html.contains("<h1>Welcome to Acme</h1>"), "{html}");
+            assert!(
+                html.contains("<img class=\"logo\" src=\"/.wrnexus/logo\""),
+                "{html}"
+            );
+            assert!(!html.contains("class=\"mark\""), "{html}");
+            assert!(
+                html.contains("name=\"return_to\" value=\"/projects/42?tab=x\""),
+                "{html}"
+            );
+            assert!(
+                html.contains("href=\"/.wrnexus/signup?return_to=/projects/42%3Ftab%3Dx\""),
+                "{html}"
+            );
+            // The operator's page shows errors, escaped like everything else.
+            let (status, html) =
+                post_form(base, "signin", "pat@example.com", "wrong password!").await?;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert!(
+                html.contains("<p class=\"error\">Wrong email or password."),
+                "{html}"
+            );
+            // The sign-up page is still the built-in one, with the logo.
+            let (_, _, html) = get(base, "/.wrnexus/signup").await?;
+            assert!(html.contains("Create your account"), "{html}");
+            assert!(html.contains("src=\"/.wrnexus/logo\""), "{html}");
+
+            // The logo, sandboxed and cacheable.
+            let (status, headers, body) = get(base, "/.wrnexus/logo").await?;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(body, LOGO);
+            let header = |name| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            assert_eq!(header(CONTENT_TYPE), "image/svg+xml");
+            assert!(header(reqwest::header::CONTENT_SECURITY_POLICY).contains("sandbox"));
+            let etag = header(ETAG);
+            let again = no_redirects()
+                .get(format!("{base}/.wrnexus/logo"))
+                .header(IF_NONE_MATCH, &etag)
+                .send()
+                .await?;
+            assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+            Ok(())
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_png_logo_is_served_as_png() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n not really";
+    std::fs::write(dir.path().join("logo.png"), png)?;
+    let pages = wrnexus_control_plane::api::pages::Pages::load(Some(dir.path()))?;
+    common::http::on_both_with(
+        |c| c.pages = pages.clone(),
+        |api| async move {
+            let r = no_redirects()
+                .get(format!("{}/.wrnexus/logo", api.base))
+                .send()
+                .await?;
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(
+                r.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+                Some("image/png")
+            );
+            assert_eq!(r.bytes().await?.as_ref(), png);
+            Ok(())
+        },
+    )
+    .await
+}

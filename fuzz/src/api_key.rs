@@ -1,11 +1,11 @@
-//! The API key parse (`wrnexus_gateway::api_key`): a key is taken only from
+//! The API key parse (`wrnexus_gateway::authn::api_key`): a key is taken only from
 //! a `Bearer` authorization, its parts are exactly the token's, and any
 //! value that carries a key is consumed before the app.
 
 use crate::{headers, oracle};
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, HeaderValue};
-use wrnexus_gateway::api_key::{names_a_key, presented};
+use wrnexus_gateway::authn::api_key::{names_a_key, presented};
 
 pub fn check(data: &[u8]) {
     let Ok(value) = HeaderValue::from_bytes(data) else {

@@ -1,13 +1,13 @@
-//! The session-cookie scan (`wrnexus_gateway::authn::session_cookie`) and
+//! The session-cookie scan (`wrnexus_gateway::authn::session::session_cookie`) and
 //! the JWT header parse: the token found is exactly the value of the one
 //! cookie of that name, nothing else is taken for it, what the app is sent
 //! no longer holds it, and no token verifies without a key.
 
 use http::HeaderMap;
 use http::header::{COOKIE, HeaderValue};
-use wrnexus_gateway::authn::{self, AuthnError, Verifier};
-use wrnexus_gateway::headers::cookies_without;
-use wrnexus_gateway::keys::KeyRing;
+use wrnexus_gateway::authn::keys::KeyRing;
+use wrnexus_gateway::authn::session::{self, AuthnError, Verifier};
+use wrnexus_gateway::upstream::headers::cookies_without;
 
 pub const NAME: &str = "__Host-wrnexus_session";
 
@@ -34,7 +34,7 @@ pub fn check(data: &[u8]) {
         .filter(|(n, _)| *n == NAME.as_bytes())
         .map(|(_, v)| v)
         .collect();
-    match authn::session_cookie(&headers, NAME) {
+    match session::session_cookie(&headers, NAME) {
         Ok((token, alone)) => {
             assert_eq!(ours.len(), 1, "one session cookie taken from {data:?}");
             // The value, its DQUOTEs (RFC 6265 cookie-value) taken off.
@@ -57,12 +57,12 @@ pub fn check(data: &[u8]) {
                 let mut sent = HeaderMap::new();
                 sent.insert(COOKIE, rest);
                 assert_eq!(
-                    authn::session_cookie(&sent, NAME),
+                    session::session_cookie(&sent, NAME),
                     Err(AuthnError::Missing),
                     "{data:?}: the app would see the session cookie"
                 );
             }
-            if let Ok(text) = authn::token_text(token) {
+            if let Ok(text) = session::token_text(token) {
                 // Never a panic on the header, never an allow without a key.
                 let _ = jsonwebtoken::decode_header(text);
                 let verifier = Verifier::new("wrnexus", "wrnexus");

@@ -1,13 +1,13 @@
-//! The header contract (`wrnexus_gateway::upstream_request::rewrite`): an
+//! The header contract (`wrnexus_gateway::upstream::request::rewrite`): an
 //! app receives the gateway's identity headers only, whatever the client
 //! spelled, and no WRNexus credential.
 
 use crate::oracle;
 use http::header::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
-use wrnexus_gateway::forwarded::TrustedProxies;
-use wrnexus_gateway::identity::Identity;
-use wrnexus_gateway::upstream_request::{Forward, rewrite};
+use wrnexus_gateway::upstream::forwarded::TrustedProxies;
+use wrnexus_gateway::upstream::identity::Identity;
+use wrnexus_gateway::upstream::request::{Forward, rewrite};
 use wrnexus_policies::{Principal, Role};
 
 const COOKIE_NAME: &str = "__Host-wrnexus_session";

@@ -1,4 +1,4 @@
-//! The canonical path (`wrnexus_gateway::path`): what is decided on is a
+//! The canonical path (`wrnexus_gateway::request::path`): what is decided on is a
 //! fixed point, forwardable byte for byte, with nothing ambiguous left, and
 //! a framework that decodes every escape and ignores case reads the same
 //! route, action and workspace.
@@ -6,9 +6,9 @@
 use crate::oracle;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use wrnexus_gateway::config::Upstream;
-use wrnexus_gateway::path::canonical;
-use wrnexus_gateway::routes::RouteTable;
-use wrnexus_gateway::workspace_path::named;
+use wrnexus_gateway::request::path::canonical;
+use wrnexus_gateway::request::routes::RouteTable;
+use wrnexus_gateway::request::workspace_path::named;
 use wrnexus_gateway::{ActionRule, RouteConfig};
 
 /// The workspace path prefix the table is read with.

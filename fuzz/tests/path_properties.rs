@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use wrnexus_fuzz::path::{WORKSPACE_PREFIX, meaning, table};
-use wrnexus_gateway::path::canonical;
+use wrnexus_gateway::request::path::canonical;
 
 /// Segments that matter to the table, and plain ones.
 fn segment() -> impl Strategy<Value = String> {

@@ -1,63 +1,21 @@
-//! Gateway settings.
+//! Gateway settings: plain data, read by the runtime, importing none of it.
 
-use crate::routes::RouteConfig;
+mod routes;
+mod token;
+mod upstream;
+
+pub use routes::{ActionRule, RouteConfig};
+pub use token::GatewayToken;
+pub use upstream::{BadUpstream, Upstream};
+
 use std::time::Duration;
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::claims::{DEFAULT_AUDIENCE, DEFAULT_COOKIE_NAME, DEFAULT_ISSUER};
 
-/// An upstream address parsed from `http://host:port`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upstream {
-    pub host: String,
-    pub port: u16,
-    pub tls: bool,
-}
-
-/// A bad upstream URL.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "`{url}` is not an upstream url like http://127.0.0.1:9000 (https upstreams are not supported yet)"
-)]
-pub struct BadUpstream {
-    pub url: String,
-}
-
-impl Upstream {
-    pub fn parse(url: &str) -> Result<Self, BadUpstream> {
-        let bad = || BadUpstream {
-            url: url.to_string(),
-        };
-        // TLS to upstreams is not built in yet: refuse `https://` plainly
-        // rather than fail at the first request.
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(bad());
-        };
-        let authority = rest.split('/').next().unwrap_or("");
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() => (h, p.parse().map_err(|_| bad())?),
-            _ if !authority.is_empty() => (authority, 80),
-            _ => return Err(bad()),
-        };
-        Ok(Upstream {
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string(),
-            port,
-            tls,
-        })
-    }
-
-    pub fn address(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
+/// How often policy directories are looked at, unless configured.
+pub const DEFAULT_POLICY_POLL: Duration = Duration::from_millis(250);
+/// Verified session tokens kept, unless configured.
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 16_384;
 
 /// A gateway with no invalidation source would serve revoked access until
 /// its cache entries expire.
@@ -133,7 +91,7 @@ pub struct GatewayConfig {
     pub policy_poll: Duration,
     /// `WRNEXUS_GATEWAY_TOKEN`: shown to the control plane with reports of
     /// API key use (last use, refusals). `None`: nothing is reported.
-    pub gateway_token: Option<crate::key_usage_report::GatewayToken>,
+    pub gateway_token: Option<GatewayToken>,
     /// How often API key use is reported.
     pub key_usage_flush: Duration,
 }
@@ -158,7 +116,7 @@ impl GatewayConfig {
             cookie_name: DEFAULT_COOKIE_NAME.to_string(),
             policies: PolicySource::Shipped,
             cache_capacity: 100_000,
-            token_cache_capacity: crate::token_cache::DEFAULT_CAPACITY,
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
             cache_ttl: Duration::from_secs(60),
             stale_bound: Duration::from_secs(30),
             allow_stale_revocation: false,
@@ -169,7 +127,7 @@ impl GatewayConfig {
             assertion_key: None,
             assertion_audience: wrnexus_policies::assertion::DEFAULT_ASSERTION_AUDIENCE.to_string(),
             shadow_policies: None,
-            policy_poll: crate::reload::DEFAULT_POLL,
+            policy_poll: DEFAULT_POLICY_POLL,
             drain_timeout: Duration::from_secs(10),
             gateway_token: None,
             key_usage_flush: Duration::from_secs(2),
@@ -205,29 +163,6 @@ impl GatewayConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_upstreams() {
-        assert_eq!(
-            Upstream::parse("http://127.0.0.1:9000"),
-            Ok(Upstream {
-                host: "127.0.0.1".into(),
-                port: 9000,
-                tls: false
-            })
-        );
-        assert_eq!(
-            Upstream::parse("http://app.internal/"),
-            Ok(Upstream {
-                host: "app.internal".into(),
-                port: 80,
-                tls: false
-            })
-        );
-        assert!(Upstream::parse("https://app.internal/").is_err());
-        assert!(Upstream::parse("ftp://x").is_err());
-        assert!(Upstream::parse("http://").is_err());
-    }
 
     fn config() -> GatewayConfig {
         GatewayConfig::new(

@@ -1,125 +1,38 @@
-//! The life of a request: authenticate → resolve → decide → forward.
-//! Nothing reaches the app without an allow.
+//! The life of a request, one pingora phase after another: prepare
+//! (request id, framing, canonical path) → admit (route, credential,
+//! decision data, Cedar) → forward what was admitted, with the header
+//! contract → watch the answer. Nothing reaches an upstream without an
+//! admission; every response the gateway makes itself is a [`Refusal`].
 
-use crate::admit::{self, Verdict};
-use crate::authn::Verifier;
-use crate::forwarded::{self, TrustedProxies};
-use crate::framing;
-use crate::headers;
-use crate::identity::Identity;
-use crate::key_usage::KeyUsage;
-use crate::keys::KeyRing;
-use crate::metrics::Metrics;
-use crate::path;
-use crate::problem::Reply;
-use crate::remembered::{ConnectionMemory, Remembered, RememberedKey};
-use crate::request_metrics::{RequestSeries, RouteSeries};
-use crate::resolve::Resolver;
-use crate::routes::{AppRoute, RouteTable};
-use crate::sockets::OpenSockets;
-use crate::upstream_request::{self, Forward};
+mod admit;
+mod api_key;
+pub mod ctx;
+mod decide;
+pub mod gateway;
+mod prepare;
+mod session;
+
+pub use ctx::{Admitted, Ctx};
+pub use gateway::Gateway;
+
+use crate::refusal::{Refusal, Reply};
+use crate::upstream::headers;
+use crate::upstream::request::{self as upstream_request, Forward};
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
-use pingora::{Error, ErrorType, Result};
+use pingora::proxy::FailToProxy;
+use pingora::{Error, Result};
 use std::any::Any;
-use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Instant, SystemTime};
-use wrnexus_policies::PolicyEngine;
-use wrnexus_policies::assertion::AssertionKey;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-/// Paths under this prefix belong to the control plane.
-pub const CONTROL_PLANE_PREFIX: &str = "/.wrnexus/";
-
-/// Where a request goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// The app behind the gateway: needs an allow.
-    App,
-    /// Sign-in, switch, API: the control plane authenticates on its own.
-    ControlPlane,
-}
-
-/// Per-request state.
-#[derive(Debug)]
-pub struct Ctx {
-    pub request_id: String,
-    pub route: Route,
-    pub identity: Option<Arc<Identity>>,
-    pub decision: &'static str,
-    /// A re-issued session cookie for the client (a deep link switched
-    /// the workspace).
-    pub set_cookie: Option<String>,
-    /// When the request was let through to an upstream, to time its answer.
-    pub upstream_started: Option<Instant>,
-    /// Whether `in_flight` counts this request.
-    pub counted: bool,
-    /// Set when an upgraded connection must close.
-    pub cut: Option<Arc<AtomicBool>>,
-    /// The app route serving the request, once found.
-    pub app: Option<Arc<AppRoute>>,
-    /// The peer's address.
-    pub client_ip: Option<IpAddr>,
-    /// When the request arrived (its header read; monotonic, for timings
-    /// and the age of cached data)…
-    pub started: Instant,
-    /// …and in Unix seconds (for expiries).
-    pub unix_secs: i64,
-    /// What this connection's last session request resolved…
-    pub remembered: Option<Arc<Remembered>>,
-    /// …and its last API key request.
-    pub remembered_key: Option<Arc<RememberedKey>>,
-    /// The session cookie was the request's only cookie.
-    pub session_cookie_alone: bool,
-}
-
-impl Gateway {
-    /// The series of the request's route (labelled by the app route's name,
-    /// `control_plane`, or `none`).
-    fn route_series(&self, ctx: &Ctx) -> &RouteSeries {
-        match (ctx.route, &ctx.app) {
-            (Route::ControlPlane, _) => self.series.control_plane(),
-            (Route::App, Some(app)) => self.series.app(app.index()),
-            (Route::App, None) => self.series.unrouted(),
-        }
-    }
-}
-
-/// Everything the proxy shares across requests.
-#[derive(Debug)]
-pub struct Gateway {
-    pub keys: Arc<KeyRing>,
-    pub verifier: Verifier,
-    pub resolver: Resolver,
-    pub policies: Arc<RwLock<Arc<PolicyEngine>>>,
-    /// A candidate set decided beside the live one, never enforced.
-    pub shadow: Option<Arc<RwLock<Arc<PolicyEngine>>>>,
-    pub metrics: Metrics,
-    /// The series each request touches, looked up once.
-    pub series: RequestSeries,
-    pub cookie_name: String,
-    pub routes: RouteTable,
-    pub trusted_proxies: TrustedProxies,
-    pub control_plane: (SocketAddr, bool, String),
-    /// See [`crate::GatewayConfig::workspace_path_prefix`].
-    pub workspace_path_prefix: String,
-    pub sockets: Arc<OpenSockets>,
-    /// Signs `X-WRNexus-Assertion` when configured, for this audience.
-    pub assertion: Option<(AssertionKey, String)>,
-    /// API key use, reported in the background.
-    pub key_usage: Arc<KeyUsage>,
-}
+use crate::data::remembered::ConnectionMemory;
 
 /// End an upgraded connection whose access was taken away.
 fn cut_if_revoked(ctx: &Ctx) -> Result<()> {
     match &ctx.cut {
-        Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::explain(
-            ErrorType::HTTPStatus(403),
-            "access changed: upgraded connection closed",
-        )),
+        Some(flag) if flag.load(Ordering::Relaxed) => Err(Refusal::access_changed()),
         _ => Ok(()),
     }
 }
@@ -136,92 +49,7 @@ async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     session.write_response_body(Some(reply.body), true).await
 }
 
-fn peer_ip(session: &Session) -> Option<IpAddr> {
-    session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip())
-}
-
-/// Before anything else: adopt the request id, refuse ambiguous framing.
-fn early_refusal(gateway: &Gateway, session: &Session, ctx: &mut Ctx) -> Option<Reply> {
-    let req = session.req_header();
-    // One wall-clock reading serves the request id and every expiry check.
-    let wall = SystemTime::now();
-    ctx.unix_secs = crate::token_cache::unix_seconds(wall);
-    let generated = wrnexus_policies::ids::new_id_at(wall);
-    ctx.client_ip = peer_ip(session);
-    ctx.request_id = forwarded::request_id(
-        &req.headers,
-        ctx.client_ip,
-        &gateway.trusted_proxies,
-        generated,
-    );
-    let raw = || session.as_http1().map(|h1| h1.get_headers_raw_bytes());
-    let e = framing::check(&req.headers, raw).err()?;
-    ctx.decision = "bad_request";
-    Some(Reply::problem(
-        400,
-        e.code(),
-        &e.to_string(),
-        None,
-        &ctx.request_id,
-    ))
-}
-
-/// Put the request's target in its canonical form (see [`crate::path`]),
-/// so that everything after (routes, rules, the workspace path, Cedar, the
-/// control plane and the app) reads one path; refuse a path that has none.
-/// The target is rewritten in origin form whenever it was spelled
-/// otherwise, so the bytes decided on are the bytes forwarded.
-fn canonical_target(session: &mut Session, ctx: &mut Ctx) -> Option<Reply> {
-    let req = session.req_header();
-    let refuse = |why: &str, ctx: &mut Ctx| Some(admit::ambiguous(why, ctx));
-    if !req.raw_path_is_utf8() {
-        return refuse(&path::PathError::NotAscii.to_string(), ctx);
-    }
-    let pq = req.uri.path_and_query();
-    let (raw_path, query) = (req.uri.path(), pq.and_then(|pq| pq.query()));
-    let canonical = match path::canonical(raw_path) {
-        Ok(c) => c,
-        Err(e) => return refuse(&e.to_string(), ctx),
-    };
-    let origin_form = pq.is_some_and(|pq| pq.as_str().as_bytes() == req.raw_path());
-    if matches!(canonical, Cow::Borrowed(_)) && origin_form {
-        return None;
-    }
-    let target = match query {
-        Some(q) => format!("{canonical}?{q}"),
-        None => canonical.into_owned(),
-    };
-    match http::Uri::try_from(target) {
-        Ok(uri) => {
-            session.req_header_mut().set_uri(uri);
-            None
-        }
-        Err(e) => refuse(&format!("the path cannot be forwarded: {e}"), ctx),
-    }
-}
-
-/// Remove an upstream's `Set-Cookie` for the session cookie.
-fn drop_session_cookie(upstream: &mut ResponseHeader, cookie_name: &str) -> Result<()> {
-    let set = upstream.headers.get_all(http::header::SET_COOKIE);
-    if !set.iter().any(|v| headers::sets_cookie(v, cookie_name)) {
-        return Ok(());
-    }
-    let kept: Vec<http::HeaderValue> = set
-        .iter()
-        .filter(|v| !headers::sets_cookie(v, cookie_name))
-        .cloned()
-        .collect();
-    upstream.remove_header(&http::header::SET_COOKIE);
-    for value in kept {
-        upstream.append_header(http::header::SET_COOKIE, value)?;
-    }
-    Ok(())
-}
-
-fn peer(target: &(SocketAddr, bool, String)) -> Box<HttpPeer> {
+fn peer(target: &(std::net::SocketAddr, bool, String)) -> Box<HttpPeer> {
     Box::new(HttpPeer::new(target.0, target.1, target.2.clone()))
 }
 
@@ -230,46 +58,36 @@ impl ProxyHttp for Gateway {
     type CTX = Ctx;
 
     fn new_ctx(&self) -> Ctx {
-        Ctx {
-            request_id: String::new(),
-            started: Instant::now(),
-            unix_secs: 0,
-            remembered: None,
-            remembered_key: None,
-            session_cookie_alone: false,
-            route: Route::App,
-            identity: None,
-            decision: "none",
-            set_cookie: None,
-            upstream_started: None,
-            counted: false,
-            cut: None,
-            app: None,
-            client_ip: None,
-        }
+        Ctx::new()
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         self.metrics.in_flight.inc();
         ctx.counted = true;
-        let refusal = early_refusal(self, session, ctx).or_else(|| canonical_target(session, ctx));
-        let verdict = match refusal {
-            Some(reply) => Verdict::Refuse(reply),
-            None => self.admit(session.req_header(), ctx).await,
+        let prepared = prepare::identify_and_frame(self, session, ctx)
+            .and_then(|()| prepare::canonical_target(session));
+        let verdict = match prepared {
+            Ok(()) => self.admit(session.req_header(), ctx).await,
+            Err(refusal) => Err(refusal),
         };
         let decided = Instant::now();
+        ctx.outcome = match &verdict {
+            Ok(admitted) => admitted.outcome(),
+            Err(refusal) => refusal.outcome(),
+        };
         self.series.decision_seconds.observe(
-            ctx.decision,
+            ctx.outcome.as_str(),
             decided.duration_since(ctx.started).as_secs_f64(),
         );
         match verdict {
-            Verdict::Forward => {
+            Ok(admitted) => {
+                ctx.admitted = Some(admitted);
                 // The upstream is chosen next: its time starts here.
                 ctx.upstream_started = Some(decided);
                 Ok(false)
             }
-            Verdict::Refuse(reply) => {
-                write_reply(session, reply).await?;
+            Err(refusal) => {
+                write_reply(session, refusal.reply(&ctx.request_id)).await?;
                 Ok(true)
             }
         }
@@ -277,16 +95,10 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
         ctx.upstream_started.get_or_insert_with(Instant::now);
-        match (ctx.route, &ctx.identity, &ctx.app) {
-            (Route::ControlPlane, _, _) => Ok(peer(&self.control_plane)),
-            (Route::App, Some(_), Some(app)) => Ok(Box::new(app.peer())),
-            (Route::App, None, Some(app)) if app.is_public() => Ok(Box::new(app.peer())),
-            // Unreachable by construction; refuse rather than forward.
-            (Route::App, _, _) => Err(Error::explain(
-                ErrorType::HTTPStatus(403),
-                "no allow decision",
-            )),
-        }
+        Ok(match ctx.admitted()?.app() {
+            None => peer(&self.control_plane),
+            Some(app) => Box::new(app.peer()),
+        })
     }
 
     async fn upstream_request_filter(
@@ -295,23 +107,16 @@ impl ProxyHttp for Gateway {
         upstream: &mut RequestHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        let app = ctx.route == Route::App;
-        let public = ctx.app.as_ref().is_some_and(|app| app.is_public());
-        let identity = match ctx.identity.as_ref() {
-            _ if !app || public => None,
-            Some(identity) => Some(&**identity),
-            None => {
-                return Err(Error::explain(
-                    ErrorType::HTTPStatus(403),
-                    "no allow decision",
-                ));
-            }
+        let (to_app, identity) = match ctx.admitted()? {
+            Admitted::ControlPlane => (false, None),
+            Admitted::Public(_) => (true, None),
+            Admitted::Allowed { identity, .. } => (true, Some(&**identity)),
         };
         let forward = Forward {
             request_id: &ctx.request_id,
             client_ip: ctx.client_ip,
             trusted_proxies: &self.trusted_proxies,
-            session_cookie: app.then_some(self.cookie_name.as_str()),
+            session_cookie: to_app.then_some(self.cookie_name.as_str()),
             session_cookie_alone: ctx.session_cookie_alone,
             identity,
             assertion: self.assertion.as_ref(),
@@ -326,22 +131,27 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> Result<()> {
         if let Some(started) = ctx.upstream_started.take() {
-            self.route_series(ctx)
+            self.route_series(ctx.routed)
                 .observe_upstream(started.elapsed().as_secs_f64());
         }
         // An app cannot set (fix) the session: its `Set-Cookie` for the
         // session cookie is dropped, its other cookies kept.
-        if ctx.route == Route::App {
-            drop_session_cookie(upstream, &self.cookie_name)?;
+        if !matches!(ctx.admitted, Some(Admitted::ControlPlane)) {
+            headers::drop_set_cookie(upstream, &self.cookie_name)?;
         }
-        if let Some(cookie) = ctx.set_cookie.take() {
-            upstream.append_header("set-cookie", cookie)?;
-        }
-        // An upgraded connection lives on: watch what its access rests on.
-        if upstream.status.as_u16() == 101
-            && let Some(identity) = &ctx.identity
+        if let Some(Admitted::Allowed {
+            identity,
+            set_cookie,
+            ..
+        }) = ctx.admitted.as_mut()
         {
-            ctx.cut = Some(self.sockets.register(&identity.depends_on()));
+            if let Some(cookie) = set_cookie.take() {
+                upstream.append_header("set-cookie", cookie)?;
+            }
+            // An upgraded connection lives on: watch what its access rests on.
+            if upstream.status.as_u16() == 101 {
+                ctx.cut = Some(self.sockets.register(&identity.depends_on()));
+            }
         }
         Ok(())
     }
@@ -364,6 +174,33 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> Result<Option<std::time::Duration>> {
         cut_if_revoked(ctx).map(|()| None)
+    }
+
+    /// Whatever failed (a dead or slow upstream, a broken request), the
+    /// client gets a problem with the request id, never pingora's page.
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        let refusal = Refusal::of_proxy_error(e);
+        let mut code = refusal.as_ref().map_or(0, Refusal::status);
+        if let Some(refusal) = refusal {
+            if ctx.request_id.is_empty() {
+                ctx.request_id = wrnexus_policies::ids::new_id();
+            }
+            if ctx.outcome == crate::refusal::Outcome::None {
+                ctx.outcome = refusal.outcome();
+            }
+            tracing::warn!(request_id = %ctx.request_id, error = %e, code = refusal.code().as_str(), "request failed");
+            if session.response_written().is_none() {
+                let reply = refusal.reply(&ctx.request_id);
+                if let Err(write) = write_reply(session, reply).await {
+                    tracing::debug!(request_id = %ctx.request_id, error = %write, "could not answer");
+                    code = 0;
+                }
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
     }
 
     fn persist_connection_context(
@@ -400,6 +237,7 @@ impl ProxyHttp for Gateway {
         let (code, text) = session
             .response_written()
             .map_or((0, "0"), |r| (r.status.as_u16(), r.status.as_str()));
-        self.route_series(ctx).count(ctx.decision, code, text);
+        self.route_series(ctx.routed)
+            .count(ctx.outcome.as_str(), code, text);
     }
 }

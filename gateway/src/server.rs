@@ -1,21 +1,21 @@
 //! Building the gateway and running it: a pingora server for the proxy, and
 //! a small runtime for background work (keys, invalidations, admin).
 
-use crate::admin;
-use crate::authn::Verifier;
-use crate::cache::LocalCache;
+use crate::authn::keys::KeyRing;
+use crate::authn::session::Verifier;
 use crate::config::{GatewayConfig, Upstream};
-use crate::forwarded::TrustedProxies;
-use crate::invalidation;
-use crate::key_usage::KeyUsage;
-use crate::key_usage_report::Reporter;
-use crate::keys::KeyRing;
-use crate::metrics::Metrics;
+use crate::data::cache::LocalCache;
+use crate::data::invalidation;
+use crate::data::resolve::{RedisLink, Resolver};
+use crate::data::sockets::OpenSockets;
+use crate::key_usage::record::KeyUsage;
+use crate::key_usage::report::Reporter;
+use crate::ops::admin;
+use crate::ops::metrics::Metrics;
+use crate::ops::request_metrics::RequestSeries;
 use crate::proxy::Gateway;
-use crate::request_metrics::RequestSeries;
-use crate::resolve::{RedisLink, Resolver};
-use crate::routes::{RouteError, RouteTable};
-use crate::sockets::OpenSockets;
+use crate::request::routes::{RouteError, RouteTable};
+use crate::upstream::forwarded::TrustedProxies;
 use pingora::prelude::http_proxy_service;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server};
@@ -43,9 +43,9 @@ pub enum GatewayError {
     #[error(transparent)]
     BadUpstream(#[from] crate::config::BadUpstream),
     #[error("routes: {0}")]
-    Routes(#[from] crate::routes::RouteError),
+    Routes(#[from] crate::request::routes::RouteError),
     #[error("trusted_proxies: {0}")]
-    TrustedProxies(#[from] crate::forwarded::BadProxy),
+    TrustedProxies(#[from] crate::upstream::forwarded::BadProxy),
     #[error(transparent)]
     NoInvalidationSource(#[from] crate::config::NoInvalidationSource),
 }
@@ -95,7 +95,7 @@ pub fn run(
         }
         .into());
     }
-    let uses: Arc<[crate::routes::ActionUse]> = routes.actions_in_use().into();
+    let uses: Arc<[crate::request::routes::ActionUse]> = routes.actions_in_use().into();
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)?;
     // Last of the checks, before anything starts.
     config.check_invalidation_source(local.is_some())?;
@@ -187,8 +187,8 @@ pub fn run(
         });
     }
 
-    let live_slot: crate::reload::Slot = Arc::new(RwLock::new(Arc::new(policies)));
-    let watched = crate::reload::Watched {
+    let live_slot: crate::ops::reload::Slot = Arc::new(RwLock::new(Arc::new(policies)));
+    let watched = crate::ops::reload::Watched {
         source: config.policies.clone(),
         slot: live_slot.clone(),
         set: "live",
@@ -196,10 +196,10 @@ pub fn run(
         uses: uses.clone(),
     };
     background.spawn(watched.watch(config.policy_poll));
-    let shadow_slot: Option<crate::reload::Slot> =
+    let shadow_slot: Option<crate::ops::reload::Slot> =
         shadow.map(|engine| Arc::new(RwLock::new(Arc::new(engine))));
     if let (Some(source), Some(slot)) = (&config.shadow_policies, &shadow_slot) {
-        let watched = crate::reload::Watched {
+        let watched = crate::ops::reload::Watched {
             source: source.clone(),
             slot: slot.clone(),
             set: "shadow",

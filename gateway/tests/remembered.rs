@@ -7,13 +7,13 @@ mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wrnexus_gateway::api_key;
-use wrnexus_gateway::cache::LocalCache;
-use wrnexus_gateway::identity::Identity;
-use wrnexus_gateway::keys::KeyRing;
-use wrnexus_gateway::metrics::Metrics;
-use wrnexus_gateway::remembered::{Remembered, RememberedKey};
-use wrnexus_gateway::resolve::{Resolved, Resolver};
+use wrnexus_gateway::authn::api_key;
+use wrnexus_gateway::authn::keys::KeyRing;
+use wrnexus_gateway::data::cache::LocalCache;
+use wrnexus_gateway::data::remembered::{Remembered, RememberedKey};
+use wrnexus_gateway::data::resolve::{Resolved, Resolver};
+use wrnexus_gateway::ops::metrics::Metrics;
+use wrnexus_gateway::upstream::identity::Identity;
 use wrnexus_policies::assertion::AssertionKey;
 use wrnexus_policies::{Entry, EntryKey, Role, SessionClaims, VersionedEntry, WorkspaceStatus};
 

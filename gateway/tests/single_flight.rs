@@ -9,9 +9,9 @@ use axum::routing::get;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use wrnexus_gateway::cache::LocalCache;
-use wrnexus_gateway::metrics::Metrics;
-use wrnexus_gateway::resolve::{ResolveError, Resolver};
+use wrnexus_gateway::data::cache::LocalCache;
+use wrnexus_gateway::data::resolve::{ResolveError, Resolver};
+use wrnexus_gateway::ops::metrics::Metrics;
 use wrnexus_policies::{
     DecisionData, Entry, EntryKey, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
 };

@@ -4,7 +4,6 @@
 //! plane at `/v1/assertion-keys` (JWKS). Every gateway of a deployment signs
 //! with the same key, given as `WRNEXUS_ASSERTION_KEY`.
 
-use crate::model::Role;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::SigningKey;
@@ -14,36 +13,14 @@ use jsonwebtoken::jwk::{
     OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The request header carrying the assertion.
-pub const ASSERTION_HEADER: &str = "x-wrnexus-assertion";
-/// `iss` of every assertion.
-pub const ASSERTION_ISSUER: &str = "wrnexus-gateway";
-/// `aud` unless configured otherwise.
-pub const DEFAULT_ASSERTION_AUDIENCE: &str = "wrnexus-upstream";
-/// How long an assertion is valid, in seconds.
-pub const ASSERTION_TTL_SECS: i64 = 60;
-
-/// What an assertion states about one forwarded request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssertionClaims {
-    pub iss: String,
-    pub aud: String,
-    /// The user id, or the API key id when `kind` is `api_key`.
-    pub sub: String,
-    /// `user` or `api_key`.
-    pub kind: String,
-    /// The workspace the request was decided in.
-    pub wid: String,
-    /// The role it was decided with (an API key's ceiling).
-    pub role: Role,
-    /// The request id the upstream also sees as `X-Request-Id`.
-    pub rid: String,
-    pub iat: i64,
-    pub exp: i64,
-}
+/// What is signed, under which header, issuer and audience, is the wire
+/// contract's: apps verify it with the SDK.
+pub use wrnexus_contract::assertion::{
+    ASSERTION_HEADER, ASSERTION_ISSUER, ASSERTION_TTL_SECS, AssertionClaims,
+    DEFAULT_ASSERTION_AUDIENCE, KIND_API_KEY, KIND_USER,
+};
 
 /// Why an assertion key is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,6 +106,7 @@ impl AssertionKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Role;
     use jsonwebtoken::{DecodingKey, Validation};
 
     #[test]
@@ -140,7 +118,7 @@ mod tests {
             iss: ASSERTION_ISSUER.into(),
             aud: DEFAULT_ASSERTION_AUDIENCE.into(),
             sub: "u1".into(),
-            kind: "user".into(),
+            kind: KIND_USER.into(),
             wid: "w1".into(),
             role: Role::Member,
             rid: "r1".into(),

@@ -2,7 +2,7 @@
 
 use crate::load::{self, Loaded, Origin, PolicyErrors, PolicySource};
 use crate::memo::{self, Memo, Outcome};
-use crate::model::{CredentialKind, NO_ROLE, Role, WorkspaceStatus};
+use crate::model::{NO_ROLE, Role, WorkspaceStatus};
 use crate::reads::Reads;
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid,
@@ -13,46 +13,10 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
+pub use crate::request::{DecisionRequest, Principal};
+
 /// The Cedar namespace of the schema.
 pub const NAMESPACE: &str = "WRNexus";
-
-/// Who is asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Principal<'a> {
-    User(&'a str),
-    /// A key and the one workspace it belongs to.
-    ApiKey {
-        id: &'a str,
-        workspace_id: &'a str,
-    },
-}
-
-/// A request description, as the gateway or the control plane knows it.
-#[derive(Debug, Clone)]
-pub struct DecisionRequest<'a> {
-    pub principal: Principal<'a>,
-    pub action: &'a str,
-    pub workspace_id: &'a str,
-    /// When the resource is a project inside the workspace.
-    pub project_id: Option<&'a str>,
-    /// The projects a membership is limited to; `None`: all of them.
-    pub granted_projects: Option<&'a [String]>,
-    /// `None`: not a member.
-    pub role: Option<Role>,
-    pub workspace_status: WorkspaceStatus,
-    pub plan: &'a str,
-    pub method: &'a str,
-    pub path: &'a str,
-}
-
-impl DecisionRequest<'_> {
-    pub fn credential(&self) -> CredentialKind {
-        match self.principal {
-            Principal::User(_) => CredentialKind::Session,
-            Principal::ApiKey { .. } => CredentialKind::ApiKey,
-        }
-    }
-}
 
 /// The outcome, with what explains it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,11 +2,13 @@
 //!
 //! # Layout
 //!
-//! - [`model`] — roles, workspace status, actions and credential kinds, the
-//!   vocabulary both sides speak.
+//! - [`model`] — roles and workspace status (re-exported from
+//!   `wrnexus-contract`, the wire contract), actions and credential kinds:
+//!   the vocabulary both sides speak.
 //! - [`claims`] — the session cookie's JWT claims.
 //! - [`api_key`] — the API key format and its hash, as both sides check it.
-//! - [`assertion`] — the signed assertion header upstreams may verify.
+//! - [`assertion`] — signing the assertion header upstreams may verify (its
+//!   claims are the wire contract's).
 //! - [`entries`] — the decision data (membership, workspace, session, user)
 //!   that the control plane pushes and the gateway caches, with its cache
 //!   keys and invalidation messages.
@@ -14,6 +16,7 @@
 //! - [`load`] — reading the Cedar schema and policy files, with errors that
 //!   name file and line.
 //! - [`redirect`] — the `return_to` rule (same-origin paths only).
+//! - [`request`] — a decision request: principal, action, workspace, data.
 //! - [`engine`] — the parsed, validated policy set and the one call that
 //!   turns a request description into a [`Decision`].
 //! - [`reads`] — what a policy set reads of a request, found at load.
@@ -42,6 +45,7 @@ pub mod model;
 pub mod reads;
 pub mod redirect;
 pub mod reload;
+pub mod request;
 pub mod vocabulary;
 
 pub use claims::SessionClaims;

@@ -12,8 +12,8 @@
 //! when every input the policies can read is the same. Only error-free
 //! evaluations are kept. The memo is bounded: when full it starts over.
 
-use crate::engine::{DecisionRequest, Principal};
 use crate::reads::{Reads, StrUse};
+use crate::request::{DecisionRequest, Principal};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -1,101 +1,14 @@
-//! The vocabulary of decisions: roles, workspace status, actions, credentials.
+//! The vocabulary of decisions: roles, workspace status (both the wire
+//! contract's), actions, credentials.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
-/// A member's role in a workspace, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-    Viewer,
-}
-
-impl Role {
-    /// Every role, strongest first.
-    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Viewer => "viewer",
-        }
-    }
-}
+/// Roles, workspace status and their names are the wire contract's.
+pub use wrnexus_contract::{Role, UnknownName, WorkspaceStatus};
 
 /// The string Cedar sees for "no membership".
 pub const NO_ROLE: &str = "none";
-
-/// An unknown role, status or credential name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} `{value}`")]
-pub struct UnknownName {
-    pub kind: &'static str,
-    pub value: String,
-}
-
-impl FromStr for Role {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownName {
-                kind: "role",
-                value: s.to_string(),
-            })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Whether a workspace may change things.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkspaceStatus {
-    Active,
-    /// Read-only, e.g. for non-payment.
-    Suspended,
-}
-
-impl WorkspaceStatus {
-    pub const ALL: [WorkspaceStatus; 2] = [WorkspaceStatus::Active, WorkspaceStatus::Suspended];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkspaceStatus::Active => "active",
-            WorkspaceStatus::Suspended => "suspended",
-        }
-    }
-}
-
-impl FromStr for WorkspaceStatus {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        WorkspaceStatus::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownName {
-                kind: "workspace status",
-                value: s.to_string(),
-            })
-    }
-}
-
-impl fmt::Display for WorkspaceStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// How the principal authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -171,17 +84,6 @@ impl fmt::Display for Action {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
-        }
-        for status in WorkspaceStatus::ALL {
-            assert_eq!(status.as_str().parse::<WorkspaceStatus>(), Ok(status));
-        }
-        assert!("root".parse::<Role>().is_err());
-    }
 
     #[test]
     fn safe_methods_read_and_others_write() {

@@ -2,75 +2,14 @@
 //! JWT, and the verified [`GatewayContext`] apps work with.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// The request header carrying the assertion.
-pub const ASSERTION_HEADER: &str = "x-wrnexus-assertion";
-/// `iss` of every assertion.
-pub const ISSUER: &str = "wrnexus-gateway";
-/// The gateway's `aud` unless configured otherwise (`assertion_audience`).
-pub const DEFAULT_AUDIENCE: &str = "wrnexus-upstream";
-
-/// The claims of one assertion, as the gateway signs them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssertionClaims {
-    pub iss: String,
-    pub aud: String,
-    /// The user id, or the API key id when `kind` is `api_key`.
-    pub sub: String,
-    /// `user` or `api_key`.
-    pub kind: String,
-    /// The workspace the request was authorized in.
-    pub wid: String,
-    /// The role it was authorized with (an API key's ceiling).
-    pub role: Role,
-    /// The request id, also sent as `x-request-id`.
-    pub rid: String,
-    pub iat: i64,
-    pub exp: i64,
-}
-
-/// A member's role in a workspace, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-    Viewer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    fn rank(self) -> u8 {
-        match self {
-            Role::Owner => 3,
-            Role::Admin => 2,
-            Role::Member => 1,
-            Role::Viewer => 0,
-        }
-    }
-
-    /// Whether this role grants at least what `other` does, e.g.
-    /// `ctx.role.at_least(Role::Admin)`.
-    pub fn at_least(self, other: Role) -> bool {
-        self.rank() >= other.rank()
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The wire claims, the header and the role are the contract's
+/// (`wrnexus-contract`), the very types the gateway signs.
+pub use wrnexus_contract::Role;
+pub use wrnexus_contract::assertion::{
+    ASSERTION_HEADER, ASSERTION_ISSUER as ISSUER, AssertionClaims,
+    DEFAULT_ASSERTION_AUDIENCE as DEFAULT_AUDIENCE, KIND_API_KEY, KIND_USER,
+};
 
 /// Who made the request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -134,8 +73,8 @@ impl TryFrom<AssertionClaims> for GatewayContext {
 
     fn try_from(claims: AssertionClaims) -> Result<Self, UnknownKind> {
         let principal = match claims.kind.as_str() {
-            "user" => Principal::User(claims.sub),
-            "api_key" => Principal::ApiKey(claims.sub),
+            KIND_USER => Principal::User(claims.sub),
+            KIND_API_KEY => Principal::ApiKey(claims.sub),
             _ => return Err(UnknownKind(claims.kind)),
         };
         Ok(GatewayContext {
@@ -152,14 +91,6 @@ impl TryFrom<AssertionClaims> for GatewayContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roles_compare_by_strength() {
-        assert!(Role::Owner.at_least(Role::Admin));
-        assert!(Role::Admin.at_least(Role::Admin));
-        assert!(!Role::Member.at_least(Role::Admin));
-        assert!(!Role::Viewer.at_least(Role::Member));
-    }
 
     #[test]
     fn unknown_kinds_are_refused() {

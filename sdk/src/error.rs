@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use wrnexus_contract::problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};
 
 /// A request the SDK refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,13 +32,18 @@ pub enum VerifyError {
 impl VerifyError {
     /// The stable machine-readable code of the answer.
     pub fn code(&self) -> &'static str {
+        self.problem_code().as_str()
+    }
+
+    /// The same code, as the contract lists it.
+    pub fn problem_code(&self) -> ProblemCode {
         match self {
-            VerifyError::Missing => "not_through_gateway",
-            VerifyError::Invalid(_) => "invalid_assertion",
-            VerifyError::Expired => "assertion_expired",
-            VerifyError::UnknownKey => "unknown_assertion_key",
-            VerifyError::KeysUnavailable(_) => "assertion_keys_unavailable",
-            VerifyError::NotConfigured => "sdk_not_configured",
+            VerifyError::Missing => ProblemCode::NotThroughGateway,
+            VerifyError::Invalid(_) => ProblemCode::InvalidAssertion,
+            VerifyError::Expired => ProblemCode::AssertionExpired,
+            VerifyError::UnknownKey => ProblemCode::UnknownAssertionKey,
+            VerifyError::KeysUnavailable(_) => ProblemCode::AssertionKeysUnavailable,
+            VerifyError::NotConfigured => ProblemCode::SdkNotConfigured,
         }
     }
 
@@ -59,7 +64,7 @@ impl VerifyError {
 impl IntoResponse for VerifyError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let code = self.code();
+        let code = self.problem_code();
         let detail = match &self {
             // Server-side trouble: the cause is logged, not shown.
             VerifyError::KeysUnavailable(cause) => {
@@ -72,17 +77,12 @@ impl IntoResponse for VerifyError {
             }
             other => other.to_string(),
         };
-        let body = json!({
-            "type": format!("/.wrnexus/problems/{code}"),
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "code": code,
-            "detail": detail,
-        });
-        let mut response = (status, body.to_string()).into_response();
+        let title = status.canonical_reason().unwrap_or("Error");
+        let problem = Problem::new(status.as_u16(), title, code, detail);
+        let mut response = (status, axum::Json(problem)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
         response
     }

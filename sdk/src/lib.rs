@@ -67,3 +67,7 @@ pub use claims::{
 pub use error::VerifyError;
 pub use layer::{GatewayLayer, GatewayService};
 pub use verifier::{ConfigError, Verifier, VerifierBuilder};
+/// The wire contract the gateway and the SDK share: header names, problem
+/// codes and bodies, roles and workspace status.
+pub use wrnexus_contract as contract;
+pub use wrnexus_contract::{Problem, ProblemCode};

@@ -5,14 +5,17 @@ use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
 use super::input::{self, Input};
-use super::openapi::schemas as doc;
+use super::responses as doc;
+use crate::store::api_keys::ApiKey;
 use crate::store::now;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use wrnexus_policies::{Action, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use wrnexus_contract::ProblemCode;
+use wrnexus_policies::Action;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
@@ -37,20 +40,24 @@ fn expiry(value: Option<Value>) -> Result<Option<i64>, ApiError> {
     match secs {
         Some(secs) if secs > now() => Ok(Some(secs)),
         _ => Err(ApiError::field(
-            "invalid_expiry",
+            ProblemCode::InvalidExpiry,
             "expires_at",
             "`expires_at` must be a time in the future, in Unix seconds",
         )),
     }
 }
 
-fn rank(role: Role) -> u8 {
-    match role {
-        Role::Viewer => 0,
-        Role::Member => 1,
-        Role::Admin => 2,
-        Role::Owner => 3,
-    }
+/// API keys of a workspace, never with their secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub api_keys: Vec<ApiKey>,
+}
+
+/// A new API key and its secret (`wrn_…`), shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    pub api_key: ApiKey,
+    pub secret: String,
 }
 
 /// API keys of a workspace (admins).
@@ -62,7 +69,7 @@ fn rank(role: Role) -> u8 {
     params(("id" = String, Path, description = "Workspace id")),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The keys, without secrets", body = doc::ApiKeyList),
+        (status = 200, description = "The keys, without secrets", body = ApiKeyList),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound)
@@ -72,10 +79,10 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApiKeyList>, ApiError> {
     authorize(&state, &caller, &id, None, Action::ADMIN, "/api-keys").await?;
-    let keys = state.store.api_keys(&id).await?;
-    Ok(Json(json!({ "api_keys": keys })))
+    let api_keys = state.store.api_keys(&id).await?;
+    Ok(Json(ApiKeyList { api_keys }))
 }
 
 /// Create an API key; its ceiling cannot exceed the caller's role.
@@ -88,7 +95,7 @@ pub async fn list(
     request_body(content((NewKey = "application/json"), (NewKey = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 201, description = "The key and its secret, shown once", body = doc::ApiKeyCreated),
+        (status = 201, description = "The key and its secret, shown once", body = ApiKeyCreated),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -101,7 +108,7 @@ pub async fn create(
     caller: Caller,
     Path(id): Path<String>,
     input: Input<NewKey>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
     let NewKey {
         name,
         role_ceiling,
@@ -114,24 +121,21 @@ pub async fn create(
     )?;
     let expires_at = expiry(expires_at)?;
     let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/api-keys").await?;
-    if rank(ceiling) > rank(allowed.role) {
+    if !allowed.role.at_least(ceiling) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "ceiling_above_role",
+            ProblemCode::CeilingAboveRole,
             format!(
                 "a key's `role_ceiling` cannot exceed your own role `{}`",
                 allowed.role
             ),
         ));
     }
-    let (key, secret) = state
+    let (api_key, secret) = state
         .store
         .create_api_key(&id, &name, ceiling, expires_at, caller.meta())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "api_key": key, "secret": secret })),
-    ))
+    Ok((StatusCode::CREATED, Json(ApiKeyCreated { api_key, secret })))
 }
 
 /// Revoke an API key (admins).

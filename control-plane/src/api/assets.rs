@@ -1,6 +1,10 @@
 //! Static assets of the browser-facing routes: the `<wrnexus-switcher>` web
-//! component, served at `/.wrnexus/switcher.js` with an `ETag`.
+//! component, served at `/.wrnexus/switcher.js`, and the operator's logo at
+//! `/.wrnexus/logo`, each with an `ETag`.
 
+use super::AppState;
+use super::error::ApiError;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -61,6 +65,45 @@ pub async fn switcher(headers: HeaderMap) -> Response {
             HeaderValue::from_static("text/javascript; charset=utf-8"),
         )],
         SWITCHER_JS,
+    )
+        .into_response()
+}
+
+/// `GET /.wrnexus/logo`: the operator's logo from `pages_dir` (404 without
+/// one). Its own page would run an SVG's scripts on the gateway's origin:
+/// the CSP sandboxes it (an `<img>` never runs them).
+pub async fn logo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(logo) = state.config.pages.logo() else {
+        return ApiError::not_found("logo").into_response();
+    };
+    let common = [
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&logo.etag).unwrap_or(HeaderValue::from_static("\"0\"")),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+        ),
+    ];
+    if matches(&headers, &logo.etag) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    (
+        common,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(logo.content_type),
+        )],
+        logo.bytes.clone(),
     )
         .into_response()
 }

@@ -4,16 +4,17 @@ use super::AppState;
 use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
-use super::openapi::schemas as doc;
+use super::responses as doc;
 use crate::store::audit::{AuditEntry, AuditQuery};
 use crate::store::outbox::rfc3339;
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::{BoxError, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::Action;
 
 /// Largest page.
@@ -43,7 +44,7 @@ fn time(value: Option<String>, field: &'static str) -> Result<Option<i64>, ApiEr
         .map(|t| Some(t.unix_timestamp()))
         .map_err(|_| {
             ApiError::field(
-                "invalid_time",
+                ProblemCode::InvalidTime,
                 field,
                 format!("`{field}` must be RFC 3339 (e.g. 2026-11-25T10:00:00Z) or Unix seconds"),
             )
@@ -63,7 +64,7 @@ pub fn limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, ApiErro
         .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
             ApiError::field(
-                "invalid_limit",
+                ProblemCode::InvalidLimit,
                 "limit",
                 format!("`limit` must be a whole number from 1 to {max}, not `{value}`"),
             )
@@ -76,7 +77,7 @@ impl Filters {
             None => None,
             Some(c) => Some(c.parse::<i64>().map_err(|_| {
                 ApiError::field(
-                    "invalid_cursor",
+                    ProblemCode::InvalidCursor,
                     "cursor",
                     "`cursor` must be a `next_cursor` from an earlier page",
                 )
@@ -94,10 +95,28 @@ impl Filters {
     }
 }
 
-fn render(entry: &AuditEntry) -> Value {
-    let mut v = json!(entry);
-    v["time"] = json!(rfc3339(entry.at));
-    v
+/// An audit row as the API renders it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRow {
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    /// `at` as RFC 3339.
+    pub time: String,
+}
+
+impl From<AuditEntry> for AuditRow {
+    fn from(entry: AuditEntry) -> Self {
+        let time = rfc3339(entry.at);
+        AuditRow { entry, time }
+    }
+}
+
+/// One page of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditRow>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
 }
 
 /// A page of the audit log, newest filters applied (admins).
@@ -109,7 +128,7 @@ fn render(entry: &AuditEntry) -> Value {
     params(("id" = String, Path, description = "Workspace id"), Filters),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "One page", body = doc::AuditPage),
+        (status = 200, description = "One page", body = AuditPage),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -121,17 +140,17 @@ pub async fn list(
     caller: Caller,
     Path(id): Path<String>,
     Query(filters): Query<Filters>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let query = filters.query()?;
     authorize(&state, &caller, &id, None, Action::ADMIN, "/audit").await?;
     let entries = state.store.audit_log(&id, &query).await?;
     let next = (i64::try_from(entries.len()).unwrap_or(i64::MAX) == query.limit)
         .then(|| entries.last().map(|e| e.seq.to_string()))
         .flatten();
-    Ok(Json(json!({
-        "entries": entries.iter().map(render).collect::<Vec<_>>(),
-        "next_cursor": next,
-    })))
+    Ok(Json(AuditPage {
+        entries: entries.into_iter().map(AuditRow::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// Every matching row as one JSON object per line, streamed page by page.
@@ -143,7 +162,7 @@ pub async fn list(
     params(("id" = String, Path, description = "Workspace id"), Filters),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "NDJSON: one audit row per line", body = doc::AuditRow, content_type = "application/x-ndjson"),
+        (status = 200, description = "NDJSON: one audit row per line", body = AuditRow, content_type = "application/x-ndjson"),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -165,19 +184,19 @@ pub async fn export(
         let id = id.clone();
         async move {
             let Some(mut query) = query else {
-                return Ok::<_, crate::store::StoreError>(None);
+                return Ok::<_, BoxError>(None);
             };
             let entries = store.audit_log(&id, &query).await?;
             if entries.is_empty() {
                 return Ok(None);
             }
-            let mut chunk = String::new();
-            for entry in &entries {
-                chunk.push_str(&render(entry).to_string());
-                chunk.push('\n');
-            }
             let more = i64::try_from(entries.len()).unwrap_or(i64::MAX) == query.limit;
             query.after = entries.last().map(|e| e.seq);
+            let mut chunk = Vec::new();
+            for entry in entries {
+                serde_json::to_writer(&mut chunk, &AuditRow::from(entry))?;
+                chunk.push(b'\n');
+            }
             Ok(Some((chunk, more.then_some(query))))
         }
     });

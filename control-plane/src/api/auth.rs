@@ -1,5 +1,7 @@
 //! Sign-up, sign-in, sign-out and whoami: the browser-facing identity routes.
 
+mod bodies;
+
 use super::AppState;
 use super::actor::{Actor, session_token};
 use super::error::ApiError;
@@ -15,10 +17,11 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use bodies::{LandedIn, SessionRef, SignedIn, Switched, SwitchedTo, UserRef, WhoAmI};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
-use serde_json::json;
 use std::sync::OnceLock;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::SessionClaims;
 use wrnexus_policies::redirect::safe_return_to;
 
@@ -42,7 +45,7 @@ pub fn normalise_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
     let invalid = || {
         ApiError::field(
-            "invalid_email",
+            ProblemCode::InvalidEmail,
             "email",
             "`email` must be an email address like name@example.com",
         )
@@ -117,15 +120,21 @@ async fn open_session(
         let role = state.store.role_of(workspace_id, &user.id).await?;
         (
             status,
-            Json(json!({
-                "user": {"id": user.id, "email": user.email},
-                "workspace": {
-                    "id": workspace_id,
-                    "name": workspace.as_ref().map(|w| w.name.clone()),
-                    "role": role,
+            Json(SignedIn {
+                user: UserRef {
+                    id: &user.id,
+                    email: &user.email,
                 },
-                "session": {"id": session.id, "expires_at": session.expires_at},
-            })),
+                workspace: LandedIn {
+                    id: workspace_id,
+                    name: workspace.map(|w| w.name),
+                    role,
+                },
+                session: SessionRef {
+                    id: &session.id,
+                    expires_at: session.expires_at,
+                },
+            }),
         )
             .into_response()
     };
@@ -134,17 +143,33 @@ async fn open_session(
 }
 
 /// A form error re-renders the page; a JSON error is problem+json.
-fn fail(page: Page, form: bool, return_to: &str, email: &str, e: ApiError) -> Response {
+fn fail(
+    state: &AppState,
+    page: Page,
+    form: bool,
+    return_to: &str,
+    email: &str,
+    e: ApiError,
+) -> Response {
     if form {
-        pages::render(page, e.status, safe_return_to(return_to), email, Some(&e))
+        let return_to = safe_return_to(return_to);
+        pages::render(
+            &state.config.pages,
+            page,
+            e.status,
+            return_to,
+            email,
+            Some(&e),
+        )
     } else {
         e.into_response()
     }
 }
 
-pub async fn signup_page(Query(q): Query<ReturnTo>) -> Response {
+pub async fn signup_page(State(state): State<AppState>, Query(q): Query<ReturnTo>) -> Response {
     let return_to = q.return_to.unwrap_or_else(|| "/".to_string());
     pages::render(
+        &state.config.pages,
         Page::SignUp,
         StatusCode::OK,
         safe_return_to(&return_to),
@@ -153,9 +178,10 @@ pub async fn signup_page(Query(q): Query<ReturnTo>) -> Response {
     )
 }
 
-pub async fn signin_page(Query(q): Query<ReturnTo>) -> Response {
+pub async fn signin_page(State(state): State<AppState>, Query(q): Query<ReturnTo>) -> Response {
     let return_to = q.return_to.unwrap_or_else(|| "/".to_string());
     pages::render(
+        &state.config.pages,
         Page::SignIn,
         StatusCode::OK,
         safe_return_to(&return_to),
@@ -180,7 +206,7 @@ pub async fn signup(
     let result = async {
         let email = normalise_email(&required(email, "email")?)?;
         let password = required(password, "password")?;
-        password::check(&password).map_err(|e| ApiError::field("weak_password", "password", e.to_string()))?;
+        password::check(&password).map_err(|e| ApiError::field(ProblemCode::WeakPassword, "password", e.to_string()))?;
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await
             .map_err(|_| ApiError::internal())?
@@ -191,7 +217,7 @@ pub async fn signup(
         open_session(&state, &signed_up.user, &signed_up.workspace_id, session, form, &return_to, StatusCode::CREATED).await
     }
     .await;
-    result.unwrap_or_else(|e| fail(Page::SignUp, form, &return_to, &shown_email, e))
+    result.unwrap_or_else(|e| fail(&state, Page::SignUp, form, &return_to, &shown_email, e))
 }
 
 fn count_signin(outcome: &str) {
@@ -274,7 +300,7 @@ pub async fn signin(
                 audit_signin(&state, &meta, user.as_ref(), Outcome::Failure).await?;
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "invalid_credentials",
+                    ProblemCode::InvalidCredentials,
                     "the email or password is wrong",
                 ));
             }
@@ -303,7 +329,7 @@ pub async fn signin(
         .await
     }
     .await;
-    result.unwrap_or_else(|e| fail(Page::SignIn, form, &return_to, &shown_email, e))
+    result.unwrap_or_else(|e| fail(&state, Page::SignIn, form, &return_to, &shown_email, e))
 }
 
 /// Revoke the caller's session (if any) and clear the cookie. With
@@ -358,19 +384,20 @@ pub struct SignOut {
 }
 
 /// The signed-in user, the current workspace and every membership.
-pub async fn whoami(
-    State(state): State<AppState>,
-    actor: Actor,
-) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn whoami(State(state): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
     let workspaces = state.store.workspaces_of(&actor.user_id).await?;
     let current = workspaces
         .iter()
         .find(|w| w.workspace.id == actor.workspace_id);
-    Ok(Json(json!({
-        "user": {"id": actor.user_id, "email": actor.email},
-        "workspace": current,
-        "workspaces": workspaces,
-    })))
+    let body = WhoAmI {
+        user: UserRef {
+            id: &actor.user_id,
+            email: &actor.email,
+        },
+        workspace: current,
+        workspaces: &workspaces,
+    };
+    Ok(Json(body).into_response())
 }
 
 /// `POST /.wrnexus/switch` body (JSON or form).
@@ -427,7 +454,13 @@ pub async fn switch(
     let mut response = if form {
         Redirect::to(safe_return_to(&return_to)).into_response()
     } else {
-        Json(json!({ "workspace": { "id": workspace_id, "role": role } })).into_response()
+        Json(Switched {
+            workspace: SwitchedTo {
+                id: &workspace_id,
+                role,
+            },
+        })
+        .into_response()
     };
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)

@@ -7,6 +7,7 @@ use crate::store::StoreError;
 use crate::store::audit::{AuditRecord, Outcome};
 use axum::http::StatusCode;
 use serde_json::json;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{DecisionRequest, Principal, Role};
 
 /// What an allowed caller may do: their role (a key's ceiling), and what
@@ -91,6 +92,7 @@ pub async fn authorize(
         errors = ?decision.errors,
         "api call denied"
     );
+    // An audit row's `detail` is free-form JSON (no response body).
     let detail = json!({
         "decision_id": decision.id(),
         "action": action,
@@ -98,13 +100,21 @@ pub async fn authorize(
         "errors": decision.errors,
     });
     audit_denial(state, caller, workspace_id, path, detail).await;
-    let code = match decision.code.as_deref() {
-        Some("workspace_read_only") => "workspace_read_only",
-        Some("api_key_wrong_workspace") => "api_key_wrong_workspace",
-        Some("project_not_granted") => "project_not_granted",
-        _ => "forbidden",
-    };
-    let detail = if code == "workspace_read_only" {
+    // The codes a policy may name for its refusal; any other is `forbidden`.
+    let code = decision
+        .code
+        .as_deref()
+        .and_then(|c| c.parse::<ProblemCode>().ok())
+        .filter(|c| {
+            matches!(
+                c,
+                ProblemCode::WorkspaceReadOnly
+                    | ProblemCode::ApiKeyWrongWorkspace
+                    | ProblemCode::ProjectNotGranted
+            )
+        })
+        .unwrap_or(ProblemCode::Forbidden);
+    let detail = if code == ProblemCode::WorkspaceReadOnly {
         format!(
             "the workspace is suspended and read-only: reading and billing still work (decision {})",
             decision.id()
@@ -194,6 +204,7 @@ async fn owner_refusal(
         rule = OWNER_ONLY_RULE,
         "api call denied"
     );
+    // Free-form audit detail, shaped like a policy denial's.
     let detail = json!({
         "decision_id": decision_id,
         "action": allowed.action,
@@ -204,7 +215,7 @@ async fn owner_refusal(
     audit_denial(state, caller, &allowed.workspace_id, &allowed.path, detail).await;
     ApiError::new(
         StatusCode::FORBIDDEN,
-        "owner_required",
+        ProblemCode::OwnerRequired,
         format!("only an owner can {what} (decision {decision_id})"),
     )
     .decision(&decision_id)

@@ -4,14 +4,15 @@
 use super::error::ApiError;
 use axum::http::{HeaderMap, StatusCode, header};
 use subtle::ConstantTimeEq;
+use wrnexus_contract::ProblemCode;
 
 /// How a route guarded by a shared secret answers without it.
 #[derive(Debug, Clone, Copy)]
 pub struct Guard {
     /// The code and sentence of the 404 when no secret is configured.
-    pub off: (&'static str, &'static str),
+    pub off: (ProblemCode, &'static str),
     /// The code and sentence of the 401 when the Bearer is not the secret.
-    pub wrong: (&'static str, &'static str),
+    pub wrong: (ProblemCode, &'static str),
 }
 
 /// Whether the request's Bearer is `expected`.

@@ -5,7 +5,7 @@ use super::AppState;
 use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
-use super::openapi::schemas as doc;
+use super::responses as doc;
 use crate::billing::event::{EventError, Invoice, StripeEvent, verify};
 use crate::billing::standing::Standing;
 use crate::billing::stripe_api::{HostedSession, StripeApi, StripeApiError};
@@ -16,6 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Action, WorkspaceStatus};
 
 fn count(result: &str) {
@@ -27,7 +28,7 @@ fn count(result: &str) {
 fn disabled() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "billing_disabled",
+        ProblemCode::BillingDisabled,
         "billing is off on this server: set WRNEXUS_STRIPE_WEBHOOK_SECRET to enable it",
     )
 }
@@ -43,14 +44,14 @@ impl From<StripeApiError> for ApiError {
         match e {
             StripeApiError::NotConfigured(setting) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "stripe_not_configured",
+                ProblemCode::StripeNotConfigured,
                 format!("the Stripe API is not configured on this server: set {setting}"),
             ),
             StripeApiError::Call(detail) => {
                 tracing::warn!(error = %detail, "a Stripe API call failed");
                 ApiError::new(
                     StatusCode::BAD_GATEWAY,
-                    "stripe_unavailable",
+                    ProblemCode::StripeUnavailable,
                     "Stripe could not be reached or refused the request; try again",
                 )
             }
@@ -103,8 +104,8 @@ pub async fn stripe_webhook(
         Ok::<_, EventError>((payload, StripeEvent::parse(payload)?))
     })();
     let (payload, event) = checked.inspect_err(|e| {
-        count(e.code());
-        tracing::warn!(reason = e.code(), "stripe webhook refused");
+        count(e.code().as_str());
+        tracing::warn!(reason = e.code().as_str(), "stripe webhook refused");
     })?;
     let received = state
         .store
@@ -169,7 +170,6 @@ pub struct Seats {
 pub struct BillingView {
     workspace_id: String,
     plan: String,
-    #[schema(value_type = doc::WorkspaceStatus)]
     status: WorkspaceStatus,
     billing_enabled: bool,
     /// Why billing actions are unavailable, when they are.
@@ -293,7 +293,7 @@ pub async fn checkout(
     if subscribed {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "already_subscribed",
+            ProblemCode::AlreadySubscribed,
             "the workspace already has a subscription: manage it in the billing portal",
         ));
     }
@@ -351,7 +351,7 @@ pub async fn portal(
     let Some(account) = state.store.billing_account(&id).await? else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "no_billing_account",
+            ProblemCode::NoBillingAccount,
             "the workspace has no Stripe customer yet: start a subscription with checkout first",
         ));
     };

@@ -11,6 +11,7 @@ use crate::store::audit::{ActorKind, Meta};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use wrnexus_contract::ProblemCode;
 
 /// A user or an API key.
 #[derive(Debug, Clone)]
@@ -68,7 +69,7 @@ impl FromRequestParts<AppState> for Caller {
             }),
             Err(_) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_api_key",
+                ProblemCode::InvalidApiKey,
                 "the API key is unknown, revoked or expired",
             )),
         }
@@ -82,7 +83,7 @@ pub fn person(caller: Caller) -> Result<Actor, ApiError> {
         Caller::User(actor) => Ok(actor),
         Caller::Key { .. } => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "user_required",
+            ProblemCode::UserRequired,
             "this endpoint acts for a person; an API key cannot use it",
         )),
     }

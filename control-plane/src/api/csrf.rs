@@ -26,6 +26,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use wrnexus_contract::ProblemCode;
 
 /// Routes authenticated by their own signature, never by a cookie.
 const SIGNED_ROUTES: &[&str] = &[
@@ -113,7 +114,7 @@ pub async fn same_origin_writes(
             );
             ApiError::new(
                 StatusCode::FORBIDDEN,
-                "csrf_rejected",
+                ProblemCode::CsrfRejected,
                 "this request came from another site: changes are accepted only \
                  from pages of this origin",
             )

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use wrnexus_contract::ProblemCode;
 
 /// A body decoded from JSON or `application/x-www-form-urlencoded`;
 /// `form` says which, so the answer can match (JSON or a redirect/page).
@@ -30,18 +31,23 @@ where
             .map(|v| v.to_str().unwrap_or("?").to_string());
         let kind = BodyKind::of(content_type.as_deref());
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {
-            ApiError::field("invalid_body", "body", "the request body could not be read")
+            ApiError::field(
+                ProblemCode::InvalidBody,
+                "body",
+                "the request body could not be read",
+            )
         })?;
         let value = match kind {
             BodyKind::Form => serde_urlencoded::from_bytes(&bytes).map_err(|e| {
                 ApiError::field(
-                    "invalid_body",
+                    ProblemCode::InvalidBody,
                     "body",
                     format!("the form is malformed: {e}"),
                 )
             })?,
-            _ if bytes.is_empty() => serde_json::from_slice(b"{}")
-                .map_err(|_| ApiError::field("invalid_body", "body", "a JSON body is required"))?,
+            _ if bytes.is_empty() => serde_json::from_slice(b"{}").map_err(|_| {
+                ApiError::field(ProblemCode::InvalidBody, "body", "a JSON body is required")
+            })?,
             BodyKind::Json => json(&bytes)?,
             BodyKind::Other => return Err(unsupported(content_type.as_deref())),
         };
@@ -92,7 +98,7 @@ fn unsupported(content_type: Option<&str>) -> ApiError {
     };
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        ProblemCode::UnsupportedMediaType,
         detail,
     )
 }
@@ -100,7 +106,7 @@ fn unsupported(content_type: Option<&str>) -> ApiError {
 /// Decode a JSON body; a value of the wrong type or shape is reported
 /// against its path in the body (`role`; `a.b[0]` when nested).
 fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let whole = |detail: String| ApiError::field("invalid_body", "body", detail);
+    let whole = |detail: String| ApiError::field(ProblemCode::InvalidBody, "body", detail);
     let mut decoder = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
         let path = e.path().to_string();
@@ -109,7 +115,7 @@ fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             (true, ".") => whole(format!("the body has the wrong shape: {inner}")),
             (true, _) => {
                 let detail = format!("`{path}` has the wrong type or form ({inner})");
-                ApiError::field("invalid_body", path, detail)
+                ApiError::field(ProblemCode::InvalidBody, path, detail)
             }
             (false, _) => whole(format!("the body is not valid JSON: {inner}")),
         }
@@ -131,7 +137,7 @@ pub fn name(value: Option<String>, field: &'static str) -> Result<String, ApiErr
         .ok_or_else(|| ApiError::missing(field))?;
     if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::field(
-            "invalid_name",
+            ProblemCode::InvalidName,
             field,
             format!("`{field}` must be at most {MAX_NAME} printable characters"),
         ));
@@ -147,7 +153,7 @@ pub fn role(
     let value = value.ok_or_else(|| ApiError::missing(field))?;
     value.parse().map_err(|_| {
         ApiError::field(
-            "invalid_role",
+            ProblemCode::InvalidRole,
             field,
             format!("`{field}` must be owner, admin, member or viewer, not `{value}`"),
         )

@@ -4,11 +4,12 @@
 use super::AppState;
 use super::actor::session_token;
 use super::error::ApiError;
-use super::openapi::schemas as doc;
+use super::responses as doc;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{DecisionData, Entry, api_key};
 
 /// The public signing keys (JWKS).
@@ -44,7 +45,7 @@ pub async fn assertion_keys(
         Some(key) => Ok(Json(key.jwks())),
         None => Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
-            "assertions_off",
+            ProblemCode::AssertionsOff,
             "gateways do not sign assertions: set WRNEXUS_ASSERTION_KEY to turn them on",
         )),
     }

@@ -7,7 +7,7 @@
 use super::AppState;
 use super::bearer::{self, Guard};
 use super::error::ApiError;
-use super::openapi::schemas as doc;
+use super::responses as doc;
 use crate::store::key_usage::{
     GATEWAY_REFUSALS, KeyUsageApplied, KeyUsageReport, KeyUse, RefusedKeyUse,
 };
@@ -17,6 +17,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 use std::net::IpAddr;
+use wrnexus_contract::ProblemCode;
 
 /// Most entries in each list of one report.
 pub const MAX_ENTRIES: usize = 1000;
@@ -26,10 +27,13 @@ const MAX_USER_AGENT: usize = 512;
 fn check_gateway(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let guard = Guard {
         off: (
-            "gateway_reports_disabled",
+            ProblemCode::GatewayReportsDisabled,
             "gateway reports are off: set WRNEXUS_GATEWAY_TOKEN on the control plane and its gateways",
         ),
-        wrong: ("invalid_gateway_token", "a valid gateway token is required"),
+        wrong: (
+            ProblemCode::InvalidGatewayToken,
+            "a valid gateway token is required",
+        ),
     };
     bearer::require(headers, state.config.gateway_token.as_deref(), guard)
 }
@@ -63,14 +67,14 @@ pub async fn report(
 pub fn parse(body: &[u8]) -> Result<KeyUsageReport, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::field(
-            "invalid_body",
+            ProblemCode::InvalidBody,
             "body",
             format!("the `body` is not valid JSON: {e}"),
         )
     })?;
     let Value::Object(top) = value else {
         return Err(ApiError::field(
-            "invalid_body",
+            ProblemCode::InvalidBody,
             "body",
             "the `body` must be a JSON object with `used` and `refused` lists",
         ));
@@ -80,7 +84,7 @@ pub fn parse(body: &[u8]) -> Result<KeyUsageReport, ApiError> {
         .find(|k| !["used", "refused"].contains(&k.as_str()))
     {
         return Err(ApiError::field(
-            "unknown_field",
+            ProblemCode::UnknownField,
             "body",
             format!("the `body` has an unknown field `{other}`"),
         ));
@@ -121,7 +125,7 @@ fn list<'a>(top: &'a Map<String, Value>, name: &'static str) -> Result<&'a [Valu
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) if items.len() <= MAX_ENTRIES => Ok(items),
         Some(_) => Err(ApiError::field(
-            "invalid_list",
+            ProblemCode::InvalidList,
             name,
             format!("`{name}` must be a list of at most {MAX_ENTRIES} entries"),
         )),
@@ -143,14 +147,14 @@ impl<'a> Item<'a> {
     ) -> Result<Self, ApiError> {
         let Value::Object(fields) = value else {
             return Err(ApiError::field(
-                "invalid_list",
+                ProblemCode::InvalidList,
                 list,
                 format!("`{list}` entry {index} must be an object"),
             ));
         };
         if let Some(other) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ApiError::field(
-                "unknown_field",
+                ProblemCode::UnknownField,
                 list,
                 format!("`{list}` entry {index} has an unknown field `{other}`"),
             ));
@@ -158,7 +162,7 @@ impl<'a> Item<'a> {
         Ok(Item { fields, index })
     }
 
-    fn bad(&self, code: &'static str, field: &'static str, rule: &str) -> ApiError {
+    fn bad(&self, code: ProblemCode, field: &'static str, rule: &str) -> ApiError {
         ApiError::field(
             code,
             field,
@@ -172,7 +176,7 @@ impl<'a> Item<'a> {
         match self.fields.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(self.bad("invalid_field", field, "must be a string")),
+            Some(_) => Err(self.bad(ProblemCode::InvalidField, field, "must be a string")),
         }
     }
 
@@ -181,7 +185,7 @@ impl<'a> Item<'a> {
             Some(id) if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Ok(id.to_string())
             }
-            Some(_) => Err(self.bad("invalid_key_id", field, "must be 16 hex digits")),
+            Some(_) => Err(self.bad(ProblemCode::InvalidKeyId, field, "must be 16 hex digits")),
             None => Err(ApiError::missing(field)),
         }
     }
@@ -191,7 +195,7 @@ impl<'a> Item<'a> {
         match self.fields.get(name).map(Value::as_i64) {
             Some(Some(t)) if t > 0 => Ok(t),
             Some(_) => Err(self.bad(
-                "invalid_time",
+                ProblemCode::InvalidTime,
                 field,
                 "must be a positive whole number of Unix seconds",
             )),
@@ -203,7 +207,7 @@ impl<'a> Item<'a> {
         match self.string(field)? {
             Some(r) if GATEWAY_REFUSALS.contains(&r) => Ok(r.to_string()),
             Some(_) => Err(self.bad(
-                "invalid_reason",
+                ProblemCode::InvalidReason,
                 field,
                 &format!("must be one of {}", GATEWAY_REFUSALS.join(", ")),
             )),
@@ -216,7 +220,7 @@ impl<'a> Item<'a> {
             Some(ip) => ip
                 .parse::<IpAddr>()
                 .map(|ip| Some(ip.to_string()))
-                .map_err(|_| self.bad("invalid_ip", field, "must be an IP address")),
+                .map_err(|_| self.bad(ProblemCode::InvalidIp, field, "must be an IP address")),
             None => Ok(None),
         }
     }
@@ -239,7 +243,7 @@ impl<'a> Item<'a> {
                 Ok(Some(t.to_string()))
             }
             Some(_) => Err(self.bad(
-                "invalid_field",
+                ProblemCode::InvalidField,
                 field,
                 &format!("must be printable ASCII of at most {max} characters"),
             )),

@@ -12,6 +12,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use redis::aio::ConnectionManager;
 use std::num::NonZeroU32;
 use std::time::Duration;
+use wrnexus_contract::ProblemCode;
 
 /// Requests per minute allowed for each door.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +91,7 @@ fn limited(what: &str, secs: u64) -> ApiError {
     let secs = secs.max(1);
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        ProblemCode::RateLimited,
         format!("too many {what} attempts; try again in {secs} s"),
     )
     .retry_after(secs)

@@ -7,17 +7,20 @@ use super::authz::{authorize, owner_checked, owner_only};
 use super::caller::{Caller, person};
 use super::error::ApiError;
 use super::input::{self, Input};
-use super::openapi::schemas as doc;
+use super::responses as doc;
+use crate::store::invitations::Invitation;
 use crate::store::made_by::Removal;
+use crate::store::members::Member;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Action, Role};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -43,6 +46,32 @@ pub struct NewInvitation {
     role: Option<String>,
 }
 
+/// Members of a workspace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberList {
+    pub members: Vec<Member>,
+}
+
+/// One member.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberBody {
+    pub member: Member,
+}
+
+/// A new invitation and its token, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationCreated {
+    pub invitation: Invitation,
+    pub token: String,
+}
+
+/// The workspace joined, and the role in it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationAccepted {
+    pub workspace_id: String,
+    pub role: Role,
+}
+
 /// Hash an invitation token for storage and lookup.
 pub fn token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
@@ -57,7 +86,7 @@ pub fn token_hash(token: &str) -> String {
     params(("id" = String, Path, description = "Workspace id")),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The members", body = doc::MemberList),
+        (status = 200, description = "The members", body = MemberList),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound)
@@ -67,10 +96,10 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MemberList>, ApiError> {
     authorize(&state, &caller, &id, None, Action::READ, "/members").await?;
     let members = state.store.members(&id).await?;
-    Ok(Json(json!({ "members": members })))
+    Ok(Json(MemberList { members }))
 }
 
 /// Change a member's role and/or project limits (admins; only owners touch
@@ -84,7 +113,7 @@ pub async fn list(
     request_body(content((MemberChange = "application/json"), (MemberChange = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The member, changed", body = doc::MemberBody),
+        (status = 200, description = "The member, changed", body = MemberBody),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -97,11 +126,11 @@ pub async fn change(
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
     input: Input<MemberChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MemberBody>, ApiError> {
     let MemberChange { role, projects } = input.value;
     if role.is_none() && projects.is_none() {
         return Err(ApiError::field(
-            "missing_field",
+            ProblemCode::MissingField,
             "role",
             "give `role`, `projects`, or both",
         ));
@@ -133,7 +162,7 @@ pub async fn change(
         .into_iter()
         .find(|m| m.user_id == user_id)
         .ok_or_else(|| ApiError::not_found("member"))?;
-    Ok(Json(json!({ "member": member })))
+    Ok(Json(MemberBody { member }))
 }
 
 /// Remove a member, or leave (one's own user id). The API keys of this
@@ -188,7 +217,7 @@ pub async fn remove(
     request_body(content((NewInvitation = "application/json"), (NewInvitation = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 201, description = "The invitation and its token, shown once", body = doc::InvitationCreated),
+        (status = 201, description = "The invitation and its token, shown once", body = InvitationCreated),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -201,7 +230,7 @@ pub async fn invite(
     caller: Caller,
     Path(id): Path<String>,
     input: Input<NewInvitation>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<InvitationCreated>), ApiError> {
     let email = normalise_email(
         &input
             .value
@@ -229,7 +258,7 @@ pub async fn invite(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "invitation": invitation, "token": token })),
+        Json(InvitationCreated { invitation, token }),
     ))
 }
 
@@ -242,7 +271,7 @@ pub async fn invite(
     params(("token" = String, Path, description = "The invitation token")),
     security(("session" = []), ("session_bearer" = [])),
     responses(
-        (status = 200, description = "Joined", body = doc::InvitationAccepted),
+        (status = 200, description = "Joined", body = InvitationAccepted),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
@@ -254,7 +283,7 @@ pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
     Path(token): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InvitationAccepted>, ApiError> {
     let actor = person(caller)?;
     state
         .limits
@@ -269,7 +298,8 @@ pub async fn accept(
             &actor.meta,
         )
         .await?;
-    Ok(Json(
-        json!({ "workspace_id": invitation.workspace_id, "role": invitation.role }),
-    ))
+    Ok(Json(InvitationAccepted {
+        workspace_id: invitation.workspace_id,
+        role: invitation.role,
+    }))
 }

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use wrnexus_contract::headers::REQUEST_ID;
 
 /// The audit metadata of a request, without an actor yet.
 #[derive(Debug, Clone)]
@@ -43,7 +44,7 @@ impl FromRequestParts<AppState> for RequestMeta {
             &parts.headers,
             &state.config.trusted_proxies,
         );
-        let request_id = printable(&parts.headers, "x-request-id", 128)
+        let request_id = printable(&parts.headers, REQUEST_ID, 128)
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         Ok(RequestMeta(Meta {
             request_id: Some(request_id),

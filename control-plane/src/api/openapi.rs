@@ -1,8 +1,9 @@
 //! The OpenAPI 3.1 document of the `/v1` JSON API, generated from the
-//! handlers' `#[utoipa::path]` annotations, and the handler serving it.
+//! handlers' `#[utoipa::path]` annotations and the very types they answer
+//! with (each handler module defines its response bodies; error bodies are
+//! the contract's [`Problem`]), and the handler serving it.
 
-pub mod schemas;
-
+use super::responses::{BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized};
 use super::{
     api_keys, audit, billing, internal, key_usage, members, operator, projects, webhooks,
     workspaces,
@@ -10,6 +11,7 @@ use super::{
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use wrnexus_contract::{Problem, Role, WorkspaceStatus};
 
 /// The whole API, as documented.
 #[derive(OpenApi)]
@@ -64,14 +66,14 @@ use utoipa::{Modify, OpenApi};
         operator::disable_user,
     ),
     components(
-        schemas(schemas::Problem, schemas::Role, schemas::WorkspaceStatus),
+        schemas(Problem, Role, WorkspaceStatus),
         responses(
-            schemas::BadRequest,
-            schemas::Unauthorized,
-            schemas::Forbidden,
-            schemas::NotFound,
-            schemas::Conflict,
-            schemas::TooManyRequests,
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Conflict,
+            TooManyRequests,
         )
     ),
     modifiers(&SecuritySchemes),

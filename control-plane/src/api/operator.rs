@@ -4,23 +4,24 @@ use super::AppState;
 use super::bearer::{self, Guard};
 use super::error::ApiError;
 use super::meta::RequestMeta;
-use super::openapi::schemas as doc;
+use super::responses as doc;
+use super::workspaces::WorkspaceBody;
 use crate::store::audit::{ActorKind, Meta};
 use crate::store::made_by::Ended;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::WorkspaceStatus;
 
 fn check_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let guard = Guard {
         off: (
-            "operator_api_disabled",
+            ProblemCode::OperatorApiDisabled,
             "the operator API is off: set WRNEXUS_OPERATOR_TOKEN to enable it",
         ),
         wrong: (
-            "invalid_operator_token",
+            ProblemCode::InvalidOperatorToken,
             "a valid operator token is required",
         ),
     };
@@ -33,12 +34,12 @@ async fn set_status(
     meta: Meta,
     id: String,
     status: WorkspaceStatus,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceBody>, ApiError> {
     check_operator(&state, &headers)?;
     let meta = meta.with_actor(ActorKind::Operator, "operator");
     let workspace = state.store.set_workspace_status(&id, status, &meta).await?;
     tracing::info!(workspace_id = %id, status = %status, "workspace status set by operator");
-    Ok(Json(json!({ "workspace": workspace })))
+    Ok(Json(WorkspaceBody { workspace }))
 }
 
 /// Suspend a workspace: it becomes read-only.
@@ -50,7 +51,7 @@ async fn set_status(
     params(("id" = String, Path, description = "Workspace id")),
     security(("operator" = [])),
     responses(
-        (status = 200, description = "Suspended", body = doc::WorkspaceBody),
+        (status = 200, description = "Suspended", body = WorkspaceBody),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound)
     )
@@ -60,7 +61,7 @@ pub async fn suspend(
     headers: HeaderMap,
     RequestMeta(meta): RequestMeta,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceBody>, ApiError> {
     set_status(state, headers, meta, id, WorkspaceStatus::Suspended).await
 }
 
@@ -73,7 +74,7 @@ pub async fn suspend(
     params(("id" = String, Path, description = "Workspace id")),
     security(("operator" = [])),
     responses(
-        (status = 200, description = "Active again", body = doc::WorkspaceBody),
+        (status = 200, description = "Active again", body = WorkspaceBody),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound)
     )
@@ -83,7 +84,7 @@ pub async fn reactivate(
     headers: HeaderMap,
     RequestMeta(meta): RequestMeta,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceBody>, ApiError> {
     set_status(state, headers, meta, id, WorkspaceStatus::Active).await
 }
 

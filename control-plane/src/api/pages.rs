@@ -1,14 +1,18 @@
-//! The sign-in and sign-up pages (plain HTML, no framework): the template is
-//! `control-plane/assets/auth.html`; errors name the field they are about.
+//! The sign-in and sign-up pages: minijinja templates (`control-plane/assets/pages/`,
+//! replaceable from the operator's `pages_dir`, see [`templates`]) rendered
+//! with every value HTML-escaped; errors name the field they are about.
+
+pub mod templates;
+
+pub use templates::{Pages, PagesError, escape};
 
 use super::error::ApiError;
 use crate::password::MIN_LENGTH;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use minijinja::value::{Serde, Value};
+use serde::Serialize;
 use wrnexus_policies::redirect::encode_query_value;
-
-/// The page template; `{{name}}` marks a slot.
-const TEMPLATE: &str = include_str!("../../assets/auth.html");
 
 /// Which page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,46 +21,49 @@ pub enum Page {
     SignUp,
 }
 
-/// Escape text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
+impl Page {
+    /// The template that renders it (the file name that replaces it).
+    pub fn template(self) -> &'static str {
+        match self {
+            Page::SignIn => "sign-in.html",
+            Page::SignUp => "sign-up.html",
         }
     }
-    out
 }
 
-/// Fill `{{name}}` slots in one pass, so a value never fills a slot itself.
-fn fill(template: &str, slots: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 512);
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find("}}") {
-            Some(end) => {
-                let name = &after[..end];
-                match slots.iter().find(|(n, _)| *n == name) {
-                    Some((_, value)) => out.push_str(value),
-                    None => out.push_str(&rest[start..start + 2 + end + 2]),
-                }
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+/// What a page template is given (documented in `sign-in.html`).
+#[derive(Debug, Serialize)]
+struct Context<'a> {
+    /// Where the person goes afterwards (a same-origin path).
+    return_to: &'a str,
+    /// The email to fill in.
+    email: &'a str,
+    error: Option<ErrorContext>,
+    /// The field at fault: `email`, `password` or none.
+    invalid: Option<&'a str>,
+    /// The field that gets the focus: `email` or `password`.
+    focus: &'static str,
+    links: Links,
+    min_password_length: usize,
+    /// Set when the operator's `pages_dir` holds a logo.
+    logo_url: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorContext {
+    /// The API error code, e.g. `invalid_credentials`, `email_taken`.
+    code: &'static str,
+    /// One sentence for a person.
+    message: String,
+    field: Option<String>,
+}
+
+/// Links between the pages, each keeping `return_to`.
+#[derive(Debug, Serialize)]
+struct Links {
+    signin: String,
+    signin_with_email: String,
+    signup: String,
 }
 
 /// A sentence of an API error, as a person reads it: no code quotes,
@@ -74,136 +81,87 @@ fn sentence(detail: &str) -> String {
     out
 }
 
-/// The error box (escaped HTML) for `error` on `page`.
-fn error_box(page: Page, error: &ApiError, return_to_q: &str, email_q: &str) -> String {
-    let message = match (page, error.code) {
-        (_, "invalid_credentials") => {
-            "Wrong email or password. Check both and try again.".to_string()
-        }
-        (Page::SignUp, "email_taken") => format!(
-            "An account with this email already exists. \
-             <a href=\"/.wrnexus/signin?return_to={return_to_q}&amp;email={email_q}\">Sign in instead</a>"
-        ),
-        (_, "weak_password") => format!(
-            "{} A few random words make a strong one.",
-            escape(&sentence(&error.detail))
-        ),
-        _ => escape(&sentence(&error.detail)),
-    };
-    format!(
-        r#"<div class="error" id="form-error" role="alert"><span aria-hidden="true">⚠</span><span>{message}</span></div>"#
-    )
+/// What the page says about `error`.
+fn message(page: Page, error: &ApiError) -> String {
+    match (page, error.code) {
+        (_, "invalid_credentials") => "Wrong email or password. Check both and try again.".into(),
+        (Page::SignUp, "email_taken") => "An account with this email already exists.".into(),
+        _ => sentence(&error.detail),
+    }
 }
 
-/// An input's extra attributes: invalid (pointing at the error box),
-/// described by a hint, focused first.
-fn input_attrs(invalid: bool, focus: bool, hint: Option<&str>) -> String {
-    let mut out = String::new();
-    let described: Vec<&str> = invalid
-        .then_some("form-error")
-        .into_iter()
-        .chain(hint)
-        .collect();
-    if invalid {
-        out.push_str(r#" aria-invalid="true""#);
-    }
-    if !described.is_empty() {
-        out.push_str(&format!(r#" aria-describedby="{}""#, described.join(" ")));
-    }
-    if focus {
-        out.push_str(" autofocus");
-    }
-    out
+fn context(
+    page: Page,
+    return_to: &str,
+    email: &str,
+    error: Option<&ApiError>,
+    logo: bool,
+) -> Value {
+    let return_to_q = encode_query_value(return_to);
+    let email_q = encode_query_value(email);
+    // The field at fault gets the focus (a wrong password is about the
+    // password, the email being kept); with no error, the first empty field.
+    let invalid = error.and_then(|e| match e.code {
+        "invalid_credentials" => Some("password"),
+        _ => e.field.as_deref(),
+    });
+    let focus_email = match invalid {
+        Some(f) => f == "email",
+        None => email.is_empty(),
+    };
+    Value::from(Serde(Context {
+        return_to,
+        email,
+        error: error.map(|e| ErrorContext {
+            code: e.code,
+            message: message(page, e),
+            field: e.field.as_deref().map(str::to_string),
+        }),
+        invalid: invalid.filter(|f| matches!(*f, "email" | "password")),
+        focus: if focus_email { "email" } else { "password" },
+        links: Links {
+            signin: format!("/.wrnexus/signin?return_to={return_to_q}"),
+            signin_with_email: format!("/.wrnexus/signin?return_to={return_to_q}&email={email_q}"),
+            signup: format!("/.wrnexus/signup?return_to={return_to_q}"),
+        },
+        min_password_length: MIN_LENGTH,
+        logo_url: logo.then_some(templates::LOGO_PATH),
+    }))
+}
+
+/// Values the templates are tried with at load: a first visit, and a form
+/// sent back with an error on the password.
+fn sample_contexts(page: Page, logo: bool) -> [Value; 2] {
+    let error = ApiError::field("weak_password", "password", "a sample error".to_string());
+    [
+        context(page, "/", "", None, logo),
+        context(page, "/", "name@example.com", Some(&error), logo),
+    ]
 }
 
 /// Render a page; `error` shows above the form and marks its field,
 /// `email` refills the form, `return_to` is kept through every link.
 pub fn render(
+    pages: &Pages,
     page: Page,
     status: StatusCode,
     return_to: &str,
     email: &str,
     error: Option<&ApiError>,
 ) -> Response {
-    let (title, lead, action, button, other_text, other_link, other_label, autocomplete) =
-        match page {
-            Page::SignIn => (
-                "Sign in",
-                "Welcome back. Sign in to continue to your workspace.",
-                "/.wrnexus/signin",
-                "Sign in",
-                "New here?",
-                "/.wrnexus/signup",
-                "Create an account",
-                "current-password",
-            ),
-            Page::SignUp => (
-                "Create your account",
-                "Get a personal workspace in seconds; invite your team later.",
-                "/.wrnexus/signup",
-                "Create account",
-                "Already have an account?",
-                "/.wrnexus/signin",
-                "Sign in",
-                "new-password",
-            ),
-        };
-    let return_to_q = escape(&encode_query_value(return_to));
-    let email_q = escape(&encode_query_value(email));
-    let other_link = format!("{other_link}?return_to={return_to_q}");
-    let error_html = error
-        .map(|e| error_box(page, e, &return_to_q, &email_q))
-        .unwrap_or_default();
-    // The field at fault gets the focus (a wrong password is about the
-    // password, the email being kept); with no error, the first empty field.
-    let field = error.and_then(|e| match e.code {
-        "invalid_credentials" => Some("password"),
-        _ => e.field.as_deref(),
-    });
-    let focus_email = match field {
-        Some(f) => f == "email",
-        None => email.is_empty(),
-    };
-    let (password_hint, hint_id) = match page {
-        Page::SignUp => (
-            format!(r#"<p class="hint" id="password-hint">At least {MIN_LENGTH} characters.</p>"#),
-            Some("password-hint"),
-        ),
-        Page::SignIn => (String::new(), None),
-    };
-    let email_attrs = input_attrs(field == Some("email"), focus_email, None);
-    let password_attrs = input_attrs(field == Some("password"), !focus_email, hint_id);
-    let body = fill(
-        TEMPLATE,
-        &[
-            ("title", title),
-            ("lead", lead),
-            ("error", &error_html),
-            ("action", action),
-            ("return_to", &escape(return_to)),
-            ("email", &escape(email)),
-            ("email_attrs", &email_attrs),
-            ("autocomplete", autocomplete),
-            ("password_attrs", &password_attrs),
-            ("password_hint", &password_hint),
-            ("button", button),
-            ("other_text", other_text),
-            ("other_link", &other_link),
-            ("other_label", other_label),
-        ],
-    );
-    (status, Html(body)).into_response()
+    let context = context(page, return_to, email, error, pages.logo().is_some());
+    match pages.render(page.template(), context) {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => {
+            pages.log_error(&e);
+            ApiError::internal().into_response()
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_value_never_fills_a_slot() {
-        let out = fill("<{{a}}|{{b}}|{{c}}>", &[("a", "{{b}}"), ("b", "x")]);
-        assert_eq!(out, "<{{b}}|x|{{c}}>");
-    }
 
     #[test]
     fn error_details_read_as_sentences() {
@@ -212,5 +170,26 @@ mod tests {
             "Email must be an email address like name@example.com."
         );
         assert_eq!(sentence("done!"), "Done!");
+    }
+
+    #[test]
+    fn echoed_values_are_escaped() {
+        let pages = Pages::default();
+        let error = ApiError::field("invalid_email", "email", "<script>alert(1)</script>");
+        let html = pages
+            .render(
+                "sign-up.html",
+                context(Page::SignUp, "/a\"><script>", "x", Some(&error), false),
+            )
+            .unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;."),
+            "{html}"
+        );
+        assert!(
+            html.contains("value=\"/a&quot;&gt;&lt;script&gt;\""),
+            "{html}"
+        );
     }
 }

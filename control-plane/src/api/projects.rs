@@ -5,13 +5,14 @@ use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
 use super::input::{self, Input};
-use super::openapi::schemas as doc;
-use crate::store::projects::ProjectChange;
+use super::responses as doc;
+use crate::store::projects::{Project, ProjectChange};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::Action;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -26,6 +27,18 @@ pub struct ProjectUpdate {
 }
 
 /// Projects of a workspace (only the granted ones for a limited member).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectList {
+    pub projects: Vec<Project>,
+}
+
+/// One project.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectBody {
+    pub project: Project,
+}
+
+/// Projects of a workspace (only the granted ones for a limited member).
 #[utoipa::path(
     get,
     path = "/workspaces/{id}/projects",
@@ -34,7 +47,7 @@ pub struct ProjectUpdate {
     params(("id" = String, Path, description = "Workspace id")),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The projects", body = doc::ProjectList),
+        (status = 200, description = "The projects", body = ProjectList),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound)
@@ -44,7 +57,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProjectList>, ApiError> {
     authorize(&state, &caller, &id, None, Action::READ, "/projects").await?;
     let mut projects = state.store.projects(&id).await?;
     // A membership limited to projects sees only those.
@@ -57,7 +70,7 @@ pub async fn list(
     {
         projects.retain(|p| granted.contains(&p.id));
     }
-    Ok(Json(json!({ "projects": projects })))
+    Ok(Json(ProjectList { projects }))
 }
 
 /// Create a project (admins).
@@ -70,7 +83,7 @@ pub async fn list(
     request_body(content((NewProject = "application/json"), (NewProject = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 201, description = "Created", body = doc::ProjectBody),
+        (status = 201, description = "Created", body = ProjectBody),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -83,14 +96,14 @@ pub async fn create(
     caller: Caller,
     Path(id): Path<String>,
     input: Input<NewProject>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ProjectBody>), ApiError> {
     let name = input::name(input.value.name, "name")?;
     authorize(&state, &caller, &id, None, Action::ADMIN, "/projects").await?;
     let project = state
         .store
         .create_project(&id, &name, caller.meta())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "project": project }))))
+    Ok((StatusCode::CREATED, Json(ProjectBody { project })))
 }
 
 /// Rename and/or archive a project (admins).
@@ -103,7 +116,7 @@ pub async fn create(
     request_body(content((ProjectUpdate = "application/json"), (ProjectUpdate = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The project, changed", body = doc::ProjectBody),
+        (status = 200, description = "The project, changed", body = ProjectBody),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -116,11 +129,11 @@ pub async fn update(
     caller: Caller,
     Path((id, project_id)): Path<(String, String)>,
     input: Input<ProjectUpdate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProjectBody>, ApiError> {
     let ProjectUpdate { name, archived } = input.value;
     if name.is_none() && archived.is_none() {
         return Err(ApiError::field(
-            "missing_field",
+            ProblemCode::MissingField,
             "name",
             "give `name`, `archived`, or both",
         ));
@@ -144,5 +157,5 @@ pub async fn update(
             caller.meta(),
         )
         .await?;
-    Ok(Json(json!({ "project": project })))
+    Ok(Json(ProjectBody { project }))
 }

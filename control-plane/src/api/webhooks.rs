@@ -5,12 +5,15 @@ use super::authz::authorize;
 use super::caller::Caller;
 use super::error::ApiError;
 use super::input::Input;
-use super::openapi::schemas as doc;
+use super::responses as doc;
+use crate::store::webhooks::{CreatedEndpoint, DeliveryEntry, Endpoint};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::Action;
 
 /// Default and largest page of the delivery log.
@@ -33,10 +36,34 @@ pub struct LogQuery {
     limit: Option<String>,
 }
 
+/// Webhook endpoints of a workspace, never with their secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<Endpoint>,
+}
+
+/// A new endpoint with its signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookCreated {
+    pub webhook: CreatedEndpoint,
+}
+
+/// The test event queued for delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestEventQueued {
+    pub event_id: String,
+}
+
+/// The newest deliveries of a workspace's webhooks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryEntry>,
+}
+
 fn event_types(value: Option<Value>) -> Result<Vec<String>, ApiError> {
     let bad = || {
         ApiError::field(
-            "invalid_event_types",
+            ProblemCode::InvalidEventTypes,
             "event_types",
             "`event_types` must be a list of event type names, or `*`",
         )
@@ -68,7 +95,7 @@ fn event_types(value: Option<Value>) -> Result<Vec<String>, ApiError> {
     params(("id" = String, Path, description = "Workspace id")),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The endpoints, without secrets", body = doc::WebhookList),
+        (status = 200, description = "The endpoints, without secrets", body = WebhookList),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound)
@@ -78,10 +105,10 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookList>, ApiError> {
     authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
-    let endpoints = state.store.webhook_endpoints(&id).await?;
-    Ok(Json(json!({ "webhooks": endpoints })))
+    let webhooks = state.store.webhook_endpoints(&id).await?;
+    Ok(Json(WebhookList { webhooks }))
 }
 
 /// Add a webhook endpoint (admins).
@@ -94,7 +121,7 @@ pub async fn list(
     request_body(content((NewEndpoint = "application/json"), (NewEndpoint = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 201, description = "The endpoint and its signing secret, shown once", body = doc::WebhookCreated),
+        (status = 201, description = "The endpoint and its signing secret, shown once", body = WebhookCreated),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -107,7 +134,7 @@ pub async fn create(
     caller: Caller,
     Path(id): Path<String>,
     input: Input<NewEndpoint>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WebhookCreated>), ApiError> {
     authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
     let url = input.value.url.ok_or_else(|| ApiError::missing("url"))?;
     let types = event_types(input.value.event_types)?;
@@ -115,12 +142,12 @@ pub async fn create(
     // Loopback, private, metadata… targets are refused before anything is
     // written (and checked again at every delivery).
     crate::webhook_resolve::check_new_target(&url, &state.config.webhooks.target_policy()).await?;
-    let created = state
+    let webhook = state
         .store
         .create_webhook_endpoint(&id, &url, &types, &description, caller.meta())
         .await?;
     // The only answer that ever carries the secret.
-    Ok((StatusCode::CREATED, Json(json!({ "webhook": created }))))
+    Ok((StatusCode::CREATED, Json(WebhookCreated { webhook })))
 }
 
 /// Remove a webhook endpoint (admins).
@@ -160,7 +187,7 @@ pub async fn delete(
     params(("id" = String, Path, description = "Workspace id"), ("endpoint_id" = String, Path, description = "Endpoint id")),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 202, description = "Queued", body = doc::TestEventQueued),
+        (status = 202, description = "Queued", body = TestEventQueued),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound)
@@ -170,13 +197,13 @@ pub async fn test(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, endpoint_id)): Path<(String, String)>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TestEventQueued>), ApiError> {
     authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
     let event_id = state
         .store
         .send_test_event(&id, &endpoint_id, caller.meta())
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "event_id": event_id }))))
+    Ok((StatusCode::ACCEPTED, Json(TestEventQueued { event_id })))
 }
 
 /// The newest deliveries of a workspace's webhooks (admins).
@@ -188,7 +215,7 @@ pub async fn test(
     params(("id" = String, Path, description = "Workspace id"), LogQuery),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The delivery log", body = doc::DeliveryList),
+        (status = 200, description = "The delivery log", body = DeliveryList),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -200,9 +227,9 @@ pub async fn deliveries(
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<LogQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryList>, ApiError> {
     authorize(&state, &caller, &id, None, Action::ADMIN, "/webhooks").await?;
     let limit = super::audit::limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let log = state.store.webhook_deliveries(&id, limit).await?;
-    Ok(Json(json!({ "deliveries": log })))
+    let deliveries = state.store.webhook_deliveries(&id, limit).await?;
+    Ok(Json(DeliveryList { deliveries }))
 }

@@ -5,12 +5,15 @@ use super::authz::{authorize, owner_only};
 use super::caller::{Caller, person};
 use super::error::ApiError;
 use super::input::{self, Input};
-use super::openapi::schemas as doc;
+use super::responses as doc;
+use crate::store::workspaces::{MyWorkspace, Workspace};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Action, Role};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -31,10 +34,36 @@ pub struct Transfer {
     user_id: Option<String>,
 }
 
+/// Workspaces the caller belongs to, with its role in each.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceList {
+    pub workspaces: Vec<MyWorkspace>,
+}
+
+/// A workspace and the caller's role in it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceWithRole {
+    pub workspace: Workspace,
+    pub role: Role,
+}
+
+/// A workspace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceBody {
+    pub workspace: Workspace,
+}
+
+/// Ownership moved: the new owner, and the role the previous one keeps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Transferred {
+    pub owner: String,
+    pub previous_owner_role: Role,
+}
+
 fn flat(parent_id: Option<&Value>) -> Result<(), ApiError> {
     match parent_id {
         Some(_) => Err(ApiError::field(
-            "workspaces_are_flat",
+            ProblemCode::WorkspacesAreFlat,
             "parent_id",
             "workspaces cannot be nested: `parent_id` is not accepted",
         )),
@@ -50,11 +79,14 @@ fn flat(parent_id: Option<&Value>) -> Result<(), ApiError> {
     operation_id = "list_workspaces",
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "Workspaces with the caller's role", body = doc::WorkspaceList),
+        (status = 200, description = "Workspaces with the caller's role", body = WorkspaceList),
         (status = 401, response = doc::Unauthorized)
     )
 )]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<WorkspaceList>, ApiError> {
     let workspaces = match &caller {
         Caller::User(actor) => state.store.workspaces_of(&actor.user_id).await?,
         // A key sees its one workspace, with its ceiling as the role.
@@ -62,14 +94,14 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
             .store
             .workspace(&key.workspace_id)
             .await?
-            .map(|w| crate::store::workspaces::MyWorkspace {
+            .map(|w| MyWorkspace {
                 workspace: w,
                 role: key.role_ceiling,
             })
             .into_iter()
             .collect(),
     };
-    Ok(Json(json!({ "workspaces": workspaces })))
+    Ok(Json(WorkspaceList { workspaces }))
 }
 
 /// Create a team workspace, owned by the caller.
@@ -81,7 +113,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     request_body(content((NewWorkspace = "application/json"), (NewWorkspace = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = [])),
     responses(
-        (status = 201, description = "Created", body = doc::WorkspaceWithRole),
+        (status = 201, description = "Created", body = WorkspaceWithRole),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden)
@@ -91,7 +123,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     input: Input<NewWorkspace>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WorkspaceWithRole>), ApiError> {
     flat(input.value.parent_id.as_ref())?;
     let name = input::name(input.value.name, "name")?;
     let actor = person(caller)?;
@@ -101,7 +133,10 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "workspace": workspace, "role": Role::Owner })),
+        Json(WorkspaceWithRole {
+            workspace,
+            role: Role::Owner,
+        }),
     ))
 }
 
@@ -114,7 +149,7 @@ pub async fn create(
     params(("id" = String, Path, description = "Workspace id")),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "The workspace", body = doc::WorkspaceWithRole),
+        (status = 200, description = "The workspace", body = WorkspaceWithRole),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound)
@@ -124,16 +159,17 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceWithRole>, ApiError> {
     let allowed = authorize(&state, &caller, &id, None, Action::READ, "/workspace").await?;
     let workspace = state
         .store
         .workspace(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("workspace"))?;
-    Ok(Json(
-        json!({ "workspace": workspace, "role": allowed.role }),
-    ))
+    Ok(Json(WorkspaceWithRole {
+        workspace,
+        role: allowed.role,
+    }))
 }
 
 /// Rename a workspace (admins).
@@ -146,7 +182,7 @@ pub async fn get(
     request_body(content((WorkspaceChange = "application/json"), (WorkspaceChange = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "Renamed", body = doc::WorkspaceBody),
+        (status = 200, description = "Renamed", body = WorkspaceBody),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -158,7 +194,7 @@ pub async fn rename(
     caller: Caller,
     Path(id): Path<String>,
     input: Input<WorkspaceChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceBody>, ApiError> {
     flat(input.value.parent_id.as_ref())?;
     let name = input::name(input.value.name, "name")?;
     authorize(&state, &caller, &id, None, Action::ADMIN, "/workspace").await?;
@@ -166,7 +202,7 @@ pub async fn rename(
         .store
         .rename_workspace(&id, &name, caller.meta())
         .await?;
-    Ok(Json(json!({ "workspace": workspace })))
+    Ok(Json(WorkspaceBody { workspace }))
 }
 
 /// Delete a workspace (its owner).
@@ -209,7 +245,7 @@ pub async fn delete(
     request_body(content((Transfer = "application/json"), (Transfer = "application/x-www-form-urlencoded"))),
     security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "Transferred; the previous owner becomes an admin", body = doc::Transferred),
+        (status = 200, description = "Transferred; the previous owner becomes an admin", body = Transferred),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
@@ -222,7 +258,7 @@ pub async fn transfer(
     caller: Caller,
     Path(id): Path<String>,
     input: Input<Transfer>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Transferred>, ApiError> {
     let to = input
         .value
         .user_id
@@ -234,7 +270,8 @@ pub async fn transfer(
         .store
         .transfer_ownership(&id, &actor.user_id, &to, &actor.meta)
         .await?;
-    Ok(Json(
-        json!({ "owner": to, "previous_owner_role": Role::Admin }),
-    ))
+    Ok(Json(Transferred {
+        owner: to,
+        previous_owner_role: Role::Admin,
+    }))
 }

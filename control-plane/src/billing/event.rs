@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 use stripe_webhook::{Webhook, WebhookError};
+use wrnexus_contract::ProblemCode;
 
 /// Why a delivery was refused.
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +25,12 @@ pub enum EventError {
 
 impl EventError {
     /// The problem code answered for it.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
-            EventError::MissingSignature => "missing_signature",
-            EventError::BadSignature => "invalid_signature",
-            EventError::Stale => "stale_signature",
-            EventError::Malformed(_) => "invalid_event",
+            EventError::MissingSignature => ProblemCode::MissingSignature,
+            EventError::BadSignature => ProblemCode::InvalidSignature,
+            EventError::Stale => ProblemCode::StaleSignature,
+            EventError::Malformed(_) => ProblemCode::InvalidEvent,
         }
     }
 }

@@ -6,13 +6,23 @@ use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-/// The mail could not be set up.
+/// The mail could not be set up; [`MailerError::key`] names the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {
-    #[error("billing.mail_from `{0}` is not a mailbox")]
+    #[error("`{0}` is not a mailbox")]
     From(String),
-    #[error("billing.smtp_url: {0}")]
+    #[error("{0}")]
     Url(String),
+}
+
+impl MailerError {
+    /// The setting at fault.
+    pub fn key(&self) -> &'static str {
+        match self {
+            MailerError::From(_) => "billing.mail_from",
+            MailerError::Url(_) => "billing.smtp_url",
+        }
+    }
 }
 
 /// An SMTP sender. Cloning is cheap.

@@ -2,11 +2,12 @@
 //! transaction), lookup, and switching to (and remembering) a workspace.
 
 use super::audit::{AuditRecord, Meta};
-use super::members::membership_in;
+use super::membership::membership_in;
 use super::work::Scope;
 use super::{Store, StoreError, is_unique_violation, new_id, now};
 use serde_json::json;
 use sqlx::Row;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Entry, EntryKey, Role, WorkspaceStatus};
 
 /// A user as the store knows it. `password_hash` never leaves the control plane.
@@ -67,7 +68,10 @@ impl Store {
         .await;
         if let Err(e) = inserted {
             return Err(if is_unique_violation(&e) {
-                StoreError::conflict("email_taken", "an account with this email already exists")
+                StoreError::conflict(
+                    ProblemCode::EmailTaken.as_str(),
+                    "an account with this email already exists",
+                )
             } else {
                 e.into()
             });

@@ -2,15 +2,17 @@
 //! ceiling. Only a SHA-256 of the secret is stored (the secret is 256 random
 //! bits, so a slow hash adds nothing); comparison is constant-time.
 
+pub use super::api_key_row::ApiKey;
+use super::api_key_row::{COLUMNS, key_from_row};
 use super::audit::{ActorKind, AuditRecord, Meta, Outcome};
 use super::made_by::person_behind;
 use super::work::Scope;
-use super::workspaces::{lock_workspace, parse};
+use super::workspaces::lock_workspace;
 use super::{Store, StoreError, now};
 use rand::RngCore;
 use serde_json::json;
 use sqlx::Row;
-use sqlx::any::AnyRow;
+use wrnexus_contract::ProblemCode;
 pub use wrnexus_policies::api_key::KEY_PREFIX;
 use wrnexus_policies::api_key::{parse as parse_key, secret_hash, secret_matches};
 use wrnexus_policies::{Entry, EntryKey, Role};
@@ -20,30 +22,6 @@ pub(crate) const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
 /// The audit action of a key use; failures carry the reason in `detail`.
 pub const KEY_USE_ACTION: &str = "api_key.used";
-
-/// A key as listed: never its secret.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct ApiKey {
-    pub id: String,
-    pub workspace_id: String,
-    pub name: String,
-    /// `wrn_<key id>`: what a person sees to recognise the key.
-    pub prefix: String,
-    #[schema(value_type = crate::api::openapi::schemas::Role)]
-    pub role_ceiling: Role,
-    /// Who created the key: a user id, or the id of the key it was created with.
-    pub created_by: Option<String>,
-    /// The person behind the key: the user who created it, or the person
-    /// behind the key it was created with. Removing them from the workspace,
-    /// signing them out everywhere or disabling them revokes the key. `null`
-    /// for a key with no person behind it (made by an operator, or before
-    /// people were recorded and not traceable to one).
-    pub created_by_user: Option<String>,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-}
 
 /// Why a presented key was refused. The caller learns only "invalid key".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,27 +50,6 @@ fn random_hex(bytes: usize) -> String {
     rand::rngs::OsRng.fill_bytes(&mut raw);
     raw.iter().map(|b| format!("{b:02x}")).collect()
 }
-
-pub(crate) fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
-    let id: String = row.try_get("id")?;
-    Ok(ApiKey {
-        prefix: format!("{KEY_PREFIX}{id}"),
-        id,
-        workspace_id: row.try_get("workspace_id")?,
-        name: row.try_get("name")?,
-        role_ceiling: parse(row.try_get("role_ceiling")?)?,
-        created_by: row.try_get("created_by")?,
-        created_by_user: row.try_get("created_by_user")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
-
-pub(crate) const COLUMNS: &str = "id, workspace_id, name, role_ceiling, created_by, \
-                                  created_by_user, created_at, expires_at, last_used_at, \
-                                  revoked_at, secret_hash";
 
 impl Store {
     pub async fn api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>, StoreError> {
@@ -127,7 +84,7 @@ impl Store {
             && role_ceiling < bound
         {
             return Err(StoreError::Forbidden {
-                code: "ceiling_above_role",
+                code: ProblemCode::CeilingAboveRole.as_str(),
                 message: format!("a key's `role_ceiling` cannot exceed your own role `{bound}`"),
             });
         }

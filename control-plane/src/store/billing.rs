@@ -9,6 +9,7 @@ use crate::billing::event::{Invoice, StripeEvent};
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use wrnexus_contract::ProblemCode;
 
 /// A workspace's Stripe customer and what Stripe last told us of its
 /// subscription.
@@ -120,7 +121,7 @@ pub(crate) async fn insert_account(
     .map_err(|e| {
         if is_unique_violation(&e) {
             StoreError::conflict(
-                "billing_account_exists",
+                ProblemCode::BillingAccountExists.as_str(),
                 "the workspace already has a Stripe customer",
             )
         } else {

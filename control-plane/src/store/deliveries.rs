@@ -111,6 +111,18 @@ impl Store {
         Ok(due)
     }
 
+    /// The outbox's backlog: how many deliveries are pending, and when the
+    /// oldest of them was created (Unix seconds; `None` when none is).
+    pub async fn outbox_backlog(&self) -> Result<(i64, Option<i64>), StoreError> {
+        let mut tx = self.read(Scope::system()).await?;
+        let row: (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(row)
+    }
+
     /// One attempt of a claimed delivery: `delivered`, or failed (pending
     /// again at `retry_at`, or `dead` when `retry_at` is `None`).
     pub async fn settle_delivery(

@@ -5,7 +5,7 @@
 //! key entries are pushed to gateways, like revocations, once it commits.
 
 use super::StoreError;
-use super::api_keys::{COLUMNS, key_from_row};
+use super::api_key_row::{COLUMNS, key_from_row};
 use super::audit::AuditRecord;
 use super::made_by::{Why, lock_person, withdraw_invitations};
 use super::work::Work;

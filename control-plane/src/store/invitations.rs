@@ -2,12 +2,13 @@
 //! into a membership when the invited person accepts it.
 
 use super::audit::{AuditRecord, Meta};
-use super::members::membership_in;
+use super::membership::membership_in;
 use super::work::Scope;
 use super::workspaces::{lock_workspace, parse};
 use super::{Store, StoreError, new_id, now};
 use serde_json::json;
 use sqlx::Row;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Entry, EntryKey, Role};
 
 /// An accepted or pending invitation.
@@ -16,7 +17,6 @@ pub struct Invitation {
     pub id: String,
     pub workspace_id: String,
     pub email: String,
-    #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role: Role,
     pub expires_at: i64,
 }
@@ -46,7 +46,7 @@ impl Store {
         .await?;
         if member.is_some() {
             return Err(StoreError::conflict(
-                "already_member",
+                ProblemCode::AlreadyMember.as_str(),
                 format!("`{email}` is already a member of this workspace"),
             ));
         }
@@ -121,25 +121,25 @@ impl Store {
             .await?;
         if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
             return Err(StoreError::conflict(
-                "invitation_spent",
+                ProblemCode::InvitationSpent.as_str(),
                 "this invitation was already used",
             ));
         }
         if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
             return Err(StoreError::conflict(
-                "invitation_revoked",
+                ProblemCode::InvitationRevoked.as_str(),
                 "this invitation was withdrawn: ask for a new one",
             ));
         }
         if invitation.expires_at < now() {
             return Err(StoreError::conflict(
-                "invitation_expired",
+                ProblemCode::InvitationExpired.as_str(),
                 "this invitation has expired: ask for a new one",
             ));
         }
         if !invitation.email.eq_ignore_ascii_case(user_email) {
             return Err(StoreError::conflict(
-                "invitation_email_mismatch",
+                ProblemCode::InvitationEmailMismatch.as_str(),
                 "this invitation was sent to another email address",
             ));
         }
@@ -150,7 +150,7 @@ impl Store {
             .is_some()
         {
             return Err(StoreError::conflict(
-                "already_member",
+                ProblemCode::AlreadyMember.as_str(),
                 "you are already a member of this workspace",
             ));
         }

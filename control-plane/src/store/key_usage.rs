@@ -9,7 +9,8 @@
 //! nobody fills any log by inventing key ids.
 
 use super::api_keys::{KEY_USE_ACTION, LAST_USED_GRANULARITY_SECS};
-use super::audit::{self, ActorKind, AuditRecord, Meta, Outcome};
+use super::audit::{ActorKind, AuditRecord, Meta, Outcome};
+use super::audit_row;
 use super::work::Scope;
 use super::{Store, StoreError, now};
 use serde_json::json;
@@ -177,7 +178,7 @@ impl Store {
                     outcome: Outcome::Failure,
                     detail: Some(json!({ "reason": reason, "via": "gateway" })),
                 };
-                audit::append_at(&mut work.tx, &meta, &record, r.at.min(now)).await?;
+                audit_row::append_at(&mut work.tx, &meta, &record, r.at.min(now)).await?;
                 applied.audited += 1;
             }
         }

@@ -3,14 +3,15 @@
 //! and the invitations they or their keys sent. Everything here runs inside
 //! the caller's unit of work, so it commits with the departure or not at all.
 
-use super::api_keys::{COLUMNS, key_from_row};
+use super::api_key_row::{COLUMNS, key_from_row};
 use super::audit::{ActorKind, AuditRecord, Meta};
-use super::members::membership_in;
+use super::membership::membership_in;
 use super::work::Work;
 use super::workspaces::parse;
 use super::{StoreError, now};
 use serde_json::json;
 use sqlx::Row;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Entry, EntryKey, Role};
 
 /// What went with a person, by id.
@@ -28,7 +29,6 @@ pub struct Revoked {
 pub struct Removal {
     pub user_id: String,
     /// The role they had.
-    #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role: Role,
     /// Whether they removed themselves.
     pub left: bool,
@@ -141,7 +141,7 @@ pub(crate) async fn person_behind(
         && lock_person(work, user_id).await? != Some(false)
     {
         return Err(StoreError::conflict(
-            "user_disabled",
+            ProblemCode::UserDisabled.as_str(),
             "the person behind this request has been disabled",
         ));
     }
@@ -189,7 +189,7 @@ async fn live_key_ceiling(
     };
     if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
         return Err(StoreError::conflict(
-            "api_key_revoked",
+            ProblemCode::ApiKeyRevoked.as_str(),
             "the key making this request has been revoked",
         ));
     }
@@ -214,7 +214,7 @@ async fn live_session(work: &mut Work, user_id: &str, session_id: &str) -> Resul
         Ok(())
     } else {
         Err(StoreError::conflict(
-            "session_ended",
+            ProblemCode::SessionEnded.as_str(),
             "the session making this request has ended",
         ))
     }

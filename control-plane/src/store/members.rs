@@ -5,11 +5,14 @@
 use super::audit::{ActorKind, AuditRecord, Meta};
 use super::demotion::follow_demotion;
 use super::made_by::{Removal, Revoked, Why, lock_person, revoke_keys, withdraw_invitations};
+pub use super::membership::Membership;
+use super::membership::{membership_in, projects_of};
 use super::work::{Scope, Work};
 use super::workspaces::{lock_workspace, parse};
 use super::{Store, StoreError};
 use serde_json::json;
 use sqlx::Row;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Entry, EntryKey, Role};
 
 /// A member of a workspace.
@@ -17,7 +20,6 @@ use wrnexus_policies::{Entry, EntryKey, Role};
 pub struct Member {
     pub user_id: String,
     pub email: String,
-    #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role: Role,
     /// The projects the membership is limited to; absent: all of them.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,38 +34,6 @@ pub struct MemberChange {
     pub projects: Option<Option<Vec<String>>>,
 }
 
-/// A role and its project limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
-    pub role: Role,
-    pub projects: Option<Vec<String>>,
-}
-
-fn projects_of(value: Option<String>) -> Option<Vec<String>> {
-    value.and_then(|v| serde_json::from_str(&v).ok())
-}
-
-pub(crate) async fn membership_in(
-    work: &mut Work,
-    workspace_id: &str,
-    user_id: &str,
-) -> Result<Option<Membership>, StoreError> {
-    let row = sqlx::query(
-        "SELECT role, projects FROM memberships WHERE workspace_id = $1 AND user_id = $2",
-    )
-    .bind(workspace_id)
-    .bind(user_id)
-    .fetch_optional(&mut *work.tx)
-    .await?;
-    row.map(|r| -> Result<Membership, StoreError> {
-        Ok(Membership {
-            role: parse(r.try_get("role")?)?,
-            projects: projects_of(r.try_get("projects")?),
-        })
-    })
-    .transpose()
-}
-
 async fn owner_count(work: &mut Work, workspace_id: &str) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
@@ -74,12 +44,15 @@ async fn owner_count(work: &mut Work, workspace_id: &str) -> Result<i64, StoreEr
 }
 
 fn last_owner() -> StoreError {
-    StoreError::conflict("last_owner", "a workspace must keep at least one owner")
+    StoreError::conflict(
+        ProblemCode::LastOwner.as_str(),
+        "a workspace must keep at least one owner",
+    )
 }
 
 fn owner_not_limitable() -> StoreError {
     StoreError::Invalid {
-        code: "owner_not_limitable",
+        code: ProblemCode::OwnerNotLimitable.as_str(),
         field: "projects",
         message: "an owner has every project: `projects` cannot limit an owner".to_string(),
     }
@@ -293,20 +266,20 @@ impl Store {
         let from = membership_in(&mut work, workspace_id, from_user).await?;
         if from.as_ref().map(|m| m.role) != Some(Role::Owner) {
             return Err(StoreError::conflict(
-                "owner_required",
+                ProblemCode::OwnerRequired.as_str(),
                 "only an owner can transfer ownership",
             ));
         }
         let Some(to) = membership_in(&mut work, workspace_id, to_user).await? else {
             return Err(StoreError::Invalid {
-                code: "not_a_member",
+                code: ProblemCode::NotAMember.as_str(),
                 field: "user_id",
                 message: "`user_id` must name a member of this workspace".to_string(),
             });
         };
         if from_user == to_user {
             return Err(StoreError::Invalid {
-                code: "same_user",
+                code: ProblemCode::SameUser.as_str(),
                 field: "user_id",
                 message: "`user_id` must name another member".to_string(),
             });
@@ -457,7 +430,7 @@ async fn write_projects(
                 .await?;
         if found.is_none() {
             return Err(StoreError::Invalid {
-                code: "unknown_project",
+                code: ProblemCode::UnknownProject.as_str(),
                 field: "projects",
                 message: format!("`projects` names `{project}`, not a project of this workspace"),
             });

@@ -8,6 +8,7 @@ use super::{Store, StoreError, is_unique_violation, new_id, now};
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use wrnexus_contract::ProblemCode;
 
 /// A project of a workspace.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -38,7 +39,7 @@ fn project_from_row(row: &AnyRow) -> Result<Project, sqlx::Error> {
 
 fn name_taken(name: &str) -> StoreError {
     StoreError::conflict(
-        "project_name_taken",
+        ProblemCode::ProjectNameTaken.as_str(),
         format!("a project named `{name}` already exists in this workspace"),
     )
 }

@@ -2,7 +2,7 @@
 //! transaction) and the control plane's signing keys.
 
 use super::audit::{ActorKind, AuditRecord, Meta};
-use super::members::membership_in;
+use super::membership::membership_in;
 use super::revocation::personal_workspace;
 use super::work::{Scope, Work};
 use super::{Store, StoreError, new_id, now};

@@ -9,6 +9,7 @@ use crate::webhook_signing::new_secret;
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use wrnexus_contract::ProblemCode;
 
 /// Longest endpoint URL, in bytes.
 pub const MAX_URL: usize = 2048;
@@ -77,14 +78,14 @@ fn invalid(code: &'static str, field: &'static str, message: impl Into<String>) 
 fn check_url(url: &str) -> Result<(), StoreError> {
     let bad = || {
         invalid(
-            "invalid_url",
+            ProblemCode::InvalidUrl.as_str(),
             "url",
             "`url` must be an absolute http:// or https:// URL",
         )
     };
     if url.len() > MAX_URL {
         return Err(invalid(
-            "invalid_url",
+            ProblemCode::InvalidUrl.as_str(),
             "url",
             format!("`url` must be at most {MAX_URL} bytes"),
         ));
@@ -100,7 +101,7 @@ fn check_url(url: &str) -> Result<(), StoreError> {
 fn check_event_types(types: &[String]) -> Result<Vec<String>, StoreError> {
     if types.is_empty() {
         return Err(invalid(
-            "invalid_event_types",
+            ProblemCode::InvalidEventTypes.as_str(),
             "event_types",
             "`event_types` must name at least one event type, or `*`",
         ));
@@ -109,7 +110,7 @@ fn check_event_types(types: &[String]) -> Result<Vec<String>, StoreError> {
     for t in types {
         if t != "*" && !EVENT_TYPES.contains(&t.as_str()) {
             return Err(invalid(
-                "invalid_event_types",
+                ProblemCode::InvalidEventTypes.as_str(),
                 "event_types",
                 format!(
                     "`event_types` names an unknown event type `{t}`; known: *, {}",
@@ -173,7 +174,7 @@ impl Store {
             || description.chars().any(char::is_control)
         {
             return Err(invalid(
-                "invalid_description",
+                ProblemCode::InvalidDescription.as_str(),
                 "description",
                 format!("`description` must be at most {MAX_DESCRIPTION} printable characters"),
             ));

@@ -8,6 +8,7 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use std::str::FromStr;
+use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Entry, EntryKey, Role, WorkspaceStatus};
 
 /// A workspace as its members see it.
@@ -16,7 +17,6 @@ pub struct Workspace {
     pub id: String,
     pub name: String,
     pub kind: String,
-    #[schema(value_type = crate::api::openapi::schemas::WorkspaceStatus)]
     pub status: WorkspaceStatus,
     pub plan: String,
 }
@@ -26,7 +26,6 @@ pub struct Workspace {
 pub struct MyWorkspace {
     #[serde(flatten)]
     pub workspace: Workspace,
-    #[schema(value_type = crate::api::openapi::schemas::Role)]
     pub role: Role,
 }
 
@@ -207,7 +206,7 @@ impl Store {
         let workspace = lock_workspace(&mut work, id).await?;
         if workspace.kind == "personal" {
             return Err(StoreError::conflict(
-                "personal_workspace",
+                ProblemCode::PersonalWorkspace.as_str(),
                 "a personal workspace cannot be deleted; it belongs to its user",
             ));
         }
@@ -220,7 +219,7 @@ impl Store {
         .await?;
         if let Some(status) = subscription {
             return Err(StoreError::conflict(
-                "active_subscription",
+                ProblemCode::ActiveSubscription.as_str(),
                 format!(
                     "the workspace still has a Stripe subscription (`{status}`): \
                      cancel it in the billing portal first"

@@ -1,0 +1,52 @@
+//! Routes as configured: which app serves which host and path prefix, and
+//! the rules mapping its requests to Cedar actions.
+
+use super::upstream::Upstream;
+use std::time::Duration;
+
+/// One rule mapping requests of a route to a Cedar action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRule {
+    /// Upper-case methods; empty: any method.
+    pub methods: Vec<String>,
+    /// Matched on segment boundaries against the whole canonical request
+    /// path, ASCII case ignored (see [`crate::request::path`]).
+    pub path_prefix: String,
+    /// A Cedar action declared in the schema.
+    pub action: String,
+}
+
+/// A route as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// Used in logs and as the metrics label.
+    pub name: String,
+    /// Exact host (case-insensitive, port ignored); `None`: any host.
+    pub host: Option<String>,
+    pub path_prefix: String,
+    pub upstream: Upstream,
+    /// Served without identity (and never with identity headers).
+    pub public: bool,
+    pub actions: Vec<ActionRule>,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    /// How long an idle upstream connection stays in the keep-alive pool.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl RouteConfig {
+    /// The route of the single-`upstream` setting: everything, by default actions.
+    pub fn default_for(upstream: Upstream) -> Self {
+        RouteConfig {
+            name: "app".to_string(),
+            host: None,
+            path_prefix: "/".to_string(),
+            upstream,
+            public: false,
+            actions: Vec::new(),
+            connect_timeout: None,
+            read_timeout: None,
+            idle_timeout: None,
+        }
+    }
+}

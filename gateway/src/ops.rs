@@ -1,0 +1,7 @@
+//! Running it: Prometheus metrics, the admin listener (`/live`, `/ready`,
+//! `/metrics`) and hot reload of the policies.
+
+pub mod admin;
+pub mod metrics;
+pub mod reload;
+pub mod request_metrics;

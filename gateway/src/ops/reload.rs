@@ -1,0 +1,131 @@
+//! Hot reload: the policy directory is watched (polled for changes) and
+//! reloaded on SIGHUP. A candidate set must parse, validate, keep the
+//! invariants, pass its decision tests and declare every action the routes
+//! decide with; then it replaces the one in force atomically. A refused
+//! candidate is logged with file and line (or route and action), counted,
+//! and the last good set keeps serving.
+
+use crate::ops::metrics::Metrics;
+use crate::request::routes::ActionUse;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use wrnexus_policies::reload::{fingerprint, load_checked};
+use wrnexus_policies::{PolicyEngine, PolicySource};
+
+/// A swappable policy set.
+pub type Slot = Arc<RwLock<Arc<PolicyEngine>>>;
+
+/// How often the directory is looked at, unless configured.
+pub use crate::config::DEFAULT_POLICY_POLL as DEFAULT_POLL;
+
+/// One policy set kept up to date: where it comes from, where it serves,
+/// and what it must provide.
+#[derive(Clone)]
+pub struct Watched {
+    pub source: PolicySource,
+    pub slot: Slot,
+    /// `live` or `shadow`: the metrics label and the log field.
+    pub set: &'static str,
+    pub metrics: Metrics,
+    /// The actions the routes decide with: a set must declare every one.
+    pub uses: Arc<[ActionUse]>,
+}
+
+impl Watched {
+    /// Load the source into the slot if it passes every check.
+    pub async fn reload(&self) -> bool {
+        let (set, source) = (self.set, &self.source);
+        let candidate = {
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || load_checked(&source)).await
+        };
+        let engine = match candidate {
+            Ok(Ok(engine)) => engine,
+            Ok(Err(errors)) => {
+                self.refused();
+                for e in &errors.0 {
+                    tracing::error!(set, source = %source, error = %e, "policy reload refused; the last good set keeps serving");
+                }
+                return false;
+            }
+            Err(e) => {
+                self.refused();
+                tracing::error!(set, error = %e, "policy reload failed");
+                return false;
+            }
+        };
+        let undeclared: Vec<&ActionUse> = self
+            .uses
+            .iter()
+            .filter(|u| !engine.knows_action(&u.action))
+            .collect();
+        if !undeclared.is_empty() {
+            self.refused();
+            for u in undeclared {
+                tracing::error!(set, source = %source, route = %u.route, action = %u.action, "policy reload refused: the schema no longer declares an action a route uses; the last good set keeps serving");
+            }
+            return false;
+        }
+        let count = engine.policy_count();
+        match self.slot.write() {
+            Ok(mut live) => *live = Arc::new(engine),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(engine),
+        }
+        self.metrics
+            .policy_reloads
+            .with_label_values(&[set, "ok"])
+            .inc();
+        tracing::info!(set, policies = count, source = %source, "policies reloaded");
+        true
+    }
+
+    fn refused(&self) {
+        self.metrics
+            .policy_reloads
+            .with_label_values(&[self.set, "refused"])
+            .inc();
+    }
+
+    /// Watch the source (a directory), polling every `poll`, and reload on
+    /// change or SIGHUP, forever. The shipped policies never change: nothing
+    /// to watch.
+    pub async fn watch(self, poll: Duration) {
+        let PolicySource::Dir(dir) = &self.source else {
+            return;
+        };
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; watching the directory only");
+                None
+            }
+        };
+        let mut seen = fingerprint(dir);
+        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let forced = tokio::select! {
+                _ = tick.tick() => false,
+                Some(()) = async {
+                    match hangup.as_mut() {
+                        Some(h) => h.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+            };
+            let now = fingerprint(dir);
+            if forced || now != seen {
+                if forced {
+                    tracing::info!(set = self.set, "SIGHUP: reloading policies");
+                }
+                seen = now;
+                self.reload().await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "reload_tests.rs"]
+mod tests;

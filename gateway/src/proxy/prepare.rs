@@ -1,0 +1,72 @@
+//! Before admission: adopt the request id, refuse ambiguous framing, and
+//! put the target in its one canonical form.
+
+use crate::authn::token_cache::unix_seconds;
+use crate::proxy::ctx::Ctx;
+use crate::proxy::gateway::Gateway;
+use crate::refusal::Refusal;
+use crate::request::{framing, path};
+use crate::upstream::forwarded;
+use pingora::prelude::Session;
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+fn peer_ip(session: &Session) -> Option<IpAddr> {
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+}
+
+/// Take the request's id (a trusted proxy's, or a new one) and clock, and
+/// refuse a length or credentials two parsers could read differently.
+pub(super) fn identify_and_frame(
+    gateway: &Gateway,
+    session: &Session,
+    ctx: &mut Ctx,
+) -> Result<(), Refusal> {
+    let req = session.req_header();
+    // One wall-clock reading serves the request id and every expiry check.
+    let wall = SystemTime::now();
+    ctx.unix_secs = unix_seconds(wall);
+    let generated = wrnexus_policies::ids::new_id_at(wall);
+    ctx.client_ip = peer_ip(session);
+    ctx.request_id = forwarded::request_id(
+        &req.headers,
+        ctx.client_ip,
+        &gateway.trusted_proxies,
+        generated,
+    );
+    let raw = || session.as_http1().map(|h1| h1.get_headers_raw_bytes());
+    framing::check(&req.headers, raw).map_err(Refusal::Framing)
+}
+
+/// Put the request's target in its canonical form (see [`path`]), so that
+/// everything after (routes, rules, the workspace path, Cedar, the control
+/// plane and the app) reads one path; refuse a path that has none. The
+/// target is rewritten in origin form whenever it was spelled otherwise,
+/// so the bytes decided on are the bytes forwarded.
+pub(super) fn canonical_target(session: &mut Session) -> Result<(), Refusal> {
+    let req = session.req_header();
+    if !req.raw_path_is_utf8() {
+        return Err(Refusal::AmbiguousPath(
+            path::PathError::NotAscii.to_string(),
+        ));
+    }
+    let pq = req.uri.path_and_query();
+    let (raw_path, query) = (req.uri.path(), pq.and_then(|pq| pq.query()));
+    let canonical = path::canonical(raw_path).map_err(|e| Refusal::AmbiguousPath(e.to_string()))?;
+    let origin_form = pq.is_some_and(|pq| pq.as_str().as_bytes() == req.raw_path());
+    if matches!(canonical, Cow::Borrowed(_)) && origin_form {
+        return Ok(());
+    }
+    let target = match query {
+        Some(q) => format!("{canonical}?{q}"),
+        None => canonical.into_owned(),
+    };
+    let uri = http::Uri::try_from(target)
+        .map_err(|e| Refusal::AmbiguousPath(format!("the path cannot be forwarded: {e}")))?;
+    session.req_header_mut().set_uri(uri);
+    Ok(())
+}

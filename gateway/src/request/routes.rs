@@ -1,0 +1,429 @@
+//! The routing table: which app behind the gateway serves a request (by
+//! host and path prefix), whether it needs an identity, and which Cedar
+//! action a method and path map to.
+
+use crate::config::{ActionRule, RouteConfig, Upstream};
+use crate::request::path::{self, under};
+use pingora::prelude::HttpPeer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use wrnexus_policies::Action;
+
+/// Why a routing table cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("route `{route}`: path prefix `{prefix}` must be a canonical path starting with `/`")]
+    BadPrefix { route: String, prefix: String },
+    #[error("route `{route}`: action `{action}` is not declared in the policies' schema")]
+    UnknownAction { route: String, action: String },
+    #[error("routes `{first}` and `{second}` have the same host and path prefix")]
+    Duplicate { first: String, second: String },
+    #[error("route `{route}`: upstream `{address}` does not resolve")]
+    Unresolvable { route: String, address: String },
+    #[error("route names must be unique and non-empty: `{0}`")]
+    BadName(String),
+    #[error("route `{route}`: action `{action}` is not declared in the shadow policies' schema")]
+    UnknownShadowAction { route: String, action: String },
+}
+
+/// An action a route decides requests with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionUse {
+    pub route: String,
+    pub action: String,
+}
+
+impl std::fmt::Display for ActionUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "route `{}` uses action `{}`", self.route, self.action)
+    }
+}
+
+/// A route ready to serve.
+#[derive(Debug, Clone)]
+pub struct AppRoute {
+    pub config: RouteConfig,
+    addr: SocketAddr,
+    host: Option<String>,
+    /// Its place in the table (see [`RouteTable::names`]).
+    index: usize,
+}
+
+impl AppRoute {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Its place in the table, the order of [`RouteTable::names`].
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.config.public
+    }
+
+    /// The Cedar action for `method` on `path`: the rule with the longest
+    /// matching prefix (the first listed on ties), else safe methods read
+    /// and the others write.
+    pub fn action_for(&self, method: &str, path: &str) -> Action {
+        let mut best: Option<&ActionRule> = None;
+        for rule in &self.config.actions {
+            let method_ok = rule.methods.is_empty()
+                || rule.methods.iter().any(|m| m.eq_ignore_ascii_case(method));
+            if method_ok
+                && under(path, &rule.path_prefix)
+                && best.is_none_or(|b| rule.path_prefix.len() > b.path_prefix.len())
+            {
+                best = Some(rule);
+            }
+        }
+        best.map_or_else(|| Action::for_method(method), |r| Action(r.action.clone()))
+    }
+
+    /// The upstream peer with this route's timeouts and pool settings.
+    pub fn peer(&self) -> HttpPeer {
+        let upstream = &self.config.upstream;
+        let mut peer = HttpPeer::new(self.addr, upstream.tls, upstream.host.clone());
+        peer.options.connection_timeout = self.config.connect_timeout;
+        peer.options.read_timeout = self.config.read_timeout;
+        peer.options.idle_timeout = self.config.idle_timeout;
+        peer
+    }
+}
+
+/// The host a request names, lowercased, without port.
+pub fn request_host(host_header: Option<&str>) -> Option<String> {
+    bare_host(host_header).map(str::to_ascii_lowercase)
+}
+
+/// The host a request names, without port or trailing dot, as written.
+fn bare_host(host_header: Option<&str>) -> Option<&str> {
+    let host = host_header?.trim();
+    let bare = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    (!bare.is_empty()).then(|| bare.trim_end_matches('.'))
+}
+
+/// Every route, host-specific first, longest prefix first.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    routes: Vec<Arc<AppRoute>>,
+}
+
+impl RouteTable {
+    /// Check and order `configs`. `knows_action` says whether the policies
+    /// declare an action; `resolve` turns an upstream into an address.
+    pub fn build(
+        configs: Vec<RouteConfig>,
+        knows_action: impl Fn(&str) -> bool,
+        resolve: impl Fn(&Upstream) -> Option<SocketAddr>,
+    ) -> Result<Self, RouteError> {
+        let mut routes: Vec<AppRoute> = Vec::with_capacity(configs.len());
+        for config in configs {
+            if config.name.is_empty() || routes.iter().any(|r| r.config.name == config.name) {
+                return Err(RouteError::BadName(config.name));
+            }
+            let prefixes = std::iter::once(&config.path_prefix)
+                .chain(config.actions.iter().map(|a| &a.path_prefix));
+            for prefix in prefixes {
+                // A prefix is matched against canonical paths: one that is
+                // not canonical itself would never match as written.
+                if !prefix.starts_with('/')
+                    || path::canonical(prefix).map_or(true, |c| c != prefix.as_str())
+                {
+                    return Err(RouteError::BadPrefix {
+                        route: config.name.clone(),
+                        prefix: prefix.clone(),
+                    });
+                }
+            }
+            if let Some(rule) = config.actions.iter().find(|a| !knows_action(&a.action)) {
+                return Err(RouteError::UnknownAction {
+                    route: config.name.clone(),
+                    action: rule.action.clone(),
+                });
+            }
+            let host = request_host(config.host.as_deref());
+            if let Some(other) = routes.iter().find(|r| {
+                r.host == host
+                    && r.config
+                        .path_prefix
+                        .eq_ignore_ascii_case(&config.path_prefix)
+            }) {
+                return Err(RouteError::Duplicate {
+                    first: other.config.name.clone(),
+                    second: config.name,
+                });
+            }
+            let addr = resolve(&config.upstream).ok_or_else(|| RouteError::Unresolvable {
+                route: config.name.clone(),
+                address: config.upstream.address(),
+            })?;
+            routes.push(AppRoute {
+                config,
+                addr,
+                host,
+                index: 0,
+            });
+        }
+        routes.sort_by(|a, b| {
+            b.host
+                .is_some()
+                .cmp(&a.host.is_some())
+                .then(b.config.path_prefix.len().cmp(&a.config.path_prefix.len()))
+        });
+        for (index, route) in routes.iter_mut().enumerate() {
+            route.index = index;
+        }
+        Ok(RouteTable {
+            routes: routes.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// The routes' names, in table order (a route's [`AppRoute::index`]).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|r| r.name())
+    }
+
+    /// The route for a request: among routes naming its host, the longest
+    /// matching prefix; failing that, the same among host-less routes.
+    pub fn find(&self, host_header: Option<&str>, path: &str) -> Option<&Arc<AppRoute>> {
+        let host = bare_host(host_header);
+        let serves = |wanted: &Option<String>| match (wanted, host) {
+            (None, _) => true,
+            (Some(wanted), Some(host)) => wanted.eq_ignore_ascii_case(host),
+            (Some(_), None) => false,
+        };
+        self.routes
+            .iter()
+            .find(|r| serves(&r.host) && under(path, &r.config.path_prefix))
+    }
+
+    /// The Cedar action for a request, or `None` when no route serves it.
+    pub fn action_for(
+        &self,
+        host_header: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Option<Action> {
+        self.find(host_header, path)
+            .map(|r| r.action_for(method, path))
+    }
+
+    /// Every action requests are decided with, by route: for each route
+    /// that decides (not public), `read` and `write` (the defaults by
+    /// method) and each action its rules name. A policy set must declare
+    /// all of them, or those requests fail closed as an unknown action.
+    pub fn actions_in_use(&self) -> Vec<ActionUse> {
+        let mut uses: Vec<ActionUse> = Vec::new();
+        for route in self.routes.iter().filter(|r| !r.is_public()) {
+            let named = route.config.actions.iter().map(|r| r.action.as_str());
+            for action in [Action::READ, Action::WRITE].into_iter().chain(named) {
+                let action_use = ActionUse {
+                    route: route.config.name.clone(),
+                    action: action.to_string(),
+                };
+                if !uses.contains(&action_use) {
+                    uses.push(action_use);
+                }
+            }
+        }
+        uses
+    }
+
+    /// The uses of [`Self::actions_in_use`] whose action `knows_action`
+    /// does not declare.
+    pub fn undeclared(&self, knows_action: impl Fn(&str) -> bool) -> Vec<ActionUse> {
+        self.actions_in_use()
+            .into_iter()
+            .filter(|u| !knows_action(&u.action))
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
+        let mut r = RouteConfig::default_for(Upstream {
+            host: "127.0.0.1".into(),
+            port: 1,
+            tls: false,
+        });
+        r.name = name.into();
+        r.host = host.map(str::to_string);
+        r.path_prefix = prefix.into();
+        r
+    }
+
+    fn table(routes: Vec<RouteConfig>) -> Result<RouteTable, RouteError> {
+        RouteTable::build(
+            routes,
+            |a| ["read", "write", "admin", "billing"].contains(&a),
+            |_| Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1)),
+        )
+    }
+
+    fn name_of<'a>(t: &'a RouteTable, host: Option<&str>, path: &str) -> Option<&'a str> {
+        t.find(host, path).map(|r| r.name())
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_host_beats_hostless() -> Result<(), RouteError> {
+        let t = table(vec![
+            route("root", None, "/"),
+            route("api", None, "/api"),
+            route("api-v2", None, "/api/v2"),
+            route("docs", Some("Docs.Example.com"), "/"),
+        ])?;
+        assert_eq!(name_of(&t, None, "/"), Some("root"));
+        assert_eq!(name_of(&t, None, "/api"), Some("api"));
+        assert_eq!(name_of(&t, None, "/api/x"), Some("api"));
+        assert_eq!(name_of(&t, None, "/apix"), Some("root"), "segment boundary");
+        assert_eq!(name_of(&t, None, "/api/v2/items"), Some("api-v2"));
+        assert_eq!(
+            name_of(&t, Some("docs.example.com:8080"), "/api"),
+            Some("docs")
+        );
+        assert_eq!(name_of(&t, Some("DOCS.example.COM"), "/"), Some("docs"));
+        assert_eq!(name_of(&t, Some("other.example.com"), "/api"), Some("api"));
+        Ok(())
+    }
+
+    #[test]
+    fn no_route_is_none() -> Result<(), RouteError> {
+        let t = table(vec![route("a", Some("a.test"), "/app")])?;
+        assert_eq!(name_of(&t, Some("a.test"), "/"), None);
+        assert_eq!(name_of(&t, Some("b.test"), "/app"), None);
+        assert_eq!(name_of(&t, None, "/app"), None);
+        assert!(t.action_for(None, "GET", "/app").is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn actions_map_by_method_and_prefix() -> Result<(), RouteError> {
+        let mut r = route("a", None, "/");
+        r.actions = vec![
+            ActionRule {
+                methods: vec!["POST".into(), "DELETE".into()],
+                path_prefix: "/admin".into(),
+                action: "admin".into(),
+            },
+            ActionRule {
+                methods: vec![],
+                path_prefix: "/admin/billing".into(),
+                action: "billing".into(),
+            },
+        ];
+        let t = table(vec![r])?;
+        let action = |m: &str, p: &str| t.action_for(None, m, p).map(|a| a.0);
+        assert_eq!(action("POST", "/admin/users").as_deref(), Some("admin"));
+        assert_eq!(action("delete", "/admin").as_deref(), Some("admin"));
+        assert_eq!(action("GET", "/admin/users").as_deref(), Some("read"));
+        assert_eq!(action("PUT", "/admin/users").as_deref(), Some("write"));
+        assert_eq!(
+            action("GET", "/admin/billing/x").as_deref(),
+            Some("billing")
+        );
+        assert_eq!(action("POST", "/administer").as_deref(), Some("write"));
+        Ok(())
+    }
+
+    #[test]
+    fn the_actions_in_use_are_the_defaults_and_the_named_ones_of_deciding_routes()
+    -> Result<(), RouteError> {
+        let mut app = route("app", None, "/");
+        app.actions = vec![ActionRule {
+            methods: vec!["POST".into()],
+            path_prefix: "/settings".into(),
+            action: "admin".into(),
+        }];
+        let mut open = route("status", None, "/status");
+        open.public = true;
+        open.actions = app.actions.clone();
+        let t = table(vec![app, open])?;
+        let uses: Vec<(String, String)> = t
+            .actions_in_use()
+            .into_iter()
+            .map(|u| (u.route, u.action))
+            .collect();
+        assert_eq!(
+            uses,
+            [
+                ("app".to_string(), "read".to_string()),
+                ("app".to_string(), "write".to_string()),
+                ("app".to_string(), "admin".to_string()),
+            ]
+        );
+        let missing = t.undeclared(|a| a != "admin");
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].to_string(), "route `app` uses action `admin`");
+        assert!(t.undeclared(|_| true).is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn bad_tables_are_refused() {
+        let mut r = route("a", None, "/");
+        r.actions = vec![ActionRule {
+            methods: vec![],
+            path_prefix: "/".into(),
+            action: "launch".into(),
+        }];
+        assert!(matches!(
+            table(vec![r]),
+            Err(RouteError::UnknownAction { .. })
+        ));
+        assert!(matches!(
+            table(vec![route("a", None, "api")]),
+            Err(RouteError::BadPrefix { .. })
+        ));
+        assert!(matches!(
+            table(vec![route("a", None, "/x"), route("b", None, "/x")]),
+            Err(RouteError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            table(vec![route("a", None, "/x"), route("a", None, "/y")]),
+            Err(RouteError::BadName(_))
+        ));
+    }
+
+    #[test]
+    fn peers_carry_the_route_timeouts() -> Result<(), RouteError> {
+        let mut r = route("a", None, "/");
+        r.connect_timeout = Some(Duration::from_millis(250));
+        r.read_timeout = Some(Duration::from_secs(5));
+        r.idle_timeout = Some(Duration::from_secs(30));
+        let t = table(vec![r])?;
+        let peer = t.find(None, "/").map(|r| r.peer());
+        let options = peer.map(|p| p.options);
+        assert_eq!(
+            options.as_ref().and_then(|o| o.connection_timeout),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            options.as_ref().and_then(|o| o.read_timeout),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            options.as_ref().and_then(|o| o.idle_timeout),
+            Some(Duration::from_secs(30))
+        );
+        Ok(())
+    }
+}

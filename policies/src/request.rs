@@ -1,0 +1,43 @@
+//! A request description: who asks, for what, in which workspace, as the
+//! gateway or the control plane knows it. The engine decides it; the memo
+//! keys decisions by it.
+
+use crate::model::{CredentialKind, Role, WorkspaceStatus};
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal<'a> {
+    User(&'a str),
+    /// A key and the one workspace it belongs to.
+    ApiKey {
+        id: &'a str,
+        workspace_id: &'a str,
+    },
+}
+
+/// A request description, as the gateway or the control plane knows it.
+#[derive(Debug, Clone)]
+pub struct DecisionRequest<'a> {
+    pub principal: Principal<'a>,
+    pub action: &'a str,
+    pub workspace_id: &'a str,
+    /// When the resource is a project inside the workspace.
+    pub project_id: Option<&'a str>,
+    /// The projects a membership is limited to; `None`: all of them.
+    pub granted_projects: Option<&'a [String]>,
+    /// `None`: not a member.
+    pub role: Option<Role>,
+    pub workspace_status: WorkspaceStatus,
+    pub plan: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+}
+
+impl DecisionRequest<'_> {
+    pub fn credential(&self) -> CredentialKind {
+        match self.principal {
+            Principal::User(_) => CredentialKind::Session,
+            Principal::ApiKey { .. } => CredentialKind::ApiKey,
+        }
+    }
+}
