@@ -1,7 +1,8 @@
 //! `wrnexus config check FILE`: everything a start would refuse, found
 //! without starting — the very checks `gateway` and `control-plane` run
 //! (see [`crate::validate`]), for every section the file has, with the
-//! environment's `WRNEXUS_*` overrides applied as a start would.
+//! environment's `WRNEXUS_*` overrides applied as a start would — and
+//! whether the policy proofs are on (a solver at hand) or off.
 
 use crate::settings::Settings;
 use crate::validate;
@@ -34,5 +35,13 @@ pub fn run(file: &Path) -> Result<()> {
         ));
     }
     println!("{origin}: valid ({})", found.join(", "));
+    // Proofs off is no error (the invariants are then sampled), but say so.
+    match settings.proof_settings()?.probe() {
+        Ok(solver) => println!("policy proofs: on ({solver})"),
+        Err(why) => {
+            println!("policy proofs: off ({why}): the invariants are checked by sampling only");
+            eprintln!("warning: policy proofs are off: {why}");
+        }
+    }
     Ok(())
 }

@@ -33,6 +33,9 @@ pub struct ControlPlaneSettings {
     #[serde(default, deserialize_with = "some_list_or_commas")]
     pub trusted_proxies: Option<Vec<String>>,
     pub redis_url: Option<String>,
+    /// The CA a `rediss://` server's certificate is checked against
+    /// (default: the system's trust store).
+    pub redis_ca_file: Option<PathBuf>,
     pub session_ttl_secs: Option<Secs>,
     pub invitation_ttl_secs: Option<Secs>,
     pub cookie_secure: Option<bool>,
@@ -75,10 +78,12 @@ impl Settings {
         })?;
         let mut c = ControlPlaneConfig::new(s.database_url.clone());
         c.redis_url = s.redis_url.clone();
+        c.redis_ca_file = s.redis_ca_file.clone();
         c.issuer = self.session.issuer.clone();
         c.audience = self.session.audience.clone();
         c.cookie_name = self.session.cookie_name.clone();
         c.policies = self.policy_source();
+        c.policy_proofs = self.proof_settings()?;
         c.operator_token = std::env::var("WRNEXUS_OPERATOR_TOKEN")
             .ok()
             .filter(|t| !t.is_empty());

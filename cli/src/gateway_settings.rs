@@ -26,6 +26,9 @@ pub struct GatewaySettings {
     #[serde(default, deserialize_with = "list_or_commas")]
     pub trusted_proxies: Vec<String>,
     pub redis_url: Option<String>,
+    /// The CA a `rediss://` server's certificate is checked against
+    /// (default: the system's trust store).
+    pub redis_ca_file: Option<std::path::PathBuf>,
     pub cache_capacity: Option<usize>,
     pub token_cache_capacity: Option<usize>,
     pub cache_ttl_secs: Option<Secs>,
@@ -37,6 +40,9 @@ pub struct GatewaySettings {
     pub workspace_path_prefix: Option<String>,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain_timeout_secs: Option<Secs>,
+    /// After SIGTERM, how long the gateway keeps accepting (already
+    /// unready) before it drains: load balancers notice meanwhile.
+    pub shutdown_delay_ms: Option<Ms>,
     /// `aud` of the signed assertion header (signed when
     /// `WRNEXUS_ASSERTION_KEY` is set).
     pub assertion_audience: Option<String>,
@@ -165,6 +171,9 @@ impl Settings {
         if let Some(v) = g.drain_timeout_secs {
             c.drain_timeout = v.duration;
         }
+        if let Some(v) = g.shutdown_delay_ms {
+            c.shutdown_delay = v.duration;
+        }
         if let Some(aud) = &g.assertion_audience {
             c.assertion_audience = aud.clone();
         }
@@ -172,10 +181,12 @@ impl Settings {
         c.trusted_proxies = g.trusted_proxies.clone();
         c.admin_listen = g.admin_listen.clone();
         c.redis_url = g.redis_url.clone();
+        c.redis_ca_file = g.redis_ca_file.clone();
         c.issuer = self.session.issuer.clone();
         c.audience = self.session.audience.clone();
         c.cookie_name = self.session.cookie_name.clone();
         c.policies = self.policy_source();
+        c.policy_proofs = self.proof_settings()?;
         if let Some(v) = g.cache_capacity {
             c.cache_capacity = v;
         }

@@ -210,7 +210,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: ConfigCommand::Check { file },
         } => check::run(&file),
         Command::Migrate { config } => {
-            let (_, cp) = Settings::load(&config)?.control_plane()?;
+            let cp = validate::migrate(&Settings::load(&config)?)?;
             runtime()?.block_on(async {
                 wrnexus_control_plane::server::migrate(&cp).await?;
                 println!("migrations applied");

@@ -1,21 +1,48 @@
-//! `wrnexus policy check|test|explain`: the policy author's tools.
+//! `wrnexus policy check|test|explain|diff`: the policy author's tools.
 
 use anyhow::{Result, anyhow};
 use clap::{Args, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use wrnexus_policies::cases::{self, Case, Expect, Who};
-use wrnexus_policies::reload::load_checked;
+use wrnexus_policies::diff::{Change, Difference, diff};
+use wrnexus_policies::invariant_set::{InvariantSet, Kind};
+use wrnexus_policies::invariants::{CROSS_CHECK_LIMIT, Space};
+use wrnexus_policies::proof::ProofStatus;
+use wrnexus_policies::reload::load_checked_with;
+use wrnexus_policies::solver::{self, ProofSettings};
 use wrnexus_policies::{PolicyEngine, PolicySource, WorkspaceStatus};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// Parse and strictly validate a policy directory, check the invariants
-    /// and run its decision tests (`tests/*.toml`): what every load does.
+    /// Parse and strictly validate a policy directory and its invariants
+    /// (`invariants/*.cedar`), prove the invariants and that no policy can
+    /// fail to evaluate (with the cvc5 solver; without one, check the
+    /// invariants by sampling and say so), and run its decision tests
+    /// (`tests/*.toml`): what every load does.
     Check {
         /// Directory holding `schema.cedarschema` and `*.cedar` files.
         #[arg(default_value = "policies")]
         dir: PathBuf,
+        #[command(flatten)]
+        solver: SolverArgs,
+        /// Fail when no solver is at hand instead of sampling.
+        #[arg(long)]
+        require_proofs: bool,
+    },
+    /// Say what an edit changes, per request environment (principal type ×
+    /// action × resource type): equivalent, narrows, widens, or both, with
+    /// a request for each direction decided by both sets. Proven with the
+    /// cvc5 solver. Exit status: 0 equivalent, 2 changed, 1 error.
+    Diff {
+        /// The policy directory before the edit.
+        old: PathBuf,
+        /// The policy directory after it.
+        new: PathBuf,
+        #[command(flatten)]
+        solver: SolverArgs,
     },
     /// Run the decision tests of a policy directory and report each failure.
     Test {
@@ -64,23 +91,41 @@ pub struct ExplainArgs {
     granted_projects: Option<Vec<String>>,
 }
 
+/// The solver the proofs run on.
+#[derive(Debug, Args)]
+pub struct SolverArgs {
+    /// The cvc5 program (default: `CVC5` from the environment, else `cvc5`
+    /// on PATH).
+    #[arg(long)]
+    solver: Option<PathBuf>,
+    /// How long one solver query may take, in milliseconds.
+    #[arg(long, default_value_t = solver::DEFAULT_TIMEOUT.as_millis() as u64)]
+    solver_timeout_ms: u64,
+}
+
+impl SolverArgs {
+    fn settings(&self) -> ProofSettings {
+        let mut settings = match &self.solver {
+            Some(path) => ProofSettings::with_solver(path, "--solver"),
+            None => ProofSettings::default(),
+        };
+        settings.timeout = Duration::from_millis(self.solver_timeout_ms.max(1));
+        settings
+    }
+}
+
 fn source(dir: &std::path::Path) -> PolicySource {
     PolicySource::Dir(dir.to_path_buf())
 }
 
 pub fn run(command: PolicyCommand) -> Result<ExitCode> {
     match command {
-        PolicyCommand::Check { dir } => {
-            let engine = load_checked(&source(&dir)).map_err(|e| anyhow!("{e}"))?;
-            let cases = cases::run(&engine, &cases::case_files(&source(&dir))?)?;
-            println!(
-                "{}: {} policies valid against the schema; invariants hold; {} decision tests pass",
-                dir.display(),
-                engine.policy_count(),
-                cases.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        PolicyCommand::Check {
+            dir,
+            solver,
+            require_proofs,
+        } => check(&dir, &solver.settings(), require_proofs),
+        PolicyCommand::Diff { old, new, solver } => diff_dirs(&old, &new, &solver.settings()),
         PolicyCommand::Test { dir } => {
             let engine = PolicyEngine::load(&source(&dir)).map_err(|e| anyhow!("{e}"))?;
             let results = cases::run(&engine, &cases::case_files(&source(&dir))?)?;
@@ -107,6 +152,93 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
         }
         PolicyCommand::Explain(args) => explain(*args),
     }
+}
+
+fn check(
+    dir: &std::path::Path,
+    settings: &ProofSettings,
+    require_proofs: bool,
+) -> Result<ExitCode> {
+    let source = source(dir);
+    let engine = load_checked_with(&source, settings).map_err(|e| anyhow!("{e}"))?;
+    let invariants = InvariantSet::load(&source, engine.schema()).map_err(|e| anyhow!("{e}"))?;
+    let cases = cases::run(&engine, &cases::case_files(&source)?)?;
+    let status = engine
+        .proofs()
+        .ok_or_else(|| anyhow!("the policies were loaded without their checks"))?;
+    if let (ProofStatus::Off { reason }, true) = (status, require_proofs) {
+        return Err(anyhow!(
+            "{}: proofs are required (--require-proofs), but {reason}",
+            dir.display()
+        ));
+    }
+    let count = |kind: Kind| invariants.iter().filter(|i| i.kind == kind).count();
+    println!(
+        "{}: {} policies valid against the schema; invariants hold ({} must_deny, {} must_allow); \
+         {} decision tests pass",
+        dir.display(),
+        engine.policy_count(),
+        count(Kind::MustDeny),
+        count(Kind::MustAllow),
+        cases.len()
+    );
+    let space = Space::of(&engine, &invariants).len();
+    println!("proofs {status}");
+    if !status.is_on() {
+        eprintln!("warning: policy proofs are {status}");
+        println!("checked over {space} sampled requests");
+    } else if space <= CROSS_CHECK_LIMIT {
+        println!("cross-checked over {space} sampled requests");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diff_dirs(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    settings: &ProofSettings,
+) -> Result<ExitCode> {
+    let load = |dir: &std::path::Path| PolicyEngine::load(&source(dir)).map_err(|e| anyhow!("{e}"));
+    let (before, after) = (load(old)?, load(new)?);
+    let diff = diff(&before, &after, settings).map_err(|e| anyhow!("{e}"))?;
+    let mut text = format!(
+        "{} -> {}: {} (proven over {} request environments in {} ms, solver {})\n",
+        old.display(),
+        new.display(),
+        diff.change(),
+        diff.environments.len(),
+        diff.elapsed.as_millis(),
+        diff.solver
+    );
+    let difference = |text: &mut String, label: &str, d: &Difference| {
+        text.push_str(&format!("    {label}: {}\n", d.counterexample));
+        text.push_str(&format!("      old: {}\n", d.old));
+        text.push_str(&format!("      new: {}\n", d.new));
+    };
+    for e in &diff.environments {
+        let removed = if e.removed {
+            " (not in the new schema)"
+        } else {
+            ""
+        };
+        text.push_str(&format!("  {}: {}{removed}\n", e.environment, e.change));
+        if let Some(d) = &e.newly_allowed {
+            difference(&mut text, "newly allowed", d);
+        }
+        if let Some(d) = &e.newly_denied {
+            difference(&mut text, "newly denied", d);
+        }
+    }
+    // Often read through a pager or `head`: a closed pipe ends it quietly.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    Ok(if diff.change() == Change::Equivalent {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn explain(args: ExplainArgs) -> Result<ExitCode> {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::assertion::AssertionKey;
 use wrnexus_policies::claims::{DEFAULT_AUDIENCE, DEFAULT_COOKIE_NAME, DEFAULT_ISSUER};
+use wrnexus_policies::solver::ProofSettings;
 
 pub use crate::control_plane_settings::ControlPlaneSettings;
 pub use crate::gateway_settings::GatewaySettings;
@@ -65,6 +66,13 @@ pub struct PolicySettings {
     /// milliseconds or with a unit (default 250); SIGHUP reloads at once
     /// regardless.
     pub poll_interval_ms: Option<Ms>,
+    /// The cvc5 program the policy proofs run on; unset: `CVC5` from the
+    /// environment, else `cvc5` on PATH. Without one, proofs are off (said
+    /// loudly) and the invariants are checked by sampling.
+    pub solver: Option<PathBuf>,
+    /// How long one solver query may take, in milliseconds or with a unit
+    /// (default 5000); a query unanswered then refuses the set.
+    pub solver_timeout_ms: Option<Ms>,
 }
 
 /// A list of strings, or one comma-separated string (`a, b`, as a list
@@ -153,6 +161,24 @@ impl Settings {
     /// environment variable, to begin an error message with.
     pub fn locate(&self, key: &str) -> String {
         self.sources.locate(key)
+    }
+
+    /// The `[policies]` solver settings the proofs of every load use.
+    pub fn proof_settings(&self) -> Result<ProofSettings> {
+        let mut proofs = match &self.policies.solver {
+            Some(path) => ProofSettings::with_solver(path, "[policies] solver"),
+            None => ProofSettings::default(),
+        };
+        if let Some(v) = self.policies.solver_timeout_ms {
+            if v.duration.is_zero() {
+                return Err(anyhow!(
+                    "{}: [policies] solver_timeout_ms must be at least 1",
+                    self.locate("policies.solver_timeout_ms")
+                ));
+            }
+            proofs.timeout = v.duration;
+        }
+        Ok(proofs)
     }
 
     pub fn policy_source(&self) -> PolicySource {

@@ -419,3 +419,39 @@ fn a_pages_dir_is_loaded_and_its_errors_located() {
     let (_, c) = parse(&text).and_then(|s| s.control_plane()).unwrap();
     assert!(c.pages.logo().is_none());
 }
+
+#[test]
+fn the_policy_solver_reaches_both_configs() -> Result<()> {
+    let text = format!(
+        "{GATEWAY}{CONTROL_PLANE}[policies]\nsolver = \"/opt/cvc5/bin/cvc5\"\nsolver_timeout_ms = \"2s\"\n"
+    );
+    let s = parse(&text)?;
+    let gateway = s.gateway()?.policy_proofs;
+    assert_eq!(
+        gateway.solver,
+        Some((
+            PathBuf::from("/opt/cvc5/bin/cvc5"),
+            "[policies] solver".to_string()
+        ))
+    );
+    assert_eq!(gateway.timeout, Duration::from_secs(2));
+    assert_eq!(s.control_plane()?.1.policy_proofs, gateway);
+    // Unset: the environment's `CVC5`, else `cvc5` on PATH, 5 s a query.
+    let s = parse(GATEWAY)?;
+    let proofs = s.gateway()?.policy_proofs;
+    assert_eq!(proofs, ProofSettings::default());
+    assert_eq!(proofs.timeout, Duration::from_secs(5));
+    let s = parse_env(GATEWAY, &[("WRNEXUS_POLICIES__SOLVER", "/usr/bin/cvc5")])?;
+    assert_eq!(
+        s.gateway()?.policy_proofs.solver.map(|(p, _)| p),
+        Some(PathBuf::from("/usr/bin/cvc5"))
+    );
+    let err = error(
+        parse(&format!("{GATEWAY}[policies]\nsolver_timeout_ms = 0\n")).and_then(|s| s.gateway()),
+    );
+    assert!(
+        err.contains("t.toml:") && err.contains("solver_timeout_ms must be at least 1"),
+        "{err}"
+    );
+    Ok(())
+}

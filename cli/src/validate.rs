@@ -8,14 +8,17 @@ use crate::settings::Settings;
 use anyhow::{Result, anyhow};
 use std::fmt::Display;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use wrnexus_backends::{PostgresTls, RedisClient};
 use wrnexus_control_plane::ControlPlaneConfig;
 use wrnexus_control_plane::billing::mailer::Mailer;
 use wrnexus_control_plane::billing::stripe_api::StripeApi;
+use wrnexus_control_plane::store::Backend;
 use wrnexus_gateway::GatewayConfig;
 use wrnexus_gateway::request::routes::RouteTable;
 use wrnexus_gateway::upstream::forwarded::TrustedProxies;
 use wrnexus_policies::PolicySource;
-use wrnexus_policies::reload::load_checked;
+use wrnexus_policies::reload::load_checked_with;
 
 /// The problems found so far, each a line.
 struct Problems<'a> {
@@ -80,23 +83,58 @@ fn http_url(text: &str) -> Result<(), String> {
     }
 }
 
-/// A Redis URL, read by the Redis client itself (nothing is connected).
-fn redis_url(text: &str) -> Result<(), String> {
-    redis::Client::open(text)
-        .map(drop)
-        .map_err(|e| format!("`{text}` is not a Redis URL like redis://127.0.0.1:6379: {e}"))
+/// `{section}.redis_url` and `{section}.redis_ca_file`, read as the Redis
+/// clients read them (`#insecure` refused, the CA file read; nothing is
+/// connected).
+fn redis(problems: &mut Problems, section: &str, url: Option<&str>, ca_file: Option<&Path>) {
+    match (url, ca_file) {
+        (Some(url), ca_file) => {
+            if let Err(e) = RedisClient::open(url, ca_file) {
+                problems.check::<(), _>(&format!("{section}.{}", e.key()), Err(e));
+            }
+        }
+        (None, Some(_)) => {
+            problems.check::<(), _>(
+                &format!("{section}.redis_ca_file"),
+                Err("`redis_ca_file` is set without `redis_url`"),
+            );
+        }
+        (None, None) => {}
+    }
 }
 
-/// A database URL the control plane can open.
+/// A database URL the control plane can open, with usable TLS settings
+/// (`sslmode`, `sslrootcert`).
 fn database_url(text: &str) -> Result<(), String> {
-    wrnexus_control_plane::store::backend_of(text)
-        .map(drop)
-        .map_err(|_| {
-            format!(
-                "`{}` is not a database URL: it must start with postgres:// or sqlite:",
-                wrnexus_control_plane::store::redact_url(text)
-            )
-        })
+    let backend = wrnexus_control_plane::store::backend_of(text).map_err(|_| {
+        format!(
+            "`{}` is not a database URL: it must start with postgres:// or sqlite:",
+            wrnexus_control_plane::store::redact_url(text)
+        )
+    })?;
+    if backend == Backend::Postgres {
+        PostgresTls::of_url(text).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The database URLs `wrnexus migrate` connects with, checked as a start
+/// checks them.
+pub fn migrate(settings: &Settings) -> Result<ControlPlaneConfig> {
+    let (_, config) = settings.control_plane()?;
+    let mut problems = Problems::new(settings);
+    database_urls(&mut problems, &config);
+    problems.finish(config)
+}
+
+fn database_urls(problems: &mut Problems, config: &ControlPlaneConfig) {
+    problems.check(
+        "control_plane.database_url",
+        database_url(&config.database_url),
+    );
+    if let Some(url) = &config.migrate_database_url {
+        problems.check("control_plane.migrate_database_url", database_url(url));
+    }
 }
 
 /// Where a policy set's errors are reported.
@@ -119,9 +157,12 @@ pub fn gateway(settings: &Settings) -> Result<GatewayConfig> {
         "gateway.control_plane_url",
         http_url(&config.control_plane_url),
     );
-    if let Some(url) = &config.redis_url {
-        problems.check("gateway.redis_url", redis_url(url));
-    }
+    redis(
+        &mut problems,
+        "gateway",
+        config.redis_url.as_deref(),
+        config.redis_ca_file.as_deref(),
+    );
     problems.check(
         "gateway.trusted_proxies",
         TrustedProxies::parse(&config.trusted_proxies),
@@ -129,12 +170,14 @@ pub fn gateway(settings: &Settings) -> Result<GatewayConfig> {
     let live_key = policy_key(&config.policies, "policies.dir");
     let policies = problems.check(
         &live_key,
-        load_checked(&config.policies).map_err(|e| format!("the policies fail their checks:\n{e}")),
+        load_checked_with(&config.policies, &config.policy_proofs)
+            .map_err(|e| format!("the policies fail their checks:\n{e}")),
     );
     let shadow = match &config.shadow_policies {
         Some(source) => problems.check(
             "policies.shadow_dir",
-            load_checked(source).map_err(|e| format!("the policies fail their checks:\n{e}")),
+            load_checked_with(source, &config.policy_proofs)
+                .map_err(|e| format!("the policies fail their checks:\n{e}")),
         ),
         None => None,
     };
@@ -172,25 +215,24 @@ pub fn gateway(settings: &Settings) -> Result<GatewayConfig> {
 
 /// Every check `wrnexus control-plane` makes before it connects: the
 /// `[control_plane]` section read (trusted proxies, webhook networks, page
-/// templates), its address and URLs, the policy set, and billing's mail
-/// and Stripe settings.
+/// templates), its address and URLs (the databases' and Redis's TLS
+/// settings included), the policy set, and billing's mail and Stripe
+/// settings.
 pub fn control_plane(settings: &Settings) -> Result<(String, ControlPlaneConfig)> {
     let (listen, config) = settings.control_plane()?;
     let mut problems = Problems::new(settings);
     problems.check("control_plane.listen", socket_address(&listen));
-    problems.check(
-        "control_plane.database_url",
-        database_url(&config.database_url),
+    database_urls(&mut problems, &config);
+    redis(
+        &mut problems,
+        "control_plane",
+        config.redis_url.as_deref(),
+        config.redis_ca_file.as_deref(),
     );
-    if let Some(url) = &config.migrate_database_url {
-        problems.check("control_plane.migrate_database_url", database_url(url));
-    }
-    if let Some(url) = &config.redis_url {
-        problems.check("control_plane.redis_url", redis_url(url));
-    }
     problems.check(
         &policy_key(&config.policies, "policies.dir"),
-        load_checked(&config.policies).map_err(|e| format!("the policies fail their checks:\n{e}")),
+        load_checked_with(&config.policies, &config.policy_proofs)
+            .map_err(|e| format!("the policies fail their checks:\n{e}")),
     );
     let billing = &config.billing;
     problems.check("billing.stripe_api_base", http_url(&billing.api_base));
@@ -219,13 +261,84 @@ mod tests {
         assert_eq!(http_url("https://[::1]/"), Ok(()));
         assert!(http_url("127.0.0.1:7070").is_err());
         assert!(http_url("ftp://x").is_err());
-        assert_eq!(redis_url("redis://127.0.0.1:6379"), Ok(()));
-        assert!(redis_url("http://127.0.0.1:6379").is_err());
         assert_eq!(database_url("sqlite://x.db?mode=rwc"), Ok(()));
         assert!(
             database_url("mysql://u:secret@h/db")
                 .unwrap_err()
                 .contains("not a database URL")
         );
+        assert_eq!(
+            database_url("postgres://u:secret@h/db?sslmode=require"),
+            Ok(())
+        );
+        let err = database_url("postgres://u:secret@h/db?sslmode=on").unwrap_err();
+        assert!(
+            err.contains("`sslmode=on` is not an sslmode") && !err.contains("secret"),
+            "{err}"
+        );
+    }
+
+    /// `text` as the file `wrnexus.toml`, checked as `section` would be.
+    fn problems_of(text: &str, section: &str) -> String {
+        let settings = Settings::parse_with_env(text, "wrnexus.toml", Vec::new()).unwrap();
+        match section {
+            "gateway" => gateway(&settings).map(drop),
+            _ => control_plane(&settings).map(drop),
+        }
+        .unwrap_err()
+        .to_string()
+    }
+
+    #[test]
+    fn redis_and_database_tls_settings_name_their_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing-ca.pem").display().to_string();
+        let gateway_file = format!(
+            "[gateway]\nlisten = \"127.0.0.1:8080\"\ncontrol_plane_url = \"http://127.0.0.1:7070\"\n\
+             upstream = \"http://127.0.0.1:3000\"\nredis_url = \"rediss://:pw@cache:6380\"\n\
+             redis_ca_file = \"{missing}\"\n"
+        );
+        let err = problems_of(&gateway_file, "gateway");
+        assert!(
+            err.contains(&format!(
+                "wrnexus.toml:6: `gateway.redis_ca_file`: cannot read `{missing}`"
+            )),
+            "{err}"
+        );
+        let insecure = gateway_file
+            .replace(
+                "rediss://:pw@cache:6380",
+                "rediss://:pw@cache:6380/#insecure",
+            )
+            .replace(&format!("redis_ca_file = \"{missing}\"\n"), "");
+        let err = problems_of(&insecure, "gateway");
+        assert!(
+            err.contains("wrnexus.toml:5: `gateway.redis_url`: `rediss://***@cache:6380/#insecure` asks for `#insecure`"),
+            "{err}"
+        );
+        assert!(!err.contains("pw@"), "{err}");
+
+        let control_plane_file = format!(
+            "[control_plane]\nlisten = \"127.0.0.1:7070\"\n\
+             database_url = \"postgres://app:pw@db/x?sslmode=verify-full&sslrootcert={missing}\"\n\
+             migrate_database_url = \"postgres://owner:pw@db/x?sslmode=verify_full\"\n\
+             redis_url = \"redis://cache:6379\"\nredis_ca_file = \"{missing}\"\n"
+        );
+        let err = problems_of(&control_plane_file, "control_plane");
+        assert!(
+            err.contains(&format!(
+                "wrnexus.toml:3: `control_plane.database_url`: `postgres://***@db/x?sslmode=verify-full&sslrootcert={missing}`: `sslrootcert`: cannot read `{missing}`"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("wrnexus.toml:4: `control_plane.migrate_database_url`: `postgres://***@db/x?sslmode=verify_full`: `sslmode=verify_full` is not an sslmode"),
+            "{err}"
+        );
+        assert!(
+            err.contains("wrnexus.toml:5: `control_plane.redis_url`: `redis_ca_file` is set but `redis://cache:6379` is not a `rediss://` URL"),
+            "{err}"
+        );
+        assert!(!err.contains("pw@"), "{err}");
     }
 }

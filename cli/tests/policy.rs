@@ -189,7 +189,9 @@ fn check_refuses_what_no_case_covers_naming_the_invariant() -> TestResult {
     )?;
     let (code, out) = wrnexus(&["policy", "test", &path])?;
     assert_eq!(code, 0, "the cases alone do not notice: {out}");
-    let (code, out) = wrnexus(&["policy", "check", &path])?;
+    // Sampling alone (no solver) names the sampled request.
+    let no_solver = ["--solver", "/nonexistent/wrnexus-test-solver"];
+    let (code, out) = wrnexus(&[&["policy", "check", &path][..], &no_solver].concat())?;
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("invariant broken: an API key never acts outside its workspace"),
@@ -210,7 +212,7 @@ fn check_refuses_what_no_case_covers_naming_the_invariant() -> TestResult {
         dir.path().join("viewer.cedar"),
         "// Viewers may post to the settings.\n@id(\"viewer-settings\")\npermit (\n  principal,\n  action == WRNexus::Action::\"admin\",\n  resource\n)\nwhen { context.role == \"viewer\" && context.method == \"POST\" };\n",
     )?;
-    let (code, out) = wrnexus(&["policy", "check", &path])?;
+    let (code, out) = wrnexus(&[&["policy", "check", &path][..], &no_solver].concat())?;
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("invariant broken: a viewer never writes")

@@ -12,6 +12,7 @@ pub mod caller;
 pub mod csrf;
 pub mod error;
 pub mod forwarded;
+pub mod health;
 pub mod input;
 pub mod internal;
 pub mod key_usage;
@@ -51,7 +52,7 @@ pub struct AppState {
 /// The JSON API, served under `/v1` and, through the gateway, `/.wrnexus/api/v1`.
 fn v1() -> Router<AppState> {
     Router::new()
-        .route("/health", get(openapi::health))
+        .route("/health", get(health::health))
         .route("/openapi.json", get(openapi::document))
         .route("/keys", get(internal::keys))
         .route("/assertion-keys", get(internal::assertion_keys))

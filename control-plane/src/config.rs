@@ -12,6 +12,9 @@ pub struct ControlPlaneConfig {
     pub database_url: String,
     /// When set, decision data is pushed to Redis and invalidations published.
     pub redis_url: Option<String>,
+    /// The CA a `rediss://` server's certificate is checked against;
+    /// `None`: the system's trust store.
+    pub redis_ca_file: Option<std::path::PathBuf>,
     /// How long pushed Redis entries live (a safety net; changes are pushed).
     pub redis_entry_ttl: Duration,
     pub issuer: String,
@@ -27,6 +30,9 @@ pub struct ControlPlaneConfig {
     /// API key use; unset: such reports are refused as disabled.
     pub gateway_token: Option<String>,
     pub policies: PolicySource,
+    /// The solver the policy set is proven with when loaded, and how long
+    /// one query may take (none at hand: proofs off, said loudly).
+    pub policy_proofs: wrnexus_policies::solver::ProofSettings,
     /// The owner's URL for migrations, when the service itself connects as
     /// a role without DDL rights (row-level security in force). Unset:
     /// `database_url` migrates.
@@ -184,10 +190,12 @@ impl std::fmt::Debug for ControlPlaneConfig {
                 "redis",
                 &self.redis_url.as_deref().map(crate::store::redact_url),
             )
+            .field("redis_ca_file", &self.redis_ca_file)
             .field("operator_api", &self.operator_token.is_some())
             .field("gateway_reports", &self.gateway_token.is_some())
             .field("trusted_proxies", &self.trusted_proxies)
             .field("policies", &self.policies)
+            .field("policy_proofs", &self.policy_proofs)
             .field("webhooks", &self.webhooks)
             .field("billing", &self.billing)
             .field("pages", &self.pages)
@@ -201,6 +209,7 @@ impl ControlPlaneConfig {
         ControlPlaneConfig {
             database_url: database_url.into(),
             redis_url: None,
+            redis_ca_file: None,
             redis_entry_ttl: Duration::from_secs(60),
             issuer: DEFAULT_ISSUER.to_string(),
             audience: DEFAULT_AUDIENCE.to_string(),
@@ -211,6 +220,7 @@ impl ControlPlaneConfig {
             operator_token: None,
             gateway_token: None,
             policies: PolicySource::Shipped,
+            policy_proofs: wrnexus_policies::solver::ProofSettings::default(),
             migrate_database_url: None,
             migrate_on_start: true,
             allow_rls_bypass: false,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
+use wrnexus_backends::{RedisClient, RedisSetupError};
 use wrnexus_policies::entries::INVALIDATION_CHANNEL;
 use wrnexus_policies::{DecisionData, EntryKey, Invalidation, VersionedEntry};
 
@@ -71,10 +72,18 @@ impl Pusher {
         Self::default()
     }
 
-    /// Connect to Redis; entries expire after `ttl` as a safety net.
-    pub async fn with_redis(url: &str, ttl: Duration) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+    /// Connect to Redis at `url` (trusting the system's CAs for
+    /// `rediss://`); entries expire after `ttl` as a safety net.
+    pub async fn with_redis(url: &str, ttl: Duration) -> Result<Self, RedisSetupError> {
+        Self::with_redis_client(&RedisClient::open(url, None)?, ttl).await
+    }
+
+    /// Connect with `client` (its TLS settings); entries expire after `ttl`.
+    pub async fn with_redis_client(
+        client: &RedisClient,
+        ttl: Duration,
+    ) -> Result<Self, RedisSetupError> {
+        let conn = client.connection_manager().await?;
         Ok(Pusher {
             redis: Some(RedisPush {
                 conn,

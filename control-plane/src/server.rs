@@ -19,12 +19,14 @@ use wrnexus_policies::Invalidation;
 /// Why the control plane could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    // Not `#[from]`: the message says it all, and an error chain printed
+    // whole would repeat it.
     #[error("database: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(crate::store::StoreError),
     #[error(transparent)]
     Isolation(#[from] crate::store::isolation::IsolationError),
-    #[error("redis at the configured url: {0}")]
-    Redis(#[from] redis::RedisError),
+    #[error("[control_plane] `{key}`: {0}", key = .0.key())]
+    Redis(wrnexus_backends::RedisSetupError),
     #[error("signing keys: {0}")]
     Keys(#[from] crate::tokens::TokenError),
     #[error("policies:\n{0}")]
@@ -37,6 +39,12 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+impl From<crate::store::StoreError> for StartError {
+    fn from(e: crate::store::StoreError) -> Self {
+        StartError::Store(e)
+    }
+}
+
 /// Connect everything the control plane needs. `local` also tells
 /// in-process gateways about changes (the embedded mode).
 pub async fn build(
@@ -44,7 +52,13 @@ pub async fn build(
     local: Option<broadcast::Sender<Invalidation>>,
 ) -> Result<AppState, StartError> {
     let mut pusher = match &config.redis_url {
-        Some(url) => Pusher::with_redis(url, config.redis_entry_ttl).await?,
+        Some(url) => {
+            let client = wrnexus_backends::RedisClient::open(url, config.redis_ca_file.as_deref())
+                .map_err(StartError::Redis)?;
+            Pusher::with_redis_client(&client, config.redis_entry_ttl)
+                .await
+                .map_err(StartError::Redis)?
+        }
         None => Pusher::none(),
     };
     if let Some(tx) = local {
@@ -56,7 +70,16 @@ pub async fn build(
     let store = Store::connect_without_migrating(&config.database_url, pusher).await?;
     store.require_isolation(config.allow_rls_bypass).await?;
     let keys = Keys::load_or_create(&store, &config.issuer, &config.audience).await?;
-    let policies = wrnexus_policies::reload::load_checked(&config.policies)?;
+    let policies =
+        wrnexus_policies::reload::load_checked_with(&config.policies, &config.policy_proofs)?;
+    match policies.proofs() {
+        Some(proofs) if proofs.is_on() => tracing::info!(%proofs, "policies loaded and proven"),
+        Some(proofs) => tracing::warn!(
+            %proofs,
+            "policy proofs are OFF: no solver, the invariants are only sampled (install cvc5)"
+        ),
+        None => {}
+    }
     // With Redis, every replica counts the same sign-in attempts, under the
     // deployment's signing key id (replicas share it; other deployments on
     // the same Redis do not).

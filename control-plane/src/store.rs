@@ -10,6 +10,7 @@ pub mod billing;
 pub mod decision_data;
 pub mod deliveries;
 pub mod demotion;
+pub mod health;
 pub mod invitations;
 pub mod isolation;
 pub mod key_usage;
@@ -34,6 +35,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, Transaction};
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
+use wrnexus_backends::{PostgresTls, is_handshake_error};
 
 /// Changed decision data; the pusher's type, also found here.
 pub use crate::push::Changes;
@@ -74,6 +76,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url `{0}`: use postgres://… or sqlite://…")]
     UnsupportedUrl(String),
+    /// TLS settings that cannot be used, or a TLS handshake that failed.
+    #[error(transparent)]
+    Tls(#[from] wrnexus_backends::PostgresTlsError),
 }
 
 impl StoreError {
@@ -123,7 +128,18 @@ impl Store {
             // One writer at a time is SQLite's model; a single connection
             // avoids lock-upgrade failures under concurrent requests.
             Backend::Sqlite => options.max_connections(1).connect(url).await?,
-            Backend::Postgres => options.max_connections(16).connect(url).await?,
+            Backend::Postgres => {
+                // `sslmode` and `sslrootcert` checked first; a failed
+                // handshake is told in their words.
+                let tls = PostgresTls::of_url(url)?;
+                match options.max_connections(16).connect(url).await {
+                    Err(sqlx::Error::Tls(e)) => return Err(tls.failed(&e.to_string()).into()),
+                    Err(sqlx::Error::Io(e)) if is_handshake_error(&e) => {
+                        return Err(tls.failed(&e.to_string()).into());
+                    }
+                    connected => connected?,
+                }
+            }
         };
         Ok(Store {
             pool,
@@ -248,12 +264,7 @@ pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
 }
 
 /// A URL without its user and password, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &url[at + 1..]),
-        _ => url.to_string(),
-    }
-}
+pub use wrnexus_backends::redact_url;
 
 /// The SQLite URL for a file, created if missing.
 pub fn sqlite_url(path: &std::path::Path) -> String {

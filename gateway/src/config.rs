@@ -49,6 +49,9 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<String>,
     /// Redis for shared decision data and invalidations; `None`: in-process only.
     pub redis_url: Option<String>,
+    /// The CA a `rediss://` server's certificate is checked against;
+    /// `None`: the system's trust store.
+    pub redis_ca_file: Option<std::path::PathBuf>,
     pub issuer: String,
     pub audience: String,
     pub cookie_name: String,
@@ -83,9 +86,15 @@ pub struct GatewayConfig {
     /// On SIGTERM: how long in-flight requests may still finish (new
     /// connections are refused meanwhile).
     pub drain_timeout: Duration,
+    /// On SIGTERM: how long the gateway keeps accepting, already unready,
+    /// before it stops accepting and drains (load balancers notice).
+    pub shutdown_delay: Duration,
     /// A candidate policy directory evaluated beside the live one on real
     /// traffic: differences are counted and logged, never enforced.
     pub shadow_policies: Option<PolicySource>,
+    /// The solver the policy sets are proven with on every load, and how
+    /// long one query may take (none at hand: proofs off, said loudly).
+    pub policy_proofs: wrnexus_policies::solver::ProofSettings,
     /// How often policy directories are looked at for changes (SIGHUP
     /// reloads at once whatever this is).
     pub policy_poll: Duration,
@@ -111,6 +120,7 @@ impl GatewayConfig {
             routes: Vec::new(),
             trusted_proxies: Vec::new(),
             redis_url: None,
+            redis_ca_file: None,
             issuer: DEFAULT_ISSUER.to_string(),
             audience: DEFAULT_AUDIENCE.to_string(),
             cookie_name: DEFAULT_COOKIE_NAME.to_string(),
@@ -127,8 +137,10 @@ impl GatewayConfig {
             assertion_key: None,
             assertion_audience: wrnexus_policies::assertion::DEFAULT_ASSERTION_AUDIENCE.to_string(),
             shadow_policies: None,
+            policy_proofs: wrnexus_policies::solver::ProofSettings::default(),
             policy_poll: DEFAULT_POLICY_POLL,
             drain_timeout: Duration::from_secs(10),
+            shutdown_delay: Duration::ZERO,
             gateway_token: None,
             key_usage_flush: Duration::from_secs(2),
         }

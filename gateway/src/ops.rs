@@ -3,5 +3,7 @@
 
 pub mod admin;
 pub mod metrics;
+pub mod readiness;
 pub mod reload;
 pub mod request_metrics;
+pub mod shutdown;

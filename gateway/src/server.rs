@@ -12,7 +12,9 @@ use crate::key_usage::record::KeyUsage;
 use crate::key_usage::report::Reporter;
 use crate::ops::admin;
 use crate::ops::metrics::Metrics;
+use crate::ops::readiness::Readiness;
 use crate::ops::request_metrics::RequestSeries;
+use crate::ops::shutdown::Shutdown;
 use crate::proxy::Gateway;
 use crate::request::routes::{RouteError, RouteTable};
 use crate::upstream::forwarded::TrustedProxies;
@@ -23,6 +25,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
+use wrnexus_backends::RedisClient;
 use wrnexus_policies::Invalidation;
 
 /// Why the gateway could not start.
@@ -36,8 +39,14 @@ pub enum GatewayError {
     Io(#[from] std::io::Error),
     #[error("http client: {0}")]
     Http(#[from] reqwest::Error),
-    #[error("redis url: {0}")]
-    Redis(#[from] redis::RedisError),
+    // Not `#[from]`: an error chain printed whole would repeat the message.
+    #[error("[gateway] `{key}`: {0}", key = .0.key())]
+    RedisSetup(wrnexus_backends::RedisSetupError),
+    #[error("cannot listen on `{address}`: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
     #[error("`{0}` does not resolve to an address")]
     Unresolvable(String),
     #[error(transparent)]
@@ -48,6 +57,14 @@ pub enum GatewayError {
     TrustedProxies(#[from] crate::upstream::forwarded::BadProxy),
     #[error(transparent)]
     NoInvalidationSource(#[from] crate::config::NoInvalidationSource),
+}
+
+/// A listener on `address`, or the error naming it.
+fn bind(address: &str) -> Result<std::net::TcpListener, GatewayError> {
+    std::net::TcpListener::bind(address).map_err(|source| GatewayError::Bind {
+        address: address.to_string(),
+        source,
+    })
 }
 
 fn resolve(upstream: &Upstream) -> Result<(SocketAddr, bool, String), GatewayError> {
@@ -66,11 +83,16 @@ pub fn run(
     local: Option<broadcast::Sender<Invalidation>>,
 ) -> Result<(), GatewayError> {
     let metrics = Metrics::new()?;
-    let policies = wrnexus_policies::reload::load_checked(&config.policies)?;
+    let proofs = &config.policy_proofs;
+    let policies = wrnexus_policies::reload::load_checked_with(&config.policies, proofs)?;
+    crate::ops::reload::log_proofs("live", &policies);
     let shadow = match &config.shadow_policies {
-        Some(source) => Some(wrnexus_policies::reload::load_checked(source)?),
+        Some(source) => Some(wrnexus_policies::reload::load_checked_with(source, proofs)?),
         None => None,
     };
+    if let Some(shadow) = &shadow {
+        crate::ops::reload::log_proofs("shadow", shadow);
+    }
     let routes = RouteTable::build(
         config.effective_routes(),
         |action| policies.knows_action(action),
@@ -104,11 +126,54 @@ pub fn run(
         .thread_name("wrnexus-background")
         .enable_all()
         .build()?;
+    let live_slot: crate::ops::reload::Slot = Arc::new(RwLock::new(Arc::new(policies)));
+    let shadow_slot: Option<crate::ops::reload::Slot> =
+        shadow.map(|engine| Arc::new(RwLock::new(Arc::new(engine))));
+    // The admin listener first: while the gateway starts, `/ready` says
+    // what it waits for.
+    let keys = Arc::new(KeyRing::default());
+    let redis_link = config
+        .redis_url
+        .as_ref()
+        .map(|_| Arc::new(RedisLink::default()));
+    let readiness = Arc::new(Readiness::new(keys.clone(), redis_link.clone()));
+    let admin_listener = bind(&config.admin_listen)?;
+    admin_listener.set_nonblocking(true)?;
+    {
+        let proofs = crate::ops::reload::proofs_report(&live_slot, shadow_slot.as_ref());
+        let (readiness, metrics) = (readiness.clone(), metrics.clone());
+        background.spawn(async move {
+            match tokio::net::TcpListener::from_std(admin_listener) {
+                Ok(listener) => admin::serve(listener, metrics, readiness, proofs).await,
+                Err(e) => tracing::error!(error = %e, "admin listener failed"),
+            }
+        });
+    }
+    // The proxy listener is bound by pingora when it runs; an address that
+    // cannot be had stops the start here, named.
+    drop(bind(&config.listen)?);
+    // Redis's TLS settings are checked before anything else waits: a
+    // certificate that does not verify stops the start, while Redis merely
+    // down is ridden out like any later outage.
+    let redis_client = match &config.redis_url {
+        Some(url) => {
+            let client = RedisClient::open(url, config.redis_ca_file.as_deref())
+                .map_err(GatewayError::RedisSetup)?;
+            match background.block_on(client.probe(Duration::from_secs(3))) {
+                Err(e) if e.is_certificate() => return Err(GatewayError::RedisSetup(e)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis not reachable yet; retrying in the background")
+                }
+                Ok(()) => {}
+            }
+            Some(client)
+        }
+        None => None,
+    };
     let http = reqwest::Client::builder()
         .timeout(config.control_plane_timeout)
         .build()?;
 
-    let keys = Arc::new(KeyRing::default());
     {
         let (keys, http, url, metrics) = (
             keys.clone(),
@@ -119,6 +184,7 @@ pub fn run(
         let refresh = config.keys_refresh;
         background.block_on(async {
             let deadline = Instant::now() + Duration::from_secs(30);
+            let mut told = false;
             loop {
                 match keys.refresh(&http, &url).await {
                     Ok(n) => {
@@ -129,7 +195,13 @@ pub fn run(
                         tracing::error!(error = %e, "no signing keys from the control plane yet; sessions are refused until they arrive");
                         break;
                     }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                    Err(e) => {
+                        if !told {
+                            told = true;
+                            tracing::info!(error = %e, "waiting for the control plane's signing keys (not ready until they arrive)");
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await
+                    }
                 }
             }
         });
@@ -156,48 +228,30 @@ pub fn run(
         sockets: sockets.clone(),
         metrics: metrics.clone(),
     };
-    let redis = match &config.redis_url {
-        Some(url) => {
-            let client = redis::Client::open(url.as_str())?;
-            let link = Arc::new(RedisLink::default());
+    let redis = match (redis_client, redis_link) {
+        (Some(client), Some(link)) => {
             background.spawn(invalidation::follow_redis(
-                client,
+                client.client().clone(),
                 link.clone(),
                 sinks.clone(),
             ));
             Some(link)
         }
-        None => None,
+        _ => None,
     };
     if let Some(tx) = &local {
         background.spawn(invalidation::follow_local(tx.subscribe(), sinks.clone()));
     }
 
-    let admin_listener = std::net::TcpListener::bind(&config.admin_listen)?;
-    admin_listener.set_nonblocking(true)?;
-    {
-        let keys = keys.clone();
-        let ready: admin::ReadyCheck = Arc::new(move || !keys.is_empty());
-        let metrics = metrics.clone();
-        background.spawn(async move {
-            match tokio::net::TcpListener::from_std(admin_listener) {
-                Ok(listener) => admin::serve(listener, metrics, ready).await,
-                Err(e) => tracing::error!(error = %e, "admin listener failed"),
-            }
-        });
-    }
-
-    let live_slot: crate::ops::reload::Slot = Arc::new(RwLock::new(Arc::new(policies)));
     let watched = crate::ops::reload::Watched {
         source: config.policies.clone(),
         slot: live_slot.clone(),
         set: "live",
         metrics: metrics.clone(),
         uses: uses.clone(),
+        proofs: config.policy_proofs.clone(),
     };
     background.spawn(watched.watch(config.policy_poll));
-    let shadow_slot: Option<crate::ops::reload::Slot> =
-        shadow.map(|engine| Arc::new(RwLock::new(Arc::new(engine))));
     if let (Some(source), Some(slot)) = (&config.shadow_policies, &shadow_slot) {
         let watched = crate::ops::reload::Watched {
             source: source.clone(),
@@ -205,6 +259,7 @@ pub fn run(
             set: "shadow",
             metrics: metrics.clone(),
             uses,
+            proofs: config.policy_proofs.clone(),
         };
         background.spawn(watched.watch(config.policy_poll));
     }
@@ -277,7 +332,12 @@ pub fn run(
     proxy.add_tcp(&config.listen);
     server.add_service(proxy);
     tracing::info!(listen = %config.listen, admin = %config.admin_listen, "gateway listening");
-    server.run(RunArgs::default());
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Shutdown {
+            readiness,
+            delay: config.shutdown_delay,
+        }),
+    });
     // Stopped (in-flight requests drained): report the last key use.
     if let Some(reporter) = reporter {
         background.block_on(reporter.flush());

@@ -93,6 +93,8 @@ pub struct PolicyEngine {
     /// What the policies read of a request: the memo's key.
     reads: Reads,
     memo: Memo,
+    /// How the proofs of its load went (`None`: loaded without them).
+    proofs: Option<crate::proof::ProofStatus>,
 }
 
 impl PolicyEngine {
@@ -120,6 +122,7 @@ impl PolicyEngine {
             source: source.clone(),
             reads: Reads::everything(),
             memo: Memo::default(),
+            proofs: None,
         };
         engine.reads = Reads::of(&engine.loaded.policies);
         let uids: Vec<EntityUid> = engine
@@ -216,6 +219,16 @@ impl PolicyEngine {
         }
     }
 
+    /// How the proofs of this set's load went: `None` when it was loaded
+    /// without its checks ([`crate::reload::load_checked`] runs them).
+    pub fn proofs(&self) -> Option<&crate::proof::ProofStatus> {
+        self.proofs.as_ref()
+    }
+
+    pub(crate) fn set_proofs(&mut self, status: crate::proof::ProofStatus) {
+        self.proofs = Some(status);
+    }
+
     /// The shipped policies, compiled into the binary.
     pub fn shipped() -> Result<Self, PolicyErrors> {
         Self::load(&PolicySource::Shipped)
@@ -303,24 +316,33 @@ impl PolicyEngine {
     /// invariant check of every load, and for measuring evaluation.
     pub fn decide_fresh(&self, req: &DecisionRequest<'_>) -> Decision {
         match self.evaluate(req) {
-            Ok((allowed, policies, errors)) => {
-                let code = if allowed {
-                    None
-                } else {
-                    policies
-                        .iter()
-                        .find_map(|p| self.loaded.codes.get(&PolicyId::new(p.as_str())))
-                        .cloned()
-                };
-                Decision {
-                    id: OnceLock::new(),
-                    allowed: allowed && errors.is_empty(),
-                    policies: policies.into(),
-                    errors,
-                    code,
-                }
-            }
+            Ok((allowed, policies, errors)) => self.decision(allowed, policies, errors),
             Err(error) => Decision::failed(error),
+        }
+    }
+
+    /// A decision from what was evaluated: an error denies, and a denial
+    /// carries the `@code` of the first determining policy that has one.
+    pub(crate) fn decision(
+        &self,
+        allowed: bool,
+        policies: Vec<String>,
+        errors: Vec<String>,
+    ) -> Decision {
+        let code = if allowed {
+            None
+        } else {
+            policies
+                .iter()
+                .find_map(|p| self.loaded.codes.get(&PolicyId::new(p.as_str())))
+                .cloned()
+        };
+        Decision {
+            id: OnceLock::new(),
+            allowed: allowed && errors.is_empty(),
+            policies: policies.into(),
+            errors,
+            code,
         }
     }
 
@@ -364,58 +386,73 @@ impl PolicyEngine {
         action: EntityUid,
         schema: Option<&Schema>,
     ) -> Result<(Request, Entities), String> {
-        let workspace = EntityUid::from_type_name_and_id(
-            self.workspace_type.clone(),
-            EntityId::new(req.workspace_id),
-        );
+        Ok((
+            self.cedar_request(req, action, schema)?,
+            self.entities(req)?,
+        ))
+    }
+
+    fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+    }
+
+    fn principal_uid(&self, req: &DecisionRequest<'_>) -> EntityUid {
+        match req.principal {
+            Principal::User(id) => Self::uid(&self.user_type, id),
+            Principal::ApiKey { id, .. } => Self::uid(&self.key_type, id),
+        }
+    }
+
+    fn resource_uid(&self, req: &DecisionRequest<'_>) -> EntityUid {
+        match req.project_id {
+            None => Self::uid(&self.workspace_type, req.workspace_id),
+            Some(project) => Self::uid(&self.project_type, project),
+        }
+    }
+
+    /// The entities a request of `req`'s principal and resource is decided
+    /// with: the key (with its workspace), the project (in its workspace).
+    /// Requests that share those share them.
+    fn entities(&self, req: &DecisionRequest<'_>) -> Result<Entities, String> {
         let mut entities = Vec::with_capacity(2);
-        let principal = match req.principal {
-            Principal::User(id) => {
-                EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(id))
-            }
-            Principal::ApiKey { id, workspace_id } => {
-                let key =
-                    EntityUid::from_type_name_and_id(self.key_type.clone(), EntityId::new(id));
-                let own = EntityUid::from_type_name_and_id(
-                    self.workspace_type.clone(),
-                    EntityId::new(workspace_id),
-                );
-                let attrs = HashMap::from([(
-                    "workspace".to_string(),
-                    RestrictedExpression::new_entity_uid(own),
-                )]);
-                entities.push(
-                    Entity::new(key.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?,
-                );
-                key
-            }
-        };
-        let resource = match req.project_id {
-            None => workspace,
-            Some(project) => {
-                let project = EntityUid::from_type_name_and_id(
-                    self.project_type.clone(),
-                    EntityId::new(project),
-                );
-                entities.push(Entity::new_no_attrs(
-                    project.clone(),
-                    HashSet::from([workspace]),
-                ));
-                project
-            }
-        };
-        let entities = if entities.is_empty() {
-            Entities::empty()
+        if let Principal::ApiKey { workspace_id, .. } = req.principal {
+            let own = Self::uid(&self.workspace_type, workspace_id);
+            let attrs = HashMap::from([(
+                "workspace".to_string(),
+                RestrictedExpression::new_entity_uid(own),
+            )]);
+            entities.push(
+                Entity::new(self.principal_uid(req), attrs, HashSet::new())
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        if req.project_id.is_some() {
+            let workspace = Self::uid(&self.workspace_type, req.workspace_id);
+            entities.push(Entity::new_no_attrs(
+                self.resource_uid(req),
+                HashSet::from([workspace]),
+            ));
+        }
+        if entities.is_empty() {
+            Ok(Entities::empty())
         } else {
-            Entities::from_entities(entities, Some(&self.loaded.schema))
-                .map_err(|e| e.to_string())?
-        };
-        let granted = req.granted_projects.unwrap_or_default().iter().map(|p| {
-            RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
-                self.project_type.clone(),
-                EntityId::new(p),
-            ))
-        });
+            Entities::from_entities(entities, Some(&self.loaded.schema)).map_err(|e| e.to_string())
+        }
+    }
+
+    /// The Cedar request of `req` (without its entities), validated against
+    /// `schema` when given.
+    fn cedar_request(
+        &self,
+        req: &DecisionRequest<'_>,
+        action: EntityUid,
+        schema: Option<&Schema>,
+    ) -> Result<Request, String> {
+        let granted = req
+            .granted_projects
+            .unwrap_or_default()
+            .iter()
+            .map(|p| RestrictedExpression::new_entity_uid(Self::uid(&self.project_type, p)));
         let string = |s: &str| RestrictedExpression::new_string(s.to_string());
         let context = Context::from_pairs([
             (
@@ -440,11 +477,19 @@ impl PolicyEngine {
             ),
         ])
         .map_err(|e| e.to_string())?;
-        let request = Request::new(principal, action, resource, context, schema)
-            .map_err(|e| e.to_string())?;
-        Ok((request, entities))
+        Request::new(
+            self.principal_uid(req),
+            action,
+            self.resource_uid(req),
+            context,
+            schema,
+        )
+        .map_err(|e| e.to_string())
     }
 }
+
+#[path = "engine_sets.rs"]
+mod sets;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -1,26 +1,20 @@
-//! Invariants every policy set must keep, checked on every load by
-//! exhaustive evaluation: every request of the [`Space`] built from the
-//! schema's actions and the policies' own literals is decided, and an edit
-//! that lets one through that an invariant forbids is refused, naming the
-//! invariant, the request and the policies that allowed it.
+//! The invariants checked by sampling: every request of a [`Space`] built
+//! from the schema's actions and the literals of the policies and the
+//! invariants is decided, as the gateway builds requests. An invariant
+//! (see [`crate::invariant_set`]) that matches a request the policies
+//! allow (`must_deny`) or deny (`must_allow`) is broken, and the refusal
+//! names it, the request and the policies that decided it. This is the
+//! whole check when no solver is at hand, and a cross-check of the proofs
+//! ([`crate::proof`]) where the space is small.
 
+use crate::counterexample::named_policies;
 use crate::engine::{DecisionRequest, PolicyEngine, Principal};
-use crate::model::{Action, Role, WorkspaceStatus, is_safe_method};
+use crate::invariant_set::{InvariantSet, Kind};
+use crate::load::Origin;
+use crate::model::{Role, WorkspaceStatus, is_safe_method};
 use crate::vocabulary::Vocabulary;
-use std::collections::BTreeSet;
-
-/// The invariants, by name.
-pub const INVARIANTS: &[&str] = &[
-    SUSPENDED_NO_WRITE,
-    NON_MEMBER_DENIED,
-    KEY_OWN_WORKSPACE,
-    VIEWER_NO_WRITE,
-];
-
-pub const SUSPENDED_NO_WRITE: &str = "a suspended workspace never allows a write";
-pub const NON_MEMBER_DENIED: &str = "a non-member is always denied";
-pub const KEY_OWN_WORKSPACE: &str = "an API key never acts outside its workspace";
-pub const VIEWER_NO_WRITE: &str = "a viewer never writes";
+use cedar_policy::Entities;
+use std::collections::{BTreeSet, HashSet};
 
 /// Paths under this prefix are the control plane's own: the gateway hands
 /// them over without deciding, and the control plane decides with the paths
@@ -37,36 +31,36 @@ pub const DEFAULT_PLAN: &str = "free";
 /// The methods every space tries (the safe ones and the usual writes).
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
 
-/// Whether a request changes things, for the invariants: the `write`
-/// action with any method, and any other action except `read` and
-/// `billing` with a method that is not safe (not GET, HEAD or OPTIONS).
-/// `billing` stays open while suspended so that an owner can pay; `read`
-/// is what a route or the control plane names for a request that changes
-/// nothing in the workspace (e.g. a search sent with POST, or a member
-/// leaving it), whatever its method.
-pub fn is_write(action: &str, method: &str) -> bool {
-    action == Action::WRITE
-        || (action != Action::READ && action != Action::BILLING && !is_safe_method(method))
-}
+/// Spaces up to this many requests are sampled beside the proofs.
+pub const CROSS_CHECK_LIMIT: usize = 20_000;
 
-/// One broken invariant, with the request that shows it.
+/// One broken invariant, with the first sampled request that shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    pub invariant: &'static str,
+    /// The invariant's name.
+    pub invariant: String,
+    pub kind: Kind,
+    /// Where the invariant is written.
+    pub origin: Origin,
     /// The request, described.
     pub request: String,
-    /// The policies that allowed it.
-    pub policies: Vec<String>,
+    /// Whether the policies allowed it.
+    pub allowed: bool,
+    /// The policies that decided it, with file and line.
+    pub policies: String,
 }
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let decided = match (self.allowed, self.policies.is_empty()) {
+            (true, _) => format!("allowed by {}", self.policies),
+            (false, false) => format!("denied by {}", self.policies),
+            (false, true) => "denied: no permit matches it (default deny)".to_string(),
+        };
         write!(
             f,
-            "invariant broken: {} ({} was allowed by {})",
-            self.invariant,
-            self.request,
-            self.policies.join(", ")
+            "invariant broken: {} ({}:{}, {}): {} was {decided}",
+            self.invariant, self.origin.file, self.origin.line, self.kind, self.request
         )
     }
 }
@@ -84,7 +78,7 @@ const OTHER_WORKSPACE: &str = "w2";
 const PROJECT: &str = "p1";
 const OTHER_PROJECT: &str = "p2";
 
-/// Every request the invariants are checked on: principal (user, key of the
+/// Every request the sampled check decides: principal (user, key of the
 /// workspace, key of another) × resource (the workspace, a project in it) ×
 /// action × role (the four and none) × status × method × path × plan ×
 /// project grants (all, limited with the project, limited without it).
@@ -113,9 +107,9 @@ pub struct Space {
 }
 
 impl Space {
-    /// The space of `engine`'s schema and policies.
-    pub fn of(engine: &PolicyEngine) -> Space {
-        let vocabulary = Vocabulary::of(engine.policy_set());
+    /// The space of `engine`'s schema and policies and of `invariants`.
+    pub fn of(engine: &PolicyEngine, invariants: &InvariantSet) -> Space {
+        let vocabulary = Vocabulary::of_all(&[engine.policy_set(), invariants.policy_set()]);
         let mut actions: Vec<String> = engine.actions().map(str::to_string).collect();
         actions.sort_unstable();
         let named: BTreeSet<String> = vocabulary
@@ -178,39 +172,21 @@ impl Space {
     }
 }
 
-/// Check every invariant over the space of `engine`; the first violation
-/// of each.
-pub fn check(engine: &PolicyEngine) -> Vec<Violation> {
-    check_space(engine, &Space::of(engine))
+/// Check every invariant over the space of `engine` and `invariants`; the
+/// first violation of each.
+pub fn check(engine: &PolicyEngine, invariants: &InvariantSet) -> Vec<Violation> {
+    check_space(engine, invariants, &Space::of(engine, invariants))
 }
 
-/// The part of a request that decides which invariants are at stake.
-#[derive(Debug, Clone, Copy)]
-struct Shape<'a> {
-    action: &'a str,
-    method: &'a str,
-    role: Option<Role>,
-    status: WorkspaceStatus,
-    who: Who,
-}
-
-impl Shape<'_> {
-    /// Which invariants a request of this shape breaks if it is allowed.
-    fn at_stake(&self) -> [bool; 4] {
-        let write = is_write(self.action, self.method);
-        [
-            self.status == WorkspaceStatus::Suspended && write,
-            self.role.is_none(),
-            self.who == Who::OtherKey,
-            self.role == Some(Role::Viewer) && write,
-        ]
-    }
-}
-
-/// Check every invariant over `space`; the first violation of each. Only
-/// requests that could break an invariant not yet found broken are
-/// evaluated (the others cannot matter), without the engine's memo.
-pub fn check_space(engine: &PolicyEngine, space: &Space) -> Vec<Violation> {
+/// Check every invariant over `space`; the first violation of each. The
+/// policies in force decide only requests some invariant not yet found
+/// broken matches (the others cannot matter), without the engine's memo.
+/// Each request is built once, for both.
+pub fn check_space(
+    engine: &PolicyEngine,
+    invariants: &InvariantSet,
+    space: &Space,
+) -> Vec<Violation> {
     let roles = [
         Some(Role::Owner),
         Some(Role::Admin),
@@ -233,86 +209,137 @@ pub fn check_space(engine: &PolicyEngine, space: &Space) -> Vec<Violation> {
             })
         })
     });
-    let mut broken = [false; 4];
-    let mut found = Vec::new();
+    let mut sweep = Sweep {
+        engine,
+        invariants,
+        broken: HashSet::new(),
+        found: Vec::new(),
+    };
     for shape in shapes {
-        let stake = shape.at_stake();
-        if !stake.iter().zip(broken).any(|(s, b)| *s && !b) {
-            continue;
-        }
-        let Some((request, policies)) = first_allowed(engine, space, shape) else {
-            continue;
-        };
-        for (index, invariant) in INVARIANTS.iter().enumerate() {
-            if stake[index] && !broken[index] {
-                broken[index] = true;
-                found.push(Violation {
-                    invariant,
-                    request: request.clone(),
-                    policies: name_policies(engine, &policies),
-                });
-            }
-        }
-        if broken.iter().all(|b| *b) {
+        sweep.shape(space, shape);
+        if sweep.broken.len() == invariants.len() {
             break;
         }
     }
-    found
+    sweep.found
 }
 
-/// The first request of `shape` (over resource, grants, path and plan)
-/// that `engine` allows, described, with the policies that allowed it.
-fn first_allowed(
-    engine: &PolicyEngine,
-    space: &Space,
-    shape: Shape<'_>,
-) -> Option<(String, Vec<String>)> {
-    let granted = [PROJECT.to_string()];
-    let not_granted = [OTHER_PROJECT.to_string()];
-    let principal = match shape.who {
-        Who::User => Principal::User("u1"),
-        Who::OwnKey => Principal::ApiKey {
-            id: "k1",
-            workspace_id: WORKSPACE,
-        },
-        Who::OtherKey => Principal::ApiKey {
-            id: "k1",
-            workspace_id: OTHER_WORKSPACE,
-        },
-    };
-    for project_id in [None, Some(PROJECT)] {
-        for granted_projects in [None, Some(&granted[..]), Some(&not_granted[..])] {
-            if project_id.is_none()
-                && granted_projects == Some(&not_granted[..])
-                && !space.names_entities
-            {
+/// The part of a request the outer loops pick.
+#[derive(Debug, Clone, Copy)]
+struct Shape<'a> {
+    action: &'a str,
+    method: &'a str,
+    role: Option<Role>,
+    status: WorkspaceStatus,
+    who: Who,
+}
+
+/// A sweep over the space: what it found so far.
+struct Sweep<'a> {
+    engine: &'a PolicyEngine,
+    invariants: &'a InvariantSet,
+    broken: HashSet<String>,
+    found: Vec<Violation>,
+}
+
+impl Sweep<'_> {
+    /// Every request of `shape` (over resource, grants, path and plan).
+    fn shape(&mut self, space: &Space, shape: Shape<'_>) {
+        let granted = [PROJECT.to_string()];
+        let not_granted = [OTHER_PROJECT.to_string()];
+        let principal = match shape.who {
+            Who::User => Principal::User("u1"),
+            Who::OwnKey => Principal::ApiKey {
+                id: "k1",
+                workspace_id: WORKSPACE,
+            },
+            Who::OtherKey => Principal::ApiKey {
+                id: "k1",
+                workspace_id: OTHER_WORKSPACE,
+            },
+        };
+        for project_id in [None, Some(PROJECT)] {
+            // The key and the project: the same for every request below.
+            let shared = DecisionRequest {
+                principal,
+                action: shape.action,
+                workspace_id: WORKSPACE,
+                project_id,
+                granted_projects: None,
+                role: shape.role,
+                workspace_status: shape.status,
+                plan: DEFAULT_PLAN,
+                method: shape.method,
+                path: PLAIN_PATH,
+            };
+            let Ok(entities) = self.engine.entities_of(&shared) else {
                 continue;
-            }
-            for path in &space.paths {
-                for plan in &space.plans {
-                    let request = DecisionRequest {
-                        principal,
-                        action: shape.action,
-                        workspace_id: WORKSPACE,
-                        project_id,
-                        granted_projects,
-                        role: shape.role,
-                        workspace_status: shape.status,
-                        plan,
-                        method: shape.method,
-                        path,
-                    };
-                    // Afresh: a sweep's requests never recur, so the memo is
-                    // neither read nor filled.
-                    let decision = engine.decide_fresh(&request);
-                    if decision.allowed {
-                        return Some((describe(&request, shape.who), decision.policies.to_vec()));
+            };
+            for granted_projects in [None, Some(&granted[..]), Some(&not_granted[..])] {
+                if project_id.is_none()
+                    && granted_projects == Some(&not_granted[..])
+                    && !space.names_entities
+                {
+                    continue;
+                }
+                for path in &space.paths {
+                    for plan in &space.plans {
+                        self.sample(
+                            &DecisionRequest {
+                                principal,
+                                action: shape.action,
+                                workspace_id: WORKSPACE,
+                                project_id,
+                                granted_projects,
+                                role: shape.role,
+                                workspace_status: shape.status,
+                                plan,
+                                method: shape.method,
+                                path,
+                            },
+                            &entities,
+                            shape.who,
+                        );
                     }
                 }
             }
         }
     }
-    None
+
+    /// Decide one request: note the invariants it breaks.
+    fn sample(&mut self, request: &DecisionRequest<'_>, entities: &Entities, who: Who) {
+        let (engine, invariants) = (self.engine, self.invariants);
+        // Afresh: a sweep's requests never recur, so the memo is neither
+        // read nor filled.
+        let Ok((matched, Some(decision))) =
+            engine.matching(invariants.policy_set(), request, entities)
+        else {
+            return;
+        };
+        let at_stake = matched
+            .iter()
+            .filter_map(|id| invariants.get(id))
+            .filter(|i| !self.broken.contains(&i.name))
+            .collect::<Vec<_>>();
+        for invariant in at_stake {
+            let kept = match invariant.kind {
+                Kind::MustDeny => !decision.allowed,
+                Kind::MustAllow => decision.allowed,
+            };
+            if kept {
+                continue;
+            }
+            self.broken.insert(invariant.name.clone());
+            self.found.push(Violation {
+                invariant: invariant.name.clone(),
+                kind: invariant.kind,
+                origin: invariant.origin.clone(),
+                request: describe(request, who),
+                allowed: decision.allowed,
+                policies: named_policies(engine, &decision.policies),
+            });
+        }
+    }
 }
 
 /// The request, in words.
@@ -339,16 +366,6 @@ fn describe(request: &DecisionRequest<'_>, who: Who) -> String {
         request.method,
         request.path,
     )
-}
-
-/// Policy ids with the file and line they were written at.
-fn name_policies(engine: &PolicyEngine, ids: &[String]) -> Vec<String> {
-    ids.iter()
-        .map(|p| match engine.origin(p) {
-            Some(o) => format!("`{p}` ({}:{})", o.file, o.line),
-            None => format!("`{p}`"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

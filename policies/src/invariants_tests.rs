@@ -1,39 +1,74 @@
-//! Tests of the invariant check: what counts as a write, and the space of
-//! requests a set is checked over.
+//! Tests of the sampled invariant check: the space of requests a set is
+//! checked over, and the built-in invariants' definition of a write.
 
 use super::*;
 use crate::load::PolicySource;
 
+/// A write, as the built-in invariants define it: the `write` action with
+/// any method, and any other action except `read` and `billing` with a
+/// method that is not safe.
+fn is_write(action: &str, method: &str) -> bool {
+    action == "write" || (action != "read" && action != "billing" && !is_safe_method(method))
+}
+
 #[test]
-fn a_write_is_the_write_action_or_a_changing_method_outside_read_and_billing() {
-    for method in METHODS {
-        assert!(is_write("write", method), "write with {method}");
-        assert!(!is_write("read", method), "read with {method}");
-        assert!(!is_write("billing", method), "billing with {method}");
+fn the_invariants_count_as_writes_what_the_docs_say() -> Result<(), Box<dyn std::error::Error>> {
+    let engine = PolicyEngine::shipped()?;
+    let invariants = InvariantSet::load(&PolicySource::Shipped, engine.schema())?;
+    let suspended = invariants
+        .named(crate::invariant_set::SUSPENDED_NO_WRITE)
+        .ok_or("missing")?;
+    let viewer = invariants
+        .named(crate::invariant_set::VIEWER_NO_WRITE)
+        .ok_or("missing")?;
+    for action in ["read", "write", "admin", "billing"] {
+        for method in METHODS.into_iter().chain(["PURGE"]) {
+            for (role, status, invariant) in [
+                (Role::Owner, WorkspaceStatus::Suspended, suspended),
+                (Role::Viewer, WorkspaceStatus::Active, viewer),
+            ] {
+                let request = DecisionRequest {
+                    principal: Principal::User("u1"),
+                    action,
+                    workspace_id: WORKSPACE,
+                    project_id: None,
+                    granted_projects: None,
+                    role: Some(role),
+                    workspace_status: status,
+                    plan: DEFAULT_PLAN,
+                    method,
+                    path: PLAIN_PATH,
+                };
+                let entities = engine.entities_of(&request)?;
+                let (matched, _) = engine.matching(invariants.policy_set(), &request, &entities)?;
+                let id = invariant.policy.id().to_string();
+                assert_eq!(
+                    matched.contains(&id),
+                    is_write(action, method),
+                    "{} on `{action}` with {method}",
+                    invariant.name
+                );
+            }
+        }
     }
-    for method in ["POST", "PUT", "PATCH", "DELETE", "PURGE"] {
-        assert!(is_write("admin", method), "admin with {method}");
-        assert!(is_write("export", method), "export with {method}");
-    }
-    for method in ["GET", "HEAD", "OPTIONS"] {
-        assert!(!is_write("admin", method), "admin with {method}");
-    }
+    Ok(())
 }
 
 #[test]
 fn the_shipped_space_covers_every_action_method_and_app_path()
 -> Result<(), Box<dyn std::error::Error>> {
     let engine = PolicyEngine::shipped()?;
-    let space = Space::of(&engine);
+    let invariants = InvariantSet::load(&PolicySource::Shipped, engine.schema())?;
+    let space = Space::of(&engine, &invariants);
     assert_eq!(space.actions, ["admin", "billing", "read", "write"]);
-    // The shipped rules name GET and HEAD; OPTIONS and POST stand for the
-    // other safe methods and the writes.
+    // The rules name GET, HEAD and OPTIONS; POST stands for the writes.
     assert_eq!(space.methods, ["GET", "HEAD", "OPTIONS", "POST"]);
-    // suspension.cedar compares the path only with the control plane's
-    // deletion path, which is no app path.
+    // suspension.cedar and the invariants compare the path only with the
+    // control plane's paths, which are no app paths.
     assert_eq!(space.paths, [PLAIN_PATH]);
     // No shipped policy reads the plan.
     assert_eq!(space.plans, [DEFAULT_PLAN]);
+    assert!(check_space(&engine, &invariants, &space).is_empty());
     Ok(())
 }
 
@@ -50,9 +85,11 @@ fn plans_and_methods_compared_in_a_policy_join_the_space() -> Result<(), Box<dyn
         "@id(\"pro-purge\")\npermit (principal, action == WRNexus::Action::\"admin\", resource)\n\
          when { context.plan == \"pro\" && context.method == \"PURGE\" && context.role == \"owner\" };\n",
     )?;
-    let engine = PolicyEngine::load(&PolicySource::Dir(dir.path().to_path_buf()))?;
-    let space = Space::of(&engine);
+    let source = PolicySource::Dir(dir.path().to_path_buf());
+    let engine = PolicyEngine::load(&source)?;
+    let invariants = InvariantSet::load(&source, engine.schema())?;
+    let space = Space::of(&engine, &invariants);
     assert_eq!(space.plans, ["free", "pro"]);
-    assert_eq!(space.methods, ["GET", "POST", "PURGE"]);
+    assert_eq!(space.methods, ["GET", "HEAD", "OPTIONS", "POST", "PURGE"]);
     Ok(())
 }

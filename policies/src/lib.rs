@@ -21,9 +21,18 @@
 //!   turns a request description into a [`Decision`].
 //! - [`reads`] — what a policy set reads of a request, found at load.
 //! - [`memo`] — decisions remembered by what they depend on (per engine).
-//! - [`invariants`] — the rules no policy edit may break, checked on load.
+//! - [`invariant_set`] — the rules no policy edit may break, written in
+//!   Cedar (`invariants/*.cedar`): built in, and a directory's own.
+//! - [`proof`] — proving them, and that no policy errs, over every request
+//!   with an SMT solver on every load (`prover`: a solver session and the
+//!   questions asked of it); [`solver`] — which solver, and how long it may
+//!   take; [`counterexample`] — the request a refutation comes with,
+//!   described and decided.
+//! - [`invariants`] — the same invariants checked by sampling a request
+//!   space (without a solver, and as a cross-check).
 //! - [`vocabulary`] — the context attributes and literals a policy set
-//!   reads, from which the invariants' request space is built.
+//!   reads, from which the sampled request space is built.
+//! - [`diff`] — what an edit changes, proven per request environment.
 //! - [`cases`] — decision tests as data (`tests/*.toml`).
 //! - [`reload`] — loading a candidate set with every check, for reloads.
 //!
@@ -35,17 +44,23 @@ pub mod api_key;
 pub mod assertion;
 pub mod cases;
 pub mod claims;
+pub mod counterexample;
+pub mod diff;
 pub mod engine;
 pub mod entries;
 pub mod ids;
+pub mod invariant_set;
 pub mod invariants;
 pub mod load;
 pub mod memo;
 pub mod model;
+pub mod proof;
+mod prover;
 pub mod reads;
 pub mod redirect;
 pub mod reload;
 pub mod request;
+pub mod solver;
 pub mod vocabulary;
 
 pub use claims::SessionClaims;

@@ -73,6 +73,20 @@ pub enum PolicyError {
     /// An invariant every policy set must keep is broken.
     #[error("{0}")]
     Invariant(String),
+    /// An invariant file breaks the rules of invariant files.
+    #[error("{file}:{line}: {message}")]
+    InvariantFile {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    /// A policy can fail to evaluate (an error denies the request).
+    #[error("{0}")]
+    CanError(String),
+    /// The proofs could not be made (the solver failed or gave no answer in
+    /// time): the set is refused rather than taken unproven.
+    #[error("{0}")]
+    Proof(String),
     /// A decision test case failed.
     #[error("{file}: case `{name}`: {message}")]
     Case {
@@ -277,7 +291,7 @@ fn read_dir(dir: &Path) -> Result<Files, PolicyError> {
 
 /// Byte offset of a policy in the text it was parsed from: Cedar keeps each
 /// policy's original text, so find it there.
-fn policy_offset(text: &str, policy: &Policy) -> usize {
+pub(crate) fn policy_offset(text: &str, policy: &Policy) -> usize {
     text.find(&policy.to_string()).unwrap_or(0)
 }
 
@@ -287,7 +301,7 @@ fn diagnostic_offset(d: &dyn Diagnostic) -> Option<usize> {
         .map(|l| l.offset())
 }
 
-fn first_line(d: &dyn Diagnostic, text: &str) -> usize {
+pub(crate) fn first_line(d: &dyn Diagnostic, text: &str) -> usize {
     diagnostic_offset(d).map_or(1, |off| line_of(text, off))
 }
 

@@ -57,11 +57,18 @@ fn pattern_sample(pattern: &Value) -> String {
 impl Vocabulary {
     /// The vocabulary of every policy and template of `policies`.
     pub fn of(policies: &PolicySet) -> Vocabulary {
+        Vocabulary::of_all(&[policies])
+    }
+
+    /// The vocabulary of every policy and template of all of `sets`.
+    pub fn of_all(sets: &[&PolicySet]) -> Vocabulary {
         let mut v = Vocabulary::default();
-        let forms = policies
-            .policies()
-            .map(cedar_policy::Policy::to_json)
-            .chain(policies.templates().map(cedar_policy::Template::to_json));
+        let forms = sets.iter().flat_map(|policies| {
+            policies
+                .policies()
+                .map(cedar_policy::Policy::to_json)
+                .chain(policies.templates().map(cedar_policy::Template::to_json))
+        });
         for form in forms {
             match form {
                 Ok(json) => {

@@ -1,5 +1,6 @@
-//! The policy files validate and are formatted as the upstream Cedar CLI
-//! wants (`cedar validate`, `cedar format --check`). Skipped with a loud
+//! The policy files and the built-in invariants (`invariants/*.cedar`)
+//! validate and are formatted as the upstream Cedar CLI wants
+//! (`cedar validate`, `cedar format --check`). Skipped with a loud
 //! message when `cedar` is not installed, unless `WRNEXUS_REQUIRE_SERVICES=1`
 //! (CI installs it at the version of the `cedar-policy` crate in `Cargo.lock`:
 //! `cargo install --locked cedar-policy-cli --version <that>`).
@@ -38,8 +39,13 @@ fn every_policy_file_validates_and_is_formatted() -> TestResult {
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let schema = dir.join("schema.cedarschema");
-    let files = policy_files(dir)?;
+    let mut files = policy_files(dir)?;
     assert!(files.len() >= 4, "{files:?}");
+    let invariants = policy_files(&dir.join("invariants"))?;
+    assert!(invariants.len() >= 4, "{invariants:?}");
+    files.extend(invariants);
+    // The operator's invariant the docs show (and the suites add).
+    files.push(dir.join("tests/data/owner_reads.cedar"));
     // The whole set at once, as it is loaded.
     let all = tempfile::NamedTempFile::new()?;
     let text: Vec<String> = files

@@ -5,7 +5,11 @@
 //!
 //! - [`process`] — finding the binary, spawning processes, free ports.
 //! - [`services`] — Postgres and Redis: fresh databases, loud skips, and
-//!   `WRNEXUS_REQUIRE_SERVICES=1` turning a missing service into a failure.
+//!   `WRNEXUS_REQUIRE_SERVICES=1` turning a missing service into a failure;
+//!   private `redis-server`s, plain or speaking TLS.
+//! - [`postgres_tls`] — the suites' Postgres with TLS turned on, its
+//!   certificate signed by a test CA.
+//! - [`certs`] — test CAs and server certificates, made on the spot.
 //! - [`stack`] — a running WRNexus, embedded (`wrnexus dev`) or split
 //!   (control plane + gateway + demo upstream processes).
 //! - [`client`] — HTTP helpers speaking to the gateway.
@@ -14,7 +18,9 @@
 //!   the gateway refuses.
 
 pub mod apps;
+pub mod certs;
 pub mod client;
+pub mod postgres_tls;
 pub mod process;
 pub mod services;
 pub mod stack;

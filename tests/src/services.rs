@@ -2,6 +2,7 @@
 //! `WRNEXUS_REQUIRE_SERVICES=1`, where they fail.
 
 use crate::TestResult;
+use crate::certs::CertFiles;
 use sqlx::Connection;
 
 /// Admin URL of the Postgres server (trust auth).
@@ -71,11 +72,23 @@ pub async fn redis() -> TestResult<Option<redis::aio::MultiplexedConnection>> {
 pub struct PrivateRedis {
     pub port: u16,
     dir: std::path::PathBuf,
+    /// Speaking only TLS, with this certificate.
+    tls: Option<CertFiles>,
     proc: Option<crate::process::Proc>,
 }
 
 impl PrivateRedis {
     pub async fn start(dir: &std::path::Path) -> TestResult<Option<Self>> {
+        Self::start_with(dir, None).await
+    }
+
+    /// A private `redis-server` that speaks only TLS (`rediss://`, no plain
+    /// port), presenting `files.cert`; clients show no certificate.
+    pub async fn start_tls(dir: &std::path::Path, files: &CertFiles) -> TestResult<Option<Self>> {
+        Self::start_with(dir, Some(files.clone())).await
+    }
+
+    async fn start_with(dir: &std::path::Path, tls: Option<CertFiles>) -> TestResult<Option<Self>> {
         let Some(program) = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
             .into_iter()
             .map(std::path::PathBuf::from)
@@ -86,6 +99,7 @@ impl PrivateRedis {
         let mut redis = PrivateRedis {
             port: crate::process::free_port()?,
             dir: dir.to_path_buf(),
+            tls,
             proc: None,
         };
         redis.spawn(&program).await?;
@@ -93,32 +107,68 @@ impl PrivateRedis {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.tls {
+            Some(_) => format!("rediss://127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// A client of this server, trusting its CA when it speaks TLS.
+    pub fn client(&self) -> TestResult<redis::Client> {
+        Ok(match &self.tls {
+            Some(files) => redis::Client::build_with_tls(
+                self.url(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(std::fs::read(&files.ca)?),
+                },
+            )?,
+            None => redis::Client::open(self.url())?,
+        })
     }
 
     async fn spawn(&mut self, program: &std::path::Path) -> TestResult {
         let port = self.port.to_string();
         let dir = self.dir.display().to_string();
+        let mut args: Vec<String> = match &self.tls {
+            Some(files) => vec![
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                port.clone(),
+                "--tls-cert-file".into(),
+                files.cert.display().to_string(),
+                "--tls-key-file".into(),
+                files.key.display().to_string(),
+                "--tls-ca-cert-file".into(),
+                files.ca.display().to_string(),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ],
+            None => vec!["--port".into(), port.clone()],
+        };
+        for arg in [
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            &dir,
+        ] {
+            args.push(arg.to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let proc = crate::process::Proc::spawn_program(
             program,
             &format!("redis-{port}"),
             &self.dir,
-            &[
-                "--port",
-                &port,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                &dir,
-            ],
+            &args,
             &[],
         )?;
         self.proc = Some(proc);
-        let client = redis::Client::open(self.url())?;
+        let client = self.client()?;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await
@@ -130,7 +180,8 @@ impl PrivateRedis {
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
-                return Err("private redis-server did not start".into());
+                let log = self.proc.as_ref().map(|p| p.output()).unwrap_or_default();
+                return Err(format!("private redis-server did not start:\n{log}").into());
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }

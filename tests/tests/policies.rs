@@ -1,8 +1,9 @@
 //! Policies at work in a running gateway: hot reload under traffic (a bad
-//! edit, syntax or invariant, is refused and counted while the last good set
-//! keeps deciding; a good edit decides within a second), reload on SIGHUP
-//! when polling is slow, and shadow mode (differences counted, never
-//! enforced).
+//! edit — syntax, an invariant, or an invariant only the solver's proof
+//! sees broken — is refused and counted while the last good set keeps
+//! deciding; a good edit decides within a second), `/ready` saying the sets
+//! are proven, reload on SIGHUP when polling is slow, and shadow mode
+//! (differences counted, never enforced).
 
 use reqwest::{Method, StatusCode};
 use std::path::Path;
@@ -11,8 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wrnexus_e2e::TestResult;
 use wrnexus_e2e::client::{self, http, sign_up};
-use wrnexus_e2e::services::{fresh_postgres, redis, redis_url};
+use wrnexus_e2e::services::{absent, fresh_postgres, redis, redis_url};
 use wrnexus_e2e::stack::Stack;
+use wrnexus_policies::solver::ProofSettings;
 
 /// A rule closing `/beta/…` to everyone.
 const BETA_CLOSED: &str = "// Beta pages are closed while the feature is built.\n\
@@ -33,6 +35,27 @@ fn beta_closed_with_viewers_writing() -> String {
          action == WRNexus::Action::\"write\",\n  resource\n)\n\
          when {{ context.role == \"viewer\" && context.path like \"/drafts/*\" }};\n"
     )
+}
+
+/// [`BETA_CLOSED`] with a rule letting viewers write where the plan equals
+/// the path: valid Cedar breaking "a viewer never writes" only for a
+/// relation between two context values, which no sampled request has; the
+/// solver's proof finds one.
+fn beta_closed_with_a_relation() -> String {
+    format!(
+        "{BETA_CLOSED}\n// Viewers may write where the plan names the path.\n@id(\"viewer-plan-path\")\n\
+         permit (\n  principal,\n  action == WRNexus::Action::\"write\",\n  resource\n)\n\
+         when {{ context.role == \"viewer\" && context.plan == context.path }};\n"
+    )
+}
+
+/// Whether cvc5 is at hand for the gateway (skipping loudly, or failing
+/// when it is required).
+fn proving() -> TestResult<bool> {
+    match ProofSettings::default().probe() {
+        Ok(_) => Ok(true),
+        Err(why) => absent::<()>("cvc5", &why).map(|_| false),
+    }
 }
 
 /// Replace `path` at once (as deployment tools do), so that a poll never
@@ -213,6 +236,28 @@ async fn reloads_under_traffic_and_shadow_differences() -> TestResult {
                 .contains("invariant broken: a viewer never writes"),
             "the refusal names the invariant"
         );
+
+        // Valid Cedar breaking an invariant only the proof sees: refused,
+        // the log showing the request that breaks it.
+        if proving()? {
+            let ready = reqwest::get(format!("{admin}/ready")).await?.text().await?;
+            assert!(
+                ready.contains("policy proofs (live): on: 4 invariants")
+                    && ready.contains("policy proofs (shadow): on: "),
+                "{ready}"
+            );
+            put(&live.join("beta.cedar"), &beta_closed_with_a_relation())?;
+            refused(3.0).await?;
+            let r = alice.req(&c, Method::GET, &beta).send().await?;
+            assert_eq!(r.status(), StatusCode::OK, "the old set still decides");
+            let logs = stack.logs();
+            assert!(
+                logs.contains("proven false over")
+                    && logs.contains("counterexample: principal WRNexus::")
+                    && logs.contains("`viewer-plan-path` ("),
+                "the refusal shows the breaking request"
+            );
+        }
 
         // The file fixed: new decisions within a second.
         put(&live.join("beta.cedar"), BETA_CLOSED)?;

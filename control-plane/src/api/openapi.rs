@@ -3,7 +3,9 @@
 //! with (each handler module defines its response bodies; error bodies are
 //! the contract's [`Problem`]), and the handler serving it.
 
-use super::responses::{BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized};
+use super::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unavailable,
+};
 use super::{
     api_keys, audit, billing, internal, key_usage, members, operator, projects, webhooks,
     workspaces,
@@ -27,7 +29,7 @@ use wrnexus_contract::{Problem, Role, WorkspaceStatus};
         (url = "/.wrnexus/api/v1", description = "Through a gateway")
     ),
     paths(
-        health,
+        super::health::health,
         document,
         internal::keys,
         internal::assertion_keys,
@@ -74,6 +76,7 @@ use wrnexus_contract::{Problem, Role, WorkspaceStatus};
             NotFound,
             Conflict,
             TooManyRequests,
+            Unavailable,
         )
     ),
     modifiers(&SecuritySchemes),
@@ -152,18 +155,6 @@ impl Modify for SecuritySchemes {
             ),
         );
     }
-}
-
-/// Liveness.
-#[utoipa::path(
-    get,
-    path = "/health",
-    tag = "meta",
-    operation_id = "health",
-    responses((status = 200, description = "The control plane is up", body = String, content_type = "text/plain"))
-)]
-pub async fn health() -> &'static str {
-    "ok"
 }
 
 /// This OpenAPI document.

@@ -52,3 +52,8 @@ pub struct Jwks {
 pub struct DecisionData {
     pub entries: std::collections::BTreeMap<String, serde_json::Value>,
 }
+
+/// A backend the service needs does not answer; try again shortly.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Unavailable(pub Problem);

@@ -1,15 +1,19 @@
 //! Hot reload: the policy directory is watched (polled for changes) and
 //! reloaded on SIGHUP. A candidate set must parse, validate, keep the
-//! invariants, pass its decision tests and declare every action the routes
-//! decide with; then it replaces the one in force atomically. A refused
-//! candidate is logged with file and line (or route and action), counted,
-//! and the last good set keeps serving.
+//! invariants (proven by the solver, or sampled when there is none), pass
+//! its decision tests and declare every action the routes decide with;
+//! then it replaces the one in force atomically. A refused candidate is
+//! logged with file and line (or route and action, or the request that
+//! breaks an invariant), counted, and the last good set keeps serving. The
+//! proofs run here, on load, never on a request's path.
 
+use crate::ops::admin::ProofsReport;
 use crate::ops::metrics::Metrics;
 use crate::request::routes::ActionUse;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use wrnexus_policies::reload::{fingerprint, load_checked};
+use wrnexus_policies::reload::{fingerprint, load_checked_with};
+use wrnexus_policies::solver::ProofSettings;
 use wrnexus_policies::{PolicyEngine, PolicySource};
 
 /// A swappable policy set.
@@ -29,6 +33,44 @@ pub struct Watched {
     pub metrics: Metrics,
     /// The actions the routes decide with: a set must declare every one.
     pub uses: Arc<[ActionUse]>,
+    /// The solver every candidate is proven with.
+    pub proofs: ProofSettings,
+}
+
+/// Say how a set's proofs went: at `info` when proven (with the time they
+/// took), loudly when they are off.
+pub fn log_proofs(set: &str, engine: &PolicyEngine) {
+    match engine.proofs() {
+        Some(proofs) if proofs.is_on() => tracing::info!(set, %proofs, "policy proofs"),
+        Some(proofs) => tracing::warn!(
+            set,
+            %proofs,
+            "policy proofs are OFF: no solver, so the invariants are only sampled; install cvc5 \
+             or set [policies] solver"
+        ),
+        None => {}
+    }
+}
+
+/// What `/ready` says of the proofs of the sets in force.
+pub fn proofs_report(live: &Slot, shadow: Option<&Slot>) -> ProofsReport {
+    let (live, shadow) = (live.clone(), shadow.cloned());
+    let status = |slot: &Slot| {
+        let engine = match slot.read() {
+            Ok(engine) => engine.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        engine
+            .proofs()
+            .map_or_else(|| "unknown".to_string(), ToString::to_string)
+    };
+    Arc::new(move || {
+        let mut report = format!("policy proofs (live): {}\n", status(&live));
+        if let Some(shadow) = &shadow {
+            report.push_str(&format!("policy proofs (shadow): {}\n", status(shadow)));
+        }
+        report
+    })
 }
 
 impl Watched {
@@ -36,8 +78,8 @@ impl Watched {
     pub async fn reload(&self) -> bool {
         let (set, source) = (self.set, &self.source);
         let candidate = {
-            let source = source.clone();
-            tokio::task::spawn_blocking(move || load_checked(&source)).await
+            let (source, proofs) = (source.clone(), self.proofs.clone());
+            tokio::task::spawn_blocking(move || load_checked_with(&source, &proofs)).await
         };
         let engine = match candidate {
             Ok(Ok(engine)) => engine,
@@ -67,6 +109,10 @@ impl Watched {
             return false;
         }
         let count = engine.policy_count();
+        let proofs = engine
+            .proofs()
+            .map_or_else(String::new, ToString::to_string);
+        let proven = engine.proofs().is_some_and(|p| p.is_on());
         match self.slot.write() {
             Ok(mut live) => *live = Arc::new(engine),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(engine),
@@ -75,7 +121,10 @@ impl Watched {
             .policy_reloads
             .with_label_values(&[set, "ok"])
             .inc();
-        tracing::info!(set, policies = count, source = %source, "policies reloaded");
+        tracing::info!(set, policies = count, source = %source, %proofs, "policies reloaded");
+        if !proven {
+            tracing::warn!(set, %proofs, "policy proofs are OFF for the reloaded set: its invariants were only sampled");
+        }
         true
     }
 

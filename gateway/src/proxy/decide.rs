@@ -106,7 +106,8 @@ impl Gateway {
             shadow = label(candidate.allowed),
             live_policies = ?live.policies,
             shadow_policies = ?candidate.policies,
-            "shadow policies disagree (not enforced)"
+            "shadow policies disagree (not enforced; `wrnexus policy diff LIVE_DIR SHADOW_DIR` \
+             lists every kind of difference, proven, with a request for each)"
         );
     }
 }

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-/// A copy of the shipped set (without its cases) with `edits` written over it.
+/// A copy of the shipped set (without its cases) with `edits` written over
+/// it (`invariants/…` included).
 pub fn edited(edits: &[(&str, &str)]) -> Result<tempfile::TempDir, std::io::Error> {
     let dir = tempfile::tempdir()?;
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -16,7 +17,11 @@ pub fn edited(edits: &[(&str, &str)]) -> Result<tempfile::TempDir, std::io::Erro
         std::fs::copy(src.join(f), dir.path().join(f))?;
     }
     for (file, text) in edits {
-        std::fs::write(dir.path().join(file), text)?;
+        let path = dir.path().join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)?;
     }
     Ok(dir)
 }
