@@ -32,7 +32,7 @@ pub struct NoInvalidationSource {
 }
 
 /// Everything the gateway needs to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Proxy listener, e.g. `127.0.0.1:8080`.
     pub listen: String,
@@ -103,6 +103,30 @@ pub struct GatewayConfig {
     pub gateway_token: Option<GatewayToken>,
     /// How often API key use is reported.
     pub key_usage_flush: Duration,
+}
+
+/// Written without secrets: the Redis URL's password is masked (the
+/// assertion key and the gateway token mask themselves).
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("control_plane_url", &self.control_plane_url)
+            .field("upstream", &self.upstream)
+            .field("routes", &self.routes)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(wrnexus_backends::redact_url),
+            )
+            .field("redis_ca_file", &self.redis_ca_file)
+            .field("policies", &self.policies)
+            .field("shadow_policies", &self.shadow_policies)
+            .field("assertion_key", &self.assertion_key)
+            .field("gateway_token", &self.gateway_token)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GatewayConfig {
@@ -182,6 +206,17 @@ mod tests {
             "http://127.0.0.1:7070",
             Upstream::parse("http://127.0.0.1:3000").unwrap(),
         )
+    }
+
+    #[test]
+    fn its_debug_form_masks_the_redis_password() {
+        let with_password = GatewayConfig {
+            redis_url: Some("rediss://user:s3cret@redis.internal:6380".into()),
+            ..config()
+        };
+        let shown = format!("{with_password:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("redis.internal:6380"), "{shown}");
     }
 
     #[test]
