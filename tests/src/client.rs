@@ -281,3 +281,29 @@ pub async fn raw_exchange(gateway: &str, request: &[u8]) -> TestResult<(u16, Str
         .ok_or_else(|| format!("no status line in {text:?}"))?;
     Ok((status, text))
 }
+
+/// Repeat `GET url` as `user` until it answers `want`, for up to `within`
+/// (pushed changes reach a gateway asynchronously): how long it took.
+pub async fn until(
+    c: &Client,
+    user: &User,
+    url: &str,
+    want: reqwest::StatusCode,
+    within: std::time::Duration,
+) -> TestResult<std::time::Duration> {
+    let started = std::time::Instant::now();
+    loop {
+        let status = user
+            .req(c, reqwest::Method::GET, url)
+            .send()
+            .await?
+            .status();
+        if status == want {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > within {
+            return Err(format!("{url}: still {status} after {within:?}, wanted {want}").into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -3,32 +3,12 @@
 //! plane down on a miss. No request is forwarded without a decision.
 
 use reqwest::{Method, StatusCode};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wrnexus_e2e::TestResult;
+use wrnexus_e2e::client::until;
 use wrnexus_e2e::client::{self, http, json_body, sign_up};
 use wrnexus_e2e::services::{PrivateRedis, fresh_postgres};
 use wrnexus_e2e::stack::Stack;
-
-/// Poll until `url` answers `want` for `user`; how long it took.
-async fn until(
-    c: &reqwest::Client,
-    user: &client::User,
-    url: &str,
-    want: StatusCode,
-    within: Duration,
-) -> TestResult<Duration> {
-    let started = Instant::now();
-    loop {
-        let status = user.req(c, Method::GET, url).send().await?.status();
-        if status == want {
-            return Ok(started.elapsed());
-        }
-        if started.elapsed() > within {
-            return Err(format!("{url}: still {status} after {within:?}, wanted {want}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_removal_reaches_two_gateways_within_a_second() -> TestResult {

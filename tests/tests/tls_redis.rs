@@ -7,9 +7,10 @@
 
 use reqwest::{Method, StatusCode};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wrnexus_e2e::TestResult;
 use wrnexus_e2e::certs::{ServerCerts, unrelated_ca};
+use wrnexus_e2e::client::until;
 use wrnexus_e2e::client::{self, http, sign_up};
 use wrnexus_e2e::process::{Proc, free_port};
 use wrnexus_e2e::services::{PrivateRedis, fresh_postgres};
@@ -18,27 +19,6 @@ use wrnexus_e2e::stack::Stack;
 /// A password Redis never sees (the handshake fails first) and no message
 /// may show.
 const PASSWORD: &str = "Never-Shown-91c2";
-
-/// Poll until `url` answers `want` for `user`; how long it took.
-async fn until(
-    c: &reqwest::Client,
-    user: &client::User,
-    url: &str,
-    want: StatusCode,
-    within: Duration,
-) -> TestResult<Duration> {
-    let started = Instant::now();
-    loop {
-        let status = user.req(c, Method::GET, url).send().await?.status();
-        if status == want {
-            return Ok(started.elapsed());
-        }
-        if started.elapsed() > within {
-            return Err(format!("{url}: still {status} after {within:?}, wanted {want}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_removal_reaches_the_gateway_over_redis_tls() -> TestResult {
