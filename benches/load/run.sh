@@ -13,10 +13,30 @@
 #               then refused by Cedar (403 not_a_member) on every request
 #   gw-apikey   the gateway, an API key (Authorization: Bearer wrn_…)
 # with wrk (closed loop, max throughput) and h2load at a fixed rate.
+# With TLS=1, also over TLS: nginx, the pass-through and the gateway (as
+# gw-steady) each terminating TLS with one self-signed ECDSA P-256
+# certificate (the upstream stays plain HTTP), in three ways:
+#   tls-nginx  tls-passthrough  tls-gw   HTTP/1.1, keep-alive (wrk;
+#                                        h2load --h1 at the fixed rate)
+#   h2-nginx   h2-passthrough   h2-gw    HTTP/2 (closed loop: h2load with
+#                                        H2_STREAMS streams per connection)
+#   hs-nginx   hs-passthrough   hs-gw    a new connection and TLS handshake
+#                                        per request: closed loop, wrk with
+#                                        `Connection: close` (wrk resumes its
+#                                        TLS session: no certificate signature);
+#                                        fixed rate, h2load --h1 -r HS_RATE
+#                                        connections/s, one request each (full
+#                                        handshakes: h2load never resumes)
+# each group's ratios taken to its own pass-through and nginx. The paired
+# rounds stay plain HTTP.
 #
 # Usage: benches/load/run.sh [path/to/wrnexus]   (a release build)
 # Settings (environment): ROUNDS=3 DURATION=10 CONNS=32 RATE=2000
 #   ONLY="passthrough gw-steady" runs just the scenarios named.
+#   TLS=1 adds the TLS scenarios above (implied by ONLY naming one);
+#   H2_STREAMS=10 HS_RATE=500 (new connections per second at the fixed
+#   rate, in steps of 100).
+#   Needs openssl, and nginx with http_ssl and http_v2 (Debian's has them).
 #   INSTRUCTIONS=20000 counts instructions per request under callgrind
 #   instead (pass-through, gw-steady, gw-apikey; needs valgrind), then exits.
 #   PAIRED=3 paired rounds after the interleaved ones (0: none): the
@@ -32,6 +52,10 @@ PAIRED=${PAIRED:-3}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 RATE=${RATE:-2000}
+TLS=${TLS:-0}
+H2_STREAMS=${H2_STREAMS:-10}
+HS_RATE=${HS_RATE:-500}
+if [[ " ${ONLY:-} " =~ \ (tls|h2|hs)- ]]; then TLS=1; fi
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-18000}
@@ -42,9 +66,13 @@ missing=()
 for tool in wrk h2load nginx taskset curl python3 awk; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+if [[ $TLS == 1 ]]; then
+  command -v openssl >/dev/null || missing+=(openssl)
+  [[ $(nginx -V 2>&1) == *--with-http_v2_module* ]] || missing+=("nginx with http_v2")
+fi
 if ((${#missing[@]})); then
   echo "missing: ${missing[*]}" >&2
-  echo "on Debian: apt-get install wrk nghttp2-client nginx-light util-linux curl python3" >&2
+  echo "on Debian: apt-get install wrk nghttp2-client nginx-light util-linux curl python3 openssl" >&2
   exit 2
 fi
 if [[ ! -x $BIN ]]; then
@@ -55,11 +83,20 @@ if ! "$BIN" passthrough --help >/dev/null 2>&1; then
   echo "$BIN has no \`passthrough\` subcommand: rebuild it" >&2
   exit 2
 fi
+if [[ $TLS == 1 && $("$BIN" passthrough --help 2>&1) != *--tls-cert* ]]; then
+  echo "$BIN passthrough has no --tls-cert: rebuild it" >&2
+  exit 2
+fi
 
 UP=$((BASE_PORT + 81)) NGX=$((BASE_PORT + 82)) PT=$((BASE_PORT + 83))
 GW=$((BASE_PORT + 84)) GWC=$((BASE_PORT + 85)) CP=$((BASE_PORT + 70))
+# TLS: nginx, the pass-through, the gateway and its admin listener.
+NGXS=$((BASE_PORT + 95)) PTS=$((BASE_PORT + 96)) GWS=$((BASE_PORT + 97))
+TLS_PORTS=()
+if [[ $TLS == 1 ]]; then TLS_PORTS=("$NGXS" "$PTS" "$GWS" $((BASE_PORT + 98))); fi
 for port in $UP $NGX $PT $GW $GWC $CP $((BASE_PORT + 86)) $((BASE_PORT + 87)) $((BASE_PORT + 88)) \
-  $((BASE_PORT + 89)) $((BASE_PORT + 90)) $((BASE_PORT + 91)) $((BASE_PORT + 92)) $((BASE_PORT + 94)); do
+  $((BASE_PORT + 89)) $((BASE_PORT + 90)) $((BASE_PORT + 91)) $((BASE_PORT + 92)) $((BASE_PORT + 94)) \
+  "${TLS_PORTS[@]}"; do
   if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use (another run?); set BASE_PORT to move all ports" >&2
     exit 2
@@ -76,7 +113,7 @@ trap cleanup EXIT
 
 wait_for() { # URL [TRIES]: until it answers at all (TRIES × 0.1 s, default 10 s)
   for _ in $(seq 1 "${2:-100}"); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    curl -sk -o /dev/null --max-time 1 "$1" && return 0
     sleep 0.1
   done
   echo "$1 did not come up; logs in $WORK" >&2
@@ -112,9 +149,12 @@ taskset -c "$LOAD_CPU" nginx -p "$WORK/upstream" -c "$WORK/upstream/nginx.conf" 
 PIDS+=($!)
 
 # --- the proxies, each alone on the proxy core.
-nginx_conf proxy "upstream app { server 127.0.0.1:$UP; keepalive 64; }
-  server { listen 127.0.0.1:$NGX; location / {
+nginx_proxy() { # LISTEN [DIRECTIVES]: nginx_conf's body, proxy_pass to the upstream
+  echo "upstream app { server 127.0.0.1:$UP; keepalive 64; }
+  server { listen $1; ${2:-}location / {
     proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+}
+nginx_conf proxy "$(nginx_proxy "127.0.0.1:$NGX")"
 taskset -c "$PROXY_CPU" nginx -p "$WORK/proxy" -c "$WORK/proxy/nginx.conf" &
 NGX_PID=$!
 PIDS+=("$NGX_PID")
@@ -145,10 +185,12 @@ cache_ttl_secs = 3600
 allow_stale_revocation = true
 threads = 1
 CONF
-sed -e "s/^listen = \"127.0.0.1:$GW\"/listen = \"127.0.0.1:$GWC\"/" \
-  -e "s/:$((BASE_PORT + 90))/:$((BASE_PORT + 91))/" \
-  -e 's/^threads = 1/threads = 1\ntoken_cache_capacity = 0/' \
-  "$WORK/wrnexus.toml" >"$WORK/wrnexus-cold.toml"
+gateway_conf() { # PORT ADMIN_PORT OUT: the gateway of wrnexus.toml on other ports
+  sed -e "s/^listen = \"127.0.0.1:$GW\"/listen = \"127.0.0.1:$1\"/" \
+    -e "s/:$((BASE_PORT + 90))/:$2/" "$WORK/wrnexus.toml" >"$3"
+}
+gateway_conf "$GWC" $((BASE_PORT + 91)) "$WORK/wrnexus-cold.toml"
+echo "token_cache_capacity = 0" >>"$WORK/wrnexus-cold.toml"
 export WRNEXUS_LOG=warn
 taskset -c "$LOAD_CPU" "$BIN" control-plane -c "$WORK/wrnexus.toml" >"$WORK/control-plane.log" 2>&1 &
 PIDS+=($!)
@@ -163,6 +205,40 @@ for url in "http://127.0.0.1:$UP/" "http://127.0.0.1:$NGX/" "http://127.0.0.1:$P
   "http://127.0.0.1:$((BASE_PORT + 90))/ready" "http://127.0.0.1:$((BASE_PORT + 91))/ready"; do
   wait_for "$url"
 done
+
+# --- TLS=1: the same three proxies terminating TLS, each on its own port
+# with the same certificate (self-signed, ECDSA P-256, for 127.0.0.1),
+# HTTP/2 offered by ALPN; the upstream stays plain HTTP.
+if [[ $TLS == 1 ]]; then
+  CERT=$WORK/tls/cert.pem KEY=$WORK/tls/key.pem
+  mkdir -p "$WORK/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$KEY" -out "$CERT" 2>"$WORK/openssl.log"
+  # `http2 on;` from nginx 1.25.1; `listen … http2` before it.
+  ngx_version=$(nginx -v 2>&1)
+  ngx_version=${ngx_version##*/}
+  h2=("" "http2 on; ")
+  if [[ $(printf '%s\n' "$ngx_version" 1.25.1 | sort -V | head -1) != 1.25.1 ]]; then h2=(" http2" ""); fi
+  nginx_conf proxy-tls "$(nginx_proxy "127.0.0.1:$NGXS ssl${h2[0]}" "${h2[1]}ssl_certificate $CERT;
+    ssl_certificate_key $KEY; ssl_protocols TLSv1.2 TLSv1.3; ")"
+  taskset -c "$PROXY_CPU" nginx -p "$WORK/proxy-tls" -c "$WORK/proxy-tls/nginx.conf" &
+  NGXS_PID=$!
+  PIDS+=("$NGXS_PID")
+  taskset -c "$PROXY_CPU" "$BIN" passthrough --listen "127.0.0.1:$PTS" --tls-cert "$CERT" \
+    --tls-key "$KEY" --upstream "http://127.0.0.1:$UP" --threads 1 >"$WORK/passthrough-tls.log" 2>&1 &
+  PTS_PID=$!
+  PIDS+=("$PTS_PID")
+  gateway_conf "$GWS" $((BASE_PORT + 98)) "$WORK/wrnexus-tls.toml"
+  printf '[gateway.tls]\ncert_file = "%s"\nkey_file = "%s"\nhttp2 = true\n' "$CERT" "$KEY" \
+    >>"$WORK/wrnexus-tls.toml"
+  taskset -c "$PROXY_CPU" "$BIN" gateway -c "$WORK/wrnexus-tls.toml" >"$WORK/gateway-tls.log" 2>&1 &
+  GWS_PID=$!
+  PIDS+=("$GWS_PID")
+  for url in "https://127.0.0.1:$NGXS/" "https://127.0.0.1:$PTS/" "http://127.0.0.1:$((BASE_PORT + 98))/ready"; do
+    wait_for "$url"
+  done
+fi
 
 # --- users: Alice owns a team workspace; Bob is a viewer in it.
 API="http://127.0.0.1:$GW/.wrnexus/api/v1"
@@ -203,6 +279,19 @@ check 401 "http://127.0.0.1:$GW/app/items"
 API_KEY=$(curl -sf -H "cookie: $ALICE" -H 'content-type: application/json' \
   -d '{"name":"bench","role_ceiling":"member"}' "$API/workspaces/$TEAM/api-keys" | json "['secret']")
 check 200 "http://127.0.0.1:$GW/app/items" -H "authorization: Bearer $API_KEY"
+if [[ $TLS == 1 ]]; then
+  for port in "$NGXS" "$PTS" "$GWS"; do # the certificate checks out, h2 and HTTP/1.1 answer
+    check 200 "https://127.0.0.1:$port/app/items" -H "cookie: $ALICE" --cacert "$CERT" --http1.1
+    check 200 "https://127.0.0.1:$port/app/items" -H "cookie: $ALICE" --cacert "$CERT" --http2
+  done
+  echo "TLS as negotiated by h2load (wrk's OpenSSL may choose another cipher):"
+  for s in "nginx|$NGXS" "passthrough|$PTS" "gateway|$GWS"; do
+    IFS='|' read -r name port <<<"$s"
+    h2load -n 1 -H "cookie: $ALICE" "https://127.0.0.1:$port/app/items" | awk -v name="$name" '
+      /^TLS Protocol:|^Cipher:|^Server Temp Key:|^Application protocol:/ { sub(/^[^:]*: /, ""); t = t " " $0 }
+      END { printf "  %-12s%s\n", name, t }'
+  done
+fi
 # The references get the same request as gw-steady, session cookie
 # included (they forward it as it is): same bytes in, so the ratio is the
 # gateway's own work.
@@ -214,14 +303,25 @@ SCENARIOS=(
   "gw-deny|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $BOB"
   "gw-apikey|$GW_PID|http://127.0.0.1:$GW/app/items|authorization: Bearer $API_KEY"
 )
+# NAME|PID|URL|HEADER|MODE: TLS scenarios have a MODE (h1, h2, new; see
+# run_closed and run_h2load), all sending gw-steady's request.
+if [[ $TLS == 1 ]]; then
+  for mode in tls:h1 h2:h2 hs:new; do
+    for proxy in "nginx|$NGXS_PID|$NGXS" "passthrough|$PTS_PID|$PTS" "gw|$GWS_PID|$GWS"; do
+      IFS='|' read -r name pid port <<<"$proxy"
+      SCENARIOS+=("${mode%%:*}-$name|$pid|https://127.0.0.1:$port/app/items|cookie: $ALICE|${mode#*:}")
+    done
+  done
+fi
 
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 RESULTS=$WORK/results.tsv
 
-run_wrk() { # NAME PID URL HEADER ROUND
+run_wrk() { # NAME PID URL HEADER ROUND [HEADER2]
   local args=(-t1 -c"$CONNS" -d"${DURATION}s" --latency)
   [[ -n $4 ]] && args+=(-H "$4")
+  [[ -n ${6:-} ]] && args+=(-H "$6")
   local before after out
   before=$(cpu_ticks "$2")
   out=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" "$3" 2>&1) ||
@@ -238,29 +338,53 @@ run_wrk() { # NAME PID URL HEADER ROUND
             non2xx + 0, (err == "" ? "-" : err), (n > 0 ? ticks * tick_us / n : 0) }' >>"$RESULTS"
 }
 
-run_h2load() { # NAME PID URL HEADER ROUND
-  local clients=16 args
-  args=(--h1 -c "$clients" -D "$DURATION" --rps "$((RATE / clients))" --log-file "$WORK/h2load.log")
-  [[ -n $4 ]] && args+=(-H "$4")
+h2load_run() { # NAME TOOL PID URL HEADER ROUND H2LOAD-ARGS...: one line of results, TOOL its label
+  local name=$1 tool=$2 pid=$3 url=$4 header=$5 round=$6 args
+  shift 6
+  args=("$@" --log-file "$WORK/h2load.log")
+  [[ -n $header ]] && args+=(-H "$header")
   rm -f "$WORK/h2load.log"
   local before after out
-  before=$(cpu_ticks "$2")
-  out=$(taskset -c "$LOAD_CPU" h2load "${args[@]}" "$3" 2>&1) ||
+  before=$(cpu_ticks "$pid")
+  out=$(taskset -c "$LOAD_CPU" h2load "${args[@]}" "$url" 2>&1) ||
     { echo "h2load failed: $out" >&2; return 1; }
-  after=$(cpu_ticks "$2")
+  after=$(cpu_ticks "$pid")
   local done_n failed
   done_n=$(echo "$out" | awk '/^requests:/ {print $8}')
   failed=$(echo "$out" | awk '/^requests:/ {print $10 + $12 + $14}')
-  sort -n -k3,3 "$WORK/h2load.log" | awk -v name="$1" -v round="$5" -v dur="$DURATION" \
+  sort -n -k3,3 "$WORK/h2load.log" | awk -v name="$name" -v tool="$tool" -v round="$round" -v dur="$DURATION" \
     -v ticks=$((after - before)) -v tick_us="$TICK_US" -v failed="$failed" -v ok="${done_n:-0}" '
     { lat[NR] = $3; if ($2 >= 400) bad++ }
     END { n = NR; if (n == 0) n = 1
           i50 = int(n * 0.50); if (i50 < 1) i50 = 1
           i99 = int(n * 0.99); if (i99 < 1) i99 = 1
-          printf "%s\th2load@%d\t%s\t%.0f\t%.2fms\t%.2fms\t%d\t%s\t%.1f\n", name, ENVIRON["RATE"], round,
+          printf "%s\t%s\t%s\t%.0f\t%.2fms\t%.2fms\t%d\t%s\t%.1f\n", name, tool, round,
             NR / dur, lat[i50] / 1000, lat[i99] / 1000, bad + 0, failed + 0, ticks * tick_us / n }' >>"$RESULTS"
 }
-export RATE
+
+run_h2load() { # NAME PID URL HEADER ROUND [MODE]: at a fixed rate, latency
+  local clients=16 per10ms=$(((HS_RATE + 99) / 100)) n
+  n=$((per10ms * 100 * DURATION))
+  case ${6:-} in
+    h2) h2load_run "$1" "h2load@$RATE" "$2" "$3" "$4" "$5" \
+      -c "$clients" -D "$DURATION" --rps "$((RATE / clients))" ;;
+    # HS_RATE new connections a second (in steps of 100: a few every
+    # 10 ms, not a burst each second), one request each.
+    new) h2load_run "$1" "h2load@$((per10ms * 100))" "$2" "$3" "$4" "$5" \
+      --h1 -r "$per10ms" --rate-period 10ms -c "$n" -n "$n" ;;
+    *) h2load_run "$1" "h2load@$RATE" "$2" "$3" "$4" "$5" \
+      --h1 -c "$clients" -D "$DURATION" --rps "$((RATE / clients))" ;;
+  esac
+}
+
+run_closed() { # NAME PID URL HEADER ROUND [MODE]: closed loop, throughput
+  case ${6:-} in
+    h2) h2load_run "$1" "h2load-m$H2_STREAMS" "$2" "$3" "$4" "$5" \
+      -c "$CONNS" -m "$H2_STREAMS" -D "$DURATION" ;;
+    new) run_wrk "$1" "$2" "$3" "$4" "$5" "connection: close" ;;
+    *) run_wrk "$1" "$2" "$3" "$4" "$5" ;;
+  esac
+}
 
 # INSTRUCTIONS=N: instead of the rounds, count the user-space instructions
 # the pass-through and the gateway (gw-steady's and gw-apikey's requests)
@@ -295,8 +419,7 @@ if [[ -n ${INSTRUCTIONS:-} ]]; then
   for scenario in "gw-steady|86|cookie: $ALICE" "gw-apikey|88|authorization: Bearer $API_KEY"; do
     IFS='|' read -r name offset header <<<"$scenario"
     port=$((BASE_PORT + offset))
-    sed -e "s/^listen = \"127.0.0.1:$GW\"/listen = \"127.0.0.1:$port\"/" \
-      -e "s/:$((BASE_PORT + 90))/:$((port + 6))/" "$WORK/wrnexus.toml" >"$WORK/$name-cg.toml"
+    gateway_conf "$port" $((port + 6)) "$WORK/$name-cg.toml"
     gw=$(count "$name" "$port" "$header" "$BIN" gateway -c "$WORK/$name-cg.toml")
     echo "$pt $gw" | awk '{ printf "%-12s %10.0f  (%.3f × pass-through, +%.0f)\n", $3, $4, $4 / $2, $4 - $2 }'
   done
@@ -304,7 +427,6 @@ if [[ -n ${INSTRUCTIONS:-} ]]; then
 fi
 
 echo "proxy on CPU $PROXY_CPU; wrk, h2load, upstream nginx and control plane on CPU $LOAD_CPU"
-echo "$ROUNDS rounds × ${#SCENARIOS[@]} scenarios × (wrk ${DURATION}s + h2load ${DURATION}s at $RATE req/s)"
 # Each round runs every scenario's wrk first, then every scenario's fixed
 # rate, so that the closed-loop runs being compared are minutes apart at
 # most; every other round takes the scenarios in reverse order, so that a
@@ -315,6 +437,7 @@ for s in "${SCENARIOS[@]}"; do
   if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then continue; fi
   selected+=("$s")
 done
+echo "$ROUNDS rounds × ${#selected[@]} scenarios × (wrk ${DURATION}s + h2load ${DURATION}s at $RATE req/s)"
 for round in $(seq 1 "$ROUNDS"); do
   order=("${selected[@]}")
   if ((round % 2 == 0)); then
@@ -322,14 +445,14 @@ for round in $(seq 1 "$ROUNDS"); do
     for ((i = ${#selected[@]} - 1; i >= 0; i--)); do order+=("${selected[$i]}"); done
   fi
   for s in "${order[@]}"; do
-    IFS='|' read -r name pid url header <<<"$s"
+    IFS='|' read -r name pid url header mode <<<"$s"
     # Warm: fills the token and decision caches, opens upstream connections.
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s ${header:+-H "$header"} "$url" >/dev/null
-    run_wrk "$name" "$pid" "$url" "$header" "$round"
+    run_closed "$name" "$pid" "$url" "$header" "$round" "$mode"
   done
   for s in "${order[@]}"; do
-    IFS='|' read -r name pid url header <<<"$s"
-    run_h2load "$name" "$pid" "$url" "$header" "$round"
+    IFS='|' read -r name pid url header mode <<<"$s"
+    run_h2load "$name" "$pid" "$url" "$header" "$round" "$mode"
   done
   echo "round $round done"
 done
@@ -395,48 +518,90 @@ fi
 if [[ -s $RESULTS ]]; then
 echo
 echo "Per run (non-2xx for gw-deny are the expected 403s; h2load 'errors' = failed+errored+timeout):"
-printf "%-12s %-12s %5s %9s %9s %9s %8s %-12s %9s\n" scenario tool round req/s p50 p99 non-2xx errors cpu-us/req
-awk -F'\t' '{ printf "%-12s %-12s %5s %9s %9s %9s %8s %-12s %9s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$RESULTS"
-echo
-echo "Medians over rounds (ratio: req/s vs passthrough, wrk; cpu vs passthrough, h2load):"
-python3 - "$RESULTS" <<'PY'
+w=$(awk -F'\t' '{ if (length($1) > w) w = length($1) } END { print (w > 12 ? w : 12) }' "$RESULTS")
+printf "%-${w}s %-12s %5s %9s %9s %9s %8s %-12s %9s\n" scenario tool round req/s p50 p99 non-2xx errors cpu-us/req
+awk -F'\t' -v w="$w" '{ printf "%-" w "s %-12s %5s %9s %9s %9s %8s %-12s %9s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$RESULTS"
+python3 - "$RESULTS" "$H2_STREAMS" <<'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-def med(name, tool, col):
-    vals = [float(r[col]) for r in rows if r[0] == name and r[1].startswith(tool)]
+# Closed loop (throughput): wrk, or h2load with -m streams for h2; fixed rate: h2load@RATE.
+def closed(tool):
+    return tool == "wrk" or tool.startswith("h2load-m")
+def fixed(tool):
+    return tool.startswith("h2load@")
+def med(name, kind, col):
+    vals = [float(r[col]) for r in rows if r[0] == name and kind(r[1])]
     return statistics.median(vals) if vals else float("nan")
 def ms(text):
     for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
         if text.endswith(unit):
             return float(text[: -len(unit)]) * scale
     return float("inf")
-def lat(name, tool, col):
-    vals = sorted((r[col] for r in rows if r[0] == name and r[1].startswith(tool)), key=ms)
+def lat(name, kind, col):
+    vals = sorted((r[col] for r in rows if r[0] == name and kind(r[1])), key=ms)
     return vals[len(vals) // 2] if vals else "-"
+def ratio(a, b):
+    return a / b if b > 0 else float("nan")
+# A TLS scenario's group is its prefix; its ratios are to its group's
+# pass-through and nginx (tls-passthrough, tls-nginx, …).
+TITLES = {
+    "tls": "TLS, HTTP/1.1 keep-alive (closed loop: wrk; fixed rate: h2load --h1)",
+    "h2": f"TLS, HTTP/2 (closed loop: h2load, {sys.argv[2]} streams per connection; fixed rate: h2load)",
+    "hs": "TLS, a new connection per request (closed loop: wrk, Connection: close, "
+          "resumed sessions; fixed rate: h2load --h1 -r connections/s, full handshakes)",
+}
+def group(name):
+    prefix = name.split("-", 1)[0]
+    return prefix if prefix in TITLES and "-" in name else ""
+def ref(g, proxy):
+    return f"{g}-{proxy}" if g else proxy
 names = list(dict.fromkeys(r[0] for r in rows))
-base_rps, base_cpu = med("passthrough", "wrk", 3), med("passthrough", "h2load", 8)
-print(f"{'scenario':<12} {'wrk req/s':>10} {'ratio':>6} {'wrk p50':>9} {'wrk p99':>9} "
-      f"{'fixed p50':>9} {'fixed p99':>9} {'cpu-us/req':>10} {'cpu ratio':>9}")
-for n in names:
-    rps, cpu = med(n, "wrk", 3), med(n, "h2load", 8)
-    print(f"{n:<12} {rps:>10.0f} {rps / base_rps:>6.2f} {lat(n, 'wrk', 4):>9} {lat(n, 'wrk', 5):>9} "
-          f"{lat(n, 'h2load', 4):>9} {lat(n, 'h2load', 5):>9} {cpu:>10.1f} {cpu / base_cpu:>9.2f}")
-# The same ratio round by round (each pair of wrk runs close in time).
-def per_round(name):
+groups = list(dict.fromkeys(group(n) for n in names))
+for g in groups:
+    members = [n for n in names if group(n) == g]
+    pt, ngx = ref(g, "passthrough"), ref(g, "nginx")
+    base_rps, base_cpu = med(pt, closed, 3), med(pt, fixed, 8)
+    if not g:
+        print()
+        print("Medians over rounds (ratio: req/s vs passthrough, wrk; cpu vs passthrough, h2load):")
+        print(f"{'scenario':<12} {'wrk req/s':>10} {'ratio':>6} {'wrk p50':>9} {'wrk p99':>9} "
+              f"{'fixed p50':>9} {'fixed p99':>9} {'cpu-us/req':>10} {'cpu ratio':>9}")
+        for n in members:
+            rps, cpu = med(n, closed, 3), med(n, fixed, 8)
+            print(f"{n:<12} {rps:>10.0f} {rps / base_rps:>6.2f} {lat(n, closed, 4):>9} {lat(n, closed, 5):>9} "
+                  f"{lat(n, fixed, 4):>9} {lat(n, fixed, 5):>9} {cpu:>10.1f} {cpu / base_cpu:>9.2f}")
+        continue
+    print()
+    print(f"{TITLES[g]}; ratios to {pt} and to {ngx}:")
+    ngx_rps, ngx_cpu = med(ngx, closed, 3), med(ngx, fixed, 8)
+    print(f"{'scenario':<15} {'req/s':>10} {'ratio':>6} {'p50':>9} {'p99':>9} "
+          f"{'fixed p50':>9} {'fixed p99':>9} {'cpu-us/req':>10} {'cpu ratio':>9} {'vs nginx':>8} {'cpu vs ngx':>10}")
+    for n in members:
+        rps, cpu = med(n, closed, 3), med(n, fixed, 8)
+        print(f"{n:<15} {rps:>10.0f} {ratio(rps, base_rps):>6.2f} {lat(n, closed, 4):>9} {lat(n, closed, 5):>9} "
+              f"{lat(n, fixed, 4):>9} {lat(n, fixed, 5):>9} {cpu:>10.1f} {ratio(cpu, base_cpu):>9.2f} "
+              f"{ratio(rps, ngx_rps):>8.2f} {ratio(cpu, ngx_cpu):>10.2f}")
+# The same ratio round by round (each pair of closed-loop runs close in time).
+def per_round(name, base):
     by_round = {}
     for r in rows:
-        if r[1] == "wrk" and r[0] in (name, "passthrough"):
+        if closed(r[1]) and r[0] in (name, base):
             by_round.setdefault(r[2], {})[r[0]] = float(r[3])
-    return [v[name] / v["passthrough"] for _, v in sorted(by_round.items(), key=lambda kv: int(kv[0]))
-            if name in v and "passthrough" in v and v["passthrough"] > 0]
+    return [v[name] / v[base] for _, v in sorted(by_round.items(), key=lambda kv: int(kv[0]))
+            if name in v and base in v and v[base] > 0]
 print()
-print("wrk req/s vs passthrough, round by round (median):")
+if groups == [""]:
+    print("wrk req/s vs passthrough, round by round (median):")
+else:
+    print("closed-loop req/s vs the pass-through of the same group, round by round (median):")
+width = max(12, *(len(n) for n in names))
 for n in names:
-    if n == "passthrough":
+    base = ref(group(n), "passthrough")
+    if n == base:
         continue
-    ratios = per_round(n)
+    ratios = per_round(n, base)
     if ratios:
-        print(f"{n:<12} {' '.join(f'{x:.2f}' for x in ratios)}  (median {statistics.median(ratios):.2f})")
+        print(f"{n:<{width}} {' '.join(f'{x:.2f}' for x in ratios)}  (median {statistics.median(ratios):.2f})")
 PY
 fi
 

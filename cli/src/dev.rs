@@ -9,6 +9,7 @@ use wrnexus_control_plane::ControlPlaneConfig;
 use wrnexus_control_plane::store::sqlite_url;
 use wrnexus_control_plane::webhook_target::parse_networks;
 use wrnexus_gateway::config::GatewayToken;
+use wrnexus_gateway::config::TlsConfig;
 use wrnexus_gateway::{GatewayConfig, Upstream};
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::assertion::AssertionKey;
@@ -22,6 +23,8 @@ pub struct DevOptions {
     pub policies: PolicySource,
     /// Networks webhooks may reach although not public (`--allow-webhook-network`).
     pub webhook_allow_networks: Vec<String>,
+    /// Certificate chain and key files: the gateway serves HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 pub fn run(options: DevOptions) -> Result<()> {
@@ -34,6 +37,19 @@ pub fn run(options: DevOptions) -> Result<()> {
     let database = options.data_dir.join("wrnexus.sqlite");
     let webhook_networks = parse_networks(&options.webhook_allow_networks)
         .map_err(|e| anyhow!("--allow-webhook-network (WRNEXUS_WEBHOOK_ALLOW_NETWORKS): {e}"))?;
+    // Over TLS the certificate is read before anything starts: a bad one
+    // is named now, not after the control plane is up.
+    let tls = options
+        .tls
+        .as_ref()
+        .map(|(cert, key)| TlsConfig::new(cert, key));
+    if let Some(tls) = &tls {
+        let provider = wrnexus_gateway::edge::certs::provider();
+        wrnexus_gateway::edge::reload::CertReloader::first(&tls.certificates, &provider).map_err(
+            |e| anyhow!("--tls-cert/--tls-key (WRNEXUS_TLS_CERT, WRNEXUS_TLS_KEY): {e}"),
+        )?;
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let (bus, _) = broadcast::channel(4096);
     // Assertions are on in dev, so the demo app shows the signed header: a
     // key from WRNEXUS_ASSERTION_KEY, else one made for this run.
@@ -56,7 +72,7 @@ pub fn run(options: DevOptions) -> Result<()> {
             .filter(|t| !t.is_empty());
         config.policies = options.policies.clone();
         crate::billing_settings::secrets_from_env(&mut config.billing);
-        config.billing.return_url = format!("http://{}/", options.listen);
+        config.billing.return_url = format!("{scheme}://{}/", options.listen);
         config.assertion_key = Some(assertion_key.clone());
         config.gateway_token = Some(gateway_token.expose().to_string());
         // Safe by default: webhooks reach public addresses only.
@@ -78,13 +94,10 @@ pub fn run(options: DevOptions) -> Result<()> {
     let mut gateway = GatewayConfig::new(
         options.listen.clone(),
         format!("http://{control_plane}"),
-        Upstream {
-            host: demo.ip().to_string(),
-            port: demo.port(),
-            tls: false,
-        },
+        Upstream::parse(&format!("http://{demo}"))?,
     );
     gateway.admin_listen = options.admin_listen.clone();
+    gateway.tls = tls;
     gateway.assertion_key = Some(assertion_key);
     gateway.gateway_token = Some(gateway_token);
     // Ctrl-C in a terminal should not keep a developer waiting long.
@@ -95,7 +108,7 @@ pub fn run(options: DevOptions) -> Result<()> {
         options.data_dir.display()
     );
     println!(
-        "  Open http://{}/ to sign up and reach the demo app.",
+        "  Open {scheme}://{}/ to sign up and reach the demo app.",
         options.listen
     );
     println!(

@@ -6,8 +6,12 @@ use crate::durations::{Ms, Secs};
 use crate::settings::{Settings, assertion_key_from_env, gateway_token_from_env, list_or_commas};
 use anyhow::{Result, anyhow};
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::time::Duration;
-use wrnexus_gateway::config::GatewayToken;
+use wrnexus_gateway::config::{
+    Balance, DEFAULT_RESOLVE_INTERVAL, GatewayToken, HealthCheck, Protocol, UpstreamOptions,
+    UpstreamTls,
+};
 use wrnexus_gateway::{ActionRule, GatewayConfig, RouteConfig, Upstream};
 use wrnexus_policies::PolicySource;
 
@@ -15,6 +19,8 @@ use wrnexus_policies::PolicySource;
 #[serde(deny_unknown_fields)]
 pub struct GatewaySettings {
     pub listen: String,
+    /// TLS on `listen` (`[gateway.tls]`).
+    pub tls: Option<crate::tls_settings::TlsSettings>,
     #[serde(default = "default_admin_listen")]
     pub admin_listen: String,
     pub control_plane_url: String,
@@ -65,7 +71,9 @@ pub struct RouteSettings {
     pub host: Option<String>,
     #[serde(default = "default_prefix")]
     pub path_prefix: String,
-    pub upstream: String,
+    /// One URL, or a list (one scheme for all) balanced by `balance`.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub upstream: Vec<String>,
     #[serde(default)]
     pub public: bool,
     #[serde(default)]
@@ -73,6 +81,46 @@ pub struct RouteSettings {
     pub connect_timeout_ms: Option<Ms>,
     pub read_timeout_ms: Option<Ms>,
     pub idle_timeout_secs: Option<Secs>,
+    /// `round_robin` (default) or `least_connections`.
+    pub balance: Option<BalanceSetting>,
+    /// `http1` (default) or `h2` (h2 over TLS, prior-knowledge h2c over TCP).
+    pub protocol: Option<ProtocolSetting>,
+    /// `https://` upstreams: the CA their certificates chain to (default:
+    /// the system's trust store)…
+    pub ca_file: Option<PathBuf>,
+    /// …a client certificate and key for upstreams that ask (mTLS)…
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// …and the name sent and verified instead of the URL's host.
+    pub tls_server_name: Option<String>,
+    /// Active health checks: `GET` this path expecting a 2xx (absent: a
+    /// TCP connect). Checks run when any `health_check_*` or threshold key
+    /// is set, or the route has several upstreams; interval 0 turns them off.
+    pub health_check_path: Option<String>,
+    pub health_check_interval_ms: Option<Ms>,
+    pub health_check_timeout_ms: Option<Ms>,
+    /// Consecutive passes that put an address back in balance…
+    pub healthy_threshold: Option<usize>,
+    /// …and consecutive failures that take it out.
+    pub unhealthy_threshold: Option<usize>,
+    /// How often upstream host names are resolved again (0: never).
+    pub resolve_interval_secs: Option<Secs>,
+}
+
+/// `balance` of a route.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceSetting {
+    RoundRobin,
+    LeastConnections,
+}
+
+/// `protocol` of a route.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolSetting {
+    Http1,
+    H2,
 }
 
 /// One `actions = [{ methods, path_prefix, action }]` rule.
@@ -98,16 +146,73 @@ fn upstream(settings: &Settings, key: &str, url: &str) -> Result<Upstream> {
 }
 
 impl RouteSettings {
+    /// The route's upstream URLs; an error names the one at fault.
+    fn upstreams(&self, settings: &Settings, index: usize) -> Result<Vec<Upstream>> {
+        let key = format!("gateway.routes.{index}.upstream");
+        Upstream::parse_list(&self.upstream).map_err(|(i, e)| {
+            let at = match self.upstream.len() {
+                0 | 1 => key.clone(),
+                _ => format!("{key}.{i}"),
+            };
+            anyhow!("{}: {e}", settings.locate(&at))
+        })
+    }
+
+    /// Balancing, protocol, TLS, health checks and re-resolution.
+    fn reach(&self, several: bool) -> UpstreamOptions {
+        let checks_asked = self.health_check_path.is_some()
+            || self.health_check_interval_ms.is_some()
+            || self.health_check_timeout_ms.is_some()
+            || self.healthy_threshold.is_some()
+            || self.unhealthy_threshold.is_some();
+        let defaults = HealthCheck::default();
+        let health_check = HealthCheck {
+            path: self.health_check_path.clone(),
+            interval: self
+                .health_check_interval_ms
+                .map_or(defaults.interval, |v| v.duration),
+            timeout: self
+                .health_check_timeout_ms
+                .map_or(defaults.timeout, |v| v.duration),
+            unhealthy_threshold: self
+                .unhealthy_threshold
+                .unwrap_or(defaults.unhealthy_threshold),
+            healthy_threshold: self.healthy_threshold.unwrap_or(defaults.healthy_threshold),
+        };
+        UpstreamOptions {
+            balance: match self.balance {
+                Some(BalanceSetting::LeastConnections) => Balance::LeastConnections,
+                Some(BalanceSetting::RoundRobin) | None => Balance::RoundRobin,
+            },
+            protocol: match self.protocol {
+                Some(ProtocolSetting::H2) => Protocol::H2,
+                Some(ProtocolSetting::Http1) | None => Protocol::Http1,
+            },
+            tls: UpstreamTls {
+                ca_file: self.ca_file.clone(),
+                client_cert_file: self.client_cert_file.clone(),
+                client_key_file: self.client_key_file.clone(),
+                server_name: self.tls_server_name.clone(),
+            },
+            health_check: ((checks_asked || several) && !health_check.interval.is_zero())
+                .then_some(health_check),
+            resolve_interval: self
+                .resolve_interval_secs
+                .map_or(DEFAULT_RESOLVE_INTERVAL, |v| v.duration),
+        }
+    }
+
     fn to_config(&self, settings: &Settings, index: usize) -> Result<RouteConfig> {
         let name = self.name.clone().unwrap_or_else(|| {
             format!("{}{}", self.host.as_deref().unwrap_or(""), self.path_prefix)
         });
-        let key = format!("gateway.routes.{index}.upstream");
+        let upstreams = self.upstreams(settings, index)?;
         Ok(RouteConfig {
             name,
             host: self.host.clone(),
             path_prefix: self.path_prefix.clone(),
-            upstream: upstream(settings, &key, &self.upstream)?,
+            reach: self.reach(upstreams.len() > 1),
+            upstreams,
             public: self.public,
             actions: self
                 .actions
@@ -142,7 +247,7 @@ impl Settings {
         let upstream = match (&g.upstream, routes.first()) {
             (Some(url), _) => upstream(self, "gateway.upstream", url)?,
             // Unused: the routes serve every request.
-            (None, Some(first)) => first.upstream.clone(),
+            (None, Some(first)) => first.upstreams[0].clone(),
             (None, None) => {
                 return Err(anyhow!(
                     "{}: `[gateway]` needs `upstream` or at least one `[[gateway.routes]]`",
@@ -151,6 +256,7 @@ impl Settings {
             }
         };
         let mut c = GatewayConfig::new(g.listen.clone(), g.control_plane_url.clone(), upstream);
+        c.tls = g.tls.as_ref().map(|t| t.to_config(self)).transpose()?;
         c.assertion_key = assertion_key_from_env()?;
         c.gateway_token = gateway_token_from_env()
             .as_deref()

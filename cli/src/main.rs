@@ -9,6 +9,7 @@ mod gateway_settings;
 mod policy;
 mod settings;
 mod sources;
+mod tls_settings;
 mod validate;
 
 use anyhow::Result;
@@ -74,6 +75,23 @@ enum Command {
             value_delimiter = ','
         )]
         allow_webhook_networks: Vec<String>,
+        /// Serve the gateway over HTTPS (and HTTP/2) with this certificate
+        /// chain (PEM); needs --tls-key. Reloaded when the file changes.
+        #[arg(
+            long,
+            env = "WRNEXUS_TLS_CERT",
+            value_name = "FILE",
+            requires = "tls_key"
+        )]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM); needs --tls-cert.
+        #[arg(
+            long,
+            env = "WRNEXUS_TLS_KEY",
+            value_name = "FILE",
+            requires = "tls_cert"
+        )]
+        tls_key: Option<PathBuf>,
     },
     /// Run the gateway (the `[gateway]` section of the config file).
     Gateway {
@@ -132,6 +150,13 @@ enum Command {
         /// Worker threads.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Serve HTTPS (HTTP/1.1 and h2) with this PEM certificate chain,
+        /// on the gateway's TLS listener.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of `--tls-cert`.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
 }
 
@@ -162,12 +187,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             data_dir,
             policy_dir,
             allow_webhook_networks,
+            tls_cert,
+            tls_key,
         } => dev::run(dev::DevOptions {
             listen,
             admin_listen,
             data_dir,
             policies: policy_dir.map_or(PolicySource::Shipped, PolicySource::Dir),
             webhook_allow_networks: allow_webhook_networks,
+            tls: tls_cert.zip(tls_key),
         }),
         Command::Gateway { config } => {
             let gateway = validate::gateway(&Settings::load(&config)?)?;
@@ -222,13 +250,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             upstream,
             threads,
+            tls_cert,
+            tls_key,
         } => {
             let upstream = wrnexus_gateway::Upstream::parse(&upstream)?;
+            let tls = tls_cert.zip(tls_key).map(|(cert_file, key_file)| {
+                wrnexus_gateway::config::CertificateFiles {
+                    cert_file,
+                    key_file,
+                }
+            });
             eprintln!(
                 "BENCHMARK PASS-THROUGH: no authentication; every request goes to the upstream"
             );
             Ok(wrnexus_gateway::passthrough::run(
-                &listen, &upstream, threads,
+                &listen,
+                &upstream,
+                threads,
+                tls.as_ref(),
             )?)
         }
         Command::DemoUpstream { listen } => runtime()?.block_on(async {
@@ -244,6 +283,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // aws-lc-rs for every TLS connection and listener of the process
+    // (pingora's rustls support would otherwise install ring).
+    wrnexus_backends::install_crypto_provider();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

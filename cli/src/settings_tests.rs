@@ -98,12 +98,12 @@ fn environment_errors_name_the_variable() {
     let err = error(
         parse_env(
             GATEWAY,
-            &[("WRNEXUS_GATEWAY__UPSTREAM", "https://app.internal")],
+            &[("WRNEXUS_GATEWAY__UPSTREAM", "ftp://app.internal")],
         )
         .and_then(|s| s.gateway()),
     );
     assert!(
-        err.starts_with("environment variable `WRNEXUS_GATEWAY__UPSTREAM`: `https://"),
+        err.starts_with("environment variable `WRNEXUS_GATEWAY__UPSTREAM`: `ftp://"),
         "{err}"
     );
     // Variables that are not settings are left alone.

@@ -15,7 +15,9 @@ use wrnexus_control_plane::billing::mailer::Mailer;
 use wrnexus_control_plane::billing::stripe_api::StripeApi;
 use wrnexus_control_plane::store::Backend;
 use wrnexus_gateway::GatewayConfig;
-use wrnexus_gateway::request::routes::RouteTable;
+use wrnexus_gateway::config::TlsConfig;
+use wrnexus_gateway::request::routes::{RouteError, RouteTable};
+use wrnexus_gateway::upstream::discovery::system_resolver;
 use wrnexus_gateway::upstream::forwarded::TrustedProxies;
 use wrnexus_policies::PolicySource;
 use wrnexus_policies::reload::load_checked_with;
@@ -167,6 +169,9 @@ pub fn gateway(settings: &Settings) -> Result<GatewayConfig> {
         "gateway.trusted_proxies",
         TrustedProxies::parse(&config.trusted_proxies),
     );
+    if let Some(tls) = &config.tls {
+        tls_listener(&mut problems, tls);
+    }
     let live_key = policy_key(&config.policies, "policies.dir");
     let policies = problems.check(
         &live_key,
@@ -181,15 +186,22 @@ pub fn gateway(settings: &Settings) -> Result<GatewayConfig> {
         ),
         None => None,
     };
-    if let Some(policies) = &policies {
-        let routes = problems.check(
-            "gateway.routes",
-            RouteTable::build(
-                config.effective_routes(),
-                |action| policies.knows_action(action),
-                |upstream| upstream.address().to_socket_addrs().ok()?.next(),
-            ),
-        );
+    let upstreams_usable = upstream_settings(&mut problems, &config);
+    if let (Some(policies), true) = (&policies, upstreams_usable) {
+        let routes = RouteTable::build_with(
+            config.effective_routes(),
+            |action| policies.knows_action(action),
+            system_resolver(),
+        )
+        .map_err(|e| {
+            let key = match &e {
+                RouteError::Unresolvable { route, .. } => route_key(&config, route, "upstream"),
+                RouteError::Upstream { route, key, .. } => route_key(&config, route, key),
+                _ => "gateway.routes".to_string(),
+            };
+            problems.check::<(), _>(&key, Err(e));
+        })
+        .ok();
         if let Some(routes) = routes {
             for u in routes.undeclared(|a| policies.knows_action(a)) {
                 problems.check::<(), _>(
@@ -211,6 +223,54 @@ pub fn gateway(settings: &Settings) -> Result<GatewayConfig> {
     }
     problems.check("gateway", config.check_invalidation_source(false));
     problems.finish(config)
+}
+
+/// The listener's certificates read and checked as a start reads them, and
+/// the redirect listener's address.
+fn tls_listener(problems: &mut Problems<'_>, tls: &TlsConfig) {
+    let provider = wrnexus_gateway::edge::certs::provider();
+    problems.check(
+        "gateway.tls",
+        wrnexus_gateway::edge::reload::CertReloader::first(&tls.certificates, &provider),
+    );
+    if let Some(redirect) = &tls.redirect {
+        problems.check(
+            "gateway.tls.redirect_listen",
+            socket_address(&redirect.listen),
+        );
+        if let Some(webroot) = &redirect.acme_webroot {
+            problems.check(
+                "gateway.tls.acme_webroot",
+                if webroot.is_dir() {
+                    Ok(())
+                } else {
+                    Err(format!("`{}` is not a directory", webroot.display()))
+                },
+            );
+        }
+    }
+}
+
+/// Where a route's `key` is set: `gateway.routes.N.key`, or
+/// `gateway.upstream` for the route of the single `upstream` setting.
+fn route_key(config: &GatewayConfig, route: &str, key: &str) -> String {
+    match config.routes.iter().position(|r| r.name == route) {
+        Some(index) => format!("gateway.routes.{index}.{key}"),
+        None => "gateway.upstream".to_string(),
+    }
+}
+
+/// Each route's upstream settings (TLS files read, health checks) checked
+/// as a start checks them, each problem at its key; whether all are usable.
+fn upstream_settings(problems: &mut Problems<'_>, config: &GatewayConfig) -> bool {
+    let mut usable = true;
+    for (index, route) in config.routes.iter().enumerate() {
+        if let Err(e) = wrnexus_gateway::upstream::pool::check(route) {
+            usable = false;
+            problems.check::<(), _>(&format!("gateway.routes.{index}.{}", e.key()), Err(e));
+        }
+    }
+    usable
 }
 
 /// Every check `wrnexus control-plane` makes before it connects: the
@@ -340,5 +400,95 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("pw@"), "{err}");
+    }
+
+    #[test]
+    fn upstream_settings_name_their_route_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem").display().to_string();
+        let head = "[gateway]\nlisten = \"127.0.0.1:8080\"\ncontrol_plane_url = \"http://127.0.0.1:7070\"\n\
+                    allow_stale_revocation = true\n";
+        let file = format!(
+            "{head}\n[[gateway.routes]]\npath_prefix = \"/a\"\n\
+             upstream = [\"https://127.0.0.1:1\", \"https://127.0.0.1:2\"]\n\
+             ca_file = \"{missing}\"\n\n\
+             [[gateway.routes]]\npath_prefix = \"/b\"\nupstream = \"http://127.0.0.1:3\"\n\
+             tls_server_name = \"b.internal\"\n\n\
+             [[gateway.routes]]\npath_prefix = \"/c\"\nupstream = \"http://127.0.0.1:4\"\n\
+             health_check_path = \"healthz\"\n"
+        );
+        let err = problems_of(&file, "gateway");
+        for expected in [
+            format!("wrnexus.toml:9: `gateway.routes.0.ca_file`: cannot read `{missing}`"),
+            "wrnexus.toml:14: `gateway.routes.1.tls_server_name`: set, but the route's upstreams are http://".to_string(),
+            "wrnexus.toml:19: `gateway.routes.2.health_check_path`: `healthz` is not a path".to_string(),
+        ] {
+            assert!(err.contains(&expected), "{expected}\n---\n{err}");
+        }
+
+        // A list mixing schemes names the URL at fault; a bad balance names
+        // the values it takes.
+        let mixed = format!(
+            "{head}[[gateway.routes]]\nupstream = [\n  \"https://a.internal\",\n  \"http://b.internal\",\n]\n"
+        );
+        let settings = Settings::parse_with_env(&mixed, "wrnexus.toml", Vec::new()).unwrap();
+        let err = settings.gateway().unwrap_err().to_string();
+        assert!(
+            err.starts_with("wrnexus.toml:8: `gateway.routes.0.upstream.1`: `http://b.internal`")
+                && err.contains("share one scheme"),
+            "{err}"
+        );
+        let bad_balance =
+            format!("{head}[[gateway.routes]]\nupstream = \"http://a:1\"\nbalance = \"random\"\n");
+        let err = Settings::parse_with_env(&bad_balance, "wrnexus.toml", Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`gateway.routes.0.balance`: unknown value `random`")
+                && err.contains("`least_connections`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn routes_read_their_upstream_settings() {
+        let text = "[gateway]\nlisten = \"127.0.0.1:8080\"\ncontrol_plane_url = \"http://127.0.0.1:7070\"\n\
+                    [[gateway.routes]]\nupstream = [\"http://10.0.0.1:80\", \"http://10.0.0.2:80\"]\n\
+                    balance = \"least_connections\"\nprotocol = \"h2\"\nresolve_interval_secs = 5\n\
+                    [[gateway.routes]]\npath_prefix = \"/one\"\nupstream = \"https://app.internal\"\n\
+                    health_check_path = \"/healthz\"\nhealth_check_interval_ms = \"2s\"\nunhealthy_threshold = 3\n\
+                    [[gateway.routes]]\npath_prefix = \"/off\"\nupstream = [\"http://10.0.0.3:80\", \"http://10.0.0.4:80\"]\n\
+                    health_check_interval_ms = 0\n";
+        let settings = Settings::parse_with_env(text, "t.toml", Vec::new()).unwrap();
+        let config = settings.gateway().unwrap();
+        let [pair, one, off] = &config.routes[..] else {
+            panic!("{:?}", config.routes);
+        };
+        use wrnexus_gateway::config::{Balance, Protocol};
+        assert_eq!(pair.upstreams.len(), 2);
+        assert_eq!(pair.reach.balance, Balance::LeastConnections);
+        assert_eq!(pair.reach.protocol, Protocol::H2);
+        assert_eq!(pair.reach.resolve_interval.as_secs(), 5);
+        let checks = pair
+            .reach
+            .health_check
+            .as_ref()
+            .expect("several upstreams: checked");
+        assert_eq!(
+            (checks.path.as_deref(), checks.interval.as_secs()),
+            (None, 5)
+        );
+        assert!(one.upstreams[0].tls && one.upstreams[0].port == 443);
+        let checks = one.reach.health_check.as_ref().expect("asked for");
+        assert_eq!(checks.path.as_deref(), Some("/healthz"));
+        assert_eq!(checks.interval.as_millis(), 2000);
+        assert_eq!(
+            (checks.unhealthy_threshold, checks.healthy_threshold),
+            (3, 2)
+        );
+        assert!(
+            off.reach.health_check.is_none(),
+            "interval 0 turns them off"
+        );
     }
 }

@@ -129,6 +129,9 @@ problem_codes! {
     ConflictingFraming = "conflicting_framing",
     /// 400: more than one `Authorization` header.
     DuplicateAuthorization = "duplicate_authorization",
+    /// 400: an HTTP/2 request whose `:authority` and `Host` name different
+    /// hosts (or several `Host` headers).
+    ConflictingHost = "conflicting_host",
     /// 500: the verified identity cannot be written as headers.
     IdentityUnforwardable = "identity_unforwardable",
     /// 503: the decision data cannot be had (Redis or control plane).
@@ -137,6 +140,8 @@ problem_codes! {
     UpstreamUnreachable = "upstream_unreachable",
     /// 504: the app did not answer in time.
     UpstreamTimeout = "upstream_timeout",
+    /// 503: every address of the app's route is failing its health checks.
+    UpstreamUnavailable = "upstream_unavailable",
     /// 403: an upgraded connection closed because its access changed.
     AccessChanged = "access_changed",
     /// 400: the request could not be read.

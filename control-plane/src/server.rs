@@ -51,6 +51,9 @@ pub async fn build(
     config: ControlPlaneConfig,
     local: Option<broadcast::Sender<Invalidation>>,
 ) -> Result<AppState, StartError> {
+    // One TLS provider (aws-lc-rs) for every client this process makes
+    // (Stripe, webhooks, Postgres, Redis), whatever else the build links.
+    wrnexus_backends::install_crypto_provider();
     let mut pusher = match &config.redis_url {
         Some(url) => {
             let client = wrnexus_backends::RedisClient::open(url, config.redis_ca_file.as_deref())

@@ -110,6 +110,7 @@ impl WebhookWorker {
         // Names resolve through the checking resolver, so the addresses
         // checked are the ones connected to. No redirects (a 3xx is a
         // failed delivery) and no proxy (it would resolve names itself).
+        wrnexus_backends::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)

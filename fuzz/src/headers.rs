@@ -43,6 +43,7 @@ pub fn forwarded(headers: &[(HeaderName, HeaderValue)]) -> Option<RequestHeader>
     let forward = Forward {
         request_id: "r-gateway",
         client_ip: None,
+        tls: false,
         trusted_proxies: &trusted,
         session_cookie: Some(COOKIE_NAME),
         session_cookie_alone: false,

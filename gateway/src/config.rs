@@ -1,12 +1,20 @@
 //! Gateway settings: plain data, read by the runtime, importing none of it.
 
 mod routes;
+mod tls;
 mod token;
 mod upstream;
+mod upstream_options;
 
 pub use routes::{ActionRule, RouteConfig};
+pub use tls::{
+    ACME_CHALLENGE_PREFIX, CertificateFiles, DEFAULT_CERT_POLL, Hsts, Redirect, TlsConfig,
+};
 pub use token::GatewayToken;
 pub use upstream::{BadUpstream, Upstream};
+pub use upstream_options::{
+    Balance, DEFAULT_RESOLVE_INTERVAL, HealthCheck, Protocol, UpstreamOptions, UpstreamTls,
+};
 
 use std::time::Duration;
 use wrnexus_policies::PolicySource;
@@ -36,6 +44,8 @@ pub struct NoInvalidationSource {
 pub struct GatewayConfig {
     /// Proxy listener, e.g. `127.0.0.1:8080`.
     pub listen: String,
+    /// TLS on the proxy listener; `None`: plain HTTP/1.1.
+    pub tls: Option<TlsConfig>,
     /// Admin listener (`/metrics`, `/live`, `/ready`).
     pub admin_listen: String,
     /// Base URL of the control plane, e.g. `http://127.0.0.1:7070`.
@@ -111,6 +121,7 @@ impl std::fmt::Debug for GatewayConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GatewayConfig")
             .field("listen", &self.listen)
+            .field("tls", &self.tls)
             .field("admin_listen", &self.admin_listen)
             .field("control_plane_url", &self.control_plane_url)
             .field("upstream", &self.upstream)
@@ -138,6 +149,7 @@ impl GatewayConfig {
     ) -> Self {
         GatewayConfig {
             listen: listen.into(),
+            tls: None,
             admin_listen: "127.0.0.1:9090".to_string(),
             control_plane_url: control_plane_url.into(),
             upstream,

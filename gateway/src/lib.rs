@@ -17,7 +17,10 @@
 //! - [`data`] — decision data: resolution (cache → Redis → control plane),
 //!   the cache, invalidations, per-connection memory, open WebSockets.
 //! - [`upstream`] — the contract with apps: forwarding headers, identity,
-//!   the request an app receives.
+//!   the request an app receives; each route's upstreams (TLS, balancing,
+//!   health checks, re-resolution).
+//! - [`edge`] — the listener's side facing clients: TLS certificates by
+//!   SNI and their reload, the TLS settings, the HTTP → HTTPS redirect.
 //! - [`refusal`] — every response the gateway makes itself, in one type.
 //! - [`key_usage`] — API key use, recorded and reported.
 //! - [`ops`] — metrics, the admin listener, policy hot reload.
@@ -30,6 +33,7 @@ pub mod authn;
 pub mod config;
 pub mod data;
 pub mod demo;
+pub mod edge;
 pub mod key_usage;
 pub mod ops;
 pub mod passthrough;

@@ -1,5 +1,6 @@
 //! Running it: Prometheus metrics, the admin listener (`/live`, `/ready`,
-//! `/metrics`) and hot reload of the policies.
+//! `/metrics`), hot reload of the policies, and the watch on files both
+//! reloads share.
 
 pub mod admin;
 pub mod metrics;
@@ -7,3 +8,4 @@ pub mod readiness;
 pub mod reload;
 pub mod request_metrics;
 pub mod shutdown;
+pub mod watch;

@@ -3,13 +3,17 @@
 //! load benchmark can compare the gateway with pingora doing nothing else;
 //! it is never part of the gateway and must never front a real app.
 
-use crate::config::Upstream;
+use crate::config::{CertificateFiles, Upstream};
+use crate::edge::certs::provider;
+use crate::edge::listener::tls_settings;
+use crate::edge::reload::CertReloader;
 use crate::server::GatewayError;
 use async_trait::async_trait;
 use pingora::prelude::{HttpPeer, ProxyHttp, Session, http_proxy_service};
 use pingora::server::Server;
 use pingora::server::configuration::{Opt, ServerConf};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 
 /// Forwards everything to `upstream`.
 #[derive(Debug)]
@@ -38,8 +42,15 @@ impl ProxyHttp for PassThrough {
     }
 }
 
-/// Serve the pass-through on `listen` with `threads` workers until stopped.
-pub fn run(listen: &str, upstream: &Upstream, threads: usize) -> Result<(), GatewayError> {
+/// Serve the pass-through on `listen` with `threads` workers until stopped;
+/// with `tls`, over TLS on the gateway's own listener (the same certificate
+/// store and pingora rustls settings, HTTP/2 offered by ALPN).
+pub fn run(
+    listen: &str,
+    upstream: &Upstream,
+    threads: usize,
+    tls: Option<&CertificateFiles>,
+) -> Result<(), GatewayError> {
     let address = upstream.address();
     let addr = address
         .to_socket_addrs()?
@@ -61,10 +72,19 @@ pub fn run(listen: &str, upstream: &Upstream, threads: usize) -> Result<(), Gate
             host: upstream.host.clone(),
         },
     );
-    proxy.add_tcp(listen);
+    match tls {
+        Some(files) => {
+            let store = CertReloader::first(std::slice::from_ref(files), &provider())?;
+            let settings = tls_settings(Arc::new(store), true)
+                .map_err(|e| GatewayError::TlsListener(e.to_string()))?;
+            proxy.add_tls_with_settings(listen, None, settings);
+        }
+        None => proxy.add_tcp(listen),
+    }
     server.add_service(proxy);
     tracing::warn!(
         listen,
+        tls = tls.is_some(),
         "BENCHMARK PASS-THROUGH: no authentication, every request is forwarded"
     );
     server.run_forever()

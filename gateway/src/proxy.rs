@@ -37,10 +37,18 @@ fn cut_if_revoked(ctx: &Ctx) -> Result<()> {
     }
 }
 
-async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
-    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 1))?;
+/// Write the gateway's own answer; `hsts`: the header to add over TLS.
+async fn write_reply(
+    session: &mut Session,
+    reply: Reply,
+    hsts: Option<&http::HeaderValue>,
+) -> Result<()> {
+    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 2))?;
     for (name, value) in reply.headers {
         header.insert_header(name, value)?;
+    }
+    if let Some(hsts) = hsts {
+        header.insert_header(http::header::STRICT_TRANSPORT_SECURITY, hsts)?;
     }
     header.insert_header("content-length", reply.body.len().to_string())?;
     session
@@ -65,6 +73,7 @@ impl ProxyHttp for Gateway {
         self.metrics.in_flight.inc();
         ctx.counted = true;
         let prepared = prepare::identify_and_frame(self, session, ctx)
+            .and_then(|()| prepare::authority_as_host(session))
             .and_then(|()| prepare::canonical_target(session));
         let verdict = match prepared {
             Ok(()) => self.admit(session.req_header(), ctx).await,
@@ -87,7 +96,7 @@ impl ProxyHttp for Gateway {
                 Ok(false)
             }
             Err(refusal) => {
-                write_reply(session, refusal.reply(&ctx.request_id)).await?;
+                write_reply(session, refusal.reply(&ctx.request_id), self.hsts_for(ctx)).await?;
                 Ok(true)
             }
         }
@@ -95,10 +104,38 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
         ctx.upstream_started.get_or_insert_with(Instant::now);
-        Ok(match ctx.admitted()?.app() {
-            None => peer(&self.control_plane),
-            Some(app) => Box::new(app.peer()),
-        })
+        let picked = match ctx.admitted()?.app() {
+            None => return Ok(peer(&self.control_plane)),
+            Some(app) => app.pool().select(),
+        };
+        // Every address out of balance: 503, nothing forwarded. The lease
+        // counts the request against its address until the context drops
+        // (a retry's new lease returns the last one).
+        let (peer, lease) = picked.ok_or_else(Refusal::upstream_unavailable)?;
+        ctx.lease = Some(lease);
+        Ok(Box::new(peer))
+    }
+
+    /// A connection that could not be made carried nothing of the request:
+    /// it is tried on another of the route's addresses (each at most once),
+    /// so an address that died is not seen by clients before its health
+    /// check takes it out of balance.
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut Ctx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        ctx.connect_failures += 1;
+        let addresses = match ctx.admitted.as_ref().and_then(Admitted::app) {
+            Some(app) => app.pool().addresses(),
+            None => 1,
+        };
+        if ctx.connect_failures < addresses {
+            e.set_retry(true);
+        }
+        e
     }
 
     async fn upstream_request_filter(
@@ -115,6 +152,7 @@ impl ProxyHttp for Gateway {
         let forward = Forward {
             request_id: &ctx.request_id,
             client_ip: ctx.client_ip,
+            tls: ctx.tls,
             trusted_proxies: &self.trusted_proxies,
             session_cookie: to_app.then_some(self.cookie_name.as_str()),
             session_cookie_alone: ctx.session_cookie_alone,
@@ -133,6 +171,9 @@ impl ProxyHttp for Gateway {
         if let Some(started) = ctx.upstream_started.take() {
             self.route_series(ctx.routed)
                 .observe_upstream(started.elapsed().as_secs_f64());
+        }
+        if let Some(hsts) = self.hsts_for(ctx) {
+            upstream.insert_header(http::header::STRICT_TRANSPORT_SECURITY, hsts)?;
         }
         // An app cannot set (fix) the session: its `Set-Cookie` for the
         // session cookie is dropped, its other cookies kept.
@@ -191,7 +232,7 @@ impl ProxyHttp for Gateway {
             tracing::warn!(request_id = %ctx.request_id, error = %e, code = refusal.code().as_str(), "request failed");
             if session.response_written().is_none() {
                 let reply = refusal.reply(&ctx.request_id);
-                if let Err(write) = write_reply(session, reply).await {
+                if let Err(write) = write_reply(session, reply, self.hsts_for(ctx)).await {
                     tracing::debug!(request_id = %ctx.request_id, error = %write, "could not answer");
                     code = 0;
                 }

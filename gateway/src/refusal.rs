@@ -117,6 +117,11 @@ pub enum Refusal {
     UpstreamUnreachable,
     #[error("the app did not answer in time")]
     UpstreamTimeout,
+    /// Every address of the route is failing its health checks.
+    #[error(
+        "the app is unavailable: none of its addresses passes its health checks; try again shortly"
+    )]
+    UpstreamUnavailable,
     /// An upgraded connection's access was taken away.
     #[error("access changed: the upgraded connection was closed")]
     AccessChanged,
@@ -142,7 +147,9 @@ impl Refusal {
             Refusal::IdentityUnforwardable | Refusal::BackendUnavailable | Refusal::Internal => {
                 Side::Internal
             }
-            Refusal::UpstreamUnreachable | Refusal::UpstreamTimeout => Side::Upstream,
+            Refusal::UpstreamUnreachable
+            | Refusal::UpstreamTimeout
+            | Refusal::UpstreamUnavailable => Side::Upstream,
             _ => Side::Client,
         }
     }
@@ -162,6 +169,7 @@ impl Refusal {
             Refusal::UpstreamUnreachable => 502,
             Refusal::BackendUnavailable => 503,
             Refusal::UpstreamTimeout => 504,
+            Refusal::UpstreamUnavailable => 503,
         }
     }
 
@@ -171,6 +179,7 @@ impl Refusal {
             Refusal::Framing(FramingError::LengthAndChunked | FramingError::ConflictingLengths) => {
                 ProblemCode::ConflictingFraming
             }
+            Refusal::Framing(FramingError::ConflictingHost) => ProblemCode::ConflictingHost,
             Refusal::Framing(FramingError::DuplicateAuthorization) => {
                 ProblemCode::DuplicateAuthorization
             }
@@ -197,6 +206,7 @@ impl Refusal {
             Refusal::BackendUnavailable => ProblemCode::BackendUnavailable,
             Refusal::UpstreamUnreachable => ProblemCode::UpstreamUnreachable,
             Refusal::UpstreamTimeout => ProblemCode::UpstreamTimeout,
+            Refusal::UpstreamUnavailable => ProblemCode::UpstreamUnavailable,
             Refusal::AccessChanged => ProblemCode::AccessChanged,
             Refusal::BadRequest => ProblemCode::BadRequest,
             Refusal::Internal => ProblemCode::Internal,
@@ -227,6 +237,7 @@ impl Refusal {
             | Refusal::BackendUnavailable
             | Refusal::UpstreamUnreachable
             | Refusal::UpstreamTimeout
+            | Refusal::UpstreamUnavailable
             | Refusal::Internal => Outcome::Error,
         }
     }
@@ -267,6 +278,7 @@ impl Refusal {
 /// The error type of a refusal raised inside pingora's phases.
 const ACCESS_CHANGED: ErrorType = ErrorType::Custom("access_changed");
 const NO_ADMISSION: ErrorType = ErrorType::Custom("no_admission");
+const UPSTREAM_UNAVAILABLE: ErrorType = ErrorType::Custom("upstream_unavailable");
 
 impl Refusal {
     /// An upgraded connection cut, as the error that ends it.
@@ -279,6 +291,14 @@ impl Refusal {
         Error::explain(NO_ADMISSION, "no admission recorded: nothing is forwarded")
     }
 
+    /// Every address of the route is out of balance: nothing to forward to.
+    pub fn upstream_unavailable() -> Box<Error> {
+        Error::explain(
+            UPSTREAM_UNAVAILABLE,
+            "every upstream address is failing its health checks",
+        )
+    }
+
     /// What an error that ended a request is to the client; `None` when
     /// the client is gone and nothing can be answered.
     pub fn of_proxy_error(e: &Error) -> Option<Refusal> {
@@ -286,6 +306,7 @@ impl Refusal {
         match (e.etype(), e.esource()) {
             (t, _) if *t == ACCESS_CHANGED => Some(Refusal::AccessChanged),
             (t, _) if *t == NO_ADMISSION => Some(Refusal::Internal),
+            (t, _) if *t == UPSTREAM_UNAVAILABLE => Some(Refusal::UpstreamUnavailable),
             (ConnectTimedout | ReadTimedout | WriteTimedout, ErrorSource::Upstream) => {
                 Some(Refusal::UpstreamTimeout)
             }

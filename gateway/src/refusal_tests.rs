@@ -42,6 +42,13 @@ fn table() -> Vec<(Refusal, u16, &'static str, Side, Outcome)> {
             O::BadRequest,
         ),
         (
+            Refusal::Framing(FramingError::ConflictingHost),
+            400,
+            "conflicting_host",
+            Client,
+            O::BadRequest,
+        ),
+        (
             Refusal::AmbiguousPath("a `..` segment".into()),
             400,
             "ambiguous_path",
@@ -173,6 +180,13 @@ fn table() -> Vec<(Refusal, u16, &'static str, Side, Outcome)> {
             O::Error,
         ),
         (
+            Refusal::UpstreamUnavailable,
+            503,
+            "upstream_unavailable",
+            Upstream,
+            O::Error,
+        ),
+        (
             Refusal::AccessChanged,
             403,
             "access_changed",
@@ -207,13 +221,14 @@ fn variant(r: &Refusal) -> &'static str {
         Refusal::BackendUnavailable => "BackendUnavailable",
         Refusal::UpstreamUnreachable => "UpstreamUnreachable",
         Refusal::UpstreamTimeout => "UpstreamTimeout",
+        Refusal::UpstreamUnavailable => "UpstreamUnavailable",
         Refusal::AccessChanged => "AccessChanged",
         Refusal::BadRequest => "BadRequest",
         Refusal::Internal => "Internal",
     }
 }
 
-const VARIANTS: usize = 16;
+const VARIANTS: usize = 17;
 
 #[test]
 fn every_refusal_maps_to_its_status_code_side_and_outcome() {
@@ -304,6 +319,7 @@ fn pingora_errors_answer_by_side() {
         (Error::explain(InternalError, "x"), Some(500)),
         (Refusal::access_changed(), Some(403)),
         (Refusal::no_admission(), Some(500)),
+        (Refusal::upstream_unavailable(), Some(503)),
     ];
     for (error, status) in cases {
         let refusal = Refusal::of_proxy_error(&error);

@@ -3,11 +3,14 @@
 
 use crate::authn::keys::KeyRing;
 use crate::authn::session::Verifier;
-use crate::config::{GatewayConfig, Upstream};
+use crate::config::{GatewayConfig, TlsConfig, Upstream};
 use crate::data::cache::LocalCache;
 use crate::data::invalidation;
 use crate::data::resolve::{RedisLink, Resolver};
 use crate::data::sockets::OpenSockets;
+use crate::edge::redirect::RedirectSite;
+use crate::edge::reload::CertReloader;
+use crate::edge::sni::CertStore;
 use crate::key_usage::record::KeyUsage;
 use crate::key_usage::report::Reporter;
 use crate::ops::admin;
@@ -57,6 +60,10 @@ pub enum GatewayError {
     TrustedProxies(#[from] crate::upstream::forwarded::BadProxy),
     #[error(transparent)]
     NoInvalidationSource(#[from] crate::config::NoInvalidationSource),
+    #[error("[gateway.tls]: {0}")]
+    Tls(#[from] crate::edge::certs::CertError),
+    #[error("[gateway.tls]: the TLS listener cannot be set up: {0}")]
+    TlsListener(String),
 }
 
 /// A listener on `address`, or the error naming it.
@@ -76,12 +83,53 @@ fn resolve(upstream: &Upstream) -> Result<(SocketAddr, bool, String), GatewayErr
     Ok((addr, upstream.tls, upstream.host.clone()))
 }
 
+/// Load the listener's certificates (a failure stops the start), watch
+/// their files, and bind the redirect listener if one is configured.
+fn start_tls(
+    tls: &TlsConfig,
+    listen: &str,
+    metrics: &Metrics,
+    background: &tokio::runtime::Runtime,
+) -> Result<(Arc<CertStore>, bool), GatewayError> {
+    let provider = crate::edge::certs::provider();
+    let store = Arc::new(CertReloader::first(&tls.certificates, &provider)?);
+    let reloader = CertReloader {
+        files: tls.certificates.clone(),
+        store: store.clone(),
+        provider,
+        metrics: metrics.clone(),
+    };
+    background.spawn(reloader.watch(tls.reload_poll));
+    if let Some(redirect) = &tls.redirect {
+        let listener = bind(&redirect.listen)?;
+        listener.set_nonblocking(true)?;
+        let site = RedirectSite {
+            https_port: listen
+                .rsplit_once(':')
+                .and_then(|(_, port)| port.parse().ok())
+                .unwrap_or(443),
+            acme_webroot: redirect.acme_webroot.clone(),
+        };
+        tracing::info!(listen = %redirect.listen, "redirecting plain HTTP to HTTPS");
+        background.spawn(async move {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => crate::edge::redirect::serve(listener, site).await,
+                Err(e) => tracing::error!(error = %e, "redirect listener failed"),
+            }
+        });
+    }
+    Ok((store, tls.http2))
+}
+
 /// Run the gateway until the process is told to stop. `local` is the
 /// in-process invalidation bus of the embedded mode.
 pub fn run(
     config: GatewayConfig,
     local: Option<broadcast::Sender<Invalidation>>,
 ) -> Result<(), GatewayError> {
+    // aws-lc-rs before any TLS configuration is built (pingora's
+    // connectors would install ring otherwise).
+    wrnexus_backends::install_crypto_provider();
     let metrics = Metrics::new()?;
     let proofs = &config.policy_proofs;
     let policies = wrnexus_policies::reload::load_checked_with(&config.policies, proofs)?;
@@ -93,10 +141,12 @@ pub fn run(
     if let Some(shadow) = &shadow {
         crate::ops::reload::log_proofs("shadow", shadow);
     }
-    let routes = RouteTable::build(
+    // Upstream TLS files are read and every upstream resolved here: a
+    // failure stops the start, named.
+    let routes = RouteTable::build_with(
         config.effective_routes(),
         |action| policies.knows_action(action),
-        |upstream| resolve(upstream).ok().map(|(addr, _, _)| addr),
+        crate::upstream::discovery::system_resolver(),
     )?;
     // The defaults by method too: a set without them fails every request
     // they decide closed. The shadow set is held to the same.
@@ -126,6 +176,13 @@ pub fn run(
         .thread_name("wrnexus-background")
         .enable_all()
         .build()?;
+    // Each route's health checks and re-resolution.
+    for pool in routes.pools() {
+        background.spawn(crate::upstream::upkeep::upkeep(
+            pool.clone(),
+            metrics.upstream_healthy.clone(),
+        ));
+    }
     let live_slot: crate::ops::reload::Slot = Arc::new(RwLock::new(Arc::new(policies)));
     let shadow_slot: Option<crate::ops::reload::Slot> =
         shadow.map(|engine| Arc::new(RwLock::new(Arc::new(engine))));
@@ -152,6 +209,12 @@ pub fn run(
     // The proxy listener is bound by pingora when it runs; an address that
     // cannot be had stops the start here, named.
     drop(bind(&config.listen)?);
+    // TLS: every certificate is read and checked before anything serves;
+    // then they are kept in step with their files.
+    let tls = match &config.tls {
+        Some(tls) => Some(start_tls(tls, &config.listen, &metrics, &background)?),
+        None => None,
+    };
     // Redis's TLS settings are checked before anything else waits: a
     // certificate that does not verify stops the start, while Redis merely
     // down is ridden out like any later outage.
@@ -316,6 +379,11 @@ pub fn run(
             .clone()
             .map(|key| (key, config.assertion_audience.clone())),
         key_usage,
+        hsts: config
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.hsts.as_ref())
+            .and_then(|hsts| http::HeaderValue::try_from(hsts.header_value()).ok()),
     };
 
     let conf = ServerConf {
@@ -324,14 +392,30 @@ pub fn run(
         // the drain bound, then stop.
         grace_period_seconds: Some(config.drain_timeout.as_secs().max(1)),
         graceful_shutdown_timeout_seconds: Some(2),
+        // Attempts per request: a connection refused is tried on another of
+        // the route's addresses (`fail_to_connect` bounds it by their
+        // number), a pooled connection found closed on a fresh one.
+        max_retries: 4,
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None::<Opt>, conf);
     server.bootstrap();
     let mut proxy = http_proxy_service(&server.configuration, gateway);
-    proxy.add_tcp(&config.listen);
+    match tls {
+        Some((store, http2)) => {
+            let settings = crate::edge::listener::tls_settings(store, http2)
+                .map_err(|e| GatewayError::TlsListener(e.to_string()))?;
+            proxy.add_tls_with_settings(&config.listen, None, settings);
+        }
+        None => proxy.add_tcp(&config.listen),
+    }
     server.add_service(proxy);
-    tracing::info!(listen = %config.listen, admin = %config.admin_listen, "gateway listening");
+    tracing::info!(
+        listen = %config.listen,
+        tls = config.tls.is_some(),
+        admin = %config.admin_listen,
+        "gateway listening"
+    );
     server.run(RunArgs {
         shutdown_signal: Box::new(Shutdown {
             readiness,

@@ -94,7 +94,7 @@ pub struct PolicyEngine {
     reads: Reads,
     memo: Memo,
     /// How the proofs of its load went (`None`: loaded without them).
-    proofs: Option<crate::proof::ProofStatus>,
+    proofs: Option<crate::proof_status::ProofStatus>,
 }
 
 impl PolicyEngine {
@@ -221,11 +221,11 @@ impl PolicyEngine {
 
     /// How the proofs of this set's load went: `None` when it was loaded
     /// without its checks ([`crate::reload::load_checked`] runs them).
-    pub fn proofs(&self) -> Option<&crate::proof::ProofStatus> {
+    pub fn proofs(&self) -> Option<&crate::proof_status::ProofStatus> {
         self.proofs.as_ref()
     }
 
-    pub(crate) fn set_proofs(&mut self, status: crate::proof::ProofStatus) {
+    pub(crate) fn set_proofs(&mut self, status: crate::proof_status::ProofStatus) {
         self.proofs = Some(status);
     }
 

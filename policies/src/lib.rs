@@ -27,7 +27,8 @@
 //!   with an SMT solver on every load (`prover`: a solver session and the
 //!   questions asked of it); [`solver`] — which solver, and how long it may
 //!   take; [`counterexample`] — the request a refutation comes with,
-//!   described and decided.
+//!   described and decided; [`proof_status`] — how the proofs went, kept
+//!   by the engine for reports.
 //! - [`invariants`] — the same invariants checked by sampling a request
 //!   space (without a solver, and as a cross-check).
 //! - [`vocabulary`] — the context attributes and literals a policy set
@@ -55,6 +56,7 @@ pub mod load;
 pub mod memo;
 pub mod model;
 pub mod proof;
+pub mod proof_status;
 mod prover;
 pub mod reads;
 pub mod redirect;

@@ -4,7 +4,10 @@
 
 use crate::TestResult;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,4 +63,31 @@ pub async fn serve(app: App, router: Router<App>) -> TestResult<(App, u16)> {
     let port = listener.local_addr()?.port();
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((app, port))
+}
+
+/// Streams the request body straight back (route it where a suite needs).
+pub async fn stream_back(State(app): State<App>, req: Request) -> Response {
+    app.hit();
+    Response::new(Body::new(req.into_body()))
+}
+
+/// A WebSocket server on a free loopback port echoing every text message.
+pub async fn ws_echo() -> TestResult<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Some(Ok(message)) = ws.next().await {
+                    if message.is_text() && ws.send(message).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(port)
 }

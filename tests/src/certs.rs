@@ -1,6 +1,7 @@
 //! Certificates for the TLS suites, made on the spot: a CA, and a server
 //! certificate it signs for `localhost` and 127.0.0.1, as PEM files a
-//! server (Postgres, `redis-server`) and a client can read.
+//! server (Postgres, `redis-server`) and a client can read; and client
+//! certificates for mutual TLS.
 
 use crate::TestResult;
 use rcgen::{
@@ -36,8 +37,15 @@ impl ServerCerts {
     /// A new CA named `ca_name`, and a certificate it signed for a server
     /// at `localhost` and 127.0.0.1.
     pub fn new(ca_name: &str) -> TestResult<Self> {
+        Self::for_names(ca_name, &["localhost", "127.0.0.1"])
+    }
+
+    /// A new CA named `ca_name`, and a certificate it signed for `names`
+    /// (host names, wildcards or IP addresses).
+    pub fn for_names(ca_name: &str, names: &[&str]) -> TestResult<Self> {
         let issuer = ca(ca_name)?;
-        let mut params = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])?;
+        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let mut params = CertificateParams::new(names)?;
         params
             .distinguished_name
             .push(DnType::CommonName, "wrnexus test server");
@@ -69,4 +77,49 @@ impl ServerCerts {
 /// A CA that signed nothing the suites' servers present: the wrong one.
 pub fn unrelated_ca() -> TestResult<String> {
     Ok(ca("wrnexus unrelated test CA")?.pem())
+}
+
+/// A client certificate (for mutual TLS) and its key, signed by a CA of
+/// its own, in PEM: the server trusts `ca` for its clients.
+#[derive(Debug, Clone)]
+pub struct ClientCerts {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+impl ClientCerts {
+    /// A new client CA named `ca_name`, and a client certificate it signed
+    /// for `client_name`.
+    pub fn new(ca_name: &str, client_name: &str) -> TestResult<Self> {
+        let issuer = ca(ca_name)?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, client_name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok(ClientCerts {
+            ca: issuer.pem(),
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        })
+    }
+
+    /// Write `client-ca.pem`, `client.pem` and `client.key` (mode 0600)
+    /// into `dir`.
+    pub fn write(&self, dir: &Path) -> TestResult<CertFiles> {
+        use std::os::unix::fs::PermissionsExt;
+        let files = CertFiles {
+            ca: dir.join("client-ca.pem"),
+            cert: dir.join("client.pem"),
+            key: dir.join("client.key"),
+        };
+        std::fs::write(&files.ca, &self.ca)?;
+        std::fs::write(&files.cert, &self.cert)?;
+        std::fs::write(&files.key, &self.key)?;
+        std::fs::set_permissions(&files.key, std::fs::Permissions::from_mode(0o600))?;
+        Ok(files)
+    }
 }

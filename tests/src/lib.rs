@@ -13,18 +13,23 @@
 //! - [`stack`] — a running WRNexus, embedded (`wrnexus dev`) or split
 //!   (control plane + gateway + demo upstream processes).
 //! - [`client`] — HTTP helpers speaking to the gateway.
+//! - [`h2_client`] — raw HTTP/2 over TLS, and an HTTPS client for a test CA.
 //! - [`apps`] — in-process echoing apps to put behind a gateway.
+//! - [`upstreams`] — echoing apps that stop and start again on their port,
+//!   over HTTP or TLS (mutual, or not).
 //! - [`tokens`] — minting session tokens with the stored key, to test what
 //!   the gateway refuses.
 
 pub mod apps;
 pub mod certs;
 pub mod client;
+pub mod h2_client;
 pub mod postgres_tls;
 pub mod process;
 pub mod services;
 pub mod stack;
 pub mod tokens;
+pub mod upstreams;
 
 /// Errors in tests are reported, not unwrapped.
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

@@ -26,9 +26,20 @@ pub fn binary() -> TestResult<PathBuf> {
     }
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now, and not handed out before
+/// by this process (the kernel may give a port just released again, and a
+/// stack asks for several before binding any).
 pub fn free_port() -> TestResult<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..64 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut given = GIVEN.lock().map_err(|_| "port list poisoned")?;
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err("no fresh loopback port after 64 tries".into())
 }
 
 /// A child process killed when dropped; its output goes to a log file.
@@ -134,7 +145,16 @@ impl Drop for Proc {
 
 /// Poll `url` until it answers 2xx, failing with the process log on timeout.
 pub async fn wait_ready(url: &str, proc: &mut Proc, timeout: Duration) -> TestResult {
-    let client = reqwest::Client::new();
+    wait_ready_with(&reqwest::Client::new(), url, proc, timeout).await
+}
+
+/// [`wait_ready`] with `client` (one trusting a test CA, say).
+pub async fn wait_ready_with(
+    client: &reqwest::Client,
+    url: &str,
+    proc: &mut Proc,
+    timeout: Duration,
+) -> TestResult {
     let deadline = Instant::now() + timeout;
     loop {
         proc.check_running()?;

@@ -115,6 +115,8 @@ impl PrivateRedis {
 
     /// A client of this server, trusting its CA when it speaks TLS.
     pub fn client(&self) -> TestResult<redis::Client> {
+        // redis asks rustls for the process's provider; the build links two.
+        crate::h2_client::install_crypto_provider();
         Ok(match &self.tls {
             Some(files) => redis::Client::build_with_tls(
                 self.url(),

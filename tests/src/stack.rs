@@ -1,7 +1,9 @@
 //! A running WRNexus: embedded, or split into real processes.
 
 use crate::TestResult;
-use crate::process::{Proc, free_port, wait_ready};
+use crate::certs::CertFiles;
+use crate::h2_client::https_client;
+use crate::process::{Proc, free_port, wait_ready, wait_ready_with};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,30 +45,57 @@ pub fn example_config() -> PathBuf {
 impl Stack {
     /// `wrnexus dev`: SQLite, in-process cache, no Redis.
     pub async fn embedded() -> TestResult<Stack> {
+        Self::embedded_with(None).await
+    }
+
+    /// `wrnexus dev --tls-cert … --tls-key …`: the gateway at
+    /// `https://127.0.0.1:…`, serving `files`' certificate.
+    pub async fn embedded_tls(files: &CertFiles) -> TestResult<Stack> {
+        Self::embedded_with(Some(files)).await
+    }
+
+    async fn embedded_with(tls: Option<&CertFiles>) -> TestResult<Stack> {
         let dir = tempfile::tempdir()?;
         let (gw, admin) = (free_port()?, free_port()?);
         let data = dir.path().join("data");
         let listen = format!("127.0.0.1:{gw}");
         let admin_listen = format!("127.0.0.1:{admin}");
         let data_arg = data.display().to_string();
+        let mut args = vec![
+            "dev".to_string(),
+            "--listen".to_string(),
+            listen.clone(),
+            "--admin-listen".to_string(),
+            admin_listen.clone(),
+            "--data-dir".to_string(),
+            data_arg,
+        ];
+        if let Some(files) = tls {
+            args.extend([
+                "--tls-cert".to_string(),
+                files.cert.display().to_string(),
+                "--tls-key".to_string(),
+                files.key.display().to_string(),
+            ]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut proc = Proc::spawn(
             "dev",
             dir.path(),
-            &[
-                "dev",
-                "--listen",
-                &listen,
-                "--admin-listen",
-                &admin_listen,
-                "--data-dir",
-                &data_arg,
-            ],
+            &args,
             &[("WRNEXUS_OPERATOR_TOKEN", OPERATOR_TOKEN)],
         )?;
         let admin = format!("http://{admin_listen}");
-        let gateway = format!("http://{listen}");
         wait_ready(&format!("{admin}/ready"), &mut proc, STARTUP).await?;
-        wait_ready(&format!("{gateway}/.wrnexus/signin"), &mut proc, STARTUP).await?;
+        let (gateway, client) = match tls {
+            Some(files) => (
+                format!("https://{listen}"),
+                https_client(&std::fs::read_to_string(&files.ca)?)?.build()?,
+            ),
+            None => (format!("http://{listen}"), reqwest::Client::new()),
+        };
+        let signin = format!("{gateway}/.wrnexus/signin");
+        wait_ready_with(&client, &signin, &mut proc, STARTUP).await?;
         Ok(Stack {
             control_plane: gateway.clone(),
             gateway,
@@ -213,6 +242,27 @@ impl Stack {
         redis_url: &str,
         gateway_extra: &str,
     ) -> TestResult<Stack> {
+        Self::routed_with(database_url, redis_url, gateway_extra, None).await
+    }
+
+    /// [`Stack::routed`] for a gateway serving TLS (`gateway_extra` has its
+    /// `[gateway.tls]`): the gateway at `https://127.0.0.1:…`, checked with
+    /// a client trusting `ca_pem`.
+    pub async fn routed_tls(
+        database_url: &str,
+        redis_url: &str,
+        gateway_extra: &str,
+        ca_pem: &str,
+    ) -> TestResult<Stack> {
+        Self::routed_with(database_url, redis_url, gateway_extra, Some(ca_pem)).await
+    }
+
+    async fn routed_with(
+        database_url: &str,
+        redis_url: &str,
+        gateway_extra: &str,
+        ca_pem: Option<&str>,
+    ) -> TestResult<Stack> {
         let dir = tempfile::tempdir()?;
         let (cp, gw, admin) = (free_port()?, free_port()?, free_port()?);
         let control = Self::spawn_control_plane(&dir, cp, database_url, redis_url, &[]).await?;
@@ -240,9 +290,13 @@ impl Stack {
             ],
         )?;
         let admin = format!("http://{admin_listen}");
-        let gateway = format!("http://{listen}");
         wait_ready(&format!("{admin}/ready"), &mut proc, STARTUP).await?;
-        wait_ready(&format!("{gateway}/.wrnexus/signin"), &mut proc, STARTUP).await?;
+        let (gateway, client) = match ca_pem {
+            Some(ca) => (format!("https://{listen}"), https_client(ca)?.build()?),
+            None => (format!("http://{listen}"), reqwest::Client::new()),
+        };
+        let signin = format!("{gateway}/.wrnexus/signin");
+        wait_ready_with(&client, &signin, &mut proc, STARTUP).await?;
         Ok(Stack {
             gateway,
             admin,

@@ -2,6 +2,9 @@
 //! through the gateway of `wrnexus dev`: sign up, create a team workspace,
 //! switch by mouse and by keyboard alone (the deep link surviving every
 //! reload), sign out, and sign in again into the last-used workspace.
+//! And `wrnexus dev --tls-cert … --tls-key …` at a host name that is not
+//! `localhost` (as from another machine): the `__Host-…; Secure` session
+//! cookie set over HTTPS sticks, and the next visit is served signed in.
 
 mod browser_support;
 
@@ -9,7 +12,9 @@ use browser_support::{Browser, artifacts_dir, eventually};
 use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::Value;
+use std::process::{Command, Stdio};
 use wrnexus_e2e::TestResult;
+use wrnexus_e2e::certs::ServerCerts;
 use wrnexus_e2e::client::{self, PASSWORD};
 use wrnexus_e2e::stack::{OPERATOR_TOKEN, Stack};
 
@@ -72,13 +77,7 @@ async fn flow(browser: &Browser, stack: &Stack) -> TestResult {
         browser.location().await?,
         "/.wrnexus/signin?return_to=/projects/42%3Ftab%3Dx"
     );
-    browser
-        .client
-        .find(Locator::LinkText("Create an account"))
-        .await?
-        .click()
-        .await?;
-    browser.wait_location("/.wrnexus/signup").await?;
+    browser.to_signup().await?;
     assert_eq!(browser.value("input[name=return_to]").await?, DEEP_LINK);
 
     // A weak password is refused with a sentence saying why; the email stays.
@@ -292,5 +291,86 @@ async fn keyboard_switch(browser: &Browser, personal_name: &str) -> TestResult {
     let (name, _) = browser.wait_reloaded().await?;
     assert_eq!(name, "Acme Research");
     assert_eq!(browser.location().await?, DEEP_LINK);
+    Ok(())
+}
+
+/// The name the browser uses for the dev machine (over HTTPS).
+const HOST: &str = "dev.wrnexus.test";
+
+/// The base64 SHA-256 of a certificate's public key, as Chromium's
+/// `--ignore-certificate-errors-spki-list` takes it (made with openssl).
+fn spki_hash(cert_pem: &str) -> TestResult<String> {
+    use std::io::Write;
+    let script = "openssl x509 -pubkey -noout | openssl pkey -pubin -outform der \
+                  | openssl dgst -sha256 -binary | openssl base64 -A";
+    let mut child = Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(cert_pem.as_bytes())?;
+    let out = child.wait_with_output()?;
+    let hash = String::from_utf8(out.stdout)?.trim().to_string();
+    if !out.status.success() || hash.len() != 44 {
+        return Err(format!("no SPKI hash from openssl: {hash:?}").into());
+    }
+    Ok(hash)
+}
+
+#[tokio::test]
+async fn the_secure_cookie_sticks_over_https_at_another_host_name() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let certs = ServerCerts::for_names("wrnexus browser TLS CA", &[HOST, "127.0.0.1"])?;
+    let files = certs.write(dir.path())?;
+    let flags = vec![
+        format!("--host-resolver-rules=MAP {HOST} 127.0.0.1"),
+        format!(
+            "--ignore-certificate-errors-spki-list={}",
+            spki_hash(&certs.cert)?
+        ),
+    ];
+    let Some(browser) = Browser::start_with(&flags).await? else {
+        return Ok(());
+    };
+    let stack = Stack::embedded_tls(&files).await?;
+    let result = tls_flow(&browser, &stack).await;
+    browser.close().await;
+    result.map_err(|e| format!("{e}\n{}", stack.logs()).into())
+}
+
+async fn tls_flow(browser: &Browser, stack: &Stack) -> TestResult {
+    let port = stack.gateway.rsplit(':').next().ok_or("no port")?;
+    let base = format!("https://{HOST}:{port}");
+    browser.client.goto(&format!("{base}/")).await?;
+    browser.wait_location("/.wrnexus/signin").await?;
+    browser.to_signup().await?;
+    browser
+        .submit_credentials(&client::email("browser-tls"), PASSWORD)
+        .await?;
+    // Signed up: the demo app, over HTTPS, told the request came over it.
+    browser.wait_location("/").await?;
+    let page = browser.text("body").await?;
+    assert!(!page.contains("Sign in"), "{page}");
+
+    // The cookie stuck: a new visit is served, not sent to sign in.
+    browser
+        .client
+        .goto(&format!("{base}/projects/7?tab=a"))
+        .await?;
+    assert_eq!(browser.location().await?, "/projects/7?tab=a");
+    assert_eq!(browser.text("#path").await?, "/projects/7?tab=a");
+    let url = browser.client.current_url().await?;
+    assert_eq!(url.scheme(), "https");
+    assert_eq!(url.host_str(), Some(HOST));
+    // The session cookie is HttpOnly: the page's script cannot read it.
+    let visible = browser.js("return document.cookie").await?;
+    assert!(
+        !visible.as_str().unwrap_or("").contains(client::COOKIE_NAME),
+        "{visible}"
+    );
     Ok(())
 }

@@ -4,9 +4,6 @@
 //! apps are in-process servers of this test.
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use reqwest::StatusCode;
@@ -14,7 +11,7 @@ use reqwest::header::{ACCEPT, HOST};
 use serde_json::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use wrnexus_e2e::TestResult;
@@ -23,36 +20,9 @@ use wrnexus_e2e::client::{self, User, http, json_body, raw_exchange, sign_up};
 use wrnexus_e2e::services;
 use wrnexus_e2e::stack::Stack;
 
-/// Streams the request body straight back.
-async fn stream_back(State(app): State<App>, req: Request) -> Response {
-    app.hit();
-    Response::new(Body::new(req.into_body()))
-}
-
 async fn start_app(name: &'static str) -> TestResult<(App, u16)> {
-    let router = Router::new().route("/app/stream", axum::routing::post(stream_back));
+    let router = Router::new().route("/app/stream", axum::routing::post(apps::stream_back));
     apps::serve(App::new(name), router).await
-}
-
-/// A WebSocket server echoing every text message.
-async fn start_ws_echo() -> TestResult<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
-                    return;
-                };
-                while let Some(Ok(message)) = ws.next().await {
-                    if message.is_text() && ws.send(message).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    Ok(port)
 }
 
 fn routes(alpha: u16, beta: u16, ws: u16) -> String {
@@ -120,7 +90,7 @@ async fn apps_behind_one_gateway() -> TestResult {
     }
     let (alpha, alpha_port) = start_app("alpha").await?;
     let (_beta, beta_port) = start_app("beta").await?;
-    let ws_port = start_ws_echo().await?;
+    let ws_port = apps::ws_echo().await?;
     let stack = Stack::routed(
         &database_url,
         &services::redis_url(),

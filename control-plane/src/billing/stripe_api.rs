@@ -71,6 +71,8 @@ impl StripeApi {
         let Some(key) = config.api_key.as_deref() else {
             return Ok(None);
         };
+        // Its HTTPS client asks rustls for the process's provider.
+        wrnexus_backends::install_crypto_provider();
         let client = ClientBuilder::new(key)
             .url(config.api_base.clone())
             .timeout(Duration::from_secs(20))

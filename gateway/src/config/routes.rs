@@ -2,6 +2,7 @@
 //! the rules mapping its requests to Cedar actions.
 
 use super::upstream::Upstream;
+use super::upstream_options::UpstreamOptions;
 use std::time::Duration;
 
 /// One rule mapping requests of a route to a Cedar action.
@@ -24,7 +25,10 @@ pub struct RouteConfig {
     /// Exact host (case-insensitive, port ignored); `None`: any host.
     pub host: Option<String>,
     pub path_prefix: String,
-    pub upstream: Upstream,
+    /// At least one, all with the same scheme (see [`Upstream::parse_list`]).
+    pub upstreams: Vec<Upstream>,
+    /// Balancing, protocol, TLS, health checks, re-resolution.
+    pub reach: UpstreamOptions,
     /// Served without identity (and never with identity headers).
     pub public: bool,
     pub actions: Vec<ActionRule>,
@@ -41,7 +45,8 @@ impl RouteConfig {
             name: "app".to_string(),
             host: None,
             path_prefix: "/".to_string(),
-            upstream,
+            upstreams: vec![upstream],
+            reach: UpstreamOptions::default(),
             public: false,
             actions: Vec::new(),
             connect_timeout: None,

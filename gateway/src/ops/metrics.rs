@@ -1,7 +1,8 @@
 //! Prometheus metrics of the gateway (served on the admin listener).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Every metric the gateway exports. Labels never carry user or workspace ids.
@@ -22,6 +23,9 @@ pub struct Metrics {
     /// Time from letting the request through (the upstream is chosen next)
     /// to the upstream's response header, by route.
     pub upstream_seconds: HistogramVec,
+    /// Whether each address of each route is in balance (1) or out,
+    /// failing its health checks (0), by route and address.
+    pub upstream_healthy: IntGaugeVec,
     /// Requests being handled right now (WebSockets included while open).
     pub in_flight: IntGauge,
     /// Policy reloads by set (`live`, `shadow`) and result (`ok`, `refused`).
@@ -32,6 +36,11 @@ pub struct Metrics {
     pub key_usage_reports: IntCounterVec,
     /// Refused keys not reported, by reason (`queue_full`, `malformed`).
     pub key_usage_dropped: IntCounterVec,
+    /// Reloads of the listener's certificates by result (`ok`, `refused`:
+    /// the serving ones kept).
+    pub tls_reloads: IntCounterVec,
+    /// When each serving certificate expires (Unix seconds), by its file.
+    pub tls_certificate_expiry: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -98,6 +107,13 @@ impl Metrics {
             ]),
             &["route"],
         )?;
+        let upstream_healthy = IntGaugeVec::new(
+            Opts::new(
+                "wrnexus_gateway_upstream_healthy",
+                "Whether an upstream address is in balance (1) or failing its health checks (0)",
+            ),
+            &["route", "address"],
+        )?;
         let in_flight = IntGauge::new(
             "wrnexus_gateway_requests_in_flight",
             "Requests (and open WebSocket connections) being handled now",
@@ -130,11 +146,28 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let tls_reloads = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_tls_reloads_total",
+                "Reloads of the listener's certificates by result (refused: the serving ones kept)",
+            ),
+            &["result"],
+        )?;
+        let tls_certificate_expiry = IntGaugeVec::new(
+            Opts::new(
+                "wrnexus_gateway_tls_certificate_expiry_timestamp_seconds",
+                "When each serving certificate expires (Unix seconds), by certificate file",
+            ),
+            &["certificate"],
+        )?;
+        registry.register(Box::new(tls_reloads.clone()))?;
+        registry.register(Box::new(tls_certificate_expiry.clone()))?;
         registry.register(Box::new(key_usage_reports.clone()))?;
         registry.register(Box::new(key_usage_dropped.clone()))?;
         registry.register(Box::new(policy_reloads.clone()))?;
         registry.register(Box::new(shadow_differences.clone()))?;
         registry.register(Box::new(upstream_seconds.clone()))?;
+        registry.register(Box::new(upstream_healthy.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(decision_seconds.clone()))?;
@@ -161,6 +194,9 @@ impl Metrics {
         for reason in ["queue_full", "malformed"] {
             key_usage_dropped.with_label_values(&[reason]);
         }
+        for result in ["ok", "refused"] {
+            tls_reloads.with_label_values(&[result]);
+        }
         Ok(Metrics {
             registry,
             requests,
@@ -170,11 +206,14 @@ impl Metrics {
             backend_errors,
             keys_loaded,
             upstream_seconds,
+            upstream_healthy,
             in_flight,
             policy_reloads,
             shadow_differences,
             key_usage_reports,
             key_usage_dropped,
+            tls_reloads,
+            tls_certificate_expiry,
         })
     }
 

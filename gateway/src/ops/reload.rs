@@ -142,27 +142,10 @@ impl Watched {
         let PolicySource::Dir(dir) = &self.source else {
             return;
         };
-        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGHUP; watching the directory only");
-                None
-            }
-        };
+        let mut watch = crate::ops::watch::Watch::new(poll, "the policy directory");
         let mut seen = fingerprint(dir);
-        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(10)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let forced = tokio::select! {
-                _ = tick.tick() => false,
-                Some(()) = async {
-                    match hangup.as_mut() {
-                        Some(h) => h.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => true,
-            };
+            let forced = watch.next().await;
             let now = fingerprint(dir);
             if forced || now != seen {
                 if forced {

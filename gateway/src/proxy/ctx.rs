@@ -4,6 +4,7 @@
 use crate::data::remembered::{Remembered, RememberedKey};
 use crate::refusal::Outcome;
 use crate::request::routes::AppRoute;
+use crate::upstream::balance::Lease;
 use crate::upstream::identity::Identity;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -65,12 +66,20 @@ pub struct Ctx {
     pub routed: Routed,
     /// When the request was let through to an upstream, to time its answer.
     pub upstream_started: Option<Instant>,
+    /// The request counted in flight against its upstream address, until
+    /// this context is dropped (the request ended, however it ended).
+    pub lease: Option<Lease>,
+    /// Connections to the route's addresses that failed for this request
+    /// (each retried on another address while there is one).
+    pub connect_failures: usize,
     /// Whether `in_flight` counts this request.
     pub counted: bool,
     /// Set when an upgraded connection must close.
     pub cut: Option<Arc<AtomicBool>>,
     /// The peer's address.
     pub client_ip: Option<IpAddr>,
+    /// The client came over TLS (to this gateway, not to a proxy before it).
+    pub tls: bool,
     /// When the request arrived (its header read; monotonic, for timings
     /// and the age of cached data)…
     pub started: Instant,
@@ -92,9 +101,12 @@ impl Ctx {
             outcome: Outcome::None,
             routed: Routed::Unrouted,
             upstream_started: None,
+            lease: None,
+            connect_failures: 0,
             counted: false,
             cut: None,
             client_ip: None,
+            tls: false,
             started: Instant::now(),
             unix_secs: 0,
             remembered: None,

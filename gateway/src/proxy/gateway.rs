@@ -7,7 +7,7 @@ use crate::data::sockets::OpenSockets;
 use crate::key_usage::record::KeyUsage;
 use crate::ops::metrics::Metrics;
 use crate::ops::request_metrics::{RequestSeries, RouteSeries};
-use crate::proxy::ctx::Routed;
+use crate::proxy::ctx::{Ctx, Routed};
 use crate::request::routes::RouteTable;
 use crate::upstream::forwarded::TrustedProxies;
 use std::net::SocketAddr;
@@ -38,6 +38,8 @@ pub struct Gateway {
     pub assertion: Option<(AssertionKey, String)>,
     /// API key use, reported in the background.
     pub key_usage: Arc<KeyUsage>,
+    /// `Strict-Transport-Security` for responses over TLS, when configured.
+    pub hsts: Option<http::HeaderValue>,
 }
 
 /// The policy set in force (a poisoned lock still holds the last good one).
@@ -49,6 +51,12 @@ pub(crate) fn current(slot: &RwLock<Arc<PolicyEngine>>) -> Arc<PolicyEngine> {
 }
 
 impl Gateway {
+    /// `Strict-Transport-Security` for a response to `ctx`'s request: only
+    /// over TLS, and only when configured.
+    pub(crate) fn hsts_for(&self, ctx: &Ctx) -> Option<&http::HeaderValue> {
+        self.hsts.as_ref().filter(|_| ctx.tls)
+    }
+
     /// The series of the request's route (labelled by the app route's name,
     /// `control_plane`, or `none`).
     pub(crate) fn route_series(&self, routed: Routed) -> &RouteSeries {

@@ -32,6 +32,9 @@ pub(super) fn identify_and_frame(
     ctx.unix_secs = unix_seconds(wall);
     let generated = wrnexus_policies::ids::new_id_at(wall);
     ctx.client_ip = peer_ip(session);
+    ctx.tls = session
+        .digest()
+        .is_some_and(|digest| digest.ssl_digest.is_some());
     ctx.request_id = forwarded::request_id(
         &req.headers,
         ctx.client_ip,
@@ -40,6 +43,43 @@ pub(super) fn identify_and_frame(
     );
     let raw = || session.as_http1().map(|h1| h1.get_headers_raw_bytes());
     framing::check(&req.headers, raw).map_err(Refusal::Framing)
+}
+
+/// An HTTP/2 request names its host in `:authority`, and may also send
+/// `Host` (RFC 9113 §8.3.1): routes, rules, the origin check and the app
+/// read `Host`, so it is set from `:authority`, and a request whose two
+/// say different things (or with several `Host`) is refused.
+pub(super) fn authority_as_host(session: &mut Session) -> Result<(), Refusal> {
+    let req = session.req_header();
+    let conflict = || Refusal::Framing(framing::FramingError::ConflictingHost);
+    let mut hosts = req.headers.get_all(http::header::HOST).iter();
+    let (first, more) = (hosts.next(), hosts.next().is_some());
+    if more {
+        return Err(conflict());
+    }
+    if !session.is_http2() {
+        return Ok(());
+    }
+    let Some(authority) = req.uri.authority() else {
+        return Ok(());
+    };
+    match first {
+        Some(host)
+            if host
+                .as_bytes()
+                .eq_ignore_ascii_case(authority.as_str().as_bytes()) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(conflict()),
+        None => {
+            let host = authority.as_str().to_string();
+            session
+                .req_header_mut()
+                .insert_header(http::header::HOST, host)
+                .map_err(|_| conflict())
+        }
+    }
 }
 
 /// Put the request's target in its canonical form (see [`path`]), so that

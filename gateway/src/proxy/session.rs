@@ -48,6 +48,7 @@ impl Gateway {
             &req.method,
             &req.headers,
             ctx.client_ip,
+            ctx.tls,
             &self.trusted_proxies,
         ) {
             return Err(Refusal::CrossOrigin(why));

@@ -42,6 +42,7 @@ pub fn cross_origin(
     method: &Method,
     headers: &HeaderMap,
     peer: Option<IpAddr>,
+    tls: bool,
     trusted: &TrustedProxies,
 ) -> Option<String> {
     if matches!(
@@ -61,7 +62,7 @@ pub fn cross_origin(
         Some(origin) => ("Origin", origin),
         None => ("Referer", only(headers, REFERER)?),
     };
-    let (https, host) = own_origin(headers, peer, trusted);
+    let (https, host) = own_origin(headers, peer, tls, trusted);
     let scheme = if https { "https" } else { "http" };
     let ours = host
         .as_ref()
@@ -90,7 +91,14 @@ mod tests {
     }
 
     fn refused(method: Method, pairs: &[(&str, &str)]) -> bool {
-        cross_origin(&method, &headers(pairs), None, &TrustedProxies::default()).is_some()
+        cross_origin(
+            &method,
+            &headers(pairs),
+            None,
+            false,
+            &TrustedProxies::default(),
+        )
+        .is_some()
     }
 
     #[test]
@@ -139,5 +147,16 @@ mod tests {
             Method::POST,
             &[("host", "app.example"), ("origin", "http://app.example:80")]
         ));
+    }
+
+    #[test]
+    fn over_tls_the_origin_is_https() {
+        let over_tls = |origin: &str| {
+            let h = headers(&[("host", "app.example"), ("origin", origin)]);
+            cross_origin(&Method::POST, &h, None, true, &TrustedProxies::default())
+        };
+        assert_eq!(over_tls("https://app.example"), None);
+        assert_eq!(over_tls("https://app.example:443"), None);
+        assert!(over_tls("http://app.example").is_some());
     }
 }

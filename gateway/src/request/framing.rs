@@ -19,6 +19,8 @@ pub enum FramingError {
     ConflictingLengths,
     #[error("the request has more than one Authorization header")]
     DuplicateAuthorization,
+    #[error("the request's :authority and Host name different hosts, or Host is repeated")]
+    ConflictingHost,
 }
 
 impl FramingError {
@@ -29,6 +31,7 @@ impl FramingError {
                 "conflicting_framing"
             }
             FramingError::DuplicateAuthorization => "duplicate_authorization",
+            FramingError::ConflictingHost => "conflicting_host",
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use crate::config::{ActionRule, RouteConfig, Upstream};
 use crate::request::path::{self, under};
-use pingora::prelude::HttpPeer;
+use crate::upstream::discovery::Resolve;
+use crate::upstream::pool::{PoolError, UpstreamPool};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use wrnexus_policies::Action;
@@ -20,6 +22,13 @@ pub enum RouteError {
     Duplicate { first: String, second: String },
     #[error("route `{route}`: upstream `{address}` does not resolve")]
     Unresolvable { route: String, address: String },
+    /// A TLS file or health check setting of the route, at `key`.
+    #[error("route `{route}`: `{key}`: {message}")]
+    Upstream {
+        route: String,
+        key: &'static str,
+        message: String,
+    },
     #[error("route names must be unique and non-empty: `{0}`")]
     BadName(String),
     #[error("route `{route}`: action `{action}` is not declared in the shadow policies' schema")]
@@ -43,7 +52,8 @@ impl std::fmt::Display for ActionUse {
 #[derive(Debug, Clone)]
 pub struct AppRoute {
     pub config: RouteConfig,
-    addr: SocketAddr,
+    /// Its upstreams: addresses, balance, health, TLS.
+    pool: Arc<UpstreamPool>,
     host: Option<String>,
     /// Its place in the table (see [`RouteTable::names`]).
     index: usize,
@@ -81,14 +91,9 @@ impl AppRoute {
         best.map_or_else(|| Action::for_method(method), |r| Action(r.action.clone()))
     }
 
-    /// The upstream peer with this route's timeouts and pool settings.
-    pub fn peer(&self) -> HttpPeer {
-        let upstream = &self.config.upstream;
-        let mut peer = HttpPeer::new(self.addr, upstream.tls, upstream.host.clone());
-        peer.options.connection_timeout = self.config.connect_timeout;
-        peer.options.read_timeout = self.config.read_timeout;
-        peer.options.idle_timeout = self.config.idle_timeout;
-        peer
+    /// Its upstreams: the next request's peer comes from here.
+    pub fn pool(&self) -> &Arc<UpstreamPool> {
+        &self.pool
     }
 }
 
@@ -115,12 +120,36 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Check and order `configs`. `knows_action` says whether the policies
-    /// declare an action; `resolve` turns an upstream into an address.
+    /// [`Self::build_with`] on fixed addresses: `resolve` turns each
+    /// upstream into one address, once (tests, fuzzing; names are never
+    /// resolved again).
     pub fn build(
         configs: Vec<RouteConfig>,
         knows_action: impl Fn(&str) -> bool,
         resolve: impl Fn(&Upstream) -> Option<SocketAddr>,
+    ) -> Result<Self, RouteError> {
+        let fixed: HashMap<Upstream, SocketAddr> = configs
+            .iter()
+            .flat_map(|c| c.upstreams.iter())
+            .filter_map(|u| resolve(u).map(|addr| (u.clone(), addr)))
+            .collect();
+        let resolve: Resolve = Arc::new(move |upstream: &Upstream| {
+            fixed
+                .get(upstream)
+                .map(|addr| vec![*addr])
+                .ok_or_else(|| std::io::Error::other("no address"))
+        });
+        Self::build_with(configs, knows_action, resolve)
+    }
+
+    /// Check and order `configs`, and set up each route's upstreams (TLS
+    /// files read, every upstream resolved). `knows_action` says whether
+    /// the policies declare an action; `resolve` turns an upstream into its
+    /// addresses, at start and whenever names are resolved again.
+    pub fn build_with(
+        configs: Vec<RouteConfig>,
+        knows_action: impl Fn(&str) -> bool,
+        resolve: Resolve,
     ) -> Result<Self, RouteError> {
         let mut routes: Vec<AppRoute> = Vec::with_capacity(configs.len());
         for config in configs {
@@ -159,13 +188,20 @@ impl RouteTable {
                     second: config.name,
                 });
             }
-            let addr = resolve(&config.upstream).ok_or_else(|| RouteError::Unresolvable {
-                route: config.name.clone(),
-                address: config.upstream.address(),
+            let pool = UpstreamPool::build(&config, resolve.clone()).map_err(|e| match e {
+                PoolError::Unresolvable(u) => RouteError::Unresolvable {
+                    route: config.name.clone(),
+                    address: u.address,
+                },
+                other => RouteError::Upstream {
+                    route: config.name.clone(),
+                    key: other.key(),
+                    message: other.to_string(),
+                },
             })?;
             routes.push(AppRoute {
                 config,
-                addr,
+                pool: Arc::new(pool),
                 host,
                 index: 0,
             });
@@ -187,6 +223,11 @@ impl RouteTable {
     /// The routes' names, in table order (a route's [`AppRoute::index`]).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|r| r.name())
+    }
+
+    /// Every route's upstreams, for their upkeep.
+    pub fn pools(&self) -> impl Iterator<Item = &Arc<UpstreamPool>> {
+        self.routes.iter().map(|r| r.pool())
     }
 
     /// The route for a request: among routes naming its host, the longest
@@ -401,6 +442,26 @@ mod tests {
             table(vec![route("a", None, "/x"), route("a", None, "/y")]),
             Err(RouteError::BadName(_))
         ));
+        let mut named = route("a", None, "/");
+        named.upstreams[0].host = "app.internal".into();
+        let unresolvable = RouteTable::build(vec![named], |_| true, |_| None);
+        assert!(
+            matches!(&unresolvable, Err(RouteError::Unresolvable { route, address }) if route == "a" && address == "app.internal:1"),
+            "{unresolvable:?}"
+        );
+        let mut with_ca = route("a", None, "/");
+        with_ca.reach.tls.ca_file = Some("/nonexistent/ca.pem".into());
+        let refused = table(vec![with_ca]).unwrap_err();
+        assert!(
+            matches!(&refused, RouteError::Upstream { key, .. } if *key == "ca_file"),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .to_string()
+                .starts_with("route `a`: `ca_file`: set, but"),
+            "{refused}"
+        );
     }
 
     #[test]
@@ -410,8 +471,8 @@ mod tests {
         r.read_timeout = Some(Duration::from_secs(5));
         r.idle_timeout = Some(Duration::from_secs(30));
         let t = table(vec![r])?;
-        let peer = t.find(None, "/").map(|r| r.peer());
-        let options = peer.map(|p| p.options);
+        let peer = t.find(None, "/").and_then(|r| r.pool().select());
+        let options = peer.map(|(p, _)| p.options);
         assert_eq!(
             options.as_ref().and_then(|o| o.connection_timeout),
             Some(Duration::from_millis(250))

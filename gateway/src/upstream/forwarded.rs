@@ -165,19 +165,22 @@ fn single_value(headers: &HeaderMap, name: HeaderName) -> Option<HeaderValue> {
 }
 
 /// The request's own origin as the app will be told it: the scheme
-/// (`https` only when a trusted proxy says so) and the host (a trusted
-/// proxy's `X-Forwarded-Host`, else `Host`), as `X-Forwarded-Proto` and
+/// (`https` when the client came over TLS to this gateway, or when a
+/// trusted proxy says so) and the host (a trusted proxy's
+/// `X-Forwarded-Host`, else `Host`), as `X-Forwarded-Proto` and
 /// `X-Forwarded-Host` carry them.
 pub fn own_origin(
     client: &HeaderMap,
     peer: Option<IpAddr>,
+    tls: bool,
     trusted: &TrustedProxies,
 ) -> (bool, Option<HeaderValue>) {
     let from_proxy = trusted.trusts(peer);
-    let https = from_proxy
-        .then(|| single(client, X_FORWARDED_PROTO))
-        .flatten()
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https = tls
+        || from_proxy
+            .then(|| single(client, X_FORWARDED_PROTO))
+            .flatten()
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     let host = from_proxy
         .then(|| single_value(client, X_FORWARDED_HOST))
         .flatten()
@@ -191,6 +194,7 @@ pub fn set_forwarding_headers(
     fields: &mut HeaderMap,
     client: &HeaderMap,
     peer: Option<IpAddr>,
+    tls: bool,
     trusted: &TrustedProxies,
 ) {
     let from_proxy = trusted.trusts(peer);
@@ -207,7 +211,7 @@ pub fn set_forwarding_headers(
             fields.insert(X_FORWARDED_FOR, value);
         }
     }
-    let (https, host) = own_origin(client, peer, trusted);
+    let (https, host) = own_origin(client, peer, tls, trusted);
     let proto = if https { "https" } else { "http" };
     fields.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if let Some(host) = host {
@@ -251,8 +255,24 @@ mod tests {
         trusted: &TrustedProxies,
     ) -> HeaderMap {
         let mut out = HeaderMap::new();
-        set_forwarding_headers(&mut out, client, peer, trusted);
+        set_forwarding_headers(&mut out, client, peer, false, trusted);
         out
+    }
+
+    #[test]
+    fn a_client_over_tls_is_https_whoever_it_is() {
+        let mut out = HeaderMap::new();
+        let mut client = HeaderMap::new();
+        client.insert("host", HeaderValue::from_static("app.example.com"));
+        client.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        set_forwarding_headers(
+            &mut out,
+            &client,
+            ip("203.0.113.9"),
+            true,
+            &TrustedProxies::default(),
+        );
+        assert_eq!(get(&out, "x-forwarded-proto").as_deref(), Some("https"));
     }
 
     #[test]

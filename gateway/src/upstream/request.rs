@@ -32,6 +32,8 @@ const ADDED: usize = 9;
 pub struct Forward<'a> {
     pub request_id: &'a str,
     pub client_ip: Option<IpAddr>,
+    /// The client came over TLS to this gateway.
+    pub tls: bool,
     pub trusted_proxies: &'a TrustedProxies,
     /// The session cookie's name, for requests to an app (the control
     /// plane needs the cookie; apps never see it).
@@ -101,7 +103,13 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
             format!("too many headers: {e}"),
         )
     })?;
-    forwarded::set_forwarding_headers(fields, client, forward.client_ip, forward.trusted_proxies);
+    forwarded::set_forwarding_headers(
+        fields,
+        client,
+        forward.client_ip,
+        forward.tls,
+        forward.trusted_proxies,
+    );
     fields.insert(X_REQUEST_ID, copy(forward.request_id)?);
     let Some(cookie_name) = forward.session_cookie else {
         return Ok(());
@@ -197,6 +205,7 @@ mod tests {
         Forward {
             request_id,
             client_ip: None,
+            tls: false,
             trusted_proxies,
             session_cookie,
             session_cookie_alone: false,
@@ -226,6 +235,7 @@ mod tests {
         let trusted = TrustedProxies::default();
         let forward = Forward {
             client_ip: "203.0.113.9".parse().ok(),
+            tls: false,
             ..forward("r1", &trusted, Some("sess"), Some(&identity))
         };
         let h = rewritten(b"/items?x=1", &forward)?;

@@ -52,6 +52,11 @@ impl Browser {
     /// Start chromedriver and a fresh headless Chromium. `None` (after a loud
     /// message) when either is missing, unless `WRNEXUS_REQUIRE_SERVICES=1`.
     pub async fn start() -> TestResult<Option<Browser>> {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Browser::start`] with more Chromium flags.
+    pub async fn start_with(extra_flags: &[String]) -> TestResult<Option<Browser>> {
         let chromium = program(
             "WRNEXUS_CHROMIUM",
             &["chromium", "chromium-browser", "google-chrome"],
@@ -80,6 +85,7 @@ impl Browser {
         let user_data = profile.path().join("chromium");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
         args.push(format!("--user-data-dir={}", user_data.display()));
+        args.extend(extra_flags.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -217,6 +223,17 @@ impl Browser {
             .for_element(Locator::Css(css))
             .await?;
         Ok(element.text().await?)
+    }
+
+    /// From the sign-in page, follow "Create an account" to sign-up.
+    pub async fn to_signup(&self) -> TestResult {
+        self.client
+            .find(Locator::LinkText("Create an account"))
+            .await?
+            .click()
+            .await?;
+        self.wait_location("/.wrnexus/signup").await?;
+        Ok(())
     }
 
     /// Fill the sign-in or sign-up form and submit it.

@@ -1,0 +1,12 @@
+//! The client-facing edge of the proxy listener: its TLS certificates
+//! (read and checked, chosen by SNI, reloaded on change or SIGHUP), the
+//! TLS settings pingora serves with, and the plain listener redirecting to
+//! HTTPS.
+
+pub mod certs;
+pub mod listener;
+pub mod redirect;
+pub mod reload;
+pub mod sni;
+#[cfg(test)]
+mod test_certs;
