@@ -12,6 +12,7 @@ use wrnexus_gateway::config::{
     Balance, DEFAULT_RESOLVE_INTERVAL, GatewayToken, HealthCheck, Protocol, UpstreamOptions,
     UpstreamTls,
 };
+use wrnexus_gateway::config::{ProjectConfig, ProjectFrom};
 use wrnexus_gateway::{ActionRule, GatewayConfig, RouteConfig, Upstream};
 use wrnexus_policies::PolicySource;
 
@@ -78,6 +79,14 @@ pub struct RouteSettings {
     pub public: bool,
     #[serde(default)]
     pub actions: Vec<ActionSettings>,
+    /// Requests are decided on the project at `{project_id}` of this path
+    /// pattern, e.g. `/w/{workspace_id}/p/{project_id}`…
+    pub project_path: Option<String>,
+    /// …or named by this header of the app's own client.
+    pub project_header: Option<String>,
+    /// A request naming no project is refused (400 `project_required`).
+    #[serde(default)]
+    pub project_required: bool,
     pub connect_timeout_ms: Option<Ms>,
     pub read_timeout_ms: Option<Ms>,
     pub idle_timeout_secs: Option<Secs>,
@@ -207,6 +216,27 @@ impl RouteSettings {
             format!("{}{}", self.host.as_deref().unwrap_or(""), self.path_prefix)
         });
         let upstreams = self.upstreams(settings, index)?;
+        let from = match (&self.project_path, &self.project_header) {
+            (Some(path), None) => Some(ProjectFrom::Path(path.clone())),
+            (None, Some(header)) => Some(ProjectFrom::Header(header.clone())),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(anyhow!(
+                    "{}: a route names its project by `project_path` or `project_header`, not both",
+                    settings.locate(&format!("gateway.routes.{index}.project_header"))
+                ));
+            }
+        };
+        if from.is_none() && self.project_required {
+            return Err(anyhow!(
+                "{}: `project_required` needs `project_path` or `project_header`",
+                settings.locate(&format!("gateway.routes.{index}.project_required"))
+            ));
+        }
+        let project = from.map(|from| ProjectConfig {
+            from,
+            required: self.project_required,
+        });
         Ok(RouteConfig {
             name,
             host: self.host.clone(),
@@ -223,6 +253,7 @@ impl RouteSettings {
                     action: a.action.clone(),
                 })
                 .collect(),
+            project,
             connect_timeout: self.connect_timeout_ms.map(|v| v.duration),
             read_timeout: self.read_timeout_ms.map(|v| v.duration),
             idle_timeout: self.idle_timeout_secs.map(|v| v.duration),
@@ -315,5 +346,47 @@ impl Settings {
             c.threads = v;
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::settings::Settings;
+    use wrnexus_gateway::config::ProjectFrom;
+
+    const GATEWAY: &str = "[gateway]\nlisten = \"127.0.0.1:8080\"\n\
+                           control_plane_url = \"http://127.0.0.1:1\"\n";
+
+    fn routes(route: &str) -> anyhow::Result<Vec<wrnexus_gateway::RouteConfig>> {
+        let text =
+            format!("{GATEWAY}[[gateway.routes]]\nupstream = \"http://127.0.0.1:2\"\n{route}");
+        Ok(Settings::parse_with_env(&text, "t.toml", [])?
+            .gateway()?
+            .routes)
+    }
+
+    #[test]
+    fn routes_name_their_project_by_path_or_header() {
+        let r = routes("project_path = \"/w/{workspace_id}/p/{project_id}\"\n").unwrap();
+        let project = r[0].project.clone().unwrap();
+        assert_eq!(
+            project.from,
+            ProjectFrom::Path("/w/{workspace_id}/p/{project_id}".into())
+        );
+        assert!(!project.required);
+        let r = routes("project_header = \"X-App-Project\"\nproject_required = true\n").unwrap();
+        let project = r[0].project.clone().unwrap();
+        assert_eq!(project.from, ProjectFrom::Header("X-App-Project".into()));
+        assert!(project.required);
+        assert!(routes("").unwrap()[0].project.is_none());
+        let both = routes("project_path = \"/p/{project_id}\"\nproject_header = \"x-p\"\n");
+        let err = format!("{:#}", both.unwrap_err());
+        assert!(
+            err.contains("gateway.routes.0.project_header") && err.contains("not both"),
+            "{err}"
+        );
+        let alone = routes("project_required = true\n");
+        let err = format!("{:#}", alone.unwrap_err());
+        assert!(err.contains("gateway.routes.0.project_required"), "{err}");
     }
 }

@@ -86,9 +86,12 @@ pub struct ExplainArgs {
     /// The project the request is about.
     #[arg(long)]
     project: Option<String>,
-    /// Projects the membership is limited to, comma-separated.
+    /// Projects the membership (or API key) is limited to, comma-separated.
     #[arg(long, value_delimiter = ',')]
     granted_projects: Option<Vec<String>>,
+    /// The project (`--project`) is archived.
+    #[arg(long, requires = "project")]
+    archived: bool,
 }
 
 /// The solver the proofs run on.
@@ -265,8 +268,10 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
         workspace: args.workspace,
         key_workspace: args.key_workspace,
         project: args.project,
+        archived: args.archived,
         granted_projects: args.granted_projects,
         expect: Expect::Allow,
+        code: None,
         policies: None,
     };
     let decision = case.decide(&engine).map_err(|e| anyhow!("{e}"))?;

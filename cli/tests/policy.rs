@@ -185,7 +185,7 @@ fn check_refuses_what_no_case_covers_naming_the_invariant() -> TestResult {
     // tries that plan, but the invariants try every plan the rules name.
     std::fs::write(
         dir.path().join("api_keys.cedar"),
-        "// Enterprise keys reach every workspace.\n@id(\"api-key-own-workspace\")\nforbid (\n  principal is WRNexus::ApiKey,\n  action,\n  resource\n)\nunless { resource in principal.workspace || context.plan == \"enterprise\" };\n",
+        "// Enterprise keys reach every workspace.\n@id(\"api-key-own-workspace\")\n@code(\"api_key_wrong_workspace\")\nforbid (\n  principal is WRNexus::ApiKey,\n  action,\n  resource\n)\nunless { resource in principal.workspace || context.plan == \"enterprise\" };\n",
     )?;
     let (code, out) = wrnexus(&["policy", "test", &path])?;
     assert_eq!(code, 0, "the cases alone do not notice: {out}");

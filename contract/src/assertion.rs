@@ -33,6 +33,9 @@ pub struct AssertionClaims {
     pub wid: String,
     /// The role it was decided with (an API key's ceiling).
     pub role: Role,
+    /// The project it was decided on, when the route names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<String>,
     /// The request id the app also sees as `x-request-id`.
     pub rid: String,
     pub iat: i64,
@@ -52,6 +55,7 @@ mod tests {
             kind: KIND_USER.into(),
             wid: "w1".into(),
             role: Role::Member,
+            pid: None,
             rid: "r1".into(),
             iat: 1,
             exp: 61,

@@ -9,6 +9,9 @@ pub const USER_ID: &str = "x-user-id";
 pub const API_KEY_ID: &str = "x-api-key-id";
 /// The role the request was decided with (an API key's ceiling).
 pub const WORKSPACE_ROLE: &str = "x-workspace-role";
+/// The verified project, when the request's route names one and it was
+/// decided on it.
+pub const PROJECT_ID: &str = "x-project-id";
 /// The gateway's request id; also in problem bodies as `request_id`.
 pub const REQUEST_ID: &str = "x-request-id";
 /// The client's address, as the gateway saw it (after trusted proxies).
@@ -28,13 +31,15 @@ pub const ASSERTION: &str = "x-wrnexus-assertion";
 pub const DECISION_ID: &str = "x-wrnexus-decision-id";
 
 /// What the gateway sets on a forwarded request, client copies removed
-/// first. [`USER_ID`] and [`API_KEY_ID`] are exclusive; [`ASSERTION`] only
-/// when the gateway signs assertions.
-pub const SET_FOR_APPS: [&str; 9] = [
+/// first. [`USER_ID`] and [`API_KEY_ID`] are exclusive; [`PROJECT_ID`] only
+/// when the request was decided on a project; [`ASSERTION`] only when the
+/// gateway signs assertions.
+pub const SET_FOR_APPS: [&str; 10] = [
     WORKSPACE_ID,
     USER_ID,
     API_KEY_ID,
     WORKSPACE_ROLE,
+    PROJECT_ID,
     REQUEST_ID,
     FORWARDED_FOR,
     FORWARDED_PROTO,

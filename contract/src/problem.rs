@@ -202,8 +202,14 @@ problem_codes! {
     UserRequired = "user_required",
     /// 403: only an owner may do this (with `decision_id`).
     OwnerRequired = "owner_required",
-    /// 403: the membership is limited to other projects.
+    /// 403: the membership (or API key) is limited to other projects.
     ProjectNotGranted = "project_not_granted",
+    /// 403: the project is archived: reads only.
+    ProjectArchived = "project_archived",
+    /// Gateway 404: the request names a project its workspace does not have.
+    NoSuchProject = "no_such_project",
+    /// Gateway 400: the route needs a project and the request names none.
+    ProjectRequired = "project_required",
     /// 403: a key's role ceiling above the caller's own role.
     CeilingAboveRole = "ceiling_above_role",
     /// 409: the person behind the request has been disabled.

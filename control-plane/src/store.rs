@@ -227,6 +227,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0006_key_creators.sql"),
         include_str!("../migrations/sqlite/0006_key_creators.sql"),
     ),
+    (
+        7,
+        "key projects",
+        include_str!("../migrations/postgres/0007_key_projects.sql"),
+        include_str!("../migrations/sqlite/0007_key_projects.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -62,7 +62,7 @@ async fn lowered_on(store: Store, conn: &mut redis::aio::MultiplexedConnection) 
     let (team, ann, bob) = team(&store).await?;
     let as_bob = Meta::system().with_actor(ActorKind::User, &bob);
     let (key, _) = store
-        .create_api_key(&team, "k", Role::Admin, None, &as_bob)
+        .create_api_key(&team, "k", Role::Admin, None, None, &as_bob)
         .await?;
     let as_ann = Meta::system().with_actor(ActorKind::User, &ann);
     store.set_role(&team, &bob, Role::Viewer, &as_ann).await?;
@@ -131,11 +131,11 @@ async fn no_key_is_minted_through_an_ended_session() -> TestResult {
             .with_actor(ActorKind::User, &bob)
             .with_session(&session.id);
         store
-            .create_api_key(&team, "live", Role::Member, None, &through)
+            .create_api_key(&team, "live", Role::Member, None, None, &through)
             .await?;
         store.revoke_all_sessions(&bob, &Meta::system()).await?;
         let late = store
-            .create_api_key(&team, "late", Role::Member, None, &through)
+            .create_api_key(&team, "late", Role::Member, None, None, &through)
             .await;
         assert!(
             matches!(
@@ -172,7 +172,7 @@ async fn a_key_minted_during_sign_out_everywhere_does_not_survive() -> TestResul
     let (team, _, bob) = team(&store).await?;
     let as_bob = Meta::system().with_actor(ActorKind::User, &bob);
     let (first, _) = store
-        .create_api_key(&team, "first", Role::Admin, None, &as_bob)
+        .create_api_key(&team, "first", Role::Admin, None, None, &as_bob)
         .await?;
     let as_key = Meta::system().with_actor(ActorKind::ApiKey, &first.id);
 
@@ -191,7 +191,7 @@ async fn a_key_minted_during_sign_out_everywhere_does_not_survive() -> TestResul
         let (store, team) = (store.clone(), team.clone());
         async move {
             store
-                .create_api_key(&team, "minted", Role::Member, None, &as_key)
+                .create_api_key(&team, "minted", Role::Member, None, None, &as_key)
                 .await
         }
     });

@@ -69,7 +69,7 @@ async fn pushes_on(store: Store, conn: &mut MultiplexedConnection) -> TestResult
         let store = store.clone();
         async move {
             let (key, _) = store
-                .create_api_key(&workspace, "k", Role::Member, None, &by)
+                .create_api_key(&workspace, "k", Role::Member, None, None, &by)
                 .await?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(key)
         }

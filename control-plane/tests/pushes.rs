@@ -1,5 +1,6 @@
 //! What the gateways hear, read back from Redis: every decision-affecting
-//! change writes a newer versioned entry and publishes an invalidation
+//! change (projects archived, unarchived and deleted with their workspace
+//! included) writes a newer versioned entry and publishes an invalidation
 //! (Postgres), and a payment puts the new plan in the workspace's entry
 //! (SQLite and Postgres).
 
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use wrnexus_control_plane::push::Pusher;
 use wrnexus_control_plane::store::audit::Meta;
 use wrnexus_control_plane::store::members::MemberChange;
+use wrnexus_control_plane::store::projects::ProjectChange;
 use wrnexus_control_plane::store::{Store, StoreError};
 use wrnexus_policies::entries::INVALIDATION_CHANNEL;
 use wrnexus_policies::{Entry, EntryKey, Invalidation, Role, VersionedEntry, WorkspaceStatus};
@@ -109,11 +111,38 @@ async fn every_decision_change_is_stored_newer_and_announced() -> TestResult {
     let project = store.create_project(&team, "web", &meta).await?.id;
     let session = store.create_session(&ann.id, 3600).await?.id;
     let (key, _) = store
-        .create_api_key(&team, "ci", Role::Member, None, &meta)
+        .create_api_key(&team, "ci", Role::Member, None, None, &meta)
         .await?;
     let grant = MemberChange {
         role: None,
         projects: Some(Some(vec![project.clone()])),
+    };
+    // A key limited to the project carries its limit in its entry.
+    let (limited, _) = store
+        .create_api_key(
+            &team,
+            "limited",
+            Role::Member,
+            None,
+            Some(vec![project.clone()]),
+            &meta,
+        )
+        .await?;
+    let limited_entry = stored(&mut conn, &EntryKey::ApiKey(limited.id.clone()))
+        .await?
+        .ok_or("no entry for the limited key")?;
+    assert!(
+        matches!(&limited_entry.entry, Entry::ApiKey { projects: Some(p), .. } if *p == [project.clone()]),
+        "{limited_entry:?}"
+    );
+    let archive = |archived| ProjectChange {
+        name: None,
+        archived: Some(archived),
+    };
+    let (archiving, unarchiving) = (archive(true), archive(false));
+    let project_entry = |archived| Entry::Project {
+        workspace_id: team.clone(),
+        archived,
     };
 
     let cases = [
@@ -170,6 +199,24 @@ async fn every_decision_change_is_stored_newer_and_announced() -> TestResult {
             EntryKey::User(bob.id.clone()),
             store.disable_user(&bob.id, &meta),
             |e| *e == Entry::User { disabled: true },
+        ),
+        case(
+            "project archived",
+            EntryKey::Project(project.clone()),
+            store.update_project(&team, &project, &archiving, &meta),
+            |e| *e == project_entry(true),
+        ),
+        case(
+            "project unarchived",
+            EntryKey::Project(project.clone()),
+            store.update_project(&team, &project, &unarchiving, &meta),
+            |e| *e == project_entry(false),
+        ),
+        case(
+            "workspace deleted: its projects",
+            EntryKey::Project(project.clone()),
+            store.delete_workspace(&team, &meta),
+            |e| *e == Entry::Missing,
         ),
     ];
 

@@ -200,7 +200,7 @@ async fn decision_data_follows_changes() -> TestResult {
         let session = store.create_session(&ann.user.id, 3600).await?;
         let key = |k: wrnexus_policies::EntryKey| k.cache_key();
         let data = store
-            .decision_data(&session.id, &ann.user.id, &ann.workspace_id)
+            .decision_data(&session.id, &ann.user.id, &ann.workspace_id, None)
             .await?;
         let member = &data.entries[&key(wrnexus_policies::EntryKey::membership(
             &ann.workspace_id,
@@ -224,7 +224,7 @@ async fn decision_data_follows_changes() -> TestResult {
             .revoke_session(&session.id, None, &Meta::system())
             .await?;
         let later = store
-            .decision_data(&session.id, &ann.user.id, &ann.workspace_id)
+            .decision_data(&session.id, &ann.user.id, &ann.workspace_id, None)
             .await?;
         let ws = &later.entries[&key(wrnexus_policies::EntryKey::Workspace(
             ann.workspace_id.clone(),

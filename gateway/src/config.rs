@@ -6,7 +6,7 @@ mod token;
 mod upstream;
 mod upstream_options;
 
-pub use routes::{ActionRule, RouteConfig};
+pub use routes::{ActionRule, ProjectConfig, ProjectFrom, RouteConfig};
 pub use tls::{
     ACME_CHALLENGE_PREFIX, CertificateFiles, DEFAULT_CERT_POLL, Hsts, Redirect, TlsConfig,
 };

@@ -10,6 +10,7 @@ pub mod ctx;
 mod decide;
 pub mod gateway;
 mod prepare;
+mod project;
 mod session;
 
 pub use ctx::{Admitted, Ctx};

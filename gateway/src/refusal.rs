@@ -71,6 +71,10 @@ pub enum DenyReason {
     NotAMember,
     WorkspaceReadOnly,
     ApiKeyWrongWorkspace,
+    /// The membership (or key) is limited to other projects.
+    ProjectNotGranted,
+    /// The project is archived: reads only.
+    ProjectArchived,
     /// The role may not take the action.
     Role {
         role: String,
@@ -102,6 +106,12 @@ pub enum Refusal {
     /// A workspace path naming one the user is no member of.
     #[error("no such workspace")]
     NoSuchWorkspace,
+    /// The request names a project its workspace does not have.
+    #[error("no such project in this workspace")]
+    NoSuchProject,
+    /// The route decides on a project and the request names none.
+    #[error("this address needs a project and the request names none")]
+    ProjectRequired,
     /// Cedar did not allow it; `errors`: a policy failed to evaluate.
     #[error("{}", deny_detail(.reason))]
     Denied {
@@ -136,6 +146,8 @@ fn deny_detail(reason: &DenyReason) -> String {
         DenyReason::NotAMember => "you are not a member of this workspace".into(),
         DenyReason::WorkspaceReadOnly => "this workspace is suspended and read-only".into(),
         DenyReason::ApiKeyWrongWorkspace => "an API key acts only in its own workspace".into(),
+        DenyReason::ProjectNotGranted => "your access is limited to other projects".into(),
+        DenyReason::ProjectArchived => "this project is archived and read-only".into(),
         DenyReason::Role { role, action } => format!("your role `{role}` may not `{action}` here"),
     }
 }
@@ -159,12 +171,13 @@ impl Refusal {
             Refusal::Framing(_)
             | Refusal::AmbiguousPath(_)
             | Refusal::Authn(AuthnError::DuplicateCookie)
-            | Refusal::BadRequest => 400,
+            | Refusal::BadRequest
+            | Refusal::ProjectRequired => 400,
             Refusal::AccessChanged => 403,
             Refusal::Authn(_) | Refusal::ApiKey(_) => 401,
             Refusal::SignIn { .. } => 302,
             Refusal::CrossOrigin(_) | Refusal::Denied { .. } => 403,
-            Refusal::NoRoute | Refusal::NoSuchWorkspace => 404,
+            Refusal::NoRoute | Refusal::NoSuchWorkspace | Refusal::NoSuchProject => 404,
             Refusal::IdentityUnforwardable | Refusal::Internal => 500,
             Refusal::UpstreamUnreachable => 502,
             Refusal::BackendUnavailable => 503,
@@ -196,10 +209,14 @@ impl Refusal {
             Refusal::ApiKey(_) => ProblemCode::InvalidApiKey,
             Refusal::CrossOrigin(_) => ProblemCode::CsrfRejected,
             Refusal::NoSuchWorkspace => ProblemCode::NotFound,
+            Refusal::NoSuchProject => ProblemCode::NoSuchProject,
+            Refusal::ProjectRequired => ProblemCode::ProjectRequired,
             Refusal::Denied { reason, .. } => match reason {
                 DenyReason::NotAMember => ProblemCode::NotAMember,
                 DenyReason::WorkspaceReadOnly => ProblemCode::WorkspaceReadOnly,
                 DenyReason::ApiKeyWrongWorkspace => ProblemCode::ApiKeyWrongWorkspace,
+                DenyReason::ProjectNotGranted => ProblemCode::ProjectNotGranted,
+                DenyReason::ProjectArchived => ProblemCode::ProjectArchived,
                 DenyReason::Role { .. } => ProblemCode::Forbidden,
             },
             Refusal::IdentityUnforwardable => ProblemCode::IdentityUnforwardable,
@@ -216,16 +233,18 @@ impl Refusal {
     /// What the request came to, for the metrics.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Refusal::Framing(_) | Refusal::AmbiguousPath(_) | Refusal::BadRequest => {
-                Outcome::BadRequest
-            }
+            Refusal::Framing(_)
+            | Refusal::AmbiguousPath(_)
+            | Refusal::BadRequest
+            | Refusal::ProjectRequired => Outcome::BadRequest,
             Refusal::NoRoute => Outcome::NoRoute,
             Refusal::Authn(_) | Refusal::SignIn { .. } | Refusal::ApiKey(_) => {
                 Outcome::Unauthenticated
             }
-            Refusal::CrossOrigin(_) | Refusal::NoSuchWorkspace | Refusal::AccessChanged => {
-                Outcome::Deny
-            }
+            Refusal::CrossOrigin(_)
+            | Refusal::NoSuchWorkspace
+            | Refusal::NoSuchProject
+            | Refusal::AccessChanged => Outcome::Deny,
             Refusal::Denied { errors, .. } => {
                 if *errors {
                     Outcome::Error

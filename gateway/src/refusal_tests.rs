@@ -200,6 +200,42 @@ fn table() -> Vec<(Refusal, u16, &'static str, Side, Outcome)> {
             Client,
             O::BadRequest,
         ),
+        (
+            Refusal::NoSuchProject,
+            404,
+            "no_such_project",
+            Client,
+            O::Deny,
+        ),
+        (
+            Refusal::ProjectRequired,
+            400,
+            "project_required",
+            Client,
+            O::BadRequest,
+        ),
+        (
+            Refusal::Denied {
+                reason: DenyReason::ProjectNotGranted,
+                decision_id: "d1".into(),
+                errors: false,
+            },
+            403,
+            "project_not_granted",
+            Client,
+            O::Deny,
+        ),
+        (
+            Refusal::Denied {
+                reason: DenyReason::ProjectArchived,
+                decision_id: "d1".into(),
+                errors: false,
+            },
+            403,
+            "project_archived",
+            Client,
+            O::Deny,
+        ),
         (Refusal::Internal, 500, "internal", Internal, O::Error),
     ]
 }
@@ -216,6 +252,8 @@ fn variant(r: &Refusal) -> &'static str {
         Refusal::ApiKey(_) => "ApiKey",
         Refusal::CrossOrigin(_) => "CrossOrigin",
         Refusal::NoSuchWorkspace => "NoSuchWorkspace",
+        Refusal::NoSuchProject => "NoSuchProject",
+        Refusal::ProjectRequired => "ProjectRequired",
         Refusal::Denied { .. } => "Denied",
         Refusal::IdentityUnforwardable => "IdentityUnforwardable",
         Refusal::BackendUnavailable => "BackendUnavailable",
@@ -228,7 +266,7 @@ fn variant(r: &Refusal) -> &'static str {
     }
 }
 
-const VARIANTS: usize = 17;
+const VARIANTS: usize = 19;
 
 #[test]
 fn every_refusal_maps_to_its_status_code_side_and_outcome() {

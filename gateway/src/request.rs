@@ -5,5 +5,6 @@
 pub mod csrf;
 pub mod framing;
 pub mod path;
+pub mod project;
 pub mod routes;
 pub mod workspace_path;

@@ -200,6 +200,7 @@ fn fill_key(cache: &LocalCache, version: i64, revoked: bool, at: Instant) {
         secret_hash: wrnexus_policies::api_key::secret_hash(SECRET),
         expires_at: Some(EXP),
         revoked,
+        projects: None,
     };
     let workspace = Entry::Workspace {
         status: WorkspaceStatus::Active,

@@ -121,6 +121,7 @@ mod tests {
             kind: KIND_USER.into(),
             wid: "w1".into(),
             role: Role::Member,
+            pid: None,
             rid: "r1".into(),
             iat: 0,
             exp: i64::MAX,

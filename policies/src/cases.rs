@@ -1,8 +1,9 @@
 //! Decision tests as data: `tests/*.toml` beside the policy files. Each
 //! `[[case]]` describes a request (who, which action, which workspace or
-//! project, the membership's role and the workspace's state) and the
-//! decision it must get, optionally with the policies that must determine
-//! it. `wrnexus policy test` runs them, and so does every (re)load.
+//! project — archived or not —, the membership's role or the key's ceiling,
+//! its project limits and the workspace's state) and the decision it must
+//! get, optionally with the policies that must determine it and the problem
+//! code a denial carries. `wrnexus policy test` runs them, and so does every (re)load.
 
 use crate::engine::{Decision, DecisionRequest, PolicyEngine, Principal};
 use crate::load::{PolicyError, PolicySource};
@@ -17,6 +18,14 @@ const SHIPPED_CASES: &[(&str, &str)] = &[
         include_str!("../tests/api_keys.toml"),
     ),
     ("tests/matrix.toml", include_str!("../tests/matrix.toml")),
+    (
+        "tests/project_matrix_keys.toml",
+        include_str!("../tests/project_matrix_keys.toml"),
+    ),
+    (
+        "tests/project_matrix_sessions.toml",
+        include_str!("../tests/project_matrix_sessions.toml"),
+    ),
     (
         "tests/projects.toml",
         include_str!("../tests/projects.toml"),
@@ -47,6 +56,9 @@ pub enum Expect {
     Allow,
     Deny,
 }
+
+/// The `code` of a case whose denial carries no problem code.
+pub const NO_CODE: &str = "none";
 
 fn default_workspace() -> String {
     "w1".to_string()
@@ -89,13 +101,21 @@ pub struct Case {
     /// The project the request is about (default: the workspace itself).
     #[serde(default)]
     pub project: Option<String>,
-    /// The projects the membership is limited to (default: all).
+    /// Whether that project is archived (default: no).
+    #[serde(default)]
+    pub archived: bool,
+    /// The projects the membership (or the API key) is limited to
+    /// (default: all).
     #[serde(default)]
     pub granted_projects: Option<Vec<String>>,
     pub expect: Expect,
     /// The policies that must determine the decision, exactly.
     #[serde(default)]
     pub policies: Option<Vec<String>>,
+    /// The problem code a denial must carry (a determining policy's
+    /// `@code`); `none` for a denial without one.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// A case's outcome.
@@ -132,6 +152,7 @@ impl Case {
             .to_string()
         });
         Ok(engine.decide(&DecisionRequest {
+            project_archived: self.archived,
             principal,
             action: &self.action,
             workspace_id: &self.workspace,
@@ -154,18 +175,23 @@ impl Case {
                 self.expect, decision.policies, decision.errors
             ));
         }
-        match &self.policies {
-            Some(want) => {
-                let mut want = want.clone();
-                want.sort();
-                (want[..] != decision.policies[..]).then(|| {
-                    format!(
-                        "expected determining policies {want:?}, got {:?}",
-                        decision.policies
-                    )
-                })
+        if let Some(want) = &self.policies {
+            let mut want = want.clone();
+            want.sort();
+            if want[..] != decision.policies[..] {
+                return Some(format!(
+                    "expected determining policies {want:?}, got {:?}",
+                    decision.policies
+                ));
             }
-            None => None,
+        }
+        match self.code.as_deref() {
+            Some(want) if decision.code.as_deref().unwrap_or(NO_CODE) != want => Some(format!(
+                "expected problem code `{want}`, got `{}` (policies {:?})",
+                decision.code.as_deref().unwrap_or(NO_CODE),
+                decision.policies
+            )),
+            _ => None,
         }
     }
 }

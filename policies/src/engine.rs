@@ -2,14 +2,13 @@
 
 use crate::load::{self, Loaded, Origin, PolicyErrors, PolicySource};
 use crate::memo::{self, Memo, Outcome};
-use crate::model::{NO_ROLE, Role, WorkspaceStatus};
+use crate::model::WorkspaceStatus;
 use crate::reads::Reads;
 use cedar_policy::{
-    ActionConstraint, Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid,
-    PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint, RestrictedExpression,
-    Schema,
+    ActionConstraint, Authorizer, EntityTypeName, EntityUid, PolicyId, PolicySet,
+    PrincipalConstraint, ResourceConstraint,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
@@ -192,6 +191,7 @@ impl PolicyEngine {
         let probe = "wrnexus-probe\u{1}";
         let granted = [probe.to_string()];
         let request = DecisionRequest {
+            project_archived: false,
             principal: if principal_is_key {
                 Principal::ApiKey {
                     id: probe,
@@ -377,119 +377,14 @@ impl PolicyEngine {
             .collect();
         Ok((allowed, policies, errors))
     }
-
-    /// The Cedar request and entities of `req`, validated against `schema`
-    /// when given.
-    fn request(
-        &self,
-        req: &DecisionRequest<'_>,
-        action: EntityUid,
-        schema: Option<&Schema>,
-    ) -> Result<(Request, Entities), String> {
-        Ok((
-            self.cedar_request(req, action, schema)?,
-            self.entities(req)?,
-        ))
-    }
-
-    fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
-        EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
-    }
-
-    fn principal_uid(&self, req: &DecisionRequest<'_>) -> EntityUid {
-        match req.principal {
-            Principal::User(id) => Self::uid(&self.user_type, id),
-            Principal::ApiKey { id, .. } => Self::uid(&self.key_type, id),
-        }
-    }
-
-    fn resource_uid(&self, req: &DecisionRequest<'_>) -> EntityUid {
-        match req.project_id {
-            None => Self::uid(&self.workspace_type, req.workspace_id),
-            Some(project) => Self::uid(&self.project_type, project),
-        }
-    }
-
-    /// The entities a request of `req`'s principal and resource is decided
-    /// with: the key (with its workspace), the project (in its workspace).
-    /// Requests that share those share them.
-    fn entities(&self, req: &DecisionRequest<'_>) -> Result<Entities, String> {
-        let mut entities = Vec::with_capacity(2);
-        if let Principal::ApiKey { workspace_id, .. } = req.principal {
-            let own = Self::uid(&self.workspace_type, workspace_id);
-            let attrs = HashMap::from([(
-                "workspace".to_string(),
-                RestrictedExpression::new_entity_uid(own),
-            )]);
-            entities.push(
-                Entity::new(self.principal_uid(req), attrs, HashSet::new())
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        if req.project_id.is_some() {
-            let workspace = Self::uid(&self.workspace_type, req.workspace_id);
-            entities.push(Entity::new_no_attrs(
-                self.resource_uid(req),
-                HashSet::from([workspace]),
-            ));
-        }
-        if entities.is_empty() {
-            Ok(Entities::empty())
-        } else {
-            Entities::from_entities(entities, Some(&self.loaded.schema)).map_err(|e| e.to_string())
-        }
-    }
-
-    /// The Cedar request of `req` (without its entities), validated against
-    /// `schema` when given.
-    fn cedar_request(
-        &self,
-        req: &DecisionRequest<'_>,
-        action: EntityUid,
-        schema: Option<&Schema>,
-    ) -> Result<Request, String> {
-        let granted = req
-            .granted_projects
-            .unwrap_or_default()
-            .iter()
-            .map(|p| RestrictedExpression::new_entity_uid(Self::uid(&self.project_type, p)));
-        let string = |s: &str| RestrictedExpression::new_string(s.to_string());
-        let context = Context::from_pairs([
-            (
-                "role".to_string(),
-                string(req.role.map_or(NO_ROLE, Role::as_str)),
-            ),
-            (
-                "workspace_status".to_string(),
-                string(req.workspace_status.as_str()),
-            ),
-            ("plan".to_string(), string(req.plan)),
-            ("method".to_string(), string(req.method)),
-            ("path".to_string(), string(req.path)),
-            ("credential".to_string(), string(req.credential().as_str())),
-            (
-                "project_limited".to_string(),
-                RestrictedExpression::new_bool(req.granted_projects.is_some()),
-            ),
-            (
-                "granted_projects".to_string(),
-                RestrictedExpression::new_set(granted),
-            ),
-        ])
-        .map_err(|e| e.to_string())?;
-        Request::new(
-            self.principal_uid(req),
-            action,
-            self.resource_uid(req),
-            context,
-            schema,
-        )
-        .map_err(|e| e.to_string())
-    }
 }
 
+#[path = "engine_cedar.rs"]
+mod cedar;
 #[path = "engine_sets.rs"]
 mod sets;
+
+pub use cedar::PROJECT_ARCHIVED;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -2,6 +2,7 @@
 //! the full policy set.
 
 use super::*;
+use crate::model::Role;
 
 /// The decision as it was made before the per-action plans: every
 /// policy, every request validated against the schema.
@@ -50,13 +51,19 @@ fn plans_decide_exactly_as_the_full_policy_set() {
         ] {
             for role in Role::ALL.map(Some).into_iter().chain([None]) {
                 for status in WorkspaceStatus::ALL {
-                    for project_id in [None, Some("p1"), Some("p2")] {
+                    for (project_id, project_archived) in [
+                        (None, false),
+                        (Some("p1"), false),
+                        (Some("p1"), true),
+                        (Some("p2"), false),
+                    ] {
                         for granted_projects in [None, Some(granted.as_slice())] {
                             let req = DecisionRequest {
                                 principal,
                                 action,
                                 workspace_id: "w",
                                 project_id,
+                                project_archived,
                                 granted_projects,
                                 role,
                                 workspace_status: status,
@@ -90,7 +97,7 @@ fn plans_decide_exactly_as_the_full_policy_set() {
             }
         }
     }
-    assert_eq!(checked, 5 * 3 * 5 * 2 * 3 * 2);
+    assert_eq!(checked, 5 * 3 * 5 * 2 * 4 * 2);
 }
 
 #[test]
@@ -176,6 +183,8 @@ fn memo_agrees_with_evaluation(engine: &PolicyEngine) -> usize {
                             action,
                             workspace_id,
                             project_id,
+                            // Archived or not, across projects and grants.
+                            project_archived: (i * 2 + j + checked) % 3 == 0,
                             granted_projects,
                             role,
                             workspace_status: status,
@@ -221,6 +230,7 @@ fn remembered_decisions_equal_evaluated_ones_across_ids_and_paths() {
             action: "write",
             workspace_id: workspace,
             project_id: None,
+            project_archived: false,
             granted_projects: None,
             role: Some(Role::Member),
             workspace_status: WorkspaceStatus::Active,

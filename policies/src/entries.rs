@@ -23,6 +23,8 @@ pub enum EntryKey {
     User(String),
     /// An API key, by its key id.
     ApiKey(String),
+    /// A project, by its id.
+    Project(String),
 }
 
 impl EntryKey {
@@ -52,6 +54,7 @@ impl EntryKey {
             EntryKey::Session(id) => EntryKeyRef::Session(id),
             EntryKey::User(id) => EntryKeyRef::User(id),
             EntryKey::ApiKey(id) => EntryKeyRef::ApiKey(id),
+            EntryKey::Project(id) => EntryKeyRef::Project(id),
         }
     }
 }
@@ -68,6 +71,7 @@ pub enum EntryKeyRef<'a> {
     Session(&'a str),
     User(&'a str),
     ApiKey(&'a str),
+    Project(&'a str),
 }
 
 impl<'a> EntryKeyRef<'a> {
@@ -82,6 +86,7 @@ impl<'a> EntryKeyRef<'a> {
             EntryKeyRef::Session(id) => ["wrnexus:session:", id, "", ""],
             EntryKeyRef::User(id) => ["wrnexus:user:", id, "", ""],
             EntryKeyRef::ApiKey(id) => ["wrnexus:apikey:", id, "", ""],
+            EntryKeyRef::Project(id) => ["wrnexus:project:", id, "", ""],
         }
     }
 
@@ -133,6 +138,15 @@ pub enum Entry {
         /// Unix seconds; `None`: never expires.
         expires_at: Option<i64>,
         revoked: bool,
+        /// The projects the key is limited to; `None`: all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        projects: Option<Vec<String>>,
+    },
+    /// A project: the one workspace it is in, and whether it is archived
+    /// (read-only). A project that does not exist is [`Entry::Missing`].
+    Project {
+        workspace_id: String,
+        archived: bool,
     },
     /// The workspace, session or user does not exist (any more).
     Missing,

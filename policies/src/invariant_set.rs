@@ -21,8 +21,16 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../invariants/api_key_own_workspace.cedar"),
     ),
     (
+        "invariants/archived_read_only.cedar",
+        include_str!("../invariants/archived_read_only.cedar"),
+    ),
+    (
         "invariants/non_member_denied.cedar",
         include_str!("../invariants/non_member_denied.cedar"),
+    ),
+    (
+        "invariants/project_limits.cedar",
+        include_str!("../invariants/project_limits.cedar"),
     ),
     (
         "invariants/suspended_no_write.cedar",
@@ -39,6 +47,11 @@ pub const SUSPENDED_NO_WRITE: &str = "a suspended workspace never allows a write
 pub const NON_MEMBER_DENIED: &str = "a non-member is always denied";
 pub const KEY_OWN_WORKSPACE: &str = "an API key never acts outside its workspace";
 pub const VIEWER_NO_WRITE: &str = "a viewer never writes";
+pub const ARCHIVED_ONLY_READ: &str = "an archived project is only read";
+pub const LIMITED_NOT_GRANTED: &str =
+    "a project-limited principal never acts on a project not granted to it";
+pub const LIMITED_WORKSPACE_READ: &str =
+    "a project-limited principal only reads the workspace itself";
 
 /// What the policies in force must do with the requests an invariant matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -79,7 +79,8 @@ const PROJECT: &str = "p1";
 const OTHER_PROJECT: &str = "p2";
 
 /// Every request the sampled check decides: principal (user, key of the
-/// workspace, key of another) × resource (the workspace, a project in it) ×
+/// workspace, key of another) × resource (the workspace, a project in it,
+/// an archived project in it) ×
 /// action × role (the four and none) × status × method × path × plan ×
 /// project grants (all, limited with the project, limited without it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +158,7 @@ impl Space {
     /// How many requests the space holds.
     pub fn len(&self) -> usize {
         // principals × resources × roles × statuses × grants
-        3 * 2
+        3 * 3
             * 5
             * 2
             * 3
@@ -258,9 +259,12 @@ impl Sweep<'_> {
                 workspace_id: OTHER_WORKSPACE,
             },
         };
-        for project_id in [None, Some(PROJECT)] {
+        // The workspace itself, a project in it, and an archived one.
+        for (project_id, archived) in [(None, false), (Some(PROJECT), false), (Some(PROJECT), true)]
+        {
             // The key and the project: the same for every request below.
             let shared = DecisionRequest {
+                project_archived: archived,
                 principal,
                 action: shape.action,
                 workspace_id: WORKSPACE,
@@ -286,6 +290,7 @@ impl Sweep<'_> {
                     for plan in &space.plans {
                         self.sample(
                             &DecisionRequest {
+                                project_archived: archived,
                                 principal,
                                 action: shape.action,
                                 workspace_id: WORKSPACE,
@@ -351,11 +356,17 @@ fn describe(request: &DecisionRequest<'_>, who: Who) -> String {
     };
     let resource = match request.project_id {
         None => format!("workspace `{}`", request.workspace_id),
+        Some(p) if request.project_archived => {
+            format!(
+                "archived project `{p}` of workspace `{}`",
+                request.workspace_id
+            )
+        }
         Some(p) => format!("project `{p}` of workspace `{}`", request.workspace_id),
     };
     let grants = match request.granted_projects {
         None => String::new(),
-        Some(projects) => format!(", membership limited to projects {projects:?}"),
+        Some(projects) => format!(", limited to projects {projects:?}"),
     };
     format!(
         "`{}` by {principal} with role `{}` on {resource} ({} workspace, plan `{}`): {} `{}`{grants}",

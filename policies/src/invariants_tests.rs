@@ -32,6 +32,7 @@ fn the_invariants_count_as_writes_what_the_docs_say() -> Result<(), Box<dyn std:
                     action,
                     workspace_id: WORKSPACE,
                     project_id: None,
+                    project_archived: false,
                     granted_projects: None,
                     role: Some(role),
                     workspace_status: status,

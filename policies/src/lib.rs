@@ -9,16 +9,17 @@
 //! - [`api_key`] — the API key format and its hash, as both sides check it.
 //! - [`assertion`] — signing the assertion header upstreams may verify (its
 //!   claims are the wire contract's).
-//! - [`entries`] — the decision data (membership, workspace, session, user)
-//!   that the control plane pushes and the gateway caches, with its cache
-//!   keys and invalidation messages.
+//! - [`entries`] — the decision data (membership, workspace, session, user,
+//!   API key, project) that the control plane pushes and the gateway
+//!   caches, with its cache keys and invalidation messages.
 //! - [`ids`] — request and decision ids, minted without a system call.
 //! - [`load`] — reading the Cedar schema and policy files, with errors that
 //!   name file and line.
 //! - [`redirect`] — the `return_to` rule (same-origin paths only).
 //! - [`request`] — a decision request: principal, action, workspace, data.
 //! - [`engine`] — the parsed, validated policy set and the one call that
-//!   turns a request description into a [`Decision`].
+//!   turns a request description into a [`Decision`] (`engine_cedar`: the
+//!   request and entities as Cedar sees them).
 //! - [`reads`] — what a policy set reads of a request, found at load.
 //! - [`memo`] — decisions remembered by what they depend on (per engine).
 //! - [`invariant_set`] — the rules no policy edit may break, written in
@@ -70,6 +71,11 @@ pub use claims::SessionClaims;
 /// The `path` the control plane decides the deletion of a workspace with:
 /// the one change `suspension.cedar` leaves open to a suspended workspace.
 pub const DELETE_WORKSPACE_PATH: &str = "/.wrnexus/workspace/delete";
+
+/// The `path` the control plane decides unarchiving a project with: the
+/// one change `projects.cedar` leaves open to an archived project (an
+/// `admin` action).
+pub const UNARCHIVE_PROJECT_PATH: &str = "/.wrnexus/project/unarchive";
 pub use engine::{Decision, DecisionRequest, PolicyEngine, Principal};
 pub use entries::{DecisionData, Entry, EntryKey, EntryKeyRef, Invalidation, VersionedEntry};
 pub use load::{PolicyError, PolicySource};

@@ -3,8 +3,8 @@
 //! inside one engine (a reload makes a new engine, and with it a new memo).
 //! The key holds every input the policies can read — see [`crate::reads`]:
 //! the principal's kind, the action, the role, status and credential, the
-//! project limits, and the ids, plan, method and path as far as some policy
-//! looks at them — so a repeated decision, or one that differs only in what
+//! project limits, whether the project is archived, and the ids, plan,
+//! method and path as far as some policy looks at them — so a repeated decision, or one that differs only in what
 //! no policy reads, is answered from here instead of being evaluated again.
 //!
 //! The key is an unambiguous encoding (every field tagged or
@@ -91,6 +91,9 @@ pub fn encode(key: &mut Key, req: &DecisionRequest<'_>, reads: &Reads) {
     granted.sort_unstable();
     granted.dedup();
     key.push(u8::from(req.granted_projects.is_some()));
+    // Whether the project is archived: an attribute of the resource, read
+    // like the role, always (nothing to say without a project).
+    key.push(u8::from(req.project_id.is_some() && req.project_archived));
     if reads.ids {
         // Ids as such: every one, the granted set in a canonical order.
         match req.principal {
@@ -178,6 +181,7 @@ mod tests {
             action: "write",
             workspace_id: "w1",
             project_id: None,
+            project_archived: false,
             granted_projects: None,
             role: Some(Role::Member),
             workspace_status: WorkspaceStatus::Active,
@@ -226,6 +230,11 @@ mod tests {
             },
             DecisionRequest {
                 project_id: Some("p1"),
+                ..base()
+            },
+            DecisionRequest {
+                project_id: Some("p1"),
+                project_archived: true,
                 ..base()
             },
             DecisionRequest {
@@ -356,6 +365,25 @@ mod tests {
         };
         assert_eq!(on("p1"), on("p2"));
         assert_ne!(on("p1"), on("p3"));
+    }
+
+    #[test]
+    fn an_archived_project_is_another_key() {
+        let reads = shipped_like();
+        let on = |project: Option<&'static str>, archived: bool| {
+            key(
+                &DecisionRequest {
+                    project_id: project,
+                    project_archived: archived,
+                    ..base()
+                },
+                &reads,
+            )
+        };
+        assert_ne!(on(Some("p1"), false), on(Some("p1"), true));
+        assert_eq!(on(Some("p1"), true), on(Some("p2"), true));
+        // Without a project there is nothing archived.
+        assert_eq!(on(None, false), on(None, true));
     }
 
     #[test]

@@ -18,7 +18,10 @@ fn the_shipped_policies_read_method_and_path_literals_only() {
             ids: false,
             plan: StrUse::Unread,
             method: StrUse::Compared(vec!["GET".into(), "HEAD".into()]),
-            path: StrUse::Compared(vec![crate::DELETE_WORKSPACE_PATH.into()]),
+            path: StrUse::Compared(vec![
+                crate::UNARCHIVE_PROJECT_PATH.into(),
+                crate::DELETE_WORKSPACE_PATH.into()
+            ]),
         }
     );
 }

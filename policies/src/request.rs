@@ -23,7 +23,12 @@ pub struct DecisionRequest<'a> {
     pub workspace_id: &'a str,
     /// When the resource is a project inside the workspace.
     pub project_id: Option<&'a str>,
-    /// The projects a membership is limited to; `None`: all of them.
+    /// Whether that project is archived (read-only): the `archived`
+    /// attribute of the `Project` entity Cedar decides on, and part of the
+    /// memo's key. Meaningless without a project.
+    pub project_archived: bool,
+    /// The projects a membership (or an API key) is limited to; `None`: all
+    /// of them.
     pub granted_projects: Option<&'a [String]>,
     /// `None`: not a member.
     pub role: Option<Role>,

@@ -16,6 +16,7 @@ fn request(
         action,
         workspace_id: "w1",
         project_id: None,
+        project_archived: false,
         granted_projects: None,
         role,
         workspace_status: status,
@@ -201,5 +202,31 @@ fn a_rule_that_breaks_an_invariant_is_refused() -> Result<(), Box<dyn std::error
         "{errors}"
     );
     assert!(!errors.contains("outside its workspace"), "{errors}");
+    Ok(())
+}
+
+#[test]
+fn a_case_states_the_problem_code_of_its_denial() -> Result<(), Box<dyn std::error::Error>> {
+    let engine = PolicyEngine::shipped()?;
+    let file = |code: &str| {
+        vec![(
+            "tests/codes.toml".to_string(),
+            format!(
+                "case = [\n  {{ name = \"archived\", role = \"owner\", action = \"write\", \
+                 project = \"p1\", archived = true, expect = \"deny\", code = \"{code}\" }},\n]\n"
+            ),
+        )]
+    };
+    let right = wrnexus_policies::cases::run(&engine, &file("project_archived"))?;
+    assert!(right.iter().all(|r| r.failure.is_none()), "{right:#?}");
+    let wrong = wrnexus_policies::cases::run(&engine, &file("workspace_read_only"))?;
+    let failure = wrong
+        .first()
+        .and_then(|r| r.failure.clone())
+        .ok_or("a wrong code passed")?;
+    assert!(
+        failure.contains("expected problem code `workspace_read_only`, got `project_archived`"),
+        "{failure}"
+    );
     Ok(())
 }

@@ -9,121 +9,26 @@
 mod common;
 #[path = "common/gateway_asks.rs"]
 mod gateway_asks;
+#[path = "common/refuted.rs"]
+mod refuted;
 #[path = "common/solver.rs"]
 mod solver;
 
 use common::edited;
-use gateway_asks::as_the_gateway_asks;
+use refuted::{broken, edit};
 use solver::solver_available;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use wrnexus_policies::invariant_set::{self, InvariantSet, Kind};
-use wrnexus_policies::invariants;
-use wrnexus_policies::proof::{self, ProofStatus, Refutation};
+use wrnexus_policies::PolicySource;
+use wrnexus_policies::invariant_set;
+use wrnexus_policies::proof::{ProofStatus, Refutation};
 use wrnexus_policies::reload::{load_checked, load_checked_with};
 use wrnexus_policies::solver::ProofSettings;
-use wrnexus_policies::{PolicyEngine, PolicySource};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// An edited copy of the shipped set: its engine, what the proofs refute,
-/// what sampling finds, and the whole refusal of a load.
-struct Edited {
-    _dir: tempfile::TempDir,
-    engine: PolicyEngine,
-    invariants: InvariantSet,
-    refutations: Vec<Refutation>,
-    sampled: Vec<String>,
-    refusal: String,
-}
-
-fn edit(edits: &[(&str, &str)]) -> Result<Edited, Box<dyn std::error::Error>> {
-    let dir = edited(edits)?;
-    let source = PolicySource::Dir(dir.path().to_path_buf());
-    let engine = PolicyEngine::load(&source)?;
-    let invariants = InvariantSet::load(&source, engine.schema())?;
-    let proof = proof::prove(&engine, &invariants, &ProofSettings::default())?;
-    assert!(proof.status.is_on(), "{}", proof.status);
-    let sampled = invariants::check(&engine, &invariants)
-        .into_iter()
-        .map(|v| v.invariant)
-        .collect();
-    let refusal = load_checked(&source)
-        .err()
-        .ok_or("the set was accepted")?
-        .to_string();
-    Ok(Edited {
-        _dir: dir,
-        engine,
-        invariants,
-        refutations: proof.refutations,
-        sampled,
-        refusal,
-    })
-}
-
 fn shipped(file: &str) -> Result<String, std::io::Error> {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
-}
-
-/// The one refutation of `name`; checks that its counterexample is matched
-/// by the invariant and decided by the engine as the refutation claims —
-/// also as the gateway would ask it, where it can — and that the refusal
-/// shows it.
-fn broken<'a>(
-    edited: &'a Edited,
-    name: &str,
-) -> Result<&'a wrnexus_policies::counterexample::Counterexample, Box<dyn std::error::Error>> {
-    let found: Vec<_> = edited
-        .refutations
-        .iter()
-        .filter_map(|r| match r {
-            Refutation::Broken {
-                invariant,
-                counterexample,
-                ..
-            } if invariant.name == name => Some((invariant, counterexample)),
-            _ => None,
-        })
-        .collect();
-    let [(invariant, cx)] = found[..] else {
-        return Err(format!("{name}: {:#?}", edited.refutations).into());
-    };
-    let matched = cedar_policy::Authorizer::new().is_authorized(
-        &cx.request,
-        edited.invariants.policy_set(),
-        &cx.entities,
-    );
-    assert!(
-        matched
-            .diagnostics()
-            .reason()
-            .any(|p| p == invariant.policy.id()),
-        "the invariant does not match its counterexample: {cx}"
-    );
-    let must_allow = invariant.kind == Kind::MustAllow;
-    let decision = cx.decide(&edited.engine);
-    assert_eq!(decision.allowed, !must_allow, "{cx}: {decision:?}");
-    if let Some(gateway) = as_the_gateway_asks(&edited.engine, cx) {
-        assert_eq!(gateway.allowed, !must_allow, "as the gateway asks {cx}");
-    }
-    // The load's own proof (another run) shows a counterexample of its own.
-    let line = edited
-        .refusal
-        .lines()
-        .find(|l| l.starts_with(&format!("invariant broken: {name} (")))
-        .ok_or_else(|| format!("not refused: {}", edited.refusal))?;
-    assert!(
-        line.contains("): proven false over ")
-            && line.contains("; counterexample: principal WRNexus::")
-            && line.contains(if must_allow {
-                "; the policies in force: denied"
-            } else {
-                "; the policies in force: allowed by `"
-            }),
-        "{line}"
-    );
-    Ok(cx)
 }
 
 #[test]
@@ -144,7 +49,7 @@ fn the_shipped_set_is_proven_over_every_request_environment() -> TestResult {
     else {
         return Err(format!("{status}").into());
     };
-    assert_eq!((*invariants, *policies, *environments), (4, 9, 16));
+    assert_eq!((*invariants, *policies, *environments), (7, 10, 16));
     // The shipped directory (with its invariants/ copy) too.
     let dir = PolicySource::Dir(Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf());
     assert!(load_checked(&dir)?.proofs().is_some_and(ProofStatus::is_on));
@@ -323,7 +228,7 @@ fn a_must_allow_invariant_refuses_an_edit_that_locks_owners_out() -> TestResult 
     let engine = load_checked(&PolicySource::Dir(dir.path().to_path_buf()))?;
     assert!(matches!(
         engine.proofs(),
-        Some(ProofStatus::Proven { invariants: 5, .. })
+        Some(ProofStatus::Proven { invariants: 8, .. })
     ));
     let edited = edit(&[
         owner_reads,
@@ -366,7 +271,7 @@ fn an_operators_invariant_is_proven_too() -> TestResult {
     let engine = load_checked(&source)?;
     assert!(matches!(
         engine.proofs(),
-        Some(ProofStatus::Proven { invariants: 5, .. })
+        Some(ProofStatus::Proven { invariants: 8, .. })
     ));
     // Admins paying breaks it.
     std::fs::write(

@@ -38,6 +38,10 @@ pub struct GatewayContext {
     pub workspace_id: String,
     /// The role it was authorized with.
     pub role: Role,
+    /// The project it was authorized on (also `x-project-id`), when the
+    /// gateway's route names one; `None`: authorized on the workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
     /// The gateway's request id (also `x-request-id`), for logs.
     pub request_id: String,
     /// When the assertion was signed and when it expires (Unix seconds).
@@ -81,6 +85,7 @@ impl TryFrom<AssertionClaims> for GatewayContext {
             principal,
             workspace_id: claims.wid,
             role: claims.role,
+            project_id: claims.pid,
             request_id: claims.rid,
             issued_at: claims.iat,
             expires_at: claims.exp,
@@ -101,6 +106,7 @@ mod tests {
             kind: "robot".into(),
             wid: "w".into(),
             role: Role::Viewer,
+            pid: None,
             rid: "r".into(),
             iat: 0,
             exp: 1,

@@ -160,6 +160,9 @@ async fn reloads_under_traffic_and_shadow_differences() -> TestResult {
         &[
             ("WRNEXUS_POLICIES__DIR", &live_arg),
             ("WRNEXUS_POLICIES__SHADOW_DIR", &shadow_arg),
+            // The second measured is the reload's (load, proofs, cases), not
+            // the poll's: look often.
+            ("WRNEXUS_POLICIES__POLL_INTERVAL_MS", "50"),
         ],
     )
     .await?;
@@ -242,7 +245,7 @@ async fn reloads_under_traffic_and_shadow_differences() -> TestResult {
         if proving()? {
             let ready = reqwest::get(format!("{admin}/ready")).await?.text().await?;
             assert!(
-                ready.contains("policy proofs (live): on: 4 invariants")
+                ready.contains("policy proofs (live): on: 7 invariants")
                     && ready.contains("policy proofs (shadow): on: "),
                 "{ready}"
             );

@@ -161,6 +161,7 @@ async fn bypass(c: &reqwest::Client, port: u16, alice: &User, hits: &AtomicUsize
         kind: "user".into(),
         wid: alice.workspace_id.clone(),
         role: wrnexus_policies::model::Role::Owner,
+        pid: None,
         rid: "forged".into(),
         iat: now,
         exp: now + 60,

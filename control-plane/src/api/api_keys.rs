@@ -25,6 +25,9 @@ pub struct NewKey {
     /// Unix seconds; absent: never expires.
     #[schema(value_type = Option<i64>)]
     expires_at: Option<Value>,
+    /// Project ids of this workspace the key is limited to (at least one);
+    /// absent or `null`: every project.
+    projects: Option<Vec<String>>,
 }
 
 /// A key's expiry: Unix seconds in the future, as a JSON number or (from a
@@ -85,7 +88,8 @@ pub async fn list(
     Ok(Json(ApiKeyList { api_keys }))
 }
 
-/// Create an API key; its ceiling cannot exceed the caller's role.
+/// Create an API key; its ceiling cannot exceed the caller's role. It may
+/// be limited to projects of the workspace.
 #[utoipa::path(
     post,
     path = "/workspaces/{id}/api-keys",
@@ -113,6 +117,7 @@ pub async fn create(
         name,
         role_ceiling,
         expires_at,
+        projects,
     } = input.value;
     let name = input::name(name, "name")?;
     let ceiling = input::role(
@@ -133,7 +138,7 @@ pub async fn create(
     }
     let (api_key, secret) = state
         .store
-        .create_api_key(&id, &name, ceiling, expires_at, caller.meta())
+        .create_api_key(&id, &name, ceiling, expires_at, projects, caller.meta())
         .await?;
     Ok((StatusCode::CREATED, Json(ApiKeyCreated { api_key, secret })))
 }

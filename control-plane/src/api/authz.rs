@@ -21,8 +21,10 @@ pub struct Allowed {
 }
 
 /// Check that `caller` may take `action` on `workspace_id` (or on one of its
-/// projects). Non-members get 404 so that they learn nothing about the
-/// workspace; a denial is audited with its decision id and policies.
+/// projects, archived or not as its row says). Non-members get 404 so that
+/// they learn nothing about the workspace; a denial is audited with its
+/// decision id and policies. A membership's or a key's project limits are
+/// the request's grants.
 pub async fn authorize(
     state: &AppState,
     caller: &Caller,
@@ -56,8 +58,18 @@ pub async fn authorize(
                 workspace_id: &key.workspace_id,
             },
             key.role_ceiling,
-            None,
+            key.projects.clone(),
         ),
+    };
+    // A project that is not there is decided as an open one; the change
+    // itself then finds no project (404).
+    let project_archived = match project_id {
+        Some(project_id) => state
+            .store
+            .project(workspace_id, project_id)
+            .await?
+            .is_some_and(|p| p.archived),
+        None => false,
     };
     // The request's own method; a read when there is none to go by.
     let method = caller.meta().method.as_deref().unwrap_or(match action {
@@ -69,6 +81,7 @@ pub async fn authorize(
         action,
         workspace_id,
         project_id,
+        project_archived,
         granted_projects: projects.as_deref(),
         role: Some(role),
         workspace_status: workspace.status,
@@ -111,19 +124,23 @@ pub async fn authorize(
                 ProblemCode::WorkspaceReadOnly
                     | ProblemCode::ApiKeyWrongWorkspace
                     | ProblemCode::ProjectNotGranted
+                    | ProblemCode::ProjectArchived
             )
         })
         .unwrap_or(ProblemCode::Forbidden);
-    let detail = if code == ProblemCode::WorkspaceReadOnly {
-        format!(
+    let detail = match code {
+        ProblemCode::WorkspaceReadOnly => format!(
             "the workspace is suspended and read-only: reading and billing still work (decision {})",
             decision.id()
-        )
-    } else {
-        format!(
+        ),
+        ProblemCode::ProjectArchived => format!(
+            "the project is archived and read-only: an admin can unarchive it (decision {})",
+            decision.id()
+        ),
+        _ => format!(
             "your role `{role}` may not `{action}` here (decision {})",
             decision.id()
-        )
+        ),
     };
     Err(ApiError::new(StatusCode::FORBIDDEN, code, detail).decision(decision.id()))
 }

@@ -54,14 +54,22 @@ pub async fn assertion_keys(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DecisionDataQuery {
+    /// The workspace of the request (sessions; default: the session's).
     workspace_id: Option<String>,
+    /// The project the request names: its entry is answered too (the
+    /// workspace it is in and whether it is archived, or `Missing`).
+    project_id: Option<String>,
 }
 
 /// Decision data for the bearer's session, user, and membership in
 /// `workspace_id` — or, when the bearer is an API key, the key's entry and
-/// its workspace's. The bearer is the credential the gateway was shown:
-/// callers only ever learn about themselves. Revoked sessions are still
-/// answered (as revoked) so that gateways can cache the refusal.
+/// its workspace's — and, with `project_id`, that project's entry
+/// (`wrnexus:project:{id}`: its workspace and whether it is archived,
+/// whichever workspace it is in, or `Missing`). The bearer is the
+/// credential the gateway was shown: callers only ever learn about
+/// themselves, and of a project only where it is and whether it is
+/// archived. Revoked sessions are still answered (as revoked) so that
+/// gateways can cache the refusal.
 #[utoipa::path(
     get,
     path = "/internal/decision-data",
@@ -85,7 +93,10 @@ pub async fn decision_data(
         // An API key: its entry (revoked or not, so gateways cache the
         // refusal) and its own workspace's. Only the bearer of the key's
         // full token learns about it.
-        let data = state.store.key_decision_data(key_id).await?;
+        let data = state
+            .store
+            .key_decision_data(key_id, q.project_id.as_deref())
+            .await?;
         let known = data.entries.values().any(|e| {
             matches!(&e.entry, Entry::ApiKey { secret_hash, .. }
                 if api_key::secret_matches(secret_hash, secret))
@@ -103,7 +114,12 @@ pub async fn decision_data(
     let workspace_id = q.workspace_id.unwrap_or_else(|| claims.wid.clone());
     let data = state
         .store
-        .decision_data(&claims.sid, &claims.sub, &workspace_id)
+        .decision_data(
+            &claims.sid,
+            &claims.sub,
+            &workspace_id,
+            q.project_id.as_deref(),
+        )
         .await?;
     state.store.pusher().fill(&data).await;
     Ok(Json(data))

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wrnexus_contract::ProblemCode;
-use wrnexus_policies::Action;
+use wrnexus_policies::{Action, UNARCHIVE_PROJECT_PATH};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewProject {
@@ -26,7 +26,8 @@ pub struct ProjectUpdate {
     archived: Option<bool>,
 }
 
-/// Projects of a workspace (only the granted ones for a limited member).
+/// Projects of a workspace (only the granted ones for a limited member or
+/// key).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectList {
     pub projects: Vec<Project>,
@@ -38,7 +39,8 @@ pub struct ProjectBody {
     pub project: Project,
 }
 
-/// Projects of a workspace (only the granted ones for a limited member).
+/// Projects of a workspace (only the granted ones for a limited member or
+/// key).
 #[utoipa::path(
     get,
     path = "/workspaces/{id}/projects",
@@ -60,14 +62,16 @@ pub async fn list(
 ) -> Result<Json<ProjectList>, ApiError> {
     authorize(&state, &caller, &id, None, Action::READ, "/projects").await?;
     let mut projects = state.store.projects(&id).await?;
-    // A membership limited to projects sees only those.
-    if let Some(user_id) = caller.user_id()
-        && let Some(granted) = state
+    // A membership or a key limited to projects sees only those.
+    let granted = match &caller {
+        Caller::User(actor) => state
             .store
-            .membership(&id, user_id)
+            .membership(&id, &actor.user_id)
             .await?
-            .and_then(|m| m.projects)
-    {
+            .and_then(|m| m.projects),
+        Caller::Key { key, .. } => key.projects.clone(),
+    };
+    if let Some(granted) = granted {
         projects.retain(|p| granted.contains(&p.id));
     }
     Ok(Json(ProjectList { projects }))
@@ -106,7 +110,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ProjectBody { project })))
 }
 
-/// Rename and/or archive a project (admins).
+/// Rename, archive or unarchive a project (admins). An archived project
+/// takes nothing but unarchiving (`archived: false`, a new name allowed).
 #[utoipa::path(
     patch,
     path = "/workspaces/{id}/projects/{project_id}",
@@ -139,15 +144,14 @@ pub async fn update(
         ));
     }
     let name = name.map(|n| input::name(Some(n), "name")).transpose()?;
-    authorize(
-        &state,
-        &caller,
-        &id,
-        Some(&project_id),
-        Action::ADMIN,
-        "/projects",
-    )
-    .await?;
+    // An archived project is read-only but for unarchiving it, which the
+    // policies leave open to admins on a path of the control plane's own.
+    let path = if archived == Some(false) {
+        UNARCHIVE_PROJECT_PATH
+    } else {
+        "/projects"
+    };
+    authorize(&state, &caller, &id, Some(&project_id), Action::ADMIN, path).await?;
     let project = state
         .store
         .update_project(

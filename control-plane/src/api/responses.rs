@@ -46,8 +46,8 @@ pub struct Jwks {
     pub keys: Vec<serde_json::Value>,
 }
 
-/// Versioned decision entries (session, user, workspace, membership) keyed
-/// by cache key, as gateways cache them.
+/// Versioned decision entries (session, user, workspace, membership, API
+/// key, project) keyed by cache key, as gateways cache them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DecisionData {
     pub entries: std::collections::BTreeMap<String, serde_json::Value>,

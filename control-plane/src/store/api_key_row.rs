@@ -1,10 +1,12 @@
-//! An API key as stored and listed (never its secret), read from its row.
+//! An API key as stored and listed (never its secret), read from its row,
+//! and its decision entry as gateways cache it.
 
+use super::membership::projects_of;
 use super::workspaces::parse;
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use wrnexus_policies::Role;
 use wrnexus_policies::api_key::KEY_PREFIX;
+use wrnexus_policies::{Entry, Role};
 
 /// A key as listed: never its secret.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -27,6 +29,25 @@ pub struct ApiKey {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The projects of its workspace the key is limited to; absent: all of
+    /// them. A limited key works only in them, and only reads the workspace
+    /// itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projects: Option<Vec<String>>,
+}
+
+impl ApiKey {
+    /// The key's decision entry, with its stored secret hash, revoked or not.
+    pub(crate) fn entry(&self, secret_hash: String, revoked: bool) -> Entry {
+        Entry::ApiKey {
+            workspace_id: self.workspace_id.clone(),
+            role_ceiling: self.role_ceiling,
+            secret_hash,
+            expires_at: self.expires_at,
+            revoked,
+            projects: self.projects.clone(),
+        }
+    }
 }
 
 pub(crate) fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
@@ -43,9 +64,10 @@ pub(crate) fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
         expires_at: row.try_get("expires_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        projects: projects_of(row.try_get("projects")?),
     })
 }
 
 pub(crate) const COLUMNS: &str = "id, workspace_id, name, role_ceiling, created_by, \
                                   created_by_user, created_at, expires_at, last_used_at, \
-                                  revoked_at, secret_hash";
+                                  revoked_at, projects, secret_hash";

@@ -6,6 +6,7 @@ pub use super::api_key_row::ApiKey;
 use super::api_key_row::{COLUMNS, key_from_row};
 use super::audit::{ActorKind, AuditRecord, Meta, Outcome};
 use super::made_by::person_behind;
+use super::projects::projects_of_workspace;
 use super::work::Scope;
 use super::workspaces::lock_workspace;
 use super::{Store, StoreError, now};
@@ -15,7 +16,7 @@ use sqlx::Row;
 use wrnexus_contract::ProblemCode;
 pub use wrnexus_policies::api_key::KEY_PREFIX;
 use wrnexus_policies::api_key::{parse as parse_key, secret_hash, secret_matches};
-use wrnexus_policies::{Entry, EntryKey, Role};
+use wrnexus_policies::{EntryKey, Role};
 
 /// How often `last_used_at` is written at most, per key.
 pub(crate) const LAST_USED_GRANULARITY_SECS: i64 = 60;
@@ -67,17 +68,33 @@ impl Store {
     /// again. The key records the person behind it (see [`ApiKey::created_by_user`]).
     /// Its ceiling cannot exceed that person's current role here, nor the
     /// ceiling of the key creating it (`ceiling_above_role`), as read under
-    /// the workspace lock.
+    /// the workspace lock. `projects` limits it to projects of this
+    /// workspace (`unknown_project` otherwise; an empty list is refused:
+    /// `None` means every project).
     pub async fn create_api_key(
         &self,
         workspace_id: &str,
         name: &str,
         role_ceiling: Role,
         expires_at: Option<i64>,
+        projects: Option<Vec<String>>,
         meta: &Meta,
     ) -> Result<(ApiKey, String), StoreError> {
+        if projects.as_ref().is_some_and(Vec::is_empty) {
+            return Err(StoreError::Invalid {
+                code: ProblemCode::InvalidList.as_str(),
+                field: "projects",
+                message: "`projects` names no project: give at least one, or leave it out \
+                          for every project"
+                    .to_string(),
+            });
+        }
         let mut work = self.work(Scope::workspace(workspace_id), meta).await?;
         lock_workspace(&mut work, workspace_id).await?;
+        let projects = match projects {
+            Some(p) => Some(projects_of_workspace(&mut work, workspace_id, p, "projects").await?),
+            None => None,
+        };
         let behind = person_behind(&mut work, meta, workspace_id).await?;
         // Roles order strongest first.
         if let Some(bound) = behind.bound
@@ -104,11 +121,12 @@ impl Store {
             expires_at,
             last_used_at: None,
             revoked_at: None,
+            projects,
         };
         sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, secret_hash, role_ceiling, created_by, \
-             created_by_user, created_at, expires_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             created_by_user, created_at, expires_at, projects, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&id)
         .bind(workspace_id)
@@ -119,27 +137,22 @@ impl Store {
         .bind(key.created_by_user.as_deref())
         .bind(key.created_at)
         .bind(expires_at)
+        .bind(key.projects.as_ref().map(|p| json!(p).to_string()))
         .bind(version)
         .execute(&mut *work.tx)
         .await?;
         work.audit(
-            AuditRecord::success(workspace_id, "api_key.created", &id)
-                .with_detail(json!({ "name": name, "role_ceiling": role_ceiling })),
+            AuditRecord::success(workspace_id, "api_key.created", &id).with_detail(json!({
+                "name": name,
+                "role_ceiling": role_ceiling,
+                "projects": key.projects,
+            })),
         )
         .await?;
         work.emit(workspace_id, "api_key.created", json!({ "api_key": &key }))
             .await?;
-        work.push(
-            EntryKey::ApiKey(id.clone()),
-            Entry::ApiKey {
-                workspace_id: workspace_id.to_string(),
-                role_ceiling,
-                secret_hash: hash,
-                expires_at,
-                revoked: false,
-            },
-        )
-        .await?;
+        work.push(EntryKey::ApiKey(id.clone()), key.entry(hash, false))
+            .await?;
         self.finish(work).await?;
         let token = format!("{KEY_PREFIX}{id}_{secret}");
         Ok((key, token))
@@ -178,13 +191,7 @@ impl Store {
             .await?;
         work.push(
             EntryKey::ApiKey(key_id.to_string()),
-            Entry::ApiKey {
-                workspace_id: workspace_id.to_string(),
-                role_ceiling: key.role_ceiling,
-                secret_hash: row.try_get("secret_hash")?,
-                expires_at: key.expires_at,
-                revoked: true,
-            },
+            key.entry(row.try_get("secret_hash")?, true),
         )
         .await?;
         self.finish(work).await?;

@@ -1,17 +1,58 @@
 //! Reading decision data for a gateway's cache miss.
 
+use super::membership::projects_of;
+use super::scope::set_scope;
 use super::work::Scope;
 use super::{Store, StoreError};
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 use wrnexus_policies::{DecisionData, Entry, EntryKey, Role, VersionedEntry, WorkspaceStatus};
 
 impl Store {
-    /// The session, user, membership and workspace entries one request needs.
+    /// Put the entry of `project_id` in `data`: the workspace it is in and
+    /// whether it is archived, at its version; [`Entry::Missing`] at
+    /// `now_version` if there is no such project. Read across workspaces:
+    /// the entry is the project's, shared by every gateway and every caller
+    /// (the gateway compares its workspace with the request's), so it must
+    /// be the truth, whichever workspace asked.
+    async fn put_project(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        project_id: &str,
+        now_version: i64,
+        data: &mut DecisionData,
+    ) -> Result<(), StoreError> {
+        set_scope(self.backend(), tx, Scope::system()).await?;
+        let row =
+            sqlx::query("SELECT workspace_id, archived_at, version FROM projects WHERE id = $1")
+                .bind(project_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let entry = match row {
+            Some(r) => VersionedEntry {
+                version: r.try_get("version")?,
+                entry: Entry::Project {
+                    workspace_id: r.try_get("workspace_id")?,
+                    archived: r.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+                },
+            },
+            None => VersionedEntry {
+                version: now_version,
+                entry: Entry::Missing,
+            },
+        };
+        data.entries
+            .insert(EntryKey::Project(project_id.to_string()).cache_key(), entry);
+        Ok(())
+    }
+
+    /// The session, user, membership and workspace entries one request
+    /// needs, and the entry of the project it names, if it names one.
     pub async fn decision_data(
         &self,
         session_id: &str,
         user_id: &str,
         workspace_id: &str,
+        project_id: Option<&str>,
     ) -> Result<DecisionData, StoreError> {
         // Absent rows are answered at the current version, so that an
         // answer read after a deletion outranks what the deletion replaced.
@@ -94,6 +135,10 @@ impl Store {
         // A non-member learns nothing about the workspace: its entry is
         // left out (gateways deny on the membership alone).
         if role.is_none() {
+            if let Some(project_id) = project_id {
+                self.put_project(&mut tx, project_id, now_version, &mut data)
+                    .await?;
+            }
             return Ok(data);
         }
         let workspace = sqlx::query("SELECT status, plan, version FROM workspaces WHERE id = $1")
@@ -121,14 +166,23 @@ impl Store {
                 Entry::Missing,
             ),
         }
+        if let Some(project_id) = project_id {
+            self.put_project(&mut tx, project_id, now_version, &mut data)
+                .await?;
+        }
         Ok(data)
     }
 }
 
 impl Store {
     /// The entries an API key's requests need: the key (revoked or expired
-    /// ones too, so the refusal can be cached) and its workspace.
-    pub async fn key_decision_data(&self, key_id: &str) -> Result<DecisionData, StoreError> {
+    /// ones too, so the refusal can be cached), its workspace, and the
+    /// project a request names, if it names one.
+    pub async fn key_decision_data(
+        &self,
+        key_id: &str,
+        project_id: Option<&str>,
+    ) -> Result<DecisionData, StoreError> {
         let mut tx = self.read(Scope::system()).await?;
         let now_version: i64 =
             sqlx::query_scalar("SELECT value FROM counters WHERE name = 'decision'")
@@ -137,7 +191,7 @@ impl Store {
         let mut data = DecisionData::default();
         let key = sqlx::query(
             "SELECT k.workspace_id, k.role_ceiling, k.secret_hash, k.expires_at, k.revoked_at, \
-             k.version, w.status, w.plan, w.version AS workspace_version \
+             k.projects, k.version, w.status, w.plan, w.version AS workspace_version \
              FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.id = $1",
         )
         .bind(key_id)
@@ -167,6 +221,7 @@ impl Store {
                     secret_hash: r.try_get("secret_hash")?,
                     expires_at: r.try_get("expires_at")?,
                     revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                    projects: projects_of(r.try_get("projects")?),
                 },
             },
         );
@@ -180,6 +235,10 @@ impl Store {
                 },
             },
         );
+        if let Some(project_id) = project_id {
+            self.put_project(&mut tx, project_id, now_version, &mut data)
+                .await?;
+        }
         Ok(data)
     }
 }

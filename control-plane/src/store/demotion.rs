@@ -5,13 +5,13 @@
 //! key entries are pushed to gateways, like revocations, once it commits.
 
 use super::StoreError;
-use super::api_key_row::{COLUMNS, key_from_row};
+use super::api_key_row::{ApiKey, COLUMNS, key_from_row};
 use super::audit::AuditRecord;
 use super::made_by::{Why, lock_person, withdraw_invitations};
 use super::work::Work;
 use serde_json::json;
 use sqlx::Row;
-use wrnexus_policies::{Entry, EntryKey, Role};
+use wrnexus_policies::{EntryKey, Role};
 
 /// What a demotion lowered, by id, sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,15 +87,13 @@ async fn lower_keys(
             ),
         )
         .await?;
+        let lowered = ApiKey {
+            role_ceiling: role,
+            ..key.clone()
+        };
         work.push(
             EntryKey::ApiKey(key.id.clone()),
-            Entry::ApiKey {
-                workspace_id: workspace_id.to_string(),
-                role_ceiling: role,
-                secret_hash: row.try_get("secret_hash")?,
-                expires_at: key.expires_at,
-                revoked: false,
-            },
+            lowered.entry(row.try_get("secret_hash")?, false),
         )
         .await?;
         ids.push(key.id);

@@ -12,7 +12,7 @@ use super::{StoreError, now};
 use serde_json::json;
 use sqlx::Row;
 use wrnexus_contract::ProblemCode;
-use wrnexus_policies::{Entry, EntryKey, Role};
+use wrnexus_policies::{EntryKey, Role};
 
 /// What went with a person, by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -262,13 +262,7 @@ pub(crate) async fn revoke_keys(
         .await?;
         work.push(
             EntryKey::ApiKey(key.id.clone()),
-            Entry::ApiKey {
-                workspace_id: key.workspace_id.clone(),
-                role_ceiling: key.role_ceiling,
-                secret_hash: row.try_get("secret_hash")?,
-                expires_at: key.expires_at,
-                revoked: true,
-            },
+            key.entry(row.try_get("secret_hash")?, true),
         )
         .await?;
         ids.push(key.id);

@@ -7,6 +7,7 @@ use super::demotion::follow_demotion;
 use super::made_by::{Removal, Revoked, Why, lock_person, revoke_keys, withdraw_invitations};
 pub use super::membership::Membership;
 use super::membership::{membership_in, projects_of};
+use super::projects::projects_of_workspace;
 use super::work::{Scope, Work};
 use super::workspaces::{lock_workspace, parse};
 use super::{Store, StoreError};
@@ -416,26 +417,10 @@ async fn write_projects(
     current: &Membership,
     projects: Option<Vec<String>>,
 ) -> Result<Option<Vec<String>>, StoreError> {
-    let projects = projects.map(|mut p| {
-        p.sort();
-        p.dedup();
-        p
-    });
-    for project in projects.iter().flatten() {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM projects WHERE workspace_id = $1 AND id = $2")
-                .bind(workspace_id)
-                .bind(project)
-                .fetch_optional(&mut *work.tx)
-                .await?;
-        if found.is_none() {
-            return Err(StoreError::Invalid {
-                code: ProblemCode::UnknownProject.as_str(),
-                field: "projects",
-                message: format!("`projects` names `{project}`, not a project of this workspace"),
-            });
-        }
-    }
+    let projects = match projects {
+        Some(p) => Some(projects_of_workspace(work, workspace_id, p, "projects").await?),
+        None => None,
+    };
     let version = work.version().await?;
     sqlx::query(
         "UPDATE memberships SET projects = $1, version = $2 \

@@ -195,7 +195,8 @@ impl Store {
 
     /// Delete a team workspace. Memberships, invitations, projects, API keys
     /// and webhook endpoints go with it (every gateway hears at once that
-    /// its members and keys are gone); the audit log stays, as the record.
+    /// its members, keys and projects are gone); the audit log stays, as
+    /// the record.
     /// A personal workspace is deleted only with its user.
     pub async fn delete_workspace(
         &self,
@@ -232,11 +233,17 @@ impl Store {
                 .fetch_all(&mut *work.tx)
                 .await?;
         let keys = sqlx::query(
-            "SELECT id, role_ceiling, secret_hash, expires_at FROM api_keys WHERE workspace_id = $1",
+            "SELECT id, role_ceiling, secret_hash, expires_at, projects FROM api_keys \
+             WHERE workspace_id = $1",
         )
         .bind(id)
         .fetch_all(&mut *work.tx)
         .await?;
+        let projects: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE workspace_id = $1")
+                .bind(id)
+                .fetch_all(&mut *work.tx)
+                .await?;
         for user_id in &members {
             work.push(
                 EntryKey::membership(id, user_id),
@@ -248,6 +255,7 @@ impl Store {
             .await?;
         }
         for key in &keys {
+            let projects: Option<String> = key.try_get("projects")?;
             work.push(
                 EntryKey::ApiKey(key.try_get("id")?),
                 Entry::ApiKey {
@@ -256,9 +264,15 @@ impl Store {
                     secret_hash: key.try_get("secret_hash")?,
                     expires_at: key.try_get("expires_at")?,
                     revoked: true,
+                    projects: projects.and_then(|p| serde_json::from_str(&p).ok()),
                 },
             )
             .await?;
+        }
+        // Its projects go with it: a gateway that knew one knows it no more.
+        for project in projects {
+            work.push(EntryKey::Project(project), Entry::Missing)
+                .await?;
         }
         work.push(EntryKey::Workspace(id.to_string()), Entry::Missing)
             .await?;

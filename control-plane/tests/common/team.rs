@@ -175,3 +175,22 @@ impl Api {
         Ok(snapshot)
     }
 }
+
+/// A project of `workspace` created by `owner`: its id.
+pub async fn new_project(
+    api: &Api,
+    owner: &User,
+    workspace: &str,
+    name: &str,
+) -> TestResult<String> {
+    let (s, b) = api
+        .call(
+            Method::POST,
+            &format!("/workspaces/{workspace}/projects"),
+            &owner.token,
+            Some(json!({ "name": name })),
+        )
+        .await?;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    Ok(b["project"]["id"].as_str().ok_or("project id")?.to_string())
+}

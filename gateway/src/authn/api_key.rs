@@ -57,6 +57,8 @@ pub struct KeyGrant {
     pub role_ceiling: Role,
     /// Valid while now (Unix seconds) is before this.
     pub expires_at: Option<i64>,
+    /// The projects the key is limited to; `None`: all of them.
+    pub projects: Option<Vec<String>>,
 }
 
 /// The credentials of a `Bearer` authorization (the scheme in any case,
@@ -98,6 +100,7 @@ pub fn check(entry: &Entry, key: &PresentedKey<'_>, now: i64) -> Result<KeyGrant
         secret_hash: stored,
         expires_at,
         revoked,
+        projects,
     } = entry
     else {
         return Err(KeyError::Refused);
@@ -115,6 +118,7 @@ pub fn check(entry: &Entry, key: &PresentedKey<'_>, now: i64) -> Result<KeyGrant
         workspace_id: workspace_id.clone(),
         role_ceiling: *role_ceiling,
         expires_at: *expires_at,
+        projects: projects.clone(),
     })
 }
 
@@ -133,6 +137,7 @@ mod tests {
             secret_hash: secret_hash(SECRET),
             expires_at,
             revoked,
+            projects: None,
         }
     }
 

@@ -17,6 +17,25 @@ pub struct ActionRule {
     pub action: String,
 }
 
+/// Where a route's requests name their project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectFrom {
+    /// A path pattern matched from the start of the canonical path, e.g.
+    /// `/w/{workspace_id}/p/{project_id}`: literal segments (ASCII case
+    /// ignored), `{project_id}` once, other `{…}` any one segment.
+    Path(String),
+    /// A header the app's own client sends (lowercase name).
+    Header(String),
+}
+
+/// How a route's requests name their project, and whether they must.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectConfig {
+    pub from: ProjectFrom,
+    /// A request naming no project is refused (400 `project_required`).
+    pub required: bool,
+}
+
 /// A route as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteConfig {
@@ -32,6 +51,9 @@ pub struct RouteConfig {
     /// Served without identity (and never with identity headers).
     pub public: bool,
     pub actions: Vec<ActionRule>,
+    /// Requests decided on a project of their workspace; `None`: on the
+    /// workspace.
+    pub project: Option<ProjectConfig>,
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
     /// How long an idle upstream connection stays in the keep-alive pool.
@@ -49,6 +71,7 @@ impl RouteConfig {
             reach: UpstreamOptions::default(),
             public: false,
             actions: Vec::new(),
+            project: None,
             connect_timeout: None,
             read_timeout: None,
             idle_timeout: None,

@@ -15,6 +15,9 @@ use wrnexus_policies::{
 };
 
 mod api_keys;
+mod projects;
+
+pub use projects::ProjectAsker;
 
 /// What the decision needs about one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +181,7 @@ impl Resolver {
         let ask = || Ask::Session {
             workspace_id,
             token,
+            project_id: None,
         };
         // The four keys share one buffer: one allocation per request.
         let mut buf = String::new();
@@ -368,16 +372,23 @@ impl Resolver {
         let unavailable = |e: reqwest::Error| {
             ResolveError::Unavailable(format!("control plane: {}", e.without_url()))
         };
-        let request = match ask {
+        let (request, project_id) = match ask {
             Ask::Session {
                 workspace_id,
                 token,
-            } => self
-                .http
-                .get(url)
-                .query(&[("workspace_id", workspace_id)])
-                .bearer_auth(token),
-            Ask::Key { token } => self.http.get(url).bearer_auth(token),
+                project_id,
+            } => (
+                self.http
+                    .get(url)
+                    .query(&[("workspace_id", workspace_id)])
+                    .bearer_auth(token),
+                project_id,
+            ),
+            Ask::Key { token, project_id } => (self.http.get(url).bearer_auth(token), project_id),
+        };
+        let request = match project_id {
+            Some(id) => request.query(&[("project_id", id)]),
+            None => request,
         };
         let response = request.send().await.map_err(unavailable)?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
@@ -397,9 +408,12 @@ enum Ask<'a> {
     Session {
         workspace_id: &'a str,
         token: &'a str,
+        /// The project the request names, whose entry is wanted too.
+        project_id: Option<&'a str>,
     },
     Key {
         token: &'a str,
+        project_id: Option<&'a str>,
     },
 }
 
@@ -409,7 +423,7 @@ impl Ask<'_> {
     /// the bearer alone.
     fn scope(&self) -> &str {
         match self {
-            Ask::Session { token, .. } | Ask::Key { token } => token,
+            Ask::Session { token, .. } | Ask::Key { token, .. } => token,
         }
     }
 }

@@ -159,6 +159,7 @@ fn suspended_write(engine: &PolicyEngine) -> bool {
             action: "write",
             workspace_id: "w1",
             project_id: None,
+            project_archived: false,
             granted_projects: None,
             role: Some(Role::Member),
             workspace_status: WorkspaceStatus::Suspended,

@@ -5,7 +5,7 @@
 use crate::authn::api_key::{self, KeyError, KeyGrant, PresentedKey};
 use crate::authn::token_cache::unix_now;
 use crate::data::remembered::RememberedKey;
-use crate::data::resolve::{ResolveError, Resolved};
+use crate::data::resolve::{ProjectAsker, ResolveError, Resolved};
 use crate::proxy::ctx::Ctx;
 use crate::proxy::decide::Subject;
 use crate::proxy::gateway::Gateway;
@@ -73,7 +73,7 @@ impl Gateway {
                     role: Some(grant.role_ceiling),
                     status,
                     plan,
-                    projects: None,
+                    projects: grant.projects.clone(),
                 };
                 let mut identity = None;
                 if let Some(stamp) = stamp
@@ -102,6 +102,16 @@ impl Gateway {
         let path_named = workspace_path::named(req.uri.path(), &self.workspace_path_prefix)
             .map_err(|e| Refusal::AmbiguousPath(e.to_string()))?;
         let workspace_id = path_named.or(header_named).unwrap_or(&grant.workspace_id);
+        let project = self
+            .request_project(
+                req,
+                app,
+                workspace_id,
+                resolved,
+                ProjectAsker::Key { token: key.token },
+                ctx,
+            )
+            .await?;
         let subject = Subject {
             principal: Principal::ApiKey {
                 id: key.id,
@@ -110,6 +120,7 @@ impl Gateway {
             session_id: None,
             workspace_id,
             resolved,
+            project,
             // Made for the key's own workspace only.
             known: own_identity.filter(|_| workspace_id == grant.workspace_id),
         };

@@ -18,6 +18,9 @@ pub(super) struct Subject<'a> {
     pub session_id: Option<&'a str>,
     pub workspace_id: &'a str,
     pub resolved: &'a Resolved,
+    /// The project decided on (and whether it is archived); `None`: the
+    /// workspace.
+    pub project: Option<(&'a str, bool)>,
     /// The identity an allow forwards, when already made (a connection's
     /// memory keeps it); otherwise made from the fields above.
     pub known: Option<&'a Arc<Identity>>,
@@ -41,7 +44,8 @@ impl Gateway {
             principal: subject.principal,
             action: action.as_str(),
             workspace_id: subject.workspace_id,
-            project_id: None,
+            project_id: subject.project.map(|(id, _)| id),
+            project_archived: subject.project.is_some_and(|(_, archived)| archived),
             granted_projects: resolved.projects.as_deref(),
             role: resolved.role,
             workspace_status: resolved.status,
@@ -57,6 +61,8 @@ impl Gateway {
                 (None, _) => DenyReason::NotAMember,
                 (_, Some("workspace_read_only")) => DenyReason::WorkspaceReadOnly,
                 (_, Some("api_key_wrong_workspace")) => DenyReason::ApiKeyWrongWorkspace,
+                (_, Some("project_not_granted")) => DenyReason::ProjectNotGranted,
+                (_, Some("project_archived")) => DenyReason::ProjectArchived,
                 (Some(role), _) => DenyReason::Role {
                     role: role.to_string(),
                     action: action.to_string(),
@@ -68,7 +74,8 @@ impl Gateway {
                 errors: !decision.errors.is_empty(),
             });
         };
-        if let Some(known) = subject.known {
+        // A remembered identity names no project.
+        if let Some(known) = subject.known.filter(|_| subject.project.is_none()) {
             return Ok(Arc::clone(known));
         }
         let made = Identity::new(
@@ -76,7 +83,11 @@ impl Gateway {
             subject.workspace_id,
             role,
             subject.session_id,
-        );
+        )
+        .and_then(|identity| match subject.project {
+            Some((project, _)) => identity.in_project(project),
+            None => Ok(identity),
+        });
         made.map(Arc::new).map_err(|e| {
             // Ids come from the control plane: a fault, not the client's
             // doing. Fail closed.

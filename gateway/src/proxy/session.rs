@@ -4,7 +4,7 @@
 
 use crate::authn::session::{self, AuthnError};
 use crate::data::remembered::Remembered;
-use crate::data::resolve::{ResolveError, Resolved};
+use crate::data::resolve::{ProjectAsker, ResolveError, Resolved};
 use crate::proxy::ctx::Ctx;
 use crate::proxy::decide::Subject;
 use crate::proxy::gateway::Gateway;
@@ -124,11 +124,25 @@ impl Gateway {
             // switch the session there, in place.
             set_cookie = self.resolver.switch_cookie(workspace_id, token).await;
         }
+        let project = self
+            .request_project(
+                req,
+                app,
+                workspace_id,
+                resolved,
+                ProjectAsker::Session {
+                    workspace_id,
+                    token,
+                },
+                ctx,
+            )
+            .await?;
         let subject = Subject {
             principal: Principal::User(&claims.sub),
             session_id: Some(&claims.sid),
             workspace_id,
             resolved,
+            project,
             known,
         };
         let identity = self.decide(req, app, subject, ctx)?;

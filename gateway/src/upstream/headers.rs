@@ -14,6 +14,7 @@ pub const IDENTITY_HEADERS: &[&str] = &[
     headers::USER_ID,
     headers::API_KEY_ID,
     headers::WORKSPACE_ROLE,
+    headers::PROJECT_ID,
     headers::REQUEST_ID,
     headers::FORWARDED_FOR,
     headers::FORWARDED_PROTO,

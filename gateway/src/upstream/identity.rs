@@ -22,6 +22,8 @@ pub struct Identity {
     pub role: Role,
     /// The session behind a person's request.
     pub session_id: Option<String>,
+    /// The project the request was decided on, and its `X-Project-Id`.
+    pub project: Option<(String, HeaderValue)>,
     /// `X-Workspace-Id`, then `X-User-Id` or `X-Api-Key-Id`.
     values: [HeaderValue; 2],
 }
@@ -49,8 +51,15 @@ impl Identity {
             workspace_id: workspace_id.to_string(),
             role,
             session_id: session_id.map(str::to_string),
+            project: None,
             values,
         })
+    }
+
+    /// The same identity, decided on `project_id`.
+    pub fn in_project(mut self, project_id: &str) -> Result<Self, InvalidHeaderValue> {
+        self.project = Some((project_id.to_string(), HeaderValue::from_str(project_id)?));
+        Ok(self)
     }
 
     /// The principal's id.
@@ -82,6 +91,9 @@ impl Identity {
         }
         if let Some(sid) = &self.session_id {
             keys.push(EntryKey::Session(sid.clone()).cache_key());
+        }
+        if let Some((project, _)) = &self.project {
+            keys.push(EntryKey::Project(project.clone()).cache_key());
         }
         keys
     }

@@ -8,6 +8,7 @@ pub const X_WORKSPACE_ID: HeaderName = HeaderName::from_static(headers::WORKSPAC
 pub const X_USER_ID: HeaderName = HeaderName::from_static(headers::USER_ID);
 pub const X_API_KEY_ID: HeaderName = HeaderName::from_static(headers::API_KEY_ID);
 pub const X_WORKSPACE_ROLE: HeaderName = HeaderName::from_static(headers::WORKSPACE_ROLE);
+pub const X_PROJECT_ID: HeaderName = HeaderName::from_static(headers::PROJECT_ID);
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static(headers::REQUEST_ID);
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static(headers::FORWARDED_FOR);
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static(headers::FORWARDED_PROTO);

@@ -22,11 +22,12 @@ use wrnexus_policies::assertion::{
 };
 
 pub use crate::upstream::names::{
-    X_API_KEY_ID, X_REQUEST_ID, X_USER_ID, X_WORKSPACE_ID, X_WORKSPACE_ROLE, X_WRNEXUS_ASSERTION,
+    X_API_KEY_ID, X_PROJECT_ID, X_REQUEST_ID, X_USER_ID, X_WORKSPACE_ID, X_WORKSPACE_ROLE,
+    X_WRNEXUS_ASSERTION,
 };
 
 /// Headers the gateway may add: reserved before any is inserted.
-const ADDED: usize = 9;
+const ADDED: usize = 10;
 
 /// What the app is told about a request.
 pub struct Forward<'a> {
@@ -149,6 +150,9 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
         X_WORKSPACE_ROLE,
         HeaderValue::from_static(identity.role.as_str()),
     );
+    if let Some((_, project)) = &identity.project {
+        fields.insert(X_PROJECT_ID, project.clone());
+    }
     if let Some((key, audience)) = forward.assertion {
         let iat = crate::authn::token_cache::unix_now();
         let claims = AssertionClaims {
@@ -158,6 +162,7 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
             kind: kind.to_string(),
             wid: identity.workspace_id.clone(),
             role: identity.role,
+            pid: identity.project.as_ref().map(|(id, _)| id.clone()),
             rid: forward.request_id.to_string(),
             iat,
             exp: iat.saturating_add(ASSERTION_TTL_SECS),

@@ -3,6 +3,7 @@
 
 use cedar_policy::{EntityUid, EvalResult};
 use wrnexus_policies::counterexample::Counterexample;
+use wrnexus_policies::engine::PROJECT_ARCHIVED;
 use wrnexus_policies::{Decision, DecisionRequest, PolicyEngine, Principal, Role, WorkspaceStatus};
 
 fn string(cx: &Counterexample, name: &str) -> Option<String> {
@@ -17,7 +18,7 @@ fn id(uid: &EntityUid) -> String {
 /// the counterexample is one the gateway could ask: a known role and
 /// status, a credential matching the principal, grants matching the
 /// limitation, a key with its workspace, a project in exactly one
-/// workspace. `None` otherwise.
+/// workspace (archived or not). `None` otherwise.
 pub fn as_the_gateway_asks(engine: &PolicyEngine, cx: &Counterexample) -> Option<Decision> {
     let request = &cx.request;
     let context = request.context()?;
@@ -65,10 +66,15 @@ pub fn as_the_gateway_asks(engine: &PolicyEngine, cx: &Counterexample) -> Option
     if string(cx, "credential")? != credential {
         return None;
     }
-    let (workspace, project) = match resource_uid.type_name().basename() {
-        "Workspace" => (id(resource_uid), None),
+    let (workspace, project, archived) = match resource_uid.type_name().basename() {
+        "Workspace" => (id(resource_uid), None, false),
         "Project" => {
-            let (_, _, parents) = cx.entities.get(resource_uid)?.clone().into_inner();
+            let entity = cx.entities.get(resource_uid)?;
+            let archived = match entity.attr(PROJECT_ARCHIVED)?.ok()? {
+                EvalResult::Bool(b) => b,
+                _ => return None,
+            };
+            let (_, _, parents) = entity.clone().into_inner();
             let mut workspaces = parents
                 .iter()
                 .filter(|p| p.type_name().basename() == "Workspace");
@@ -76,7 +82,7 @@ pub fn as_the_gateway_asks(engine: &PolicyEngine, cx: &Counterexample) -> Option
             if workspaces.next().is_some() {
                 return None;
             }
-            (id(workspace), Some(id(resource_uid)))
+            (id(workspace), Some(id(resource_uid)), archived)
         }
         _ => return None,
     };
@@ -94,6 +100,7 @@ pub fn as_the_gateway_asks(engine: &PolicyEngine, cx: &Counterexample) -> Option
         action: &action,
         workspace_id: &workspace,
         project_id: project.as_deref(),
+        project_archived: archived,
         granted_projects: limited.then_some(&granted[..]),
         role,
         workspace_status: status,

@@ -48,6 +48,7 @@ pub fn claims(user: &str, workspace: &str, role: Role) -> AssertionClaims {
         kind: "user".into(),
         wid: workspace.into(),
         role,
+        pid: None,
         rid: "req-1".into(),
         iat,
         exp: iat + ASSERTION_TTL_SECS,

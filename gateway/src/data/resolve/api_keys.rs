@@ -46,7 +46,15 @@ impl Resolver {
         token: &str,
     ) -> Result<(Entry, Option<(WorkspaceStatus, String)>), ResolveError> {
         let key = EntryKeyRef::ApiKey(key_id).cache_key();
-        let found = self.lookup(&[key.as_str()], Ask::Key { token }).await?;
+        let found = self
+            .lookup(
+                &[key.as_str()],
+                Ask::Key {
+                    token,
+                    project_id: None,
+                },
+            )
+            .await?;
         let entry = found
             .into_iter()
             .next()
@@ -58,7 +66,13 @@ impl Resolver {
         };
         let workspace = EntryKeyRef::Workspace(workspace_id).cache_key();
         let found = self
-            .lookup(&[workspace.as_str()], Ask::Key { token })
+            .lookup(
+                &[workspace.as_str()],
+                Ask::Key {
+                    token,
+                    project_id: None,
+                },
+            )
             .await?;
         let status = match found.first().and_then(Option::as_deref).map(|e| &e.entry) {
             Some(Entry::Workspace { status, plan }) => Some((*status, plan.clone())),
