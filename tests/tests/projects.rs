@@ -4,7 +4,8 @@
 //! their project and nowhere else; a project of another workspace is 404;
 //! every spelling of a project path decides as the canonical one; an
 //! archived project turns read-only at two gateways within a second; an
-//! API key limited to a project is held to it.
+//! API key limited to a project is held to it; a project link into another
+//! workspace switches the session there.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -33,6 +34,12 @@ path_prefix = "/api"
 upstream = "http://127.0.0.1:{app_port}"
 project_header = "X-Tracker-Project"
 project_required = true
+
+[[gateway.routes]]
+name = "deep"
+path_prefix = "/w"
+upstream = "http://127.0.0.1:{app_port}"
+project_path = "/w/{{workspace_id}}/p/{{project_id}}"
 "#
     )
 }
@@ -232,6 +239,27 @@ async fn flows(stack: &Stack, app: &App) -> TestResult {
             .await?;
         assert_eq!(response.status(), want, "{project}");
     }
+
+    // A project link into another of one's workspaces switches the session
+    // there, as a workspace link does, and decides on the project; someone
+    // else following it learns nothing.
+    let link = format!("{gw}/w/{elsewhere_ws}/p/{elsewhere}/board");
+    let response = owner
+        .req(&c, Method::GET, &link)
+        .header("accept", "application/json")
+        .send()
+        .await?;
+    let switched = wrnexus_e2e::client::session_set_cookie(&response).is_some();
+    let (status, echo) = json_body(response).await?;
+    assert_eq!(status, StatusCode::OK, "{echo}");
+    assert!(
+        switched,
+        "the session was not switched to the linked workspace"
+    );
+    assert_eq!(echo["headers"]["x-workspace-id"], elsewhere_ws.as_str());
+    assert_eq!(echo["headers"]["x-project-id"], elsewhere.as_str());
+    let (status, _) = call(&limited, Method::GET, &link, &[]).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     archived_at_two_gateways(stack, &owner, &limited, &team, &mine).await
 }
