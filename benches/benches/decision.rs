@@ -79,6 +79,7 @@ fn member_request<'a>() -> DecisionRequest<'a> {
         granted_projects: None,
         role: Some(Role::Member),
         workspace_status: WorkspaceStatus::Active,
+        email_verified: true,
         plan: "free",
         method: "POST",
         path: "/app/items",
@@ -101,7 +102,13 @@ fn warm_resolver() -> BenchResult<Resolver> {
                 revoked: false,
             },
         ),
-        (EntryKey::User(USER.into()), Entry::User { disabled: false }),
+        (
+            EntryKey::User(USER.into()),
+            Entry::User {
+                disabled: false,
+                email_verified: true,
+            },
+        ),
         (
             EntryKey::membership(WORKSPACE, USER),
             Entry::Membership {
@@ -167,6 +174,7 @@ fn decide_path(
         granted_projects: resolved.projects.as_deref(),
         role: resolved.role,
         workspace_status: resolved.status,
+        email_verified: resolved.email_verified,
         plan: &resolved.plan,
         method: "POST",
         path,

@@ -20,12 +20,13 @@ pub struct BillingSettings {
     pub grace_period_secs: Option<Secs>,
     /// Where Checkout and the billing portal send the owner back to.
     pub return_url: Option<String>,
-    /// `smtp://host:port`, `smtps://user:pass@host`, `…?tls=required`.
+    /// The older spelling of `[mail] smtp_url` (read there, see
+    /// [`crate::mail_settings`]).
     pub smtp_url: Option<String>,
-    /// The `From:` of billing mail.
+    /// The older spelling of `[mail] from`.
     pub mail_from: Option<String>,
     pub poll_interval_ms: Option<Ms>,
-    /// Run the billing and mail worker in this process (default true).
+    /// Run the billing worker in this process (default true).
     pub worker_enabled: Option<bool>,
 }
 
@@ -55,12 +56,6 @@ impl BillingSettings {
         }
         if let Some(v) = &self.return_url {
             config.return_url = v.clone();
-        }
-        if let Some(v) = &self.smtp_url {
-            config.smtp_url = Some(v.clone());
-        }
-        if let Some(v) = &self.mail_from {
-            config.mail_from = v.clone();
         }
         if let Some(v) = self.poll_interval_ms {
             config.poll_interval = v.duration.max(Duration::from_millis(10));

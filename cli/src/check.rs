@@ -20,9 +20,13 @@ pub fn run(file: &Path) -> Result<()> {
             Err(e) => problems.push(format!("{e:#}")),
         }
     }
+    let mut warnings = Vec::new();
     if settings.control_plane.is_some() {
         match validate::control_plane(&settings) {
-            Ok(_) => found.push("[control_plane]"),
+            Ok((_, config)) => {
+                found.push("[control_plane]");
+                warnings.extend(config.public_url_warning());
+            }
             Err(e) => problems.push(format!("{e:#}")),
         }
     }
@@ -35,6 +39,9 @@ pub fn run(file: &Path) -> Result<()> {
         ));
     }
     println!("{origin}: valid ({})", found.join(", "));
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
     // Proofs off is no error (the invariants are then sampled), but say so.
     match settings.proof_settings()?.probe() {
         Ok(solver) => println!("policy proofs: on ({solver})"),

@@ -28,6 +28,13 @@ pub struct ControlPlaneSettings {
     pub signin_rate_per_minute: Option<u32>,
     /// Invitation acceptances per user per minute.
     pub accept_rate_per_minute: Option<u32>,
+    /// Invitations mailed (sent or resent) per acting user or API key per
+    /// minute (five times that per address).
+    pub invite_rate_per_minute: Option<u32>,
+    /// Account mail asked for ("forgot password", a new verification link,
+    /// a change of email) and reset forms sent, per email or user per
+    /// minute (five times that per address).
+    pub account_rate_per_minute: Option<u32>,
     /// Peers (IPs or CIDR blocks: the gateways) whose `X-Forwarded-For`,
     /// `-Proto` and `-Host` are believed. Unset: loopback only; `[]`: none.
     #[serde(default, deserialize_with = "some_list_or_commas")]
@@ -38,6 +45,13 @@ pub struct ControlPlaneSettings {
     pub redis_ca_file: Option<PathBuf>,
     pub session_ttl_secs: Option<Secs>,
     pub invitation_ttl_secs: Option<Secs>,
+    /// The address people reach the gateway at (`https://app.example.com`):
+    /// every mailed link is built on it. Default `http://127.0.0.1:8080`.
+    pub public_url: Option<String>,
+    /// How long an email verification link works (default 24h).
+    pub verification_ttl_secs: Option<Secs>,
+    /// How long a password reset link works (default 1h).
+    pub reset_ttl_secs: Option<Secs>,
     pub cookie_secure: Option<bool>,
     /// Run the webhook delivery worker in this process (default true).
     pub webhooks_enabled: Option<bool>,
@@ -59,7 +73,39 @@ pub struct ControlPlaneSettings {
     pub pages_dir: Option<PathBuf>,
 }
 
+/// A public URL as links are built on it: an absolute `http(s)://` URL
+/// with a host, no path but `/`, no query or fragment; without a trailing `/`.
+pub fn public_url(text: &str) -> Result<String, String> {
+    let bad =
+        |why: &str| format!("`{text}` is not a public URL like https://app.example.com: {why}");
+    let uri: http::Uri = text.parse().map_err(|_| bad("it does not parse"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("the scheme must be http:// or https://"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("it names no host"));
+    }
+    if text.contains('@') {
+        return Err(bad("it may not hold credentials"));
+    }
+    if uri.query().is_some() || text.contains('#') {
+        return Err(bad("it may not have a query or fragment"));
+    }
+    if !matches!(uri.path(), "" | "/") {
+        return Err(bad("it may not have a path (the gateway serves at `/`)"));
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
 impl Settings {
+    /// Whole seconds of a `*_secs` duration key, at least one.
+    fn positive_secs(&self, key: &str, value: Secs) -> Result<i64> {
+        match self.whole_secs(key, value)? {
+            secs if secs >= 1 => Ok(secs),
+            _ => Err(anyhow!("{}: must be at least 1 second", self.locate(key))),
+        }
+    }
+
     /// Whole seconds of a `*_secs` duration key.
     fn whole_secs(&self, key: &str, value: Secs) -> Result<i64> {
         value
@@ -82,6 +128,11 @@ impl Settings {
         c.issuer = self.session.issuer.clone();
         c.audience = self.session.audience.clone();
         c.cookie_name = self.session.cookie_name.clone();
+        c.require_verified_email = self.session.require_verified_email
+            || self
+                .gateway
+                .as_ref()
+                .is_some_and(|g| g.require_verified_email == Some(true));
         c.policies = self.policy_source();
         c.policy_proofs = self.proof_settings()?;
         c.operator_token = std::env::var("WRNEXUS_OPERATOR_TOKEN")
@@ -94,6 +145,18 @@ impl Settings {
         }
         if let Some(v) = s.invitation_ttl_secs {
             c.invitation_ttl_secs = self.whole_secs("control_plane.invitation_ttl_secs", v)?;
+        }
+        if let Some(v) = &s.public_url {
+            c.public_url = public_url(v)
+                .map_err(|e| anyhow!("{}: {e}", self.locate("control_plane.public_url")))?;
+            c.public_url_set = true;
+        }
+        if let Some(v) = s.verification_ttl_secs {
+            c.verification_ttl_secs =
+                self.positive_secs("control_plane.verification_ttl_secs", v)?;
+        }
+        if let Some(v) = s.reset_ttl_secs {
+            c.reset_ttl_secs = self.positive_secs("control_plane.reset_ttl_secs", v)?;
         }
         if let Some(v) = s.cookie_secure {
             c.cookie_secure = v;
@@ -110,6 +173,12 @@ impl Settings {
         }
         if let Some(v) = s.accept_rate_per_minute {
             c.rate_limits.accept_per_minute = v;
+        }
+        if let Some(v) = s.invite_rate_per_minute {
+            c.rate_limits.invite_per_minute = v;
+        }
+        if let Some(v) = s.account_rate_per_minute {
+            c.rate_limits.account_per_minute = v;
         }
         if let Some(v) = &s.trusted_proxies {
             c.trusted_proxies = TrustedProxies::parse(v)
@@ -143,6 +212,123 @@ impl Settings {
         c.pages = Pages::load(s.pages_dir.as_deref())
             .map_err(|e| anyhow!("{}: {e}", self.locate("control_plane.pages_dir")))?;
         self.billing.apply(&mut c.billing);
+        c.mail = self.mail.config(
+            &self.billing,
+            &self.sources,
+            crate::mail_settings::smtp_url_from_env(),
+        )?;
         Ok((s.listen.clone(), c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url;
+    use crate::settings::Settings;
+
+    const BASE: &str =
+        "[control_plane]\nlisten = \"127.0.0.1:7070\"\ndatabase_url = \"sqlite://x.db\"\n";
+
+    fn control_plane(text: &str) -> wrnexus_control_plane::ControlPlaneConfig {
+        let s = Settings::parse_with_env(text, "t.toml", []).unwrap();
+        s.control_plane().unwrap().1
+    }
+
+    #[test]
+    fn the_verified_email_requirement_is_shared_with_the_control_plane() {
+        assert!(!control_plane(BASE).require_verified_email);
+        let c = control_plane(&format!("[session]\nrequire_verified_email = true\n{BASE}"));
+        assert!(c.require_verified_email);
+        // The older spelling, under `[gateway]`, still counts for both.
+        let gateway = "[gateway]\nlisten = \"127.0.0.1:8080\"\n\
+                       control_plane_url = \"http://127.0.0.1:7070\"\n\
+                       upstream = \"http://127.0.0.1:2\"\nrequire_verified_email = true\n";
+        let s = Settings::parse_with_env(&format!("{BASE}{gateway}"), "t.toml", []).unwrap();
+        assert!(s.control_plane().unwrap().1.require_verified_email);
+        assert!(s.gateway().unwrap().require_verified_email);
+    }
+
+    #[test]
+    fn mail_through_smtp_without_a_public_url_is_warned_about() {
+        let smtp = "[mail]\nsmtp_url = \"smtp://mail.example.com:25\"\n";
+        let warning = control_plane(&format!("{BASE}{smtp}"))
+            .public_url_warning()
+            .unwrap();
+        assert!(
+            warning.contains("public_url is not set") && warning.contains("http://127.0.0.1:8080"),
+            "{warning}"
+        );
+        let set = format!("{BASE}public_url = \"https://app.example.com\"\n{smtp}");
+        assert_eq!(control_plane(&set).public_url_warning(), None);
+        // No SMTP server: mail waits in the outbox, nobody gets a link yet.
+        assert_eq!(control_plane(BASE).public_url_warning(), None);
+    }
+
+    #[test]
+    fn a_public_url_is_an_origin() {
+        assert_eq!(
+            public_url("https://app.example.com/").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            public_url("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for (bad, why) in [
+            ("app.example.com", "scheme"),
+            ("ftp://app.example.com", "scheme"),
+            ("https://app.example.com/app", "path"),
+            ("https://app.example.com/?x=1", "query"),
+            ("https://app.example.com/#top", "fragment"),
+            ("https://u:p@app.example.com", "credentials"),
+        ] {
+            let err = public_url(bad).unwrap_err();
+            assert!(
+                err.contains(&format!("`{bad}`")) && err.contains(why),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_front_door_settings_reach_the_control_plane() {
+        let base =
+            "[control_plane]\nlisten = \"127.0.0.1:7070\"\ndatabase_url = \"sqlite://x.db\"\n";
+        let s = Settings::parse_with_env(
+            &format!("{base}public_url = \"https://app.example.com/\"\nverification_ttl_secs = \"2h\"\nreset_ttl_secs = 600\n"),
+            "t.toml",
+            [],
+        )
+        .unwrap();
+        let (_, c) = s.control_plane().unwrap();
+        assert_eq!(c.public_url, "https://app.example.com");
+        assert_eq!(c.link("/x?y"), "https://app.example.com/x?y");
+        assert_eq!((c.verification_ttl_secs, c.reset_ttl_secs), (7200, 600));
+
+        let s = Settings::parse_with_env(
+            &format!("{base}public_url = \"https://app.example.com/app\"\n"),
+            "t.toml",
+            [],
+        )
+        .unwrap();
+        let err = format!("{:#}", s.control_plane().unwrap_err());
+        assert!(
+            err.starts_with("t.toml:4: `control_plane.public_url`: "),
+            "{err}"
+        );
+        let s = Settings::parse_with_env(
+            base,
+            "t.toml",
+            [(
+                "WRNEXUS_CONTROL_PLANE__RESET_TTL_SECS".to_string(),
+                "0".to_string(),
+            )],
+        )
+        .unwrap();
+        let err = format!("{:#}", s.control_plane().unwrap_err());
+        assert!(
+            err.contains("`WRNEXUS_CONTROL_PLANE__RESET_TTL_SECS`: must be at least 1 second"),
+            "{err}"
+        );
     }
 }

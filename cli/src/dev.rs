@@ -1,11 +1,15 @@
 //! `wrnexus dev`: control plane, gateway and demo upstream in one process, on
-//! SQLite with an in-process cache — no Postgres, no Redis.
+//! SQLite with an in-process cache — no Postgres, no Redis. Mail goes to an
+//! in-memory dev mailbox (`/.wrnexus/dev/mail`) unless `--smtp-url` is given.
 
 use anyhow::{Context, Result, anyhow};
 use std::path::PathBuf;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use wrnexus_control_plane::ControlPlaneConfig;
+use wrnexus_control_plane::mail::transport::check_smtp_url;
+use wrnexus_control_plane::mail::{DevMailbox, MailConfig};
+use wrnexus_control_plane::store::redact_url;
 use wrnexus_control_plane::store::sqlite_url;
 use wrnexus_control_plane::webhook_target::parse_networks;
 use wrnexus_gateway::config::GatewayToken;
@@ -25,6 +29,10 @@ pub struct DevOptions {
     pub webhook_allow_networks: Vec<String>,
     /// Certificate chain and key files: the gateway serves HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `--smtp-url`: real mail; unset: the dev mailbox.
+    pub smtp_url: Option<String>,
+    /// `--public-url`: where mailed links point; unset: the gateway.
+    pub public_url: Option<String>,
 }
 
 pub fn run(options: DevOptions) -> Result<()> {
@@ -50,6 +58,23 @@ pub fn run(options: DevOptions) -> Result<()> {
         )?;
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = match &options.public_url {
+        Some(url) => crate::control_plane_settings::public_url(url)
+            .map_err(|e| anyhow!("--public-url (WRNEXUS_PUBLIC_URL): {e}"))?,
+        None => format!("{scheme}://{}", options.listen),
+    };
+    let mut mail = MailConfig::default();
+    match &options.smtp_url {
+        Some(url) => {
+            check_smtp_url(url).map_err(|e| anyhow!("--smtp-url (WRNEXUS_SMTP_URL): {e}"))?;
+            mail.smtp_url = Some(url.clone());
+        }
+        None => mail.dev_mailbox = Some(DevMailbox::new()),
+    }
+    let mail_line = match &options.smtp_url {
+        Some(url) => format!("sent through {}", redact_url(url)),
+        None => format!("kept in the dev mailbox: {public_url}/.wrnexus/dev/mail"),
+    };
     let (bus, _) = broadcast::channel(4096);
     // Assertions are on in dev, so the demo app shows the signed header: a
     // key from WRNEXUS_ASSERTION_KEY, else one made for this run.
@@ -72,7 +97,11 @@ pub fn run(options: DevOptions) -> Result<()> {
             .filter(|t| !t.is_empty());
         config.policies = options.policies.clone();
         crate::billing_settings::secrets_from_env(&mut config.billing);
-        config.billing.return_url = format!("{scheme}://{}/", options.listen);
+        config.billing.return_url = format!("{public_url}/");
+        config.public_url = public_url.clone();
+        // The dev server's own address (or --public-url).
+        config.public_url_set = true;
+        config.mail = mail;
         config.assertion_key = Some(assertion_key.clone());
         config.gateway_token = Some(gateway_token.expose().to_string());
         // Safe by default: webhooks reach public addresses only.
@@ -115,6 +144,7 @@ pub fn run(options: DevOptions) -> Result<()> {
         "  Metrics and health: http://{}/metrics",
         options.admin_listen
     );
+    println!("  Mail: {mail_line}.");
     if std::env::var_os("WRNEXUS_OPERATOR_TOKEN").is_none() {
         println!("  Operator API: off (set WRNEXUS_OPERATOR_TOKEN to enable it).");
     }

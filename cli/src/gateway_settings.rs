@@ -45,6 +45,9 @@ pub struct GatewaySettings {
     pub allow_stale_revocation: Option<bool>,
     /// Paths `{prefix}{workspace_id}/…` name their workspace ("" turns it off).
     pub workspace_path_prefix: Option<String>,
+    /// The older spelling of `[session] require_verified_email` (which
+    /// the control plane reads too); `true` here turns it on as well.
+    pub require_verified_email: Option<bool>,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain_timeout_secs: Option<Secs>,
     /// After SIGTERM, how long the gateway keeps accepting (already
@@ -336,6 +339,8 @@ impl Settings {
         if let Some(v) = &g.workspace_path_prefix {
             c.workspace_path_prefix = v.clone();
         }
+        c.require_verified_email =
+            self.session.require_verified_email || g.require_verified_email.unwrap_or(false);
         if let Some(v) = g.stale_bound_secs {
             c.stale_bound = v.duration;
         }
@@ -363,6 +368,30 @@ mod tests {
         Ok(Settings::parse_with_env(&text, "t.toml", [])?
             .gateway()?
             .routes)
+    }
+
+    #[test]
+    fn the_verified_email_requirement_comes_from_the_session_section() {
+        let text = format!("{GATEWAY}upstream = \"http://127.0.0.1:2\"\n");
+        let off = Settings::parse_with_env(&text, "t.toml", []).unwrap();
+        assert!(!off.gateway().unwrap().require_verified_email);
+        let on = Settings::parse_with_env(
+            &format!("[session]\nrequire_verified_email = true\n{text}"),
+            "t.toml",
+            [],
+        )
+        .unwrap();
+        assert!(on.gateway().unwrap().require_verified_email);
+        let env = Settings::parse_with_env(
+            &text,
+            "t.toml",
+            [(
+                "WRNEXUS_SESSION__REQUIRE_VERIFIED_EMAIL".to_string(),
+                "true".to_string(),
+            )],
+        )
+        .unwrap();
+        assert!(env.gateway().unwrap().require_verified_email);
     }
 
     #[test]

@@ -6,6 +6,9 @@ mod control_plane_settings;
 mod dev;
 mod durations;
 mod gateway_settings;
+mod mail_settings;
+#[cfg(test)]
+mod mail_settings_tests;
 mod policy;
 mod settings;
 mod sources;
@@ -53,6 +56,8 @@ enum LogFormat {
 enum Command {
     /// Everything in one process on embedded defaults: control plane,
     /// gateway and a demo upstream, SQLite in the data directory, no Redis.
+    /// Mail (verification, password reset, invitations) goes to a dev
+    /// mailbox shown at /.wrnexus/dev/mail, unless --smtp-url is given.
     Dev {
         /// Gateway listen address.
         #[arg(long, env = "WRNEXUS_LISTEN", default_value = "127.0.0.1:8080")]
@@ -92,6 +97,20 @@ enum Command {
             requires = "tls_cert"
         )]
         tls_key: Option<PathBuf>,
+        /// Send mail through this SMTP server (`smtp://host:port`,
+        /// `smtps://user:pass@host`) instead of keeping it in the dev
+        /// mailbox at /.wrnexus/dev/mail.
+        #[arg(
+            long,
+            env = "WRNEXUS_SMTP_URL",
+            value_name = "URL",
+            hide_env_values = true
+        )]
+        smtp_url: Option<String>,
+        /// The address mailed links point at (default: the gateway's own,
+        /// https with --tls-cert), e.g. when the gateway sits behind a proxy.
+        #[arg(long, env = "WRNEXUS_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Run the gateway (the `[gateway]` section of the config file).
     Gateway {
@@ -189,6 +208,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             allow_webhook_networks,
             tls_cert,
             tls_key,
+            smtp_url,
+            public_url,
         } => dev::run(dev::DevOptions {
             listen,
             admin_listen,
@@ -196,6 +217,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             policies: policy_dir.map_or(PolicySource::Shipped, PolicySource::Dir),
             webhook_allow_networks: allow_webhook_networks,
             tls: tls_cert.zip(tls_key),
+            smtp_url: smtp_url.filter(|u| !u.trim().is_empty()),
+            public_url,
         }),
         Command::Gateway { config } => {
             let gateway = validate::gateway(&Settings::load(&config)?)?;

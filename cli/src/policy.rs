@@ -92,6 +92,10 @@ pub struct ExplainArgs {
     /// The project (`--project`) is archived.
     #[arg(long, requires = "project")]
     archived: bool,
+    /// The person has not verified their email (`context.email_verified`
+    /// false; API keys always count as verified).
+    #[arg(long)]
+    email_unverified: bool,
 }
 
 /// The solver the proofs run on.
@@ -270,6 +274,7 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
         project: args.project,
         archived: args.archived,
         granted_projects: args.granted_projects,
+        email_verified: !args.email_unverified,
         expect: Expect::Allow,
         code: None,
         policies: None,

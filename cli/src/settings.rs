@@ -30,6 +30,8 @@ pub struct Settings {
     pub control_plane: Option<ControlPlaneSettings>,
     #[serde(default)]
     pub billing: crate::billing_settings::BillingSettings,
+    #[serde(default)]
+    pub mail: crate::mail_settings::MailSettings,
     /// Where each value came from, for errors found after reading.
     #[serde(skip)]
     pub sources: Sources,
@@ -42,6 +44,10 @@ pub struct SessionSettings {
     pub cookie_name: String,
     pub issuer: String,
     pub audience: String,
+    /// Refuse people who have not verified their email: the gateway refuses
+    /// their sessions (403 `email_unverified`) and the control plane refuses
+    /// them new API keys, so no key carries them past it. Default: false.
+    pub require_verified_email: bool,
 }
 
 impl Default for SessionSettings {
@@ -50,6 +56,7 @@ impl Default for SessionSettings {
             cookie_name: DEFAULT_COOKIE_NAME.to_string(),
             issuer: DEFAULT_ISSUER.to_string(),
             audience: DEFAULT_AUDIENCE.to_string(),
+            require_verified_email: false,
         }
     }
 }

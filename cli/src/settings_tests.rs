@@ -239,7 +239,8 @@ fn billing_settings_reach_the_control_plane() {
     let (_, c) = parse(&text).and_then(|s| s.control_plane()).unwrap();
     assert_eq!(c.billing.price_id.as_deref(), Some("price_1"));
     assert_eq!(c.billing.grace_period, Duration::from_secs(60));
-    assert_eq!(c.billing.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+    // `[billing] smtp_url`: the older spelling of `[mail] smtp_url`.
+    assert_eq!(c.mail.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
     assert_eq!(c.billing.plan, "pro");
     let err = error(parse("[billing]\nprize_id = \"x\"\n"));
     assert!(err.contains("prize_id"), "{err}");

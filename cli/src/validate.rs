@@ -11,8 +11,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use wrnexus_backends::{PostgresTls, RedisClient};
 use wrnexus_control_plane::ControlPlaneConfig;
-use wrnexus_control_plane::billing::mailer::Mailer;
 use wrnexus_control_plane::billing::stripe_api::StripeApi;
+use wrnexus_control_plane::mail::transport::{Mailer, MailerError};
 use wrnexus_control_plane::store::Backend;
 use wrnexus_gateway::GatewayConfig;
 use wrnexus_gateway::config::TlsConfig;
@@ -276,8 +276,8 @@ fn upstream_settings(problems: &mut Problems<'_>, config: &GatewayConfig) -> boo
 /// Every check `wrnexus control-plane` makes before it connects: the
 /// `[control_plane]` section read (trusted proxies, webhook networks, page
 /// templates), its address and URLs (the databases' and Redis's TLS
-/// settings included), the policy set, and billing's mail and Stripe
-/// settings.
+/// settings included), the policy set, the mail settings (SMTP URL, sender;
+/// the templates are rendered when read) and billing's Stripe settings.
 pub fn control_plane(settings: &Settings) -> Result<(String, ControlPlaneConfig)> {
     let (listen, config) = settings.control_plane()?;
     let mut problems = Problems::new(settings);
@@ -297,8 +297,17 @@ pub fn control_plane(settings: &Settings) -> Result<(String, ControlPlaneConfig)
     let billing = &config.billing;
     problems.check("billing.stripe_api_base", http_url(&billing.api_base));
     problems.check("billing.return_url", http_url(&billing.return_url));
-    if let Err(e) = Mailer::new(billing.smtp_url.as_deref(), &billing.mail_from) {
-        problems.check(e.key(), Err::<(), _>(e));
+    if let Err(e) = Mailer::new(&config.mail) {
+        let at = match e {
+            MailerError::Url(_) => settings.mail.locate_smtp_url(
+                &settings.sources,
+                crate::mail_settings::smtp_url_from_env().as_deref(),
+            ),
+            MailerError::From(_) => settings
+                .mail
+                .locate_mail_from(&settings.billing, &settings.sources),
+        };
+        problems.found.push(format!("{at}: {e}"));
     }
     problems.check("billing", StripeApi::from_config(billing));
     problems.finish((listen, config))

@@ -218,6 +218,10 @@ problem_codes! {
     ApiKeyRevoked = "api_key_revoked",
     /// 409: the session making the request has ended.
     SessionEnded = "session_ended",
+    /// 403: the current password given is wrong.
+    WrongPassword = "wrong_password",
+    /// 403: the workspace requires a verified email and the person's is not.
+    EmailUnverified = "email_unverified",
 
     // Answered by the control plane: the state of things.
     /// 409: an account with this email exists.
@@ -238,6 +242,14 @@ problem_codes! {
     InvitationRevoked = "invitation_revoked",
     /// 409: the invitation has expired.
     InvitationExpired = "invitation_expired",
+    /// 409: the invitee declined the invitation.
+    InvitationDeclined = "invitation_declined",
+    /// 400: a verification or reset link that is not one (or was replaced).
+    TokenInvalid = "token_invalid",
+    /// 409: a verification or reset link already used.
+    TokenUsed = "token_used",
+    /// 409: a verification or reset link past its expiry.
+    TokenExpired = "token_expired",
     /// 409: the invitation was sent to another email address.
     InvitationEmailMismatch = "invitation_email_mismatch",
     /// 409: a project of this name exists in the workspace.

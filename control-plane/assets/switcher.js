@@ -5,7 +5,8 @@
 //   <script type="module" src="/.wrnexus/switcher.js"></script>
 //
 // It reads /.wrnexus/whoami, switches with POST /.wrnexus/switch and
-// reloads the same URL, creates team workspaces and signs out. Theme it with
+// reloads the same URL, creates team workspaces, links to the workspace
+// console (/.wrnexus/console) and signs out. Theme it with
 // the --wrnexus-switcher-* custom properties and ::part(); see
 // docs/switcher.md.
 
@@ -68,7 +69,7 @@ li .check { margin-left: auto; color: var(--_accent); font-weight: 700; }
 hr { border: 0; border-top: 1px solid var(--_border); margin: .35rem 0; }
 .action {
   display: block; width: 100%; text-align: left; background: none; border: 0; padding: .45rem .5rem;
-  border-radius: calc(var(--_radius) - 2px); cursor: pointer;
+  border-radius: calc(var(--_radius) - 2px); cursor: pointer; color: inherit; text-decoration: none;
 }
 .action:hover { background: var(--_hover); }
 form { display: flex; gap: .35rem; padding: .35rem .5rem; }
@@ -101,6 +102,7 @@ const TEMPLATE = `
     <input name="name" aria-label="New workspace name" placeholder="Workspace name" maxlength="100" required>
     <button type="submit">Create</button>
   </form>
+  <a class="action manage" part="action manage" href="/.wrnexus/console">Manage workspace</a>
   <button class="action signout" part="action signout" type="button">Sign out</button>
 </div>
 <p class="error" part="error" role="alert" hidden></p>
@@ -125,7 +127,16 @@ class WrnexusSwitcher extends HTMLElement {
   constructor() {
     super();
     const root = this.attachShadow({ mode: "open" });
-    root.innerHTML = `<style>${STYLE}</style>${TEMPLATE}`;
+    // A constructed stylesheet works under a strict CSP (no inline styles),
+    // as on the console's pages; older browsers get a <style> element.
+    if ("adoptedStyleSheets" in root && typeof CSSStyleSheet.prototype.replaceSync === "function") {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(STYLE);
+      root.adoptedStyleSheets = [sheet];
+      root.innerHTML = TEMPLATE;
+    } else {
+      root.innerHTML = `<style>${STYLE}</style>${TEMPLATE}`;
+    }
     this.$ = (selector) => root.querySelector(selector);
     this.workspaces = [];
     this.current = null;
@@ -204,6 +215,9 @@ class WrnexusSwitcher extends HTMLElement {
       ? [cur.role, STATUS_LABELS[cur.status]].filter(Boolean).join(" · ")
       : "";
     this.$(".trigger .avatar").textContent = initial(cur && cur.name);
+    if (cur) {
+      this.$(".manage").href = `/.wrnexus/console/w/${encodeURIComponent(cur.id)}/overview`;
+    }
     this.$(".trigger").setAttribute(
       "aria-label",
       cur ? `Workspace: ${cur.name}, ${cur.role}. Switch workspace` : "Switch workspace",
@@ -359,11 +373,12 @@ class WrnexusSwitcher extends HTMLElement {
         this.showError(await problem(response, `Could not switch to ${name}`));
         return;
       }
-      this.dispatchEvent(new CustomEvent("wrnexus-switched", {
-        detail: { workspace_id: workspaceId }, bubbles: true, composed: true,
+      const proceed = this.dispatchEvent(new CustomEvent("wrnexus-switched", {
+        detail: { workspace_id: workspaceId }, bubbles: true, composed: true, cancelable: true,
       }));
-      // Same URL, new workspace: the deep link survives the switch.
-      window.location.reload();
+      // Same URL, new workspace: the deep link survives the switch (unless
+      // the page took over, by cancelling the event, to go elsewhere).
+      if (proceed) window.location.reload();
     } catch (_) {
       this.showError(`Could not switch to ${name}: network error`);
     } finally {

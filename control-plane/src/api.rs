@@ -1,5 +1,6 @@
 //! The HTTP face of the control plane: `app(state) -> Router`.
 
+pub mod account;
 pub mod actor;
 pub mod api_keys;
 pub mod assets;
@@ -9,12 +10,16 @@ pub mod authz;
 pub mod bearer;
 pub mod billing;
 pub mod caller;
+pub mod console;
 pub mod csrf;
+pub mod dev_mail;
 pub mod error;
 pub mod forwarded;
 pub mod health;
 pub mod input;
 pub mod internal;
+pub mod invitation_page;
+pub mod invitations;
 pub mod key_usage;
 pub mod limits;
 pub mod limits_shared;
@@ -23,8 +28,10 @@ pub mod meta;
 pub mod openapi;
 pub mod operator;
 pub mod pages;
+pub mod permissions;
 pub mod projects;
 pub mod responses;
+pub mod sessions;
 pub mod webhooks;
 pub mod workspaces;
 
@@ -69,13 +76,36 @@ fn v1() -> Router<AppState> {
                 .delete(workspaces::delete),
         )
         .route("/workspaces/{id}/transfer", post(workspaces::transfer))
+        .route(
+            "/workspaces/{id}/permissions",
+            get(permissions::permissions),
+        )
         .route("/workspaces/{id}/members", get(members::list))
         .route(
             "/workspaces/{id}/members/{user_id}",
             delete(members::remove).patch(members::change),
         )
-        .route("/workspaces/{id}/invitations", post(members::invite))
-        .route("/invitations/{token}/accept", post(members::accept))
+        .route(
+            "/workspaces/{id}/invitations",
+            get(invitations::list).post(invitations::invite),
+        )
+        .route(
+            "/workspaces/{id}/invitations/{invitation_id}",
+            delete(invitations::revoke),
+        )
+        .route(
+            "/workspaces/{id}/invitations/{invitation_id}/resend",
+            post(invitations::resend),
+        )
+        .route("/invitations/{token}", get(invitations::preview))
+        .route("/invitations/{token}/accept", post(invitations::accept))
+        .route("/invitations/{token}/decline", post(invitations::decline))
+        .route("/account", get(account::get))
+        .route("/account/email", post(account::change_email))
+        .route("/account/password", post(account::change_password))
+        .route("/account/verification", post(account::resend_verification))
+        .route("/account/sessions", get(sessions::list))
+        .route("/account/sessions/{session_id}", delete(sessions::end))
         .route(
             "/workspaces/{id}/projects",
             get(projects::list).post(projects::create),
@@ -122,8 +152,8 @@ fn v1() -> Router<AppState> {
         )
 }
 
-/// Count every request by route template (one `unmatched` series for
-/// every path no route knows), method and status.
+/// Count and time every request by route template (one `unmatched` series
+/// for every path no route knows), method and status.
 async fn count_requests(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -133,12 +163,16 @@ async fn count_requests(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_string());
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
     if let Some(m) = crate::metrics::metrics() {
         let route = crate::metrics::route_label(matched.as_deref());
         m.api_requests
             .with_label_values(&[route, method, response.status().as_str()])
             .inc();
+        m.api_request_seconds
+            .with_label_values(&[route])
+            .observe(started.elapsed().as_secs_f64());
     }
     response
 }
@@ -159,6 +193,7 @@ async fn metrics_text(
             m.render(&crate::metrics::Readings {
                 outbox,
                 published: (pusher.bus(), pusher.published()),
+                pool: crate::metrics::PoolReading::of(state.store.pool()),
             })
         }
         None => String::new(),
@@ -184,10 +219,38 @@ pub fn app(state: AppState) -> Router {
             get(auth::signup_page).post(auth::signup),
         )
         .route("/.wrnexus/signout", post(auth::signout))
+        .route(
+            "/.wrnexus/verify-email",
+            get(account::links::verify_page).post(account::links::verify),
+        )
+        .route(
+            "/.wrnexus/verify-email/resend",
+            post(account::links::resend),
+        )
+        .route(
+            "/.wrnexus/forgot-password",
+            get(account::links::forgot_page).post(account::links::forgot),
+        )
+        .route(
+            "/.wrnexus/reset-password",
+            get(account::links::reset_page).post(account::links::reset),
+        )
         .route("/.wrnexus/whoami", get(auth::whoami))
         .route("/.wrnexus/switch", post(auth::switch))
         .route("/.wrnexus/switcher.js", get(assets::switcher))
+        .route("/.wrnexus/invitations/{token}", get(invitation_page::page))
+        .route(
+            "/.wrnexus/invitations/{token}/accept",
+            post(invitation_page::accept),
+        )
+        .route(
+            "/.wrnexus/invitations/{token}/decline",
+            post(invitation_page::decline),
+        )
+        .merge(console::routes())
         .route("/.wrnexus/logo", get(assets::logo))
+        .route("/.wrnexus/dev/mail", get(dev_mail::list))
+        .route("/.wrnexus/dev/mail/{id}", get(dev_mail::show))
         .route("/metrics", get(metrics_text))
         .nest("/v1", v1())
         .nest("/.wrnexus/api/v1", v1())

@@ -5,7 +5,6 @@
 
 pub mod apply;
 pub mod event;
-pub mod mailer;
 pub mod standing;
 pub mod stripe_api;
 pub mod worker;

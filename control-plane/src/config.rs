@@ -24,6 +24,22 @@ pub struct ControlPlaneConfig {
     pub cookie_secure: bool,
     pub session_ttl_secs: i64,
     pub invitation_ttl_secs: i64,
+    /// `[session] require_verified_email`: gateways refuse the sessions of
+    /// people who have not verified their email, and so the control plane
+    /// refuses them new API keys (a key would carry them past the gateway).
+    pub require_verified_email: bool,
+    /// The address people reach the front door at (the gateway's public
+    /// origin, e.g. `https://app.example.com`): every link mailed is built
+    /// on it, never on a request's Host, so a forged Host cannot send
+    /// someone's reset link elsewhere.
+    pub public_url: String,
+    /// `public_url` was configured (not the default): without it, links
+    /// mailed through a real SMTP server would point at localhost.
+    pub public_url_set: bool,
+    /// How long an email verification link works.
+    pub verification_ttl_secs: i64,
+    /// How long a password reset link works.
+    pub reset_ttl_secs: i64,
     /// Unset: the operator API answers that it is off.
     pub operator_token: Option<String>,
     /// `WRNEXUS_GATEWAY_TOKEN`, which gateways show with their reports of
@@ -54,6 +70,8 @@ pub struct ControlPlaneConfig {
     pub webhooks: WebhookConfig,
     /// Stripe billing and the dunning mail.
     pub billing: BillingConfig,
+    /// Where and how mail is sent, and its templates.
+    pub mail: crate::mail::MailConfig,
     /// The sign-in and sign-up templates and the logo: built in, or
     /// replaced from `[control_plane] pages_dir` (loaded by the binary).
     pub pages: crate::api::pages::Pages,
@@ -77,14 +95,9 @@ pub struct BillingConfig {
     pub grace_period: Duration,
     /// Where Checkout and the billing portal send the owner back to.
     pub return_url: String,
-    /// `smtp://host:port` (or `smtps://`, `?tls=required`); unset: dunning
-    /// mail waits in the outbox until one is configured.
-    pub smtp_url: Option<String>,
-    /// The `From:` of dunning mail.
-    pub mail_from: String,
-    /// How often the billing worker looks for due work (mail, seats, grace).
+    /// How often the billing worker looks for due work (events, seats, grace).
     pub poll_interval: Duration,
-    /// Run the billing and mail worker in this process.
+    /// Run the billing worker in this process.
     pub worker_enabled: bool,
 }
 
@@ -98,8 +111,6 @@ impl Default for BillingConfig {
             plan: "team".to_string(),
             grace_period: Duration::from_secs(7 * 24 * 3600),
             return_url: "http://127.0.0.1:8080/".to_string(),
-            smtp_url: None,
-            mail_from: "WRNexus <billing@wrnexus.invalid>".to_string(),
             poll_interval: Duration::from_secs(1),
             worker_enabled: true,
         }
@@ -122,10 +133,6 @@ impl std::fmt::Debug for BillingConfig {
             .field("price_id", &self.price_id)
             .field("plan", &self.plan)
             .field("grace_period", &self.grace_period)
-            .field(
-                "smtp",
-                &self.smtp_url.as_deref().map(crate::store::redact_url),
-            )
             .field("worker_enabled", &self.worker_enabled)
             .finish_non_exhaustive()
     }
@@ -179,6 +186,8 @@ impl std::fmt::Debug for ControlPlaneConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControlPlaneConfig")
             .field("database", &crate::store::redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("require_verified_email", &self.require_verified_email)
             .field(
                 "migrate_database",
                 &self
@@ -198,12 +207,33 @@ impl std::fmt::Debug for ControlPlaneConfig {
             .field("policy_proofs", &self.policy_proofs)
             .field("webhooks", &self.webhooks)
             .field("billing", &self.billing)
+            .field("mail", &self.mail)
             .field("pages", &self.pages)
             .finish_non_exhaustive()
     }
 }
 
 impl ControlPlaneConfig {
+    /// An absolute link to `path_and_query` (which starts with `/`) on the
+    /// public URL.
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// What to warn about before starting with this configuration: mail
+    /// goes to an SMTP server while `public_url` was left at its default,
+    /// so every mailed link would point at this machine. Not an error.
+    pub fn public_url_warning(&self) -> Option<String> {
+        (self.mail.smtp_url.is_some() && !self.public_url_set).then(|| {
+            format!(
+                "[control_plane] public_url is not set, so every mailed link (verification, \
+                 password reset, invitation) points at {}, which people cannot reach: set it \
+                 to the address people reach the gateway at, like https://app.example.com",
+                self.public_url
+            )
+        })
+    }
+
     /// Defaults around a database URL.
     pub fn new(database_url: impl Into<String>) -> Self {
         ControlPlaneConfig {
@@ -217,6 +247,11 @@ impl ControlPlaneConfig {
             cookie_secure: true,
             session_ttl_secs: 24 * 3600,
             invitation_ttl_secs: 7 * 24 * 3600,
+            require_verified_email: false,
+            public_url: "http://127.0.0.1:8080".to_string(),
+            public_url_set: false,
+            verification_ttl_secs: 24 * 3600,
+            reset_ttl_secs: 3600,
             operator_token: None,
             gateway_token: None,
             policies: PolicySource::Shipped,
@@ -229,6 +264,7 @@ impl ControlPlaneConfig {
             assertion_key: None,
             webhooks: WebhookConfig::default(),
             billing: BillingConfig::default(),
+            mail: crate::mail::MailConfig::default(),
             pages: crate::api::pages::Pages::default(),
         }
     }

@@ -8,6 +8,7 @@
 //! - [`push`] — writing entries to Redis and publishing invalidations.
 //! - [`tokens`] — the Ed25519 key, session JWTs, the public key set.
 //! - [`password`] — argon2id and the strength rule.
+//! - [`mail`] — the messages mailed through the outbox.
 //! - [`api`] — routes, extractors and the one error type.
 //! - [`webhook_signing`] — Standard Webhooks secrets and signatures.
 //! - [`webhook_target`] — the address classes webhooks may not reach, and
@@ -20,6 +21,7 @@
 pub mod api;
 pub mod billing;
 pub mod config;
+pub mod mail;
 pub mod metrics;
 pub mod password;
 pub mod push;

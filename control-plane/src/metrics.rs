@@ -1,13 +1,17 @@
 //! Prometheus metrics of the control plane, served at `/metrics` on its
 //! own listener: API requests, sign-in outcomes, webhook deliveries, Stripe
 //! webhooks and billing, mail, and what the `/metrics` handler reads when
-//! scraped ([`Readings`]): the outbox's depth and age and the invalidations
-//! published. Counters are reached through [`metrics`] only; this module
-//! reads nothing itself.
+//! scraped ([`Readings`]): the outbox's depth and age, the invalidations
+//! published and the database pool; request and Redis publish latencies;
+//! the process's own series (`process_*`, Linux) and its build. Counters
+//! are reached through [`metrics`] only; this module reads nothing itself.
 
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 use std::sync::LazyLock;
 
 /// Every metric; one set per process.
@@ -15,6 +19,11 @@ pub struct Metrics {
     registry: Registry,
     /// By route template (`unmatched` for every unknown path), method and status.
     pub api_requests: IntCounterVec,
+    /// Time to answer, by route template (as `api_requests`).
+    pub api_request_seconds: HistogramVec,
+    /// Time to write one changed entry to Redis and publish its
+    /// invalidation (failures included).
+    pub redis_publish_seconds: Histogram,
     /// By outcome: `success`, `failure`, `rate_limited`.
     pub signins: IntCounterVec,
     /// Webhook delivery attempts by result: `delivered`, `failed`, `dead`.
@@ -32,6 +41,9 @@ pub struct Metrics {
     pub mail: IntCounterVec,
     outbox_depth: IntGauge,
     outbox_oldest_age: IntGauge,
+    /// Database connections by state: `in_use`, `idle`.
+    db_connections: IntGaugeVec,
+    db_connections_max: IntGauge,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -81,6 +93,58 @@ fn build() -> Result<Metrics, prometheus::Error> {
         "Mail sending attempts, by result",
         &["result"],
     )?;
+    let api_request_seconds = HistogramVec::new(
+        HistogramOpts::new(
+            "wrnexus_control_plane_api_request_duration_seconds",
+            "Time to answer API and sign-in requests, by route",
+        )
+        .buckets(vec![
+            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]),
+        &["route"],
+    )?;
+    let redis_publish_seconds = Histogram::with_opts(
+        HistogramOpts::new(
+            "wrnexus_control_plane_redis_publish_duration_seconds",
+            "Time to write one changed decision entry to Redis and publish its invalidation",
+        )
+        .buckets(vec![
+            0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+        ]),
+    )?;
+    let db_connections = IntGaugeVec::new(
+        Opts::new(
+            "wrnexus_control_plane_db_connections",
+            "Database pool connections by state (in_use, idle)",
+        ),
+        &["state"],
+    )?;
+    let db_connections_max = IntGauge::new(
+        "wrnexus_control_plane_db_connections_max",
+        "Most connections the database pool opens",
+    )?;
+    let build_info = IntGaugeVec::new(
+        Opts::new(
+            "wrnexus_build_info",
+            "Always 1: the running build's version, by service",
+        ),
+        &["version", "service"],
+    )?;
+    build_info
+        .with_label_values(&[env!("CARGO_PKG_VERSION"), "control_plane"])
+        .set(1);
+    registry.register(Box::new(build_info))?;
+    registry.register(Box::new(api_request_seconds.clone()))?;
+    registry.register(Box::new(redis_publish_seconds.clone()))?;
+    registry.register(Box::new(db_connections.clone()))?;
+    registry.register(Box::new(db_connections_max.clone()))?;
+    #[cfg(target_os = "linux")]
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    for state in ["in_use", "idle"] {
+        db_connections.with_label_values(&[state]);
+    }
     let outbox_depth = IntGauge::new(
         "wrnexus_control_plane_outbox_pending",
         "Webhook deliveries waiting to be sent",
@@ -111,6 +175,16 @@ fn build() -> Result<Metrics, prometheus::Error> {
     for outcome in ["applied", "stale", "ignored", "unmatched", "error"] {
         stripe_events_processed.with_label_values(&[outcome]);
     }
+    for call in [
+        "create_customer",
+        "create_checkout_session",
+        "create_portal_session",
+        "update_subscription_item",
+    ] {
+        for result in ["ok", "error"] {
+            stripe_api_calls.with_label_values(&[call, result]);
+        }
+    }
     for to in ["good", "past_due", "lapsed"] {
         billing_transitions.with_label_values(&[to]);
     }
@@ -125,10 +199,14 @@ fn build() -> Result<Metrics, prometheus::Error> {
         billing_transitions,
         mail,
         api_requests,
+        api_request_seconds,
+        redis_publish_seconds,
         signins,
         webhook_deliveries,
         outbox_depth,
         outbox_oldest_age,
+        db_connections,
+        db_connections_max,
     })
 }
 
@@ -180,6 +258,30 @@ pub struct Readings {
     /// The bus changed entries go out on (`redis`, `local`) and how many
     /// have been published on it.
     pub published: (&'static str, u64),
+    /// The database pool now.
+    pub pool: PoolReading,
+}
+
+/// The database pool as read at a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolReading {
+    /// Connections open, in use or idle…
+    pub open: u32,
+    /// …of which idle…
+    pub idle: u32,
+    /// …and the most the pool opens.
+    pub max: u32,
+}
+
+impl PoolReading {
+    /// Read `pool` now (no I/O: the pool's own counters).
+    pub fn of(pool: &sqlx::AnyPool) -> Self {
+        PoolReading {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
 }
 
 const INVALIDATIONS_PUBLISHED: &str = "wrnexus_control_plane_invalidations_published_total";
@@ -204,6 +306,15 @@ impl Metrics {
             self.outbox_depth.set(depth);
             self.outbox_oldest_age.set(oldest_age);
         }
+        let pool = readings.pool;
+        let idle = pool.idle.min(pool.open);
+        self.db_connections
+            .with_label_values(&["in_use"])
+            .set(i64::from(pool.open - idle));
+        self.db_connections
+            .with_label_values(&["idle"])
+            .set(i64::from(idle));
+        self.db_connections_max.set(i64::from(pool.max));
         let mut families = self.registry.gather();
         let (bus, count) = readings.published;
         match published(bus, count) {
@@ -221,7 +332,7 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
-    use super::{Readings, build, method_label, route_label};
+    use super::{PoolReading, Readings, build, method_label, route_label};
 
     #[test]
     fn labels_come_from_a_closed_set() {
@@ -241,7 +352,27 @@ mod tests {
         let text = metrics.render(&Readings {
             outbox: Some((3, 42)),
             published: ("redis", 7),
+            pool: PoolReading {
+                open: 5,
+                idle: 2,
+                max: 16,
+            },
         });
+        for line in [
+            "wrnexus_control_plane_db_connections{state=\"in_use\"} 3\n",
+            "wrnexus_control_plane_db_connections{state=\"idle\"} 2\n",
+            "wrnexus_control_plane_db_connections_max 16\n",
+            "wrnexus_control_plane_redis_publish_duration_seconds_count 0\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        let build = format!(
+            "wrnexus_build_info{{service=\"control_plane\",version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&build), "{text}");
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("process_open_fds "), "{text}");
         assert!(
             text.contains("wrnexus_control_plane_outbox_pending 3\n"),
             "{text}"
@@ -262,6 +393,7 @@ mod tests {
         let text = metrics.render(&Readings {
             outbox: None,
             published: ("local", 0),
+            pool: PoolReading::default(),
         });
         assert!(
             text.contains("wrnexus_control_plane_outbox_pending 3\n"),

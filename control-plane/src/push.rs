@@ -200,6 +200,7 @@ impl RedisPush {
                 String::new()
             };
             let channel = if publish { INVALIDATION_CHANNEL } else { "" };
+            let started = std::time::Instant::now();
             let result: Result<i64, redis::RedisError> = self
                 .script
                 .key(key)
@@ -210,6 +211,10 @@ impl RedisPush {
                 .arg(message)
                 .invoke_async(&mut self.conn)
                 .await;
+            if publish && let Some(m) = crate::metrics::metrics() {
+                m.redis_publish_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
             if let Err(e) = result {
                 tracing::warn!(key = %key, error = %e, "redis push failed");
                 failed.push(item.clone());

@@ -2,10 +2,11 @@
 
 use crate::api::limits::Limiters;
 use crate::api::{AppState, app};
-use crate::billing::mailer::Mailer;
 use crate::billing::stripe_api::StripeApi;
 use crate::billing::worker::BillingWorker;
 use crate::config::ControlPlaneConfig;
+use crate::mail::transport::Mailer;
+use crate::mail::worker::MailWorker;
 use crate::push::Pusher;
 use crate::store::Store;
 use crate::tokens::Keys;
@@ -34,7 +35,7 @@ pub enum StartError {
     #[error("billing: {0}")]
     Stripe(#[from] crate::billing::stripe_api::StripeApiError),
     #[error("{key}: {0}", key = .0.key())]
-    Mail(#[from] crate::billing::mailer::MailerError),
+    Mail(#[from] crate::mail::transport::MailerError),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -90,11 +91,12 @@ pub async fn build(
         Some(conn) => Limiters::new(config.rate_limits).with_redis(conn, keys.kid()),
         None => Limiters::new(config.rate_limits),
     };
-    // A bad SMTP URL or sender stops the start, not the first dunning mail.
-    Mailer::new(
-        config.billing.smtp_url.as_deref(),
-        &config.billing.mail_from,
-    )?;
+    // A bad SMTP URL or sender stops the start, not the first mail.
+    Mailer::new(&config.mail)?;
+    tracing::info!(to = %config.mail.destination(), "mail");
+    if let Some(warning) = config.public_url_warning() {
+        tracing::warn!("{warning}");
+    }
     Ok(AppState {
         store,
         keys: Arc::new(keys),
@@ -118,8 +120,9 @@ pub async fn migrate(config: &ControlPlaneConfig) -> Result<(), StartError> {
 }
 
 /// Serve on an already-bound listener until `shutdown` resolves. The
-/// webhook delivery worker (unless disabled) runs alongside and stops with
-/// the server, finishing the deliveries it has in flight.
+/// webhook delivery, billing and mail workers (unless disabled) run
+/// alongside and stop with the server, finishing the work they have in
+/// flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -135,15 +138,16 @@ pub async fn serve(
         None
     };
     let billing = &state.config.billing;
-    let billing_worker = if billing.worker_enabled {
-        let mailer = Mailer::new(billing.smtp_url.as_deref(), &billing.mail_from)
+    let billing_worker = if billing.worker_enabled && billing.enabled() {
+        let worker = BillingWorker::new(state.store.clone(), billing.clone(), state.stripe.clone());
+        let mut stopped = stop.subscribe();
+        Some(worker.spawn(async move { while stopped.changed().await.is_ok() {} }))
+    } else {
+        None
+    };
+    let mail_worker = if state.config.mail.worker_enabled {
+        let worker = MailWorker::new(state.store.clone(), state.config.mail.clone())
             .map_err(std::io::Error::other)?;
-        let worker = BillingWorker::new(
-            state.store.clone(),
-            billing.clone(),
-            state.stripe.clone(),
-            mailer,
-        );
         let mut stopped = stop.subscribe();
         Some(worker.spawn(async move { while stopped.changed().await.is_ok() {} }))
     } else {
@@ -172,6 +176,11 @@ pub async fn serve(
         && let Err(e) = worker.await
     {
         tracing::error!(error = %e, "billing worker failed");
+    }
+    if let Some(worker) = mail_worker
+        && let Err(e) = worker.await
+    {
+        tracing::error!(error = %e, "mail worker failed");
     }
     if let Some(worker) = worker
         && let Err(e) = worker.await

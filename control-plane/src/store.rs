@@ -1,6 +1,8 @@
 //! The tenancy store: one API over Postgres or SQLite (sqlx `Any`), migrations,
 //! transactions, and the push of changed decision data after each commit.
 
+pub mod account_changes;
+pub mod account_tokens;
 pub mod accounts;
 pub mod api_key_row;
 pub mod api_keys;
@@ -10,7 +12,9 @@ pub mod billing;
 pub mod decision_data;
 pub mod deliveries;
 pub mod demotion;
+pub mod devices;
 pub mod health;
+pub mod invitation_admin;
 pub mod invitations;
 pub mod isolation;
 pub mod key_usage;
@@ -232,6 +236,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "key projects",
         include_str!("../migrations/postgres/0007_key_projects.sql"),
         include_str!("../migrations/sqlite/0007_key_projects.sql"),
+    ),
+    (
+        8,
+        "front door",
+        include_str!("../migrations/postgres/0008_front_door.sql"),
+        include_str!("../migrations/sqlite/0008_front_door.sql"),
     ),
 ];
 

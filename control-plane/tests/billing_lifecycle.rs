@@ -19,12 +19,14 @@ async fn non_payment_makes_only_that_workspace_read_only() -> TestResult {
     on_both_with(
         move |c| {
             billing_on(c);
-            c.billing.smtp_url = Some(url.clone());
+            c.mail.smtp_url = Some(url.clone());
         },
         |api| {
             let smtp = smtp.clone();
             async move {
-                let skip = smtp.messages().len();
+                // Only the dunning mail counts (sign-ups are mailed too).
+                let dunning = |m: &wrnexus_testkit::smtp::Mail| m.data.contains("Payment failed");
+                let skip = smtp.messages_matching(dunning).len();
                 let owner = api.sign_up("owner@example.com").await?;
                 let team = create_team(&api, &owner, "Acme").await?;
                 let admin = join(&api, &owner, &team, "admin@example.com", "admin").await?;
@@ -36,7 +38,9 @@ async fn non_payment_makes_only_that_workspace_read_only() -> TestResult {
                 send(&api, "customer.subscription.updated.past_due.json", &team).await?;
                 // Past due: still writable during the grace period; the owner is mailed.
                 assert_eq!(write(&api, &admin, &team).await?.0, StatusCode::CREATED);
-                let mail = smtp.wait_for(skip + 1, Duration::from_secs(10)).await;
+                let mail = smtp
+                    .wait_for_matching(skip + 1, Duration::from_secs(10), dunning)
+                    .await;
                 let mail = &mail[skip..];
                 assert_eq!(mail.len(), 1, "{mail:?}");
                 assert_eq!(mail[0].to, vec!["owner@example.com".to_string()]);
@@ -119,7 +123,7 @@ async fn non_payment_makes_only_that_workspace_read_only() -> TestResult {
                     StatusCode::NOT_FOUND
                 );
                 // No one else was mailed.
-                assert_eq!(smtp.messages().len(), skip + 1);
+                assert_eq!(smtp.messages_matching(dunning).len(), skip + 1);
                 Ok(())
             }
         },

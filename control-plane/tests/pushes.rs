@@ -198,7 +198,7 @@ async fn every_decision_change_is_stored_newer_and_announced() -> TestResult {
             "user disabled",
             EntryKey::User(bob.id.clone()),
             store.disable_user(&bob.id, &meta),
-            |e| *e == Entry::User { disabled: true },
+            |e| matches!(e, Entry::User { disabled: true, .. }),
         ),
         case(
             "project archived",

@@ -89,6 +89,12 @@ pub struct GatewayConfig {
     /// following such a link is switched to it, anyone else gets 404.
     /// Empty: no path names a workspace.
     pub workspace_path_prefix: String,
+    /// Refuse every session of a person who has not verified their email
+    /// (`403 email_unverified`); API keys are not affected (the control
+    /// plane, told the same by `[session] require_verified_email`, makes
+    /// none for such a person). Off: unverified people use apps, and
+    /// policies may read `context.email_verified`.
+    pub require_verified_email: bool,
     /// Sign an `X-WRNexus-Assertion` JWT onto every forwarded request.
     pub assertion_key: Option<wrnexus_policies::assertion::AssertionKey>,
     /// Its `aud` claim.
@@ -170,6 +176,7 @@ impl GatewayConfig {
             control_plane_timeout: Duration::from_secs(2),
             threads: 2,
             workspace_path_prefix: "/w/".to_string(),
+            require_verified_email: false,
             assertion_key: None,
             assertion_audience: wrnexus_policies::assertion::DEFAULT_ASSERTION_AUDIENCE.to_string(),
             shadow_policies: None,

@@ -3,6 +3,7 @@
 //! reloads share.
 
 pub mod admin;
+pub mod fail_cause;
 pub mod metrics;
 pub mod readiness;
 pub mod reload;

@@ -16,6 +16,8 @@ use wrnexus_policies::redirect::encode_query_value;
 
 /// The sign-in page, served by the control plane through the gateway.
 pub const SIGNIN_PATH: &str = "/.wrnexus/signin";
+/// The page that sends a person a new email verification link.
+pub const VERIFY_EMAIL_PATH: &str = "/.wrnexus/verify-email";
 /// The header naming a decision.
 pub const DECISION_ID_HEADER: &str = headers::DECISION_ID;
 
@@ -75,6 +77,8 @@ pub enum DenyReason {
     ProjectNotGranted,
     /// The project is archived: reads only.
     ProjectArchived,
+    /// A policy requires a verified email and the person's is not.
+    EmailUnverified,
     /// The role may not take the action.
     Role {
         role: String,
@@ -119,6 +123,12 @@ pub enum Refusal {
         decision_id: String,
         errors: bool,
     },
+    /// The deployment requires a verified email and the person's is not;
+    /// `browser`: answered with a page offering a new link.
+    #[error(
+        "verify your email address first: use the link mailed to you, or ask for a new one at /.wrnexus/verify-email"
+    )]
+    EmailUnverified { browser: bool },
     #[error("the verified identity cannot be forwarded; nothing was sent to the app")]
     IdentityUnforwardable,
     #[error("authorization data is unavailable; try again shortly")]
@@ -148,6 +158,9 @@ fn deny_detail(reason: &DenyReason) -> String {
         DenyReason::ApiKeyWrongWorkspace => "an API key acts only in its own workspace".into(),
         DenyReason::ProjectNotGranted => "your access is limited to other projects".into(),
         DenyReason::ProjectArchived => "this project is archived and read-only".into(),
+        DenyReason::EmailUnverified => {
+            "this workspace requires a verified email address; use the link mailed to you".into()
+        }
         DenyReason::Role { role, action } => format!("your role `{role}` may not `{action}` here"),
     }
 }
@@ -176,7 +189,9 @@ impl Refusal {
             Refusal::AccessChanged => 403,
             Refusal::Authn(_) | Refusal::ApiKey(_) => 401,
             Refusal::SignIn { .. } => 302,
-            Refusal::CrossOrigin(_) | Refusal::Denied { .. } => 403,
+            Refusal::CrossOrigin(_) | Refusal::Denied { .. } | Refusal::EmailUnverified { .. } => {
+                403
+            }
             Refusal::NoRoute | Refusal::NoSuchWorkspace | Refusal::NoSuchProject => 404,
             Refusal::IdentityUnforwardable | Refusal::Internal => 500,
             Refusal::UpstreamUnreachable => 502,
@@ -217,8 +232,10 @@ impl Refusal {
                 DenyReason::ApiKeyWrongWorkspace => ProblemCode::ApiKeyWrongWorkspace,
                 DenyReason::ProjectNotGranted => ProblemCode::ProjectNotGranted,
                 DenyReason::ProjectArchived => ProblemCode::ProjectArchived,
+                DenyReason::EmailUnverified => ProblemCode::EmailUnverified,
                 DenyReason::Role { .. } => ProblemCode::Forbidden,
             },
+            Refusal::EmailUnverified { .. } => ProblemCode::EmailUnverified,
             Refusal::IdentityUnforwardable => ProblemCode::IdentityUnforwardable,
             Refusal::BackendUnavailable => ProblemCode::BackendUnavailable,
             Refusal::UpstreamUnreachable => ProblemCode::UpstreamUnreachable,
@@ -242,6 +259,7 @@ impl Refusal {
                 Outcome::Unauthenticated
             }
             Refusal::CrossOrigin(_)
+            | Refusal::EmailUnverified { .. }
             | Refusal::NoSuchWorkspace
             | Refusal::NoSuchProject
             | Refusal::AccessChanged => Outcome::Deny,
@@ -265,6 +283,9 @@ impl Refusal {
     pub fn reply(&self, request_id: &str) -> Reply {
         if let Refusal::SignIn { return_to } = self {
             return Reply::to_signin(return_to);
+        }
+        if let Refusal::EmailUnverified { browser: true } = self {
+            return Reply::verify_email(request_id);
         }
         let status = self.status();
         let decision_id = match self {
@@ -347,6 +368,30 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// 403 for a browser whose person has not verified their email: a page
+    /// pointing to the one that sends a new link.
+    fn verify_email(request_id: &str) -> Self {
+        let body = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <meta name=\"color-scheme\" content=\"light dark\">\
+             <title>Verify your email</title></head>\n<body>\
+             <main><h1>Verify your email</h1>\
+             <p>This app needs a verified email address. Use the link mailed to you, \
+             or <a href=\"{VERIFY_EMAIL_PATH}\">ask for a new one</a>.</p></main>\
+             </body></html>\n"
+        );
+        Reply {
+            status: 403,
+            headers: vec![
+                ("content-type", "text/html; charset=utf-8".to_string()),
+                ("cache-control", "no-store".to_string()),
+                (headers::REQUEST_ID, request_id.to_string()),
+            ],
+            body: Bytes::from(body),
+        }
+    }
+
     /// 302 to the sign-in page, coming back to `path_and_query` afterwards.
     fn to_signin(path_and_query: &str) -> Self {
         let location = format!(

@@ -236,6 +236,24 @@ fn table() -> Vec<(Refusal, u16, &'static str, Side, Outcome)> {
             Client,
             O::Deny,
         ),
+        (
+            Refusal::Denied {
+                reason: DenyReason::EmailUnverified,
+                decision_id: "d1".into(),
+                errors: false,
+            },
+            403,
+            "email_unverified",
+            Client,
+            O::Deny,
+        ),
+        (
+            Refusal::EmailUnverified { browser: false },
+            403,
+            "email_unverified",
+            Client,
+            O::Deny,
+        ),
         (Refusal::Internal, 500, "internal", Internal, O::Error),
     ]
 }
@@ -255,6 +273,7 @@ fn variant(r: &Refusal) -> &'static str {
         Refusal::NoSuchProject => "NoSuchProject",
         Refusal::ProjectRequired => "ProjectRequired",
         Refusal::Denied { .. } => "Denied",
+        Refusal::EmailUnverified { .. } => "EmailUnverified",
         Refusal::IdentityUnforwardable => "IdentityUnforwardable",
         Refusal::BackendUnavailable => "BackendUnavailable",
         Refusal::UpstreamUnreachable => "UpstreamUnreachable",
@@ -266,7 +285,7 @@ fn variant(r: &Refusal) -> &'static str {
     }
 }
 
-const VARIANTS: usize = 19;
+const VARIANTS: usize = 20;
 
 #[test]
 fn every_refusal_maps_to_its_status_code_side_and_outcome() {
@@ -322,6 +341,20 @@ fn every_problem_is_problem_json_with_the_request_id() -> Result<(), serde_json:
         );
     }
     Ok(())
+}
+
+#[test]
+fn a_browser_of_an_unverified_person_is_pointed_to_a_new_link() {
+    let reply = Refusal::EmailUnverified { browser: true }.reply("r1");
+    assert_eq!(reply.status, 403);
+    assert!(
+        reply
+            .headers
+            .contains(&("content-type", "text/html; charset=utf-8".to_string()))
+    );
+    assert!(reply.headers.contains(&("x-request-id", "r1".to_string())));
+    let body = String::from_utf8_lossy(&reply.body);
+    assert!(body.contains("href=\"/.wrnexus/verify-email\""), "{body}");
 }
 
 #[test]

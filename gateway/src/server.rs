@@ -373,6 +373,7 @@ pub fn run(
         trusted_proxies,
         control_plane,
         workspace_path_prefix: config.workspace_path_prefix.clone(),
+        require_verified_email: config.require_verified_email,
         sockets,
         assertion: config
             .assertion_key

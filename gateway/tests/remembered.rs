@@ -35,7 +35,13 @@ fn fill(cache: &LocalCache, at: Instant) {
                 revoked: false,
             },
         ),
-        (EntryKey::User("u1".into()), Entry::User { disabled: false }),
+        (
+            EntryKey::User("u1".into()),
+            Entry::User {
+                disabled: false,
+                email_verified: true,
+            },
+        ),
         (
             EntryKey::membership("w1", "u1"),
             Entry::Membership {
@@ -234,6 +240,7 @@ async fn remember_key(
         status,
         plan,
         projects: None,
+        email_verified: true,
     };
     let stamp = stamp.ok_or("all local, yet no stamp")?;
     Ok(RememberedKey::new(

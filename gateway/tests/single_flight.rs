@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use wrnexus_gateway::data::cache::LocalCache;
-use wrnexus_gateway::data::resolve::{ResolveError, Resolver};
+use wrnexus_gateway::data::resolve::{FailCause, ResolveError, Resolver};
 use wrnexus_gateway::ops::metrics::Metrics;
 use wrnexus_policies::{
     DecisionData, Entry, EntryKey, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
@@ -35,7 +35,13 @@ fn answer(member: bool) -> DecisionData {
             revoked: false,
         },
     );
-    put(EntryKey::User("u1".into()), Entry::User { disabled: false });
+    put(
+        EntryKey::User("u1".into()),
+        Entry::User {
+            disabled: false,
+            email_verified: true,
+        },
+    );
     put(
         EntryKey::membership("w1", "u1"),
         Entry::Membership {
@@ -119,7 +125,7 @@ async fn an_unreachable_control_plane_fails_closed() -> TestResult {
     let resolver = resolver(&format!("http://127.0.0.1:{port}"))?;
     let result = resolver.resolve(&claims(), "w1", "token").await;
     assert!(
-        matches!(result, Err(ResolveError::Unavailable(_))),
+        matches!(&result, Err(ResolveError::Unavailable(why)) if why.cause == FailCause::ControlPlane),
         "{result:?}"
     );
     Ok(())

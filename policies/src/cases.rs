@@ -17,6 +17,10 @@ const SHIPPED_CASES: &[(&str, &str)] = &[
         "tests/api_keys.toml",
         include_str!("../tests/api_keys.toml"),
     ),
+    (
+        "tests/email_verified.toml",
+        include_str!("../tests/email_verified.toml"),
+    ),
     ("tests/matrix.toml", include_str!("../tests/matrix.toml")),
     (
         "tests/project_matrix_keys.toml",
@@ -68,6 +72,10 @@ fn default_plan() -> String {
     "free".to_string()
 }
 
+fn default_verified() -> bool {
+    true
+}
+
 fn default_path() -> String {
     "/".to_string()
 }
@@ -108,6 +116,10 @@ pub struct Case {
     /// (default: all).
     #[serde(default)]
     pub granted_projects: Option<Vec<String>>,
+    /// Whether the person verified their email (default: yes; API keys
+    /// always count as verified).
+    #[serde(default = "default_verified")]
+    pub email_verified: bool,
     pub expect: Expect,
     /// The policies that must determine the decision, exactly.
     #[serde(default)]
@@ -160,6 +172,7 @@ impl Case {
             granted_projects: self.granted_projects.as_deref(),
             role,
             workspace_status: self.status.unwrap_or(WorkspaceStatus::Active),
+            email_verified: self.email_verified || self.principal == Who::ApiKey,
             plan: &self.plan,
             method: &method,
             path: &self.path,

@@ -206,6 +206,7 @@ impl PolicyEngine {
             granted_projects: Some(&granted),
             role: None,
             workspace_status: WorkspaceStatus::Active,
+            email_verified: true,
             plan: probe,
             method: probe,
             path: probe,

@@ -109,6 +109,10 @@ impl PolicyEngine {
             ("path".to_string(), string(req.path)),
             ("credential".to_string(), string(req.credential().as_str())),
             (
+                "email_verified".to_string(),
+                RestrictedExpression::new_bool(req.email_verified),
+            ),
+            (
                 "project_limited".to_string(),
                 RestrictedExpression::new_bool(req.granted_projects.is_some()),
             ),

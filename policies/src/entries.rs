@@ -128,6 +128,11 @@ pub enum Entry {
     },
     User {
         disabled: bool,
+        /// The person proved they own their email (Cedar's
+        /// `context.email_verified` for their sessions). Absent in entries
+        /// written before it existed: not verified.
+        #[serde(default)]
+        email_verified: bool,
     },
     /// An API key: its one workspace, its role ceiling, and whether it
     /// still works. Only the hash of the secret is ever stored or pushed.

@@ -36,6 +36,7 @@ fn the_invariants_count_as_writes_what_the_docs_say() -> Result<(), Box<dyn std:
                     granted_projects: None,
                     role: Some(role),
                     workspace_status: status,
+                    email_verified: true,
                     plan: DEFAULT_PLAN,
                     method,
                     path: PLAIN_PATH,

@@ -79,6 +79,7 @@ pub fn encode(key: &mut Key, req: &DecisionRequest<'_>, reads: &Reads) {
     field(key, req.action.as_bytes());
     key.push(req.role.map_or(0, |r| r as u8 + 1));
     key.push(req.workspace_status as u8);
+    key.push(u8::from(req.email_verified));
     string(key, req.plan, &reads.plan);
     string(key, req.method, &reads.method);
     string(key, req.path, &reads.path);
@@ -185,6 +186,7 @@ mod tests {
             granted_projects: None,
             role: Some(Role::Member),
             workspace_status: WorkspaceStatus::Active,
+            email_verified: true,
             plan: "free",
             method: "POST",
             path: "/notes",
@@ -251,6 +253,10 @@ mod tests {
             },
             DecisionRequest {
                 workspace_status: WorkspaceStatus::Suspended,
+                ..base()
+            },
+            DecisionRequest {
+                email_verified: false,
                 ..base()
             },
             DecisionRequest {

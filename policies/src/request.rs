@@ -33,6 +33,9 @@ pub struct DecisionRequest<'a> {
     /// `None`: not a member.
     pub role: Option<Role>,
     pub workspace_status: WorkspaceStatus,
+    /// Whether the person proved they own their email (`true` for API
+    /// keys, which no email stands behind).
+    pub email_verified: bool,
     pub plan: &'a str,
     pub method: &'a str,
     pub path: &'a str,

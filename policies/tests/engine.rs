@@ -20,6 +20,7 @@ fn request(
         granted_projects: None,
         role,
         workspace_status: status,
+        email_verified: true,
         plan: "free",
         method: "GET",
         path: "/",

@@ -48,6 +48,29 @@ impl SmtpSink {
         self.received.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
+    /// The messages received so far that `matches` accepts.
+    pub fn messages_matching(&self, matches: impl Fn(&Mail) -> bool) -> Vec<Mail> {
+        self.messages().into_iter().filter(|m| matches(m)).collect()
+    }
+
+    /// Wait up to `timeout` for at least `n` messages that `matches`
+    /// accepts; those received by then.
+    pub async fn wait_for_matching(
+        &self,
+        n: usize,
+        timeout: std::time::Duration,
+        matches: impl Fn(&Mail) -> bool,
+    ) -> Vec<Mail> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let found = self.messages_matching(&matches);
+            if found.len() >= n || tokio::time::Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Wait up to `timeout` for at least `n` messages.
     pub async fn wait_for(&self, n: usize, timeout: std::time::Duration) -> Vec<Mail> {
         let deadline = tokio::time::Instant::now() + timeout;

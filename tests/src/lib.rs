@@ -13,6 +13,7 @@
 //! - [`stack`] — a running WRNexus, embedded (`wrnexus dev`) or split
 //!   (control plane + gateway + demo upstream processes).
 //! - [`client`] — HTTP helpers speaking to the gateway.
+//! - [`mailbox`] — reading `wrnexus dev`'s mailbox, and links out of mail.
 //! - [`h2_client`] — raw HTTP/2 over TLS, and an HTTPS client for a test CA.
 //! - [`apps`] — in-process echoing apps to put behind a gateway.
 //! - [`upstreams`] — echoing apps that stop and start again on their port,
@@ -24,6 +25,7 @@ pub mod apps;
 pub mod certs;
 pub mod client;
 pub mod h2_client;
+pub mod mailbox;
 pub mod postgres_tls;
 pub mod process;
 pub mod services;

@@ -45,16 +45,21 @@ pub fn example_config() -> PathBuf {
 impl Stack {
     /// `wrnexus dev`: SQLite, in-process cache, no Redis.
     pub async fn embedded() -> TestResult<Stack> {
-        Self::embedded_with(None).await
+        Self::embedded_with(None, &[]).await
+    }
+
+    /// `wrnexus dev` with extra arguments, e.g. `&["--smtp-url", url]`.
+    pub async fn embedded_args(extra: &[&str]) -> TestResult<Stack> {
+        Self::embedded_with(None, extra).await
     }
 
     /// `wrnexus dev --tls-cert … --tls-key …`: the gateway at
     /// `https://127.0.0.1:…`, serving `files`' certificate.
     pub async fn embedded_tls(files: &CertFiles) -> TestResult<Stack> {
-        Self::embedded_with(Some(files)).await
+        Self::embedded_with(Some(files), &[]).await
     }
 
-    async fn embedded_with(tls: Option<&CertFiles>) -> TestResult<Stack> {
+    async fn embedded_with(tls: Option<&CertFiles>, extra: &[&str]) -> TestResult<Stack> {
         let dir = tempfile::tempdir()?;
         let (gw, admin) = (free_port()?, free_port()?);
         let data = dir.path().join("data");
@@ -78,6 +83,7 @@ impl Stack {
                 files.key.display().to_string(),
             ]);
         }
+        args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut proc = Proc::spawn(
             "dev",

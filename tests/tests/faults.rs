@@ -133,6 +133,14 @@ async fn redis_and_control_plane_faults_fail_closed_and_recover() -> TestResult 
             body.get("headers").is_none(),
             "the upstream answered: {body}"
         );
+        // Counted as the gateway's own fail-closed refusals, by cause.
+        let redis_gone = fail_closed(&c, &stack.admin, "redis").await?
+            + fail_closed(&c, &stack.admin, "stale_bound").await?;
+        assert!(
+            redis_gone >= 2.0,
+            "{redis_gone} fail-closed refusals counted"
+        );
+        assert_eq!(fail_closed(&c, &stack.admin, "control_plane").await?, 0.0);
 
         // Redis comes back (empty): the gateway recovers without a restart.
         redis.restart().await?;
@@ -154,6 +162,7 @@ async fn redis_and_control_plane_faults_fail_closed_and_recover() -> TestResult 
             (StatusCode::SERVICE_UNAVAILABLE, Some("backend_unavailable")),
             "{body}"
         );
+        assert!(fail_closed(&c, &stack.admin, "control_plane").await? >= 1.0);
         TestResult::Ok(())
     }
     .await;
@@ -161,4 +170,20 @@ async fn redis_and_control_plane_faults_fail_closed_and_recover() -> TestResult 
         eprintln!("{e}\n{}", stack.logs());
     }
     result
+}
+
+/// The gateway's `wrnexus_gateway_fail_closed_total` for `cause`.
+async fn fail_closed(c: &reqwest::Client, admin: &str, cause: &str) -> TestResult<f64> {
+    let metrics = c
+        .get(format!("{admin}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let series = format!("wrnexus_gateway_fail_closed_total{{cause=\"{cause}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no `{series}` in:\n{metrics}").into())
 }

@@ -16,6 +16,9 @@ use wrnexus_policies::SessionClaims;
 pub struct Actor {
     pub user_id: String,
     pub email: String,
+    /// The person proved they own `email` (`users.email_verified_at`):
+    /// what Cedar reads as `context.email_verified` for their calls.
+    pub email_verified: bool,
     pub session_id: String,
     /// The workspace the session currently names.
     pub workspace_id: String,
@@ -77,6 +80,7 @@ impl FromRequestParts<AppState> for Actor {
                 .with_session(&claims.sid),
             user_id: user.id,
             email: user.email,
+            email_verified: user.email_verified,
             session_id: claims.sid.clone(),
             workspace_id: claims.wid.clone(),
             claims,

@@ -126,6 +126,20 @@ pub async fn create(
     )?;
     let expires_at = expiry(expires_at)?;
     let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/api-keys").await?;
+    // Gateways check a person's email on their sessions only; a key must
+    // not carry an unverified person past that check.
+    if state.config.require_verified_email
+        && let Caller::User(actor) = &caller
+        && !actor.email_verified
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ProblemCode::EmailUnverified,
+            "verify your email before creating API keys: this deployment requires a verified email, \
+             and a key would act without one; use the link mailed to you, or ask for a new one at \
+             /.wrnexus/verify-email",
+        ));
+    }
     if !allowed.role.at_least(ceiling) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

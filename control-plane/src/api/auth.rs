@@ -77,7 +77,11 @@ fn required(value: Option<String>, field: &'static str) -> Result<String, ApiErr
 }
 
 /// The `Set-Cookie` value carrying a session token.
-fn session_cookie(state: &AppState, token: String, max_age: i64) -> Result<HeaderValue, ApiError> {
+pub(super) fn session_cookie(
+    state: &AppState,
+    token: String,
+    max_age: i64,
+) -> Result<HeaderValue, ApiError> {
     let cookie = Cookie::build((state.config.cookie_name.clone(), token))
         .path("/")
         .secure(state.config.cookie_secure)
@@ -89,7 +93,7 @@ fn session_cookie(state: &AppState, token: String, max_age: i64) -> Result<Heade
 }
 
 /// Hand a new session in `workspace_id` to the client: JSON, or a 303 for forms.
-async fn open_session(
+pub(crate) async fn open_session(
     state: &AppState,
     user: &User,
     workspace_id: &str,
@@ -211,9 +215,12 @@ pub async fn signup(
             .await
             .map_err(|_| ApiError::internal())?
             .map_err(|_| ApiError::internal())?;
-        let signed_up = state.store.sign_up(&email, &hash, &meta).await?;
+        let signed_up = state
+            .store
+            .sign_up_verifying(&email, &hash, &state.config, &meta)
+            .await?;
         tracing::info!(user_id = %signed_up.user.id, workspace_id = %signed_up.workspace_id, "signed up");
-        let session = state.store.create_session(&signed_up.user.id, state.config.session_ttl_secs).await?;
+        let session = state.store.start_session(&signed_up.user.id, state.config.session_ttl_secs, &meta).await?;
         open_session(&state, &signed_up.user, &signed_up.workspace_id, session, form, &return_to, StatusCode::CREATED).await
     }
     .await;

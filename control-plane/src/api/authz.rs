@@ -8,7 +8,7 @@ use crate::store::audit::{AuditRecord, Outcome};
 use axum::http::StatusCode;
 use serde_json::json;
 use wrnexus_contract::ProblemCode;
-use wrnexus_policies::{DecisionRequest, Principal, Role};
+use wrnexus_policies::{Decision, DecisionRequest, Principal, Role};
 
 /// What an allowed caller may do: their role (a key's ceiling), and what
 /// was decided, so that a rule checked afterwards can refuse the same way.
@@ -20,26 +20,29 @@ pub struct Allowed {
     path: String,
 }
 
-/// Check that `caller` may take `action` on `workspace_id` (or on one of its
-/// projects, archived or not as its row says). Non-members get 404 so that
-/// they learn nothing about the workspace; a denial is audited with its
-/// decision id and policies. A membership's or a key's project limits are
-/// the request's grants.
-pub async fn authorize(
+/// Cedar's decision on `caller` taking `action` on `workspace_id` (or on
+/// one of its projects, archived or not as its row says), with the role it
+/// was decided for (a key's ceiling); nothing is audited. Non-members get
+/// 404 so that they learn nothing about the workspace. A membership's or a
+/// key's project limits are the request's grants. `method` is the request's
+/// own method unless given.
+pub async fn decide(
     state: &AppState,
     caller: &Caller,
     workspace_id: &str,
     project_id: Option<&str>,
     action: &str,
     path: &str,
-) -> Result<Allowed, ApiError> {
+    method: Option<&str>,
+) -> Result<(Decision, Role), ApiError> {
     let not_found = || ApiError::not_found("workspace");
     let workspace = state
         .store
         .workspace(workspace_id)
         .await?
         .ok_or_else(not_found)?;
-    let (principal, role, projects) = match caller {
+    // A person's own verification; no email stands behind a key.
+    let (principal, role, projects, email_verified) = match caller {
         Caller::User(actor) => {
             let membership = state
                 .store
@@ -50,6 +53,7 @@ pub async fn authorize(
                 Principal::User(&actor.user_id),
                 membership.role,
                 membership.projects,
+                actor.email_verified,
             )
         }
         Caller::Key { key, .. } => (
@@ -59,6 +63,7 @@ pub async fn authorize(
             },
             key.role_ceiling,
             key.projects.clone(),
+            true,
         ),
     };
     // A project that is not there is decided as an open one; the change
@@ -72,10 +77,12 @@ pub async fn authorize(
         None => false,
     };
     // The request's own method; a read when there is none to go by.
-    let method = caller.meta().method.as_deref().unwrap_or(match action {
-        "read" => "GET",
-        _ => "POST",
-    });
+    let method = method
+        .or(caller.meta().method.as_deref())
+        .unwrap_or(match action {
+            "read" => "GET",
+            _ => "POST",
+        });
     let decision = state.policies.decide(&DecisionRequest {
         principal,
         action,
@@ -85,10 +92,26 @@ pub async fn authorize(
         granted_projects: projects.as_deref(),
         role: Some(role),
         workspace_status: workspace.status,
+        email_verified,
         plan: &workspace.plan,
         method,
         path,
     });
+    Ok((decision, role))
+}
+
+/// Check that `caller` may take `action` on `workspace_id` (see
+/// [`decide`]); a denial is audited with its decision id and policies.
+pub async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    workspace_id: &str,
+    project_id: Option<&str>,
+    action: &str,
+    path: &str,
+) -> Result<Allowed, ApiError> {
+    let (decision, role) =
+        decide(state, caller, workspace_id, project_id, action, path, None).await?;
     if decision.allowed {
         return Ok(Allowed {
             role,
@@ -125,6 +148,7 @@ pub async fn authorize(
                     | ProblemCode::ApiKeyWrongWorkspace
                     | ProblemCode::ProjectNotGranted
                     | ProblemCode::ProjectArchived
+                    | ProblemCode::EmailUnverified
             )
         })
         .unwrap_or(ProblemCode::Forbidden);
@@ -135,6 +159,10 @@ pub async fn authorize(
         ),
         ProblemCode::ProjectArchived => format!(
             "the project is archived and read-only: an admin can unarchive it (decision {})",
+            decision.id()
+        ),
+        ProblemCode::EmailUnverified => format!(
+            "this workspace requires a verified email: use the link mailed to you, or ask for a new one at /.wrnexus/verify-email (decision {})",
             decision.id()
         ),
         _ => format!(

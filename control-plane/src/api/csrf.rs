@@ -75,12 +75,13 @@ fn refusal(headers: &HeaderMap, own: impl FnOnce() -> Option<Origin>) -> Option<
         Some(origin) => ("Origin", origin),
         None => ("Referer", only(headers, header::REFERER)?),
     };
-    let claimed_origin = Origin::of_url(claimed);
-    match (claimed_origin, own()) {
+    // Only the origin claimed is told, never the rest of the URL: a
+    // Referer's path and query may hold a link's token.
+    match (Origin::of_url(claimed), own()) {
         (Some(theirs), Some(ours)) if theirs == ours => None,
-        (_, ours) => Some(format!(
-            "{name} `{}` is not this origin ({})",
-            claimed.chars().take(200).collect::<String>(),
+        (theirs, ours) => Some(format!(
+            "{name} origin `{}` is not this origin ({})",
+            theirs.map_or_else(|| "none readable".to_string(), |o| o.to_string()),
             ours.map_or_else(|| "unknown".to_string(), |o| o.to_string()),
         )),
     }
@@ -106,9 +107,15 @@ pub async fn same_origin_writes(
     match refusal(request.headers(), own) {
         None => next.run(request).await,
         Some(why) => {
+            // The route's template, not the path: a path may hold a token
+            // (`/invitations/{token}/accept`).
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", |p| p.as_str());
             tracing::info!(
                 method = %request.method(),
-                path = %request.uri().path(),
+                route = %route,
                 why = %why,
                 "cross-origin write refused"
             );
@@ -173,5 +180,24 @@ mod tests {
         assert!(refusal(&foreign, ours).is_some());
         assert_eq!(refusal(&HeaderMap::new(), ours), None);
         assert!(refusal(&same, || None).is_some());
+    }
+
+    /// What is logged of a foreign Referer is its origin: never its path
+    /// or query, which may hold a link's token.
+    #[test]
+    fn a_refusal_tells_only_the_referers_origin() {
+        let foreign = headers(&[(
+            "referer",
+            "https://evil.example/.wrnexus/reset-password?token=s3cret-token",
+        )]);
+        let why = refusal(&foreign, ours).unwrap_or_default();
+        assert!(why.contains("https://evil.example"), "{why}");
+        assert!(
+            !why.contains("s3cret") && !why.contains("reset-password"),
+            "{why}"
+        );
+        let odd = headers(&[("referer", "not a url ?token=s3cret-token")]);
+        let why = refusal(&odd, ours).unwrap_or_default();
+        assert!(!why.is_empty() && !why.contains("s3cret"), "{why}");
     }
 }

@@ -1,5 +1,6 @@
 //! `POST /v1/internal/key-usage`: gateways report API key use — when each
-//! key was last used, and the keys they refused — with the gateway token
+//! key was last used, and the keys they refused — and when each session
+//! they served was last seen, with the gateway token
 //! (`WRNEXUS_GATEWAY_TOKEN`) as a Bearer. Without a token configured the
 //! endpoint answers 404 `gateway_reports_disabled`. The body is checked
 //! whole before anything is written: a bad entry is a 400 naming its field.
@@ -8,6 +9,7 @@ use super::AppState;
 use super::bearer::{self, Guard};
 use super::error::ApiError;
 use super::responses as doc;
+use crate::store::devices::SessionSeen;
 use crate::store::key_usage::{
     GATEWAY_REFUSALS, KeyUsageApplied, KeyUsageReport, KeyUse, RefusedKeyUse,
 };
@@ -76,12 +78,12 @@ pub fn parse(body: &[u8]) -> Result<KeyUsageReport, ApiError> {
         return Err(ApiError::field(
             ProblemCode::InvalidBody,
             "body",
-            "the `body` must be a JSON object with `used` and `refused` lists",
+            "the `body` must be a JSON object with `used`, `refused` and `sessions` lists",
         ));
     };
     if let Some(other) = top
         .keys()
-        .find(|k| !["used", "refused"].contains(&k.as_str()))
+        .find(|k| !["used", "refused", "sessions"].contains(&k.as_str()))
     {
         return Err(ApiError::field(
             ProblemCode::UnknownField,
@@ -116,7 +118,22 @@ pub fn parse(body: &[u8]) -> Result<KeyUsageReport, ApiError> {
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(KeyUsageReport { used, refused })
+    let sessions = list(&top, "sessions")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let e = Item::new(v, "sessions", i, &["session_id", "at"])?;
+            Ok(SessionSeen {
+                session_id: e.session_id("sessions.session_id")?,
+                at: e.time("sessions.at")?,
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(KeyUsageReport {
+        used,
+        refused,
+        sessions,
+    })
 }
 
 /// The list `name` (absent: empty), at most [`MAX_ENTRIES`] long.
@@ -186,6 +203,15 @@ impl<'a> Item<'a> {
                 Ok(id.to_string())
             }
             Some(_) => Err(self.bad(ProblemCode::InvalidKeyId, field, "must be 16 hex digits")),
+            None => Err(ApiError::missing(field)),
+        }
+    }
+
+    /// A session id: a UUID as the control plane writes them.
+    fn session_id(&self, field: &'static str) -> Result<String, ApiError> {
+        match self.string(field)? {
+            Some(id) if id.len() == 36 && uuid::Uuid::parse_str(id).is_ok() => Ok(id.to_string()),
+            Some(_) => Err(self.bad(ProblemCode::InvalidField, field, "must be a session id")),
             None => Err(ApiError::missing(field)),
         }
     }

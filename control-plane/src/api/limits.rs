@@ -1,6 +1,9 @@
 //! Rate limits on the doors people knock on: sign-in (per email and per
-//! client address) and invitation acceptance (per user and per client
-//! address). The address is the real client's, as a trusted gateway
+//! client address), invitation acceptance (per user and per client
+//! address), invitations mailed — sent or resent (per acting user or API
+//! key, and per client address) — and account mail and links — "forgot password", a fresh
+//! verification link, a change of email, a reset form sent (per email or
+//! user, and per client address). The address is the real client's, as a trusted gateway
 //! reports it. With Redis every control plane counts the same attempts
 //! ([`super::limits_shared`]); without, each counts its own traffic.
 
@@ -19,6 +22,12 @@ use wrnexus_contract::ProblemCode;
 pub struct RateLimits {
     pub signin_per_minute: u32,
     pub accept_per_minute: u32,
+    /// Invitations mailed (sent or resent), per acting user or API key (an
+    /// address gets five times).
+    pub invite_per_minute: u32,
+    /// Account mail asked for (reset, verification, change of email) and
+    /// reset forms sent, per email or user (an address gets five times).
+    pub account_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -26,6 +35,8 @@ impl Default for RateLimits {
         RateLimits {
             signin_per_minute: 10,
             accept_per_minute: 10,
+            invite_per_minute: 20,
+            account_per_minute: 5,
         }
     }
 }
@@ -37,6 +48,10 @@ enum Door {
     SigninAddress,
     AcceptUser,
     AcceptAddress,
+    InviteActor,
+    InviteAddress,
+    AccountPerson,
+    AccountAddress,
 }
 
 impl Door {
@@ -47,6 +62,10 @@ impl Door {
             Door::SigninAddress => "signin-address",
             Door::AcceptUser => "accept-user",
             Door::AcceptAddress => "accept-address",
+            Door::InviteActor => "invite-actor",
+            Door::InviteAddress => "invite-address",
+            Door::AccountPerson => "account-person",
+            Door::AccountAddress => "account-address",
         }
     }
 
@@ -54,6 +73,8 @@ impl Door {
         match self {
             Door::SigninEmail | Door::SigninAddress => "sign-in",
             Door::AcceptUser | Door::AcceptAddress => "invitation",
+            Door::InviteActor | Door::InviteAddress => "invitation mail",
+            Door::AccountPerson | Door::AccountAddress => "account",
         }
     }
 }
@@ -64,6 +85,10 @@ struct Local {
     signin_ip: DefaultKeyedRateLimiter<String>,
     accept: DefaultKeyedRateLimiter<String>,
     accept_ip: DefaultKeyedRateLimiter<String>,
+    invite: DefaultKeyedRateLimiter<String>,
+    invite_ip: DefaultKeyedRateLimiter<String>,
+    account: DefaultKeyedRateLimiter<String>,
+    account_ip: DefaultKeyedRateLimiter<String>,
 }
 
 /// The limiters, shared by every handler: in Redis when the control plane
@@ -129,6 +154,8 @@ impl Limiters {
     pub fn new(limits: RateLimits) -> Self {
         let signin = per_minute(limits.signin_per_minute);
         let accept = per_minute(limits.accept_per_minute);
+        let invite = per_minute(limits.invite_per_minute);
+        let account = per_minute(limits.account_per_minute);
         Limiters {
             limits,
             local: Local {
@@ -139,6 +166,14 @@ impl Limiters {
                 accept: RateLimiter::keyed(accept),
                 accept_ip: RateLimiter::keyed(per_minute(
                     limits.accept_per_minute.saturating_mul(PER_ADDRESS),
+                )),
+                invite: RateLimiter::keyed(invite),
+                invite_ip: RateLimiter::keyed(per_minute(
+                    limits.invite_per_minute.saturating_mul(PER_ADDRESS),
+                )),
+                account: RateLimiter::keyed(account),
+                account_ip: RateLimiter::keyed(per_minute(
+                    limits.account_per_minute.saturating_mul(PER_ADDRESS),
                 )),
             },
             shared: None,
@@ -157,10 +192,15 @@ impl Limiters {
         let limit = match door {
             Door::SigninEmail | Door::SigninAddress => self.limits.signin_per_minute,
             Door::AcceptUser | Door::AcceptAddress => self.limits.accept_per_minute,
+            Door::InviteActor | Door::InviteAddress => self.limits.invite_per_minute,
+            Door::AccountPerson | Door::AccountAddress => self.limits.account_per_minute,
         };
         match door {
-            Door::SigninAddress | Door::AcceptAddress => limit.saturating_mul(PER_ADDRESS),
-            Door::SigninEmail | Door::AcceptUser => limit,
+            Door::SigninAddress
+            | Door::AcceptAddress
+            | Door::InviteAddress
+            | Door::AccountAddress => limit.saturating_mul(PER_ADDRESS),
+            Door::SigninEmail | Door::AcceptUser | Door::InviteActor | Door::AccountPerson => limit,
         }
         .max(1)
     }
@@ -171,6 +211,10 @@ impl Limiters {
             Door::SigninAddress => &self.local.signin_ip,
             Door::AcceptUser => &self.local.accept,
             Door::AcceptAddress => &self.local.accept_ip,
+            Door::InviteActor => &self.local.invite,
+            Door::InviteAddress => &self.local.invite_ip,
+            Door::AccountPerson => &self.local.account,
+            Door::AccountAddress => &self.local.account_ip,
         }
     }
 
@@ -208,18 +252,69 @@ impl Limiters {
         Ok(())
     }
 
+    /// An invitation mailed (sent or resent) by `actor` (a user's or an API
+    /// key's id) from `ip`.
+    pub async fn invite(&self, actor: &str, ip: Option<&str>) -> Result<(), ApiError> {
+        self.knock(Door::InviteActor, actor).await?;
+        if let Some(ip) = ip {
+            self.knock(Door::InviteAddress, &address_key(ip)).await?;
+        }
+        Ok(())
+    }
+
+    /// Account mail or a reset form for `person` (an email, or `user:<id>`)
+    /// from `ip`; `None` counts the address alone (a reset form, whose
+    /// person is not known before its link is checked).
+    pub async fn account(&self, person: Option<&str>, ip: Option<&str>) -> Result<(), ApiError> {
+        if let Some(person) = person {
+            self.knock(Door::AccountPerson, person).await?;
+        }
+        if let Some(ip) = ip {
+            self.knock(Door::AccountAddress, &address_key(ip)).await?;
+        }
+        Ok(())
+    }
+
     /// Drop idle keys so the maps stay small.
     pub fn retain_recent(&self) {
         self.local.signin_email.retain_recent();
         self.local.signin_ip.retain_recent();
         self.local.accept.retain_recent();
         self.local.accept_ip.retain_recent();
+        self.local.invite.retain_recent();
+        self.local.invite_ip.retain_recent();
+        self.local.account.retain_recent();
+        self.local.account_ip.retain_recent();
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::address_key;
+    use super::{Limiters, RateLimits, address_key};
+
+    /// Invitations mailed are counted per acting user or key, and per
+    /// address across them; the refusal says when to try again.
+    #[tokio::test]
+    async fn invitation_mail_is_limited_per_actor_and_address() {
+        let limits = Limiters::new(RateLimits {
+            invite_per_minute: 2,
+            ..RateLimits::default()
+        });
+        for _ in 0..2 {
+            assert!(limits.invite("u1", Some("192.0.2.1")).await.is_ok());
+        }
+        let refused = limits.invite("u1", Some("192.0.2.1")).await.err();
+        let refused = refused.map(|e| (e.status.as_u16(), e.code));
+        assert_eq!(refused, Some((429, "rate_limited")));
+        // Another actor from another address is not held back by u1.
+        assert!(limits.invite("key-1", Some("192.0.2.2")).await.is_ok());
+        // One address, many actors: five times a person's allowance.
+        for n in 0..10 {
+            let actor = format!("a{n}");
+            assert!(limits.invite(&actor, Some("198.51.100.9")).await.is_ok());
+        }
+        assert!(limits.invite("a10", Some("198.51.100.9")).await.is_err());
+    }
 
     #[test]
     fn an_ipv6_client_is_counted_by_its_64() {

@@ -1,24 +1,17 @@
-//! Members and invitations: list, change role or project limits, remove,
-//! leave, invite, accept.
+//! Members: list, change role or project limits, remove, leave
+//! (invitations are in [`super::invitations`]).
 
 use super::AppState;
-use super::auth::normalise_email;
 use super::authz::{authorize, owner_checked, owner_only};
-use super::caller::{Caller, person};
+use super::caller::Caller;
 use super::error::ApiError;
 use super::input::{self, Input};
 use super::responses as doc;
-use crate::store::invitations::Invitation;
 use crate::store::made_by::Removal;
 use crate::store::members::Member;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use wrnexus_contract::ProblemCode;
 use wrnexus_policies::{Action, Role};
@@ -40,12 +33,6 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct NewInvitation {
-    email: Option<String>,
-    role: Option<String>,
-}
-
 /// Members of a workspace.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberList {
@@ -56,25 +43,6 @@ pub struct MemberList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberBody {
     pub member: Member,
-}
-
-/// A new invitation and its token, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvitationCreated {
-    pub invitation: Invitation,
-    pub token: String,
-}
-
-/// The workspace joined, and the role in it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvitationAccepted {
-    pub workspace_id: String,
-    pub role: Role,
-}
-
-/// Hash an invitation token for storage and lookup.
-pub fn token_hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Members of a workspace.
@@ -205,101 +173,4 @@ pub async fn remove(
     Ok(Json(
         owner_checked(&state, &caller, &allowed, removal).await?,
     ))
-}
-
-/// Invite someone by email (admins).
-#[utoipa::path(
-    post,
-    path = "/workspaces/{id}/invitations",
-    tag = "invitations",
-    operation_id = "create_invitation",
-    params(("id" = String, Path, description = "Workspace id")),
-    request_body(content((NewInvitation = "application/json"), (NewInvitation = "application/x-www-form-urlencoded"))),
-    security(("session" = []), ("session_bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 201, description = "The invitation and its token, shown once", body = InvitationCreated),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, response = doc::Conflict)
-    )
-)]
-pub async fn invite(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    input: Input<NewInvitation>,
-) -> Result<(StatusCode, Json<InvitationCreated>), ApiError> {
-    let email = normalise_email(
-        &input
-            .value
-            .email
-            .ok_or_else(|| ApiError::missing("email"))?,
-    )?;
-    let role = input::role(input.value.role.or_else(|| Some("member".into())), "role")?;
-    let allowed = authorize(&state, &caller, &id, None, Action::ADMIN, "/invitations").await?;
-    if role == Role::Owner {
-        owner_only(&state, &caller, &allowed, "invite an owner").await?;
-    }
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let token = URL_SAFE_NO_PAD.encode(raw);
-    let invitation = state
-        .store
-        .create_invitation(
-            &id,
-            &email,
-            role,
-            &token_hash(&token),
-            state.config.invitation_ttl_secs,
-            caller.meta(),
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(InvitationCreated { invitation, token }),
-    ))
-}
-
-/// Accept an invitation as the signed-in person.
-#[utoipa::path(
-    post,
-    path = "/invitations/{token}/accept",
-    tag = "invitations",
-    operation_id = "accept_invitation",
-    params(("token" = String, Path, description = "The invitation token")),
-    security(("session" = []), ("session_bearer" = [])),
-    responses(
-        (status = 200, description = "Joined", body = InvitationAccepted),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, response = doc::Conflict),
-        (status = 429, response = doc::TooManyRequests)
-    )
-)]
-pub async fn accept(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(token): Path<String>,
-) -> Result<Json<InvitationAccepted>, ApiError> {
-    let actor = person(caller)?;
-    state
-        .limits
-        .accept(&actor.user_id, actor.meta.ip.as_deref())
-        .await?;
-    let invitation = state
-        .store
-        .accept_invitation(
-            &token_hash(&token),
-            &actor.user_id,
-            &actor.email,
-            &actor.meta,
-        )
-        .await?;
-    Ok(Json(InvitationAccepted {
-        workspace_id: invitation.workspace_id,
-        role: invitation.role,
-    }))
 }

@@ -2,13 +2,15 @@
 //! replaceable from the operator's `pages_dir`, see [`templates`]) rendered
 //! with every value HTML-escaped; errors name the field they are about.
 
+pub mod account;
+pub mod invitation;
 pub mod templates;
 
 pub use templates::{Pages, PagesError, escape};
 
 use super::error::ApiError;
 use crate::password::MIN_LENGTH;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::{Serde, Value};
 use serde::Serialize;
@@ -19,6 +21,13 @@ use wrnexus_policies::redirect::encode_query_value;
 pub enum Page {
     SignIn,
     SignUp,
+    /// An invitation's link (its context: `api::invitation_page`).
+    Invitation,
+    /// An email verification link, a forgotten password, a reset link (their
+    /// context: `api::account::links`).
+    VerifyEmail,
+    ForgotPassword,
+    ResetPassword,
 }
 
 impl Page {
@@ -27,6 +36,10 @@ impl Page {
         match self {
             Page::SignIn => "sign-in.html",
             Page::SignUp => "sign-up.html",
+            Page::Invitation => "invitation.html",
+            Page::VerifyEmail => "verify-email.html",
+            Page::ForgotPassword => "forgot-password.html",
+            Page::ResetPassword => "reset-password.html",
         }
     }
 }
@@ -64,11 +77,13 @@ struct Links {
     signin: String,
     signin_with_email: String,
     signup: String,
+    /// "Forgot password?", keeping `return_to` and the email typed.
+    forgot_password: String,
 }
 
 /// A sentence of an API error, as a person reads it: no code quotes,
 /// capitalised, ending with a full stop.
-fn sentence(detail: &str) -> String {
+pub(crate) fn sentence(detail: &str) -> String {
     let text = detail.replace('`', "");
     let mut chars = text.chars();
     let mut out: String = chars
@@ -123,6 +138,9 @@ fn context(
             signin: format!("/.wrnexus/signin?return_to={return_to_q}"),
             signin_with_email: format!("/.wrnexus/signin?return_to={return_to_q}&email={email_q}"),
             signup: format!("/.wrnexus/signup?return_to={return_to_q}"),
+            forgot_password: format!(
+                "/.wrnexus/forgot-password?return_to={return_to_q}&email={email_q}"
+            ),
         },
         min_password_length: MIN_LENGTH,
         logo_url: logo.then_some(templates::LOGO_PATH),
@@ -137,6 +155,38 @@ fn sample_contexts(page: Page, logo: bool) -> [Value; 2] {
         context(page, "/", "", None, logo),
         context(page, "/", "name@example.com", Some(&error), logo),
     ]
+}
+
+/// Every page with the values it is tried with at load ([`Pages::load`]).
+fn trial_contexts(logo: bool) -> Vec<(Page, Value)> {
+    let mut all: Vec<(Page, Value)> = [Page::SignIn, Page::SignUp]
+        .into_iter()
+        .flat_map(|page| sample_contexts(page, logo).map(|c| (page, c)))
+        .collect();
+    all.extend(
+        invitation::sample_contexts(logo)
+            .into_iter()
+            .map(|c| (Page::Invitation, c)),
+    );
+    all.extend(account::sample_contexts(logo));
+    all
+}
+
+/// A page whose URL holds a link's token (a reset, a verification, an
+/// invitation), made to keep it: no `Referer` carries the URL to another
+/// site, no cache keeps the page, no other site frames it.
+pub fn keep_link_private(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    response
 }
 
 /// Render a page; `error` shows above the form and marks its field,

@@ -296,18 +296,13 @@ async fn dunning(
     rules: &BillingConfig,
 ) -> Result<(), StoreError> {
     let workspace = lock_workspace(work, workspace_id).await?;
-    let subject = format!("Payment failed for the workspace \"{}\"", workspace.name);
-    let body = format!(
-        "The latest payment for the WRNexus workspace \"{name}\" did not go through.\n\n\
-         The workspace stays fully usable until {until}. After that it turns read-only \
-         until the invoice is paid; the members' other workspaces are not affected.\n\n\
-         Pay the invoice or update the payment method from the workspace's billing page:\n{url}\n",
-        name = workspace.name,
-        until = rfc3339(grace_until),
-        url = rules.return_url,
-    );
+    let message = crate::mail::Message::PaymentFailed {
+        workspace_name: workspace.name,
+        grace_until,
+        billing_link: rules.return_url.clone(),
+    };
     for owner in owner_emails(work, workspace_id).await? {
-        mail::enqueue(work, workspace_id, &owner, &subject, &body).await?;
+        mail::enqueue_message(work, workspace_id, &owner, &message).await?;
     }
     Ok(())
 }

@@ -1,12 +1,11 @@
 //! The billing worker: finishes Stripe events whose processing was cut
 //! short, suspends past-due workspaces whose grace period is over, pushes
-//! seat counts to Stripe when membership changes, and sends the mail outbox.
+//! seat counts to Stripe when membership changes. (The dunning mail it
+//! queues is sent by the mail worker, [`crate::mail::worker`].)
 
 use super::apply::expire_grace;
-use super::mailer::Mailer;
 use super::stripe_api::StripeApi;
 use crate::config::BillingConfig;
-use crate::store::mail::MailAttempt;
 use crate::store::{Store, StoreError, now};
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,8 +15,6 @@ use tokio::task::JoinHandle;
 /// Events younger than this are left to the request that stored them (a
 /// concurrent run would only wait on the claim and find the work done).
 const INLINE_GRACE_SECS: i64 = 1;
-/// Attempts before a message is dead.
-const MAIL_ATTEMPTS: i64 = 10;
 
 /// Runs billing's background work. One per control plane; several control
 /// planes share the work safely (claims and leases in the database).
@@ -25,7 +22,6 @@ pub struct BillingWorker {
     store: Store,
     config: BillingConfig,
     stripe: Option<StripeApi>,
-    mailer: Mailer,
     /// Seat pushes that failed, not to be retried before the instant.
     seat_backoff: HashMap<String, (Instant, u32)>,
 }
@@ -37,17 +33,11 @@ fn retry_delay(attempt: u32) -> Duration {
 }
 
 impl BillingWorker {
-    pub fn new(
-        store: Store,
-        config: BillingConfig,
-        stripe: Option<StripeApi>,
-        mailer: Mailer,
-    ) -> Self {
+    pub fn new(store: Store, config: BillingConfig, stripe: Option<StripeApi>) -> Self {
         BillingWorker {
             store,
             config,
             stripe,
-            mailer,
             seat_backoff: HashMap::new(),
         }
     }
@@ -74,16 +64,16 @@ impl BillingWorker {
 
     /// One pass over everything due.
     pub async fn run_once(&mut self) -> Result<(), StoreError> {
-        if self.config.enabled() {
-            self.finish_events().await?;
-            for workspace_id in self.store.grace_expired(now()).await? {
-                if expire_grace(&self.store, &workspace_id).await? {
-                    tracing::info!(%workspace_id, "grace period over: workspace suspended");
-                }
-            }
-            self.push_seats().await?;
+        if !self.config.enabled() {
+            return Ok(());
         }
-        self.send_mail().await
+        self.finish_events().await?;
+        for workspace_id in self.store.grace_expired(now()).await? {
+            if expire_grace(&self.store, &workspace_id).await? {
+                tracing::info!(%workspace_id, "grace period over: workspace suspended");
+            }
+        }
+        self.push_seats().await
     }
 
     async fn finish_events(&self) -> Result<(), StoreError> {
@@ -129,36 +119,6 @@ impl BillingWorker {
                     tracing::warn!(%workspace_id, error = %e, "pushing the seat count failed");
                 }
             }
-        }
-        Ok(())
-    }
-
-    async fn send_mail(&self) -> Result<(), StoreError> {
-        if !self.mailer.configured() {
-            return Ok(());
-        }
-        for mail in self.store.claim_due_mail(16, 60).await? {
-            let outcome = match self.mailer.send(&mail).await {
-                Ok(()) => MailAttempt::Sent,
-                Err(error) => {
-                    let attempt = mail.attempts.saturating_add(1);
-                    let retry_at = (attempt < MAIL_ATTEMPTS).then(|| {
-                        let delay = retry_delay(u32::try_from(attempt).unwrap_or(u32::MAX));
-                        now().saturating_add(i64::try_from(delay.as_secs()).unwrap_or(3600))
-                    });
-                    tracing::warn!(mail_id = %mail.id, %error, "sending mail failed");
-                    MailAttempt::Failed { error, retry_at }
-                }
-            };
-            if let Some(m) = crate::metrics::metrics() {
-                let result = match &outcome {
-                    MailAttempt::Sent => "sent",
-                    MailAttempt::Failed { retry_at: None, .. } => "dead",
-                    MailAttempt::Failed { .. } => "failed",
-                };
-                m.mail.with_label_values(&[result]).inc();
-            }
-            self.store.settle_mail(&mail, &outcome).await?;
         }
         Ok(())
     }

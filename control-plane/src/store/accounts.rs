@@ -1,6 +1,8 @@
-//! Users: sign-up (user + personal workspace + owner membership in one
-//! transaction), lookup, and switching to (and remembering) a workspace.
+//! Users: sign-up (user + personal workspace + owner membership, and the
+//! verification mail, in one transaction), lookup, and switching to (and
+//! remembering) a workspace.
 
+use super::account_tokens::{self, Purpose};
 use super::audit::{AuditRecord, Meta};
 use super::membership::membership_in;
 use super::work::Scope;
@@ -17,6 +19,8 @@ pub struct User {
     pub email: String,
     pub password_hash: String,
     pub disabled: bool,
+    /// The person proved they own `email`.
+    pub email_verified: bool,
     pub last_workspace_id: Option<String>,
 }
 
@@ -34,8 +38,16 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         email: row.try_get("email")?,
         password_hash: row.try_get("password_hash")?,
         disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+        email_verified: row
+            .try_get::<Option<i64>, _>("email_verified_at")?
+            .is_some(),
         last_workspace_id: row.try_get("last_workspace_id")?,
     })
+}
+
+/// The link that verifies an email address with `token`.
+pub(crate) fn verify_link(config: &crate::config::ControlPlaneConfig, token: &str) -> String {
+    config.link(&format!("/.wrnexus/verify-email?token={token}"))
 }
 
 impl Store {
@@ -45,6 +57,30 @@ impl Store {
         &self,
         email: &str,
         password_hash: &str,
+        meta: &Meta,
+    ) -> Result<SignedUp, StoreError> {
+        self.sign_up_mailing(email, password_hash, None, meta).await
+    }
+
+    /// [`Store::sign_up`], and in the same transaction a verification link
+    /// for the email mailed (through the personal workspace's outbox) with
+    /// `config`'s public URL and lifetime.
+    pub async fn sign_up_verifying(
+        &self,
+        email: &str,
+        password_hash: &str,
+        config: &crate::config::ControlPlaneConfig,
+        meta: &Meta,
+    ) -> Result<SignedUp, StoreError> {
+        self.sign_up_mailing(email, password_hash, Some(config), meta)
+            .await
+    }
+
+    async fn sign_up_mailing(
+        &self,
+        email: &str,
+        password_hash: &str,
+        verify: Option<&crate::config::ControlPlaneConfig>,
         meta: &Meta,
     ) -> Result<SignedUp, StoreError> {
         let user_id = new_id();
@@ -115,7 +151,10 @@ impl Store {
         .await?;
         work.push(
             EntryKey::User(user_id.clone()),
-            Entry::User { disabled: false },
+            Entry::User {
+                disabled: false,
+                email_verified: false,
+            },
         )
         .await?;
         work.audit(
@@ -123,6 +162,23 @@ impl Store {
                 .with_detail(json!({ "email": email })),
         )
         .await?;
+        if let Some(config) = verify {
+            let issued = account_tokens::issue(
+                &mut work,
+                &user_id,
+                Purpose::VerifyEmail,
+                email,
+                config.verification_ttl_secs,
+            )
+            .await?;
+            let message = crate::mail::Message::VerifyEmail {
+                email: email.to_string(),
+                link: verify_link(config, &issued.token),
+                expires_at: issued.expires_at,
+                change: false,
+            };
+            super::mail::enqueue_message(&mut work, &workspace_id, email, &message).await?;
+        }
         self.finish(work).await?;
         Ok(SignedUp {
             user: User {
@@ -130,6 +186,7 @@ impl Store {
                 email: email.to_string(),
                 password_hash: password_hash.to_string(),
                 disabled: false,
+                email_verified: false,
                 last_workspace_id: Some(workspace_id.clone()),
             },
             workspace_id,
@@ -139,7 +196,8 @@ impl Store {
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, email, password_hash, disabled_at, last_workspace_id FROM users WHERE email = $1",
+            "SELECT id, email, password_hash, disabled_at, email_verified_at, last_workspace_id \
+             FROM users WHERE email = $1",
         )
         .bind(email)
         .fetch_optional(self.pool())
@@ -149,11 +207,12 @@ impl Store {
 
     pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, email, password_hash, disabled_at, last_workspace_id FROM users WHERE id = $1",
+            "SELECT id, email, password_hash, disabled_at, email_verified_at, last_workspace_id \
+             FROM users WHERE id = $1",
         )
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 

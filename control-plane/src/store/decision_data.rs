@@ -88,16 +88,18 @@ impl Store {
             ),
         }
 
-        let user = sqlx::query("SELECT disabled_at, version FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let user =
+            sqlx::query("SELECT disabled_at, email_verified_at, version FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         match user {
             Some(r) => put(
                 EntryKey::User(user_id.to_string()),
                 r.try_get("version")?,
                 Entry::User {
                     disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+                    email_verified: r.try_get::<Option<i64>, _>("email_verified_at")?.is_some(),
                 },
             ),
             None => put(

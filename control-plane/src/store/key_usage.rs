@@ -7,10 +7,14 @@
 //! itself. A refusal is filed under the key's own workspace as stored (not
 //! whatever a gateway believed); ids no key has are ignored and counted, so
 //! nobody fills any log by inventing key ids.
+//!
+//! The same report carries the sessions a gateway served, each with the
+//! latest time (see [`super::devices`]).
 
 use super::api_keys::{KEY_USE_ACTION, LAST_USED_GRANULARITY_SECS};
 use super::audit::{ActorKind, AuditRecord, Meta, Outcome};
 use super::audit_row;
+use super::devices::SessionSeen;
 use super::work::Scope;
 use super::{Store, StoreError, now};
 use serde_json::json;
@@ -59,6 +63,8 @@ pub struct KeyUsageReport {
     pub used: Vec<KeyUse>,
     /// Keys the gateway refused (at most 1000).
     pub refused: Vec<RefusedKeyUse>,
+    /// Sessions served, each with its latest time (at most 1000).
+    pub sessions: Vec<SessionSeen>,
 }
 
 /// What applying a report did.
@@ -70,6 +76,8 @@ pub struct KeyUsageApplied {
     pub audited: u64,
     /// Entries naming no existing key, ignored.
     pub unknown_keys: u64,
+    /// Sessions whose `last_seen_at` moved forward.
+    pub sessions_seen: u64,
 }
 
 /// What is stored about a reported key.
@@ -183,6 +191,7 @@ impl Store {
             }
         }
         self.finish(work).await?;
+        applied.sessions_seen = self.apply_sessions_seen(&report.sessions).await?;
         Ok(applied)
     }
 }

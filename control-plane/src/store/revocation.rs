@@ -1,7 +1,9 @@
 //! Ending access wholesale: "sign out everywhere" and disabling a user
 //! revoke every session of the user and every API key behind them (see
-//! [`super::made_by`]), in whichever workspace. Each is one transaction,
-//! audited, and pushed so every gateway refuses at once.
+//! [`super::made_by`]), in whichever workspace; a password reset or change
+//! ends the user's sessions (all, or all but the one making the change).
+//! Each is one transaction, audited, and pushed so every gateway refuses
+//! at once.
 
 use super::audit::{AuditRecord, Meta};
 use super::made_by::{Ended, Revoked, Why, lock_person, revoke_keys, withdraw_invitations};
@@ -12,14 +14,26 @@ use wrnexus_policies::{Entry, EntryKey};
 
 /// Revoke every live session of `user_id` inside `work`; how many.
 async fn revoke_sessions(work: &mut Work, user_id: &str) -> Result<usize, StoreError> {
+    revoke_sessions_except(work, user_id, None).await
+}
+
+/// Revoke every live session of `user_id` but `except` inside `work`, each
+/// pushed; how many.
+pub(crate) async fn revoke_sessions_except(
+    work: &mut Work,
+    user_id: &str,
+    except: Option<&str>,
+) -> Result<usize, StoreError> {
     let version = work.version().await?;
+    // Session ids are never empty: "" keeps none.
     let ids: Vec<String> = sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = $1, version = $2 \
-         WHERE user_id = $3 AND revoked_at IS NULL RETURNING id",
+         WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4 RETURNING id",
     )
     .bind(now())
     .bind(version)
     .bind(user_id)
+    .bind(except.unwrap_or(""))
     .fetch_all(&mut *work.tx)
     .await?;
     for id in &ids {
@@ -50,6 +64,29 @@ pub(crate) async fn personal_workspace(
 }
 
 impl Store {
+    /// End every session of `user_id` but `except` (the one asking), pushed
+    /// to every gateway, audited `sessions.revoked_others` in the user's
+    /// personal workspace; how many ended.
+    pub async fn end_other_sessions(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+        meta: &Meta,
+    ) -> Result<usize, StoreError> {
+        let mut work = self.work(Scope::user(user_id), meta).await?;
+        let ended = revoke_sessions_except(&mut work, user_id, except).await?;
+        if let Some(personal) = personal_workspace(&mut work, user_id).await? {
+            work.scope(Scope::member(&personal, user_id)).await?;
+            work.audit(
+                AuditRecord::success(&personal, "sessions.revoked_others", user_id)
+                    .with_detail(json!({ "sessions": ended, "kept": except })),
+            )
+            .await?;
+        }
+        self.finish(work).await?;
+        Ok(ended)
+    }
+
     /// Sign `user_id` out everywhere: every session ends and every API key
     /// behind them is revoked.
     pub async fn revoke_all_sessions(
@@ -100,9 +137,18 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { what: "user" });
         }
+        let verified: Option<i64> =
+            sqlx::query_scalar("SELECT email_verified_at FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *work.tx)
+                .await?
+                .flatten();
         work.push(
             EntryKey::User(user_id.to_string()),
-            Entry::User { disabled: true },
+            Entry::User {
+                disabled: true,
+                email_verified: verified.is_some(),
+            },
         )
         .await?;
         let sessions = revoke_sessions(&mut work, user_id).await?;

@@ -35,24 +35,42 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
-/// Insert a live session for `user_id` within `work`, and push it.
+/// Longest user agent a session keeps (longer ones are cut).
+pub const MAX_SESSION_USER_AGENT: usize = 256;
+
+/// `agent` cut to [`MAX_SESSION_USER_AGENT`] bytes, on a character boundary.
+fn cut_agent(agent: &str) -> &str {
+    let mut end = agent.len().min(MAX_SESSION_USER_AGENT);
+    while !agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    &agent[..end]
+}
+
+/// Insert a live session for `user_id` within `work`, and push it. The
+/// device it starts on (`meta`'s client address and user agent) is kept
+/// with it, and it is last seen now.
 async fn insert_session(
     work: &mut Work,
     user_id: &str,
     ttl_secs: i64,
+    meta: &Meta,
 ) -> Result<Session, StoreError> {
     let version = work.version().await?;
     let id = new_id();
     let now = now();
     let expires_at = now.saturating_add(ttl_secs);
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at, version) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, version, client_ip, \
+         user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $3)",
     )
     .bind(&id)
     .bind(user_id)
     .bind(now)
     .bind(expires_at)
     .bind(version)
+    .bind(meta.ip.as_deref())
+    .bind(meta.user_agent.as_deref().map(cut_agent))
     .execute(&mut *work.tx)
     .await?;
     work.push(
@@ -73,7 +91,7 @@ async fn insert_session(
 
 /// Where a user's own session events go: `workspace_id` while they are a
 /// member of it, else their personal workspace.
-async fn own_workspace(
+pub(crate) async fn own_workspace(
     work: &mut Work,
     user_id: &str,
     workspace_id: Option<&str>,
@@ -94,14 +112,26 @@ async fn own_workspace(
 
 impl Store {
     /// Start a session for a user (right after sign-up, whose own audit row
-    /// records it).
+    /// records it), on no known device.
     pub async fn create_session(
         &self,
         user_id: &str,
         ttl_secs: i64,
     ) -> Result<Session, StoreError> {
-        let mut work = self.work(Scope::user(user_id), &Meta::system()).await?;
-        let session = insert_session(&mut work, user_id, ttl_secs).await?;
+        self.start_session(user_id, ttl_secs, &Meta::system()).await
+    }
+
+    /// Start a session for a user on the device `meta` names (its client
+    /// address and user agent), e.g. right after sign-up, whose own audit
+    /// row records it.
+    pub async fn start_session(
+        &self,
+        user_id: &str,
+        ttl_secs: i64,
+        meta: &Meta,
+    ) -> Result<Session, StoreError> {
+        let mut work = self.work(Scope::user(user_id), meta).await?;
+        let session = insert_session(&mut work, user_id, ttl_secs, meta).await?;
         self.finish(work).await?;
         Ok(session)
     }
@@ -120,7 +150,7 @@ impl Store {
         let mut work = self
             .work(Scope::member(workspace_id, user_id), &meta)
             .await?;
-        let session = insert_session(&mut work, user_id, ttl_secs).await?;
+        let session = insert_session(&mut work, user_id, ttl_secs, &meta).await?;
         work.audit(
             AuditRecord::success(workspace_id, "signin", user_id)
                 .with_detail(json!({ "session_id": session.id })),

@@ -16,8 +16,10 @@ use wrnexus_policies::{
 
 mod api_keys;
 mod projects;
+mod unavailable;
 
 pub use projects::ProjectAsker;
+pub use unavailable::{FailCause, Unavailable};
 
 /// What the decision needs about one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,9 @@ pub struct Resolved {
     pub plan: String,
     /// The projects the membership is limited to; `None`: all of them.
     pub projects: Option<Vec<String>>,
+    /// Whether the person proved they own their email (Cedar's
+    /// `context.email_verified`); `true` for API keys.
+    pub email_verified: bool,
 }
 
 impl Resolved {
@@ -38,6 +43,7 @@ impl Resolved {
             status: WorkspaceStatus::Active,
             plan: String::new(),
             projects: None,
+            email_verified: false,
         }
     }
 }
@@ -58,7 +64,7 @@ pub enum ResolveError {
     Revoked,
     /// Redis and the control plane could not supply the data.
     #[error("decision data unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Unavailable),
 }
 
 /// Shared Redis handle; `None` while disconnected.
@@ -305,14 +311,21 @@ impl Resolver {
                         .inc();
                     tracing::debug!(error = %e, "redis lookup failed");
                     for key in &missing {
-                        match self.cache.get(key).filter(|c| c.age <= self.stale_bound) {
-                            Some(c) => {
+                        match self.cache.get(key) {
+                            Some(c) if c.age <= self.stale_bound => {
                                 self.metrics.cache.with_label_values(&["stale"]).inc();
                                 found.insert(key.to_string(), c.entry);
                             }
-                            None => {
-                                return Err(ResolveError::Unavailable(format!(
-                                    "redis unreachable ({e}) and no local entry within the staleness bound"
+                            held => {
+                                let cause = match held {
+                                    Some(_) => FailCause::StaleBound,
+                                    None => FailCause::Redis,
+                                };
+                                return Err(ResolveError::Unavailable(Unavailable::new(
+                                    cause,
+                                    format!(
+                                        "redis unreachable ({e}) and no local entry within the staleness bound"
+                                    ),
                                 )));
                             }
                         }
@@ -370,7 +383,10 @@ impl Resolver {
     async fn ask_control_plane(&self, ask: &Ask<'_>) -> Result<DecisionData, ResolveError> {
         let url = format!("{}/v1/internal/decision-data", self.control_plane_url);
         let unavailable = |e: reqwest::Error| {
-            ResolveError::Unavailable(format!("control plane: {}", e.without_url()))
+            ResolveError::Unavailable(Unavailable::new(
+                FailCause::ControlPlane,
+                format!("control plane: {}", e.without_url()),
+            ))
         };
         let (request, project_id) = match ask {
             Ask::Session {
@@ -444,7 +460,12 @@ fn evaluate(claims: &SessionClaims, found: &Found) -> Result<Resolved, ResolveEr
             .get(i)
             .and_then(Option::as_deref)
             .map(|e| &e.entry)
-            .ok_or_else(|| ResolveError::Unavailable("incomplete decision data".to_string()))
+            .ok_or_else(|| {
+                ResolveError::Unavailable(Unavailable::new(
+                    FailCause::IncompleteData,
+                    "incomplete decision data",
+                ))
+            })
     };
     match get(0)? {
         Entry::Session {
@@ -453,10 +474,13 @@ fn evaluate(claims: &SessionClaims, found: &Found) -> Result<Resolved, ResolveEr
         } if *user_id == claims.sub => {}
         _ => return Err(ResolveError::Revoked),
     }
-    match get(1)? {
-        Entry::User { disabled: false } => {}
+    let email_verified = match get(1)? {
+        Entry::User {
+            disabled: false,
+            email_verified,
+        } => *email_verified,
         _ => return Err(ResolveError::Revoked),
-    }
+    };
     let (role, projects) = match get(2)? {
         Entry::Membership {
             role: Some(role),
@@ -472,6 +496,7 @@ fn evaluate(claims: &SessionClaims, found: &Found) -> Result<Resolved, ResolveEr
             status: *status,
             plan: plan.clone(),
             projects,
+            email_verified,
         }),
         _ => Ok(Resolved::not_a_member()),
     }

@@ -11,6 +11,10 @@
 //! so no workspace can be told: it is counted and dropped the same way. A
 //! well-formed key id is always reported; the control plane files the
 //! refusal under the key's own workspace, and ignores ids it does not know.
+//!
+//! Sessions are recorded the same way as key use: the latest time each
+//! session was served in a flush interval (one entry per session, however
+//! busy), so the control plane shows when each device was last seen.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -21,6 +25,8 @@ use std::sync::Mutex;
 pub const MAX_PENDING_REFUSALS: usize = 1000;
 /// Most distinct keys whose use waits for a flush.
 pub const MAX_PENDING_USED: usize = 10_000;
+/// Most distinct sessions whose use waits for a flush.
+pub const MAX_PENDING_SESSIONS: usize = 10_000;
 /// Longest user agent reported (the control plane refuses longer ones).
 pub const MAX_USER_AGENT: usize = 512;
 
@@ -28,6 +34,14 @@ pub const MAX_USER_AGENT: usize = 512;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Used {
     pub key_id: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// One session's latest request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSeen {
+    pub session_id: String,
     /// Unix seconds.
     pub at: i64,
 }
@@ -50,6 +64,7 @@ pub struct Refusal {
 pub struct Batch {
     pub used: Vec<Used>,
     pub refused: Vec<Refusal>,
+    pub sessions: Vec<SessionSeen>,
     /// Refusals not kept: the queue was full.
     pub dropped: u64,
     /// Refusals of malformed keys (no key id, so no workspace to tell).
@@ -60,8 +75,18 @@ pub struct Batch {
 struct Pending {
     used: HashMap<String, i64>,
     refused: Vec<Refusal>,
+    sessions: HashMap<String, i64>,
     dropped: u64,
     unattributable: u64,
+}
+
+/// Keep the latest `at` of `id`, within `max` distinct ids.
+fn latest(map: &mut HashMap<String, i64>, id: &str, at: i64, max: usize) {
+    if let Some(last) = map.get_mut(id) {
+        *last = (*last).max(at);
+    } else if map.len() < max {
+        map.insert(id.to_string(), at);
+    }
 }
 
 /// The in-memory recorder. Disabled (no gateway token): records nothing.
@@ -88,12 +113,20 @@ impl KeyUsage {
         if !self.enabled {
             return;
         }
-        let mut pending = self.pending();
-        if let Some(last) = pending.used.get_mut(key_id) {
-            *last = (*last).max(at);
-        } else if pending.used.len() < MAX_PENDING_USED {
-            pending.used.insert(key_id.to_string(), at);
+        latest(&mut self.pending().used, key_id, at, MAX_PENDING_USED);
+    }
+
+    /// Session `session_id` was served at `at`.
+    pub fn session_seen(&self, session_id: &str, at: i64) {
+        if !self.enabled {
+            return;
         }
+        latest(
+            &mut self.pending().sessions,
+            session_id,
+            at,
+            MAX_PENDING_SESSIONS,
+        );
     }
 
     /// A key was refused; `key_id` is `None` when it was malformed.
@@ -137,9 +170,16 @@ impl KeyUsage {
             .map(|(key_id, at)| Used { key_id, at })
             .collect();
         used.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+        let mut sessions: Vec<SessionSeen> = pending
+            .sessions
+            .into_iter()
+            .map(|(session_id, at)| SessionSeen { session_id, at })
+            .collect();
+        sessions.sort_by(|a, b| a.session_id.cmp(&b.session_id));
         Batch {
             used,
             refused: pending.refused,
+            sessions,
             dropped: pending.dropped,
             unattributable: pending.unattributable,
         }
@@ -147,14 +187,18 @@ impl KeyUsage {
 
     /// Put back what a failed report carried, within the same bounds, so
     /// that the next flush tries again.
-    pub fn restore(&self, used: Vec<Used>, refused: Vec<Refusal>) {
+    pub fn restore(&self, used: Vec<Used>, refused: Vec<Refusal>, sessions: Vec<SessionSeen>) {
         let mut pending = self.pending();
         for u in used {
-            if let Some(last) = pending.used.get_mut(&u.key_id) {
-                *last = (*last).max(u.at);
-            } else if pending.used.len() < MAX_PENDING_USED {
-                pending.used.insert(u.key_id, u.at);
-            }
+            latest(&mut pending.used, &u.key_id, u.at, MAX_PENDING_USED);
+        }
+        for s in sessions {
+            latest(
+                &mut pending.sessions,
+                &s.session_id,
+                s.at,
+                MAX_PENDING_SESSIONS,
+            );
         }
         let room = MAX_PENDING_REFUSALS.saturating_sub(pending.refused.len());
         let lost = refused.len().saturating_sub(room);
@@ -245,7 +289,7 @@ mod tests {
         for _ in 0..MAX_PENDING_REFUSALS {
             refuse(&usage, Some("bbbb"), None);
         }
-        usage.restore(failed.used, failed.refused);
+        usage.restore(failed.used, failed.refused, failed.sessions);
         let batch = usage.take();
         assert_eq!(batch.used[0].at, 10, "a restored use went back in time");
         assert_eq!(batch.refused.len(), MAX_PENDING_REFUSALS);
@@ -253,8 +297,35 @@ mod tests {
     }
 
     #[test]
+    fn each_session_is_reported_once_with_its_latest_time() {
+        let usage = KeyUsage::new(true);
+        for at in [12, 30, 20] {
+            usage.session_seen("s-1", at);
+        }
+        usage.session_seen("s-0", 5);
+        let batch = usage.take();
+        let seen = |id: &str, at| SessionSeen {
+            session_id: id.into(),
+            at,
+        };
+        assert_eq!(batch.sessions, vec![seen("s-0", 5), seen("s-1", 30)]);
+        usage.session_seen("s-1", 31);
+        usage.restore(Vec::new(), Vec::new(), batch.sessions);
+        assert_eq!(
+            usage.take().sessions,
+            vec![seen("s-0", 5), seen("s-1", 31)],
+            "a failed report is tried again, keeping the latest time"
+        );
+        for i in 0..MAX_PENDING_SESSIONS + 3 {
+            usage.session_seen(&format!("s-{i}"), 1);
+        }
+        assert_eq!(usage.take().sessions.len(), MAX_PENDING_SESSIONS);
+    }
+
+    #[test]
     fn a_disabled_recorder_keeps_nothing() {
         let usage = KeyUsage::new(false);
+        usage.session_seen("s-1", 10);
         usage.used("aaaa", 10);
         refuse(&usage, Some("aaaa"), None);
         refuse(&usage, None, None);

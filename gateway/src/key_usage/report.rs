@@ -2,10 +2,11 @@
 //! plane: `POST /v1/internal/key-usage` with the gateway token
 //! (`WRNEXUS_GATEWAY_TOKEN`) as a Bearer, every `key_usage_flush`, and once
 //! more when the gateway stops. A report that fails is put back and tried
-//! again at the next flush, within the recorder's bounds.
+//! again at the next flush, within the recorder's bounds. The sessions
+//! served, with the latest time of each, travel in the same reports.
 
 use crate::config::GatewayToken;
-use crate::key_usage::record::{KeyUsage, Refusal, Used};
+use crate::key_usage::record::{KeyUsage, Refusal, SessionSeen, Used};
 use crate::ops::metrics::Metrics;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -16,11 +17,14 @@ use std::time::Duration;
 pub const REPORT_PATH: &str = "/v1/internal/key-usage";
 /// Most key uses in one report (the control plane's limit too).
 pub const MAX_USED_PER_REPORT: usize = 1000;
+/// Most sessions in one report (the control plane's limit too).
+pub const MAX_SESSIONS_PER_REPORT: usize = 1000;
 
 #[derive(Serialize)]
 struct Report<'a> {
     used: &'a [Used],
     refused: &'a [Refusal],
+    sessions: &'a [SessionSeen],
 }
 
 /// What the control plane did with a report.
@@ -32,6 +36,8 @@ struct Applied {
     audited: u64,
     #[serde(default)]
     unknown_keys: u64,
+    #[serde(default)]
+    sessions_seen: u64,
 }
 
 /// Sends the recorder's batches.
@@ -98,11 +104,14 @@ impl Reporter {
         }
         let mut used = batch.used;
         let mut refused = batch.refused;
-        while !used.is_empty() || !refused.is_empty() {
+        let mut sessions = batch.sessions;
+        while !used.is_empty() || !refused.is_empty() || !sessions.is_empty() {
             let rest = used.split_off(used.len().min(MAX_USED_PER_REPORT));
             let chunk = std::mem::replace(&mut used, rest);
             let refusals = std::mem::take(&mut refused);
-            if let Err(why) = self.send(&chunk, &refusals).await {
+            let rest = sessions.split_off(sessions.len().min(MAX_SESSIONS_PER_REPORT));
+            let seen = std::mem::replace(&mut sessions, rest);
+            if let Err(why) = self.send(&chunk, &refusals, &seen).await {
                 self.metrics
                     .key_usage_reports
                     .with_label_values(&["failed"])
@@ -112,7 +121,9 @@ impl Reporter {
                 }
                 let mut unsent = chunk;
                 unsent.append(&mut used);
-                self.usage.restore(unsent, refusals);
+                let mut unseen = seen;
+                unseen.append(&mut sessions);
+                self.usage.restore(unsent, refusals, unseen);
                 return;
             }
             self.metrics
@@ -125,12 +136,21 @@ impl Reporter {
         }
     }
 
-    async fn send(&self, used: &[Used], refused: &[Refusal]) -> Result<(), String> {
+    async fn send(
+        &self,
+        used: &[Used],
+        refused: &[Refusal],
+        sessions: &[SessionSeen],
+    ) -> Result<(), String> {
         let response = self
             .http
             .post(&self.url)
             .bearer_auth(self.token.expose())
-            .json(&Report { used, refused })
+            .json(&Report {
+                used,
+                refused,
+                sessions,
+            })
             .send()
             .await
             .map_err(|e| e.to_string())?;
@@ -144,6 +164,7 @@ impl Reporter {
             updated = applied.updated,
             audited = applied.audited,
             unknown_keys = applied.unknown_keys,
+            sessions_seen = applied.sessions_seen,
             "API key use reported"
         );
         Ok(())

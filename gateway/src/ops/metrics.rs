@@ -1,4 +1,7 @@
-//! Prometheus metrics of the gateway (served on the admin listener).
+//! Prometheus metrics of the gateway (served on the admin listener), with
+//! the process's own (`process_*`, Linux) and its build.
+
+use crate::ops::fail_cause::FailCause;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -19,6 +22,9 @@ pub struct Metrics {
     pub invalidation_lag_seconds: HistogramVec,
     /// Backend errors by kind: `redis`, `control_plane`.
     pub backend_errors: IntCounterVec,
+    /// Requests refused with 503 because decision data was unavailable,
+    /// by [`FailCause`]: the gateway's own fail-closed decisions.
+    pub fail_closed: IntCounterVec,
     pub keys_loaded: IntGauge,
     /// Time from letting the request through (the upstream is chosen next)
     /// to the upstream's response header, by route.
@@ -93,6 +99,29 @@ impl Metrics {
             ),
             &["backend"],
         )?;
+        let fail_closed = IntCounterVec::new(
+            Opts::new(
+                "wrnexus_gateway_fail_closed_total",
+                "Requests the gateway refused with 503 itself, decision data unavailable, by cause",
+            ),
+            &["cause"],
+        )?;
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "wrnexus_build_info",
+                "Always 1: the running build's version, by service",
+            ),
+            &["version", "service"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), "gateway"])
+            .set(1);
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(fail_closed.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let keys_loaded = IntGauge::new(
             "wrnexus_gateway_signing_keys",
             "Session verification keys loaded",
@@ -182,6 +211,9 @@ impl Metrics {
         for backend in ["redis", "control_plane"] {
             backend_errors.with_label_values(&[backend]);
         }
+        for cause in FailCause::ALL {
+            fail_closed.with_label_values(&[cause.as_str()]);
+        }
         for result in ["ok", "refused"] {
             policy_reloads.with_label_values(&["live", result]);
         }
@@ -204,6 +236,7 @@ impl Metrics {
             cache,
             invalidation_lag_seconds,
             backend_errors,
+            fail_closed,
             keys_loaded,
             upstream_seconds,
             upstream_healthy,
@@ -217,6 +250,11 @@ impl Metrics {
         })
     }
 
+    /// Count a request refused because decision data was unavailable.
+    pub fn count_fail_closed(&self, cause: FailCause) {
+        self.fail_closed.with_label_values(&[cause.as_str()]).inc();
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
@@ -227,5 +265,35 @@ impl Metrics {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_closed_causes_build_and_process_are_exported_from_the_start()
+    -> Result<(), prometheus::Error> {
+        let metrics = Metrics::new()?;
+        let text = metrics.render();
+        for cause in ["redis", "stale_bound", "control_plane", "incomplete_data"] {
+            let line = format!("wrnexus_gateway_fail_closed_total{{cause=\"{cause}\"}} 0\n");
+            assert!(text.contains(&line), "{line} missing from\n{text}");
+        }
+        let build = format!(
+            "wrnexus_build_info{{service=\"gateway\",version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&build), "{text}");
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("process_resident_memory_bytes "), "{text}");
+        metrics.count_fail_closed(FailCause::StaleBound);
+        assert!(
+            metrics
+                .render()
+                .contains("wrnexus_gateway_fail_closed_total{cause=\"stale_bound\"} 1\n")
+        );
+        Ok(())
     }
 }

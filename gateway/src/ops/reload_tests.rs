@@ -163,6 +163,7 @@ fn suspended_write(engine: &PolicyEngine) -> bool {
             granted_projects: None,
             role: Some(Role::Member),
             workspace_status: WorkspaceStatus::Suspended,
+            email_verified: true,
             plan: "/x",
             method: "POST",
             path: "/x",

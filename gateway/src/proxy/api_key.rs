@@ -9,7 +9,6 @@ use crate::data::resolve::{ProjectAsker, ResolveError, Resolved};
 use crate::proxy::ctx::Ctx;
 use crate::proxy::decide::Subject;
 use crate::proxy::gateway::Gateway;
-use crate::proxy::session::unavailable;
 use crate::refusal::Refusal;
 use crate::request::routes::AppRoute;
 use crate::request::workspace_path;
@@ -61,7 +60,7 @@ impl Gateway {
                     Err(ResolveError::Revoked) => {
                         return Err(refused(KeyError::Refused, Some(key.id), ctx));
                     }
-                    Err(ResolveError::Unavailable(why)) => return Err(unavailable(&why, ctx)),
+                    Err(ResolveError::Unavailable(why)) => return Err(self.unavailable(&why, ctx)),
                 };
                 let grant =
                     api_key::check(&entry, &key, now).map_err(|e| refused(e, Some(key.id), ctx))?;
@@ -74,6 +73,8 @@ impl Gateway {
                     status,
                     plan,
                     projects: grant.projects.clone(),
+                    // No email stands behind a key.
+                    email_verified: true,
                 };
                 let mut identity = None;
                 if let Some(stamp) = stamp

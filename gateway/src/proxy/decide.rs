@@ -49,6 +49,7 @@ impl Gateway {
             granted_projects: resolved.projects.as_deref(),
             role: resolved.role,
             workspace_status: resolved.status,
+            email_verified: resolved.email_verified,
             plan: &resolved.plan,
             method,
             path,
@@ -63,6 +64,7 @@ impl Gateway {
                 (_, Some("api_key_wrong_workspace")) => DenyReason::ApiKeyWrongWorkspace,
                 (_, Some("project_not_granted")) => DenyReason::ProjectNotGranted,
                 (_, Some("project_archived")) => DenyReason::ProjectArchived,
+                (_, Some("email_unverified")) => DenyReason::EmailUnverified,
                 (Some(role), _) => DenyReason::Role {
                     role: role.to_string(),
                     action: action.to_string(),

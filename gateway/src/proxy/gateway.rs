@@ -33,6 +33,8 @@ pub struct Gateway {
     pub control_plane: (SocketAddr, bool, String),
     /// See [`crate::GatewayConfig::workspace_path_prefix`].
     pub workspace_path_prefix: String,
+    /// See [`crate::GatewayConfig::require_verified_email`].
+    pub require_verified_email: bool,
     pub sockets: Arc<OpenSockets>,
     /// Signs `X-WRNexus-Assertion` when configured, for this audience.
     pub assertion: Option<(AssertionKey, String)>,

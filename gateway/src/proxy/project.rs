@@ -8,7 +8,6 @@ use crate::authn::session::AuthnError;
 use crate::data::resolve::{ProjectAsker, ResolveError, Resolved};
 use crate::proxy::ctx::Ctx;
 use crate::proxy::gateway::Gateway;
-use crate::proxy::session::unavailable;
 use crate::refusal::Refusal;
 use crate::request::project::ProjectNameError;
 use crate::request::routes::AppRoute;
@@ -50,7 +49,7 @@ impl Gateway {
             Ok(Some(archived)) => Ok(Some((project_id, archived))),
             Ok(None) => Err(Refusal::NoSuchProject),
             Err(ResolveError::Revoked) => Err(Refusal::Authn(AuthnError::Revoked)),
-            Err(ResolveError::Unavailable(why)) => Err(unavailable(&why, ctx)),
+            Err(ResolveError::Unavailable(why)) => Err(self.unavailable(&why, ctx)),
         }
     }
 }

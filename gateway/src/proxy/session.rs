@@ -4,7 +4,7 @@
 
 use crate::authn::session::{self, AuthnError};
 use crate::data::remembered::Remembered;
-use crate::data::resolve::{ProjectAsker, ResolveError, Resolved};
+use crate::data::resolve::{ProjectAsker, ResolveError, Resolved, Unavailable};
 use crate::proxy::ctx::Ctx;
 use crate::proxy::decide::Subject;
 use crate::proxy::gateway::Gateway;
@@ -97,7 +97,7 @@ impl Gateway {
                 let (resolved, stamp) = match Box::pin(resolving).await {
                     Ok(r) => r,
                     Err(ResolveError::Revoked) => return Err(refuse(AuthnError::Revoked)),
-                    Err(ResolveError::Unavailable(why)) => return Err(unavailable(&why, ctx)),
+                    Err(ResolveError::Unavailable(why)) => return Err(self.unavailable(&why, ctx)),
                 };
                 let mut identity = None;
                 if let Some(stamp) = stamp
@@ -137,6 +137,14 @@ impl Gateway {
                 ctx,
             )
             .await?;
+        // The deployment lets only verified people use apps.
+        if self.require_verified_email && !resolved.email_verified {
+            return Err(Refusal::EmailUnverified {
+                browser: wants_html(&req.headers),
+            });
+        }
+        // When the device was last seen, for the user's list of sessions.
+        self.key_usage.session_seen(&claims.sid, ctx.unix_secs);
         let subject = Subject {
             principal: Principal::User(&claims.sub),
             session_id: Some(&claims.sid),
@@ -150,8 +158,11 @@ impl Gateway {
     }
 }
 
-/// Backend trouble: fail closed with 503.
-pub(super) fn unavailable(why: &str, ctx: &Ctx) -> Refusal {
-    tracing::warn!(request_id = %ctx.request_id, reason = %why, "failing closed");
-    Refusal::BackendUnavailable
+impl Gateway {
+    /// Backend trouble: fail closed with 503, counted by cause.
+    pub(super) fn unavailable(&self, why: &Unavailable, ctx: &Ctx) -> Refusal {
+        tracing::warn!(request_id = %ctx.request_id, reason = %why, "failing closed");
+        self.metrics.count_fail_closed(why.cause);
+        Refusal::BackendUnavailable
+    }
 }

@@ -104,6 +104,7 @@ pub fn as_the_gateway_asks(engine: &PolicyEngine, cx: &Counterexample) -> Option
         granted_projects: limited.then_some(&granted[..]),
         role,
         workspace_status: status,
+        email_verified: true,
         plan: &plan,
         method: &method,
         path: &path,

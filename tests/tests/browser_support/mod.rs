@@ -263,6 +263,19 @@ impl Browser {
     }
 }
 
+/// Save a screenshot as `name` under the test artifacts and check that it
+/// is a PNG with something in it; its path (used by the console suite).
+#[allow(dead_code)]
+pub async fn saved_screenshot(browser: &Browser, name: &str) -> TestResult<PathBuf> {
+    let path = artifacts_dir().join(name);
+    let png = browser.screenshot(&path).await?;
+    let saved = std::fs::read(&path)?;
+    if png.len() < 1000 || !saved.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Err(format!("{} is no PNG with content", path.display()).into());
+    }
+    Ok(path)
+}
+
 /// Poll `check` until it yields a value, for up to [`PATIENCE`].
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> TestResult<T>
 where

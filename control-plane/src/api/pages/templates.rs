@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The built-in templates, by the file name that replaces each.
-const BUILT_IN: [(&str, &str); 3] = [
+const BUILT_IN: &[(&str, &str)] = &[
     (
         "layout.html",
         include_str!("../../../assets/pages/layout.html"),
@@ -22,10 +22,29 @@ const BUILT_IN: [(&str, &str); 3] = [
         "sign-up.html",
         include_str!("../../../assets/pages/sign-up.html"),
     ),
+    (
+        "invitation.html",
+        include_str!("../../../assets/pages/invitation.html"),
+    ),
+    (
+        "verify-email.html",
+        include_str!("../../../assets/pages/verify-email.html"),
+    ),
+    (
+        "forgot-password.html",
+        include_str!("../../../assets/pages/forgot-password.html"),
+    ),
+    (
+        "reset-password.html",
+        include_str!("../../../assets/pages/reset-password.html"),
+    ),
 ];
 
 /// The logo files looked for in `pages_dir`, with their content types.
 const LOGOS: [(&str, &str); 2] = [("logo.svg", "image/svg+xml"), ("logo.png", "image/png")];
+
+/// The stylesheet in `pages_dir` that themes the console.
+pub const CONSOLE_THEME: &str = "console.css";
 
 /// Where the page shows the logo from.
 pub const LOGO_PATH: &str = "/.wrnexus/logo";
@@ -62,6 +81,8 @@ struct Inner {
     /// Where each template came from, for error messages.
     sources: Vec<(&'static str, PathBuf)>,
     logo: Option<Logo>,
+    /// `console.css` from `pages_dir`: the operator's theme of the console.
+    console_theme: Option<axum::body::Bytes>,
 }
 
 /// The templates the pages render with, and the logo they show.
@@ -87,6 +108,7 @@ impl Default for Pages {
                 env: environment(),
                 sources: Vec::new(),
                 logo: None,
+                console_theme: None,
             }))
         })
     }
@@ -163,7 +185,7 @@ impl Pages {
         }
         let mut env = environment();
         let mut sources = Vec::new();
-        for (name, built_in) in BUILT_IN {
+        for &(name, built_in) in BUILT_IN {
             let replacement = match dir {
                 Some(dir) => read(&dir.join(name))?.map(|bytes| (dir.join(name), bytes)),
                 None => None,
@@ -199,18 +221,25 @@ impl Pages {
                 }
             }
         }
-        let pages = Pages(Arc::new(Inner { env, sources, logo }));
+        let console_theme = match dir {
+            Some(dir) => read(&dir.join(CONSOLE_THEME))?.map(axum::body::Bytes::from),
+            None => None,
+        };
+        let pages = Pages(Arc::new(Inner {
+            env,
+            sources,
+            logo,
+            console_theme,
+        }));
         pages.trial()?;
         Ok(pages)
     }
 
     /// Render every page with sample values, with and without an error.
     fn trial(&self) -> Result<(), PagesError> {
-        for page in [super::Page::SignIn, super::Page::SignUp] {
-            for context in super::sample_contexts(page, self.logo().is_some()) {
-                self.render(page.template(), context)
-                    .map_err(|e| self.error(&e))?;
-            }
+        for (page, context) in super::trial_contexts(self.logo().is_some()) {
+            self.render(page.template(), context)
+                .map_err(|e| self.error(&e))?;
         }
         Ok(())
     }
@@ -235,6 +264,11 @@ impl Pages {
     /// Log a render error with the file and line it points at.
     pub fn log_error(&self, e: &minijinja::Error) {
         tracing::error!(error = %self.error(e), "rendering a page failed");
+    }
+
+    /// The operator's console theme (`console.css` in `pages_dir`), if any.
+    pub fn console_theme(&self) -> Option<&axum::body::Bytes> {
+        self.0.console_theme.as_ref()
     }
 
     /// The operator's logo, if `pages_dir` holds one.

@@ -1,7 +1,7 @@
 //! Resolving an API key: its pushed entry and its workspace's, as a session's
 //! data is resolved (local, then Redis, then the control plane).
 
-use super::{Ask, ResolveError, Resolver, Stamp};
+use super::{Ask, FailCause, ResolveError, Resolver, Stamp, Unavailable};
 use std::time::Instant;
 use wrnexus_policies::{Entry, EntryKeyRef, WorkspaceStatus};
 
@@ -60,7 +60,12 @@ impl Resolver {
             .next()
             .flatten()
             .map(|e| e.entry.clone())
-            .ok_or_else(|| ResolveError::Unavailable("incomplete decision data".into()))?;
+            .ok_or_else(|| {
+                ResolveError::Unavailable(Unavailable::new(
+                    FailCause::IncompleteData,
+                    "incomplete decision data",
+                ))
+            })?;
         let Entry::ApiKey { workspace_id, .. } = &entry else {
             return Ok((entry, None));
         };

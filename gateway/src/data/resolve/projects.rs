@@ -2,7 +2,7 @@
 //! Redis, then the control plane, asked with the request's own credential),
 //! and whether it is a project of the request's workspace.
 
-use super::{Ask, ResolveError, Resolver};
+use super::{Ask, FailCause, ResolveError, Resolver, Unavailable};
 use wrnexus_policies::{Entry, EntryKeyRef};
 
 /// The credential the control plane is asked with on a miss.
@@ -49,9 +49,10 @@ impl Resolver {
             }) if home == workspace_id => Ok(Some(*archived)),
             Some(_) => Ok(None),
             // The control plane left it out: nothing to decide on, fail closed.
-            None => Err(ResolveError::Unavailable(
-                "no decision data for the project".into(),
-            )),
+            None => Err(ResolveError::Unavailable(Unavailable::new(
+                FailCause::IncompleteData,
+                "no decision data for the project",
+            ))),
         }
     }
 }
