@@ -33,6 +33,8 @@ pub struct DevOptions {
     pub smtp_url: Option<String>,
     /// `--public-url`: where mailed links point; unset: the gateway.
     pub public_url: Option<String>,
+    /// `--access-log`: one JSON line per request, written here.
+    pub access_log: Option<wrnexus_gateway::config::AccessLogTarget>,
 }
 
 pub fn run(options: DevOptions) -> Result<()> {
@@ -132,6 +134,7 @@ pub fn run(options: DevOptions) -> Result<()> {
     // Ctrl-C in a terminal should not keep a developer waiting long.
     gateway.drain_timeout = std::time::Duration::from_secs(3);
     gateway.policies = options.policies;
+    gateway.access_log = options.access_log.clone();
     println!(
         "WRNexus dev is running (data in {}).",
         options.data_dir.display()

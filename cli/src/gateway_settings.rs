@@ -60,6 +60,9 @@ pub struct GatewaySettings {
     /// How often API key use is reported to the control plane (needs
     /// `WRNEXUS_GATEWAY_TOKEN`).
     pub key_usage_flush_ms: Option<Ms>,
+    /// One JSON line per request: `true` (stdout), a target, or
+    /// `{ enabled, target }`. Default: off.
+    pub access_log: Option<crate::access_log_settings::AccessLogSetting>,
 }
 
 fn default_admin_listen() -> String {
@@ -298,6 +301,7 @@ impl Settings {
         if let Some(v) = g.key_usage_flush_ms {
             c.key_usage_flush = v.duration.max(Duration::from_millis(10));
         }
+        c.access_log = g.access_log.as_ref().and_then(|a| a.target());
         c.shadow_policies = self.policies.shadow_dir.clone().map(PolicySource::Dir);
         if let Some(v) = self.policies.poll_interval_ms {
             if v.duration.is_zero() {

@@ -1,5 +1,6 @@
 //! `wrnexus`: the one binary. Parses the command line, builds, runs.
 
+mod access_log_settings;
 mod billing_settings;
 mod check;
 mod control_plane_settings;
@@ -111,6 +112,15 @@ enum Command {
         /// https with --tls-cert), e.g. when the gateway sits behind a proxy.
         #[arg(long, env = "WRNEXUS_PUBLIC_URL", value_name = "URL")]
         public_url: Option<String>,
+        /// Write one JSON line per request (the access log) to standard
+        /// output, or to this file (appended to).
+        #[arg(
+            long,
+            value_name = "FILE",
+            num_args = 0..=1,
+            default_missing_value = "stdout"
+        )]
+        access_log: Option<String>,
     },
     /// Run the gateway (the `[gateway]` section of the config file).
     Gateway {
@@ -188,7 +198,13 @@ fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        // One flat object per event: its fields beside `timestamp`, `level`
+        // and `target`, not under `fields`.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
@@ -210,6 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tls_key,
             smtp_url,
             public_url,
+            access_log,
         } => dev::run(dev::DevOptions {
             listen,
             admin_listen,
@@ -219,6 +236,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tls: tls_cert.zip(tls_key),
             smtp_url: smtp_url.filter(|u| !u.trim().is_empty()),
             public_url,
+            access_log: access_log
+                .as_deref()
+                .map(wrnexus_gateway::config::AccessLogTarget::parse),
         }),
         Command::Gateway { config } => {
             let gateway = validate::gateway(&Settings::load(&config)?)?;

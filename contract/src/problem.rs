@@ -41,6 +41,10 @@ pub struct Problem {
     /// The policy decision behind a 403 (also in `x-wrnexus-decision-id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_id: Option<String>,
+    /// The W3C trace id (32 hex digits) of the request, where it was
+    /// traced (also in `x-trace-id` on the gateway's answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 impl Problem {
@@ -61,6 +65,7 @@ impl Problem {
             field: None,
             request_id: None,
             decision_id: None,
+            trace_id: None,
         }
     }
 

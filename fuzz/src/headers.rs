@@ -49,6 +49,7 @@ pub fn forwarded(headers: &[(HeaderName, HeaderValue)]) -> Option<RequestHeader>
         session_cookie_alone: false,
         identity: Some(&identity),
         assertion: None,
+        traceparent: None,
     };
     let mut upstream = client.clone();
     rewrite(&mut upstream, &client.headers, &forward).ok()?;

@@ -1,11 +1,13 @@
 //! Gateway settings: plain data, read by the runtime, importing none of it.
 
+mod access_log;
 mod routes;
 mod tls;
 mod token;
 mod upstream;
 mod upstream_options;
 
+pub use access_log::AccessLogTarget;
 pub use routes::{ActionRule, ProjectConfig, ProjectFrom, RouteConfig};
 pub use tls::{
     ACME_CHALLENGE_PREFIX, CertificateFiles, DEFAULT_CERT_POLL, Hsts, Redirect, TlsConfig,
@@ -119,6 +121,8 @@ pub struct GatewayConfig {
     pub gateway_token: Option<GatewayToken>,
     /// How often API key use is reported.
     pub key_usage_flush: Duration,
+    /// One JSON line per request, written here; `None`: no access log.
+    pub access_log: Option<AccessLogTarget>,
 }
 
 /// Written without secrets: the Redis URL's password is masked (the
@@ -142,6 +146,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("shadow_policies", &self.shadow_policies)
             .field("assertion_key", &self.assertion_key)
             .field("gateway_token", &self.gateway_token)
+            .field("access_log", &self.access_log)
             .finish_non_exhaustive()
     }
 }
@@ -186,6 +191,7 @@ impl GatewayConfig {
             shutdown_delay: Duration::ZERO,
             gateway_token: None,
             key_usage_flush: Duration::from_secs(2),
+            access_log: None,
         }
     }
 

@@ -1,7 +1,10 @@
-//! Running it: Prometheus metrics, the admin listener (`/live`, `/ready`,
+//! Running it: the access log, Prometheus metrics, the admin listener (`/live`, `/ready`,
 //! `/metrics`), hot reload of the policies, and the watch on files both
 //! reloads share.
 
+pub mod access_line;
+pub mod access_log;
+pub mod access_notes;
 pub mod admin;
 pub mod fail_cause;
 pub mod metrics;

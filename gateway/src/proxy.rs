@@ -4,6 +4,7 @@
 //! contract → watch the answer. Nothing reaches an upstream without an
 //! admission; every response the gateway makes itself is a [`Refusal`].
 
+mod access;
 mod admit;
 mod api_key;
 pub mod ctx;
@@ -19,6 +20,7 @@ pub use gateway::Gateway;
 use crate::refusal::{Refusal, Reply};
 use crate::upstream::headers;
 use crate::upstream::request::{self as upstream_request, Forward};
+use crate::upstream::trace_context;
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
@@ -77,10 +79,15 @@ impl ProxyHttp for Gateway {
             .and_then(|()| prepare::authority_as_host(session))
             .and_then(|()| prepare::canonical_target(session));
         let verdict = match prepared {
-            Ok(()) => self.admit(session.req_header(), ctx).await,
+            Ok(()) => {
+                let traceparent = ctx.trace.as_ref().map(|t| t.traceparent());
+                trace_context::within(traceparent, self.admit(session.req_header(), ctx)).await
+            }
             Err(refusal) => Err(refusal),
         };
         let decided = Instant::now();
+        let decision_us = decided.duration_since(ctx.started).as_micros();
+        ctx.access.decision_us = Some(u64::try_from(decision_us).unwrap_or(u64::MAX));
         ctx.outcome = match &verdict {
             Ok(admitted) => admitted.outcome(),
             Err(refusal) => refusal.outcome(),
@@ -97,7 +104,9 @@ impl ProxyHttp for Gateway {
                 Ok(false)
             }
             Err(refusal) => {
-                write_reply(session, refusal.reply(&ctx.request_id), self.hsts_for(ctx)).await?;
+                ctx.access.cause = Some(refusal.code().as_str());
+                let reply = refusal.reply_traced(&ctx.request_id, ctx.trace_id.as_deref());
+                write_reply(session, reply, self.hsts_for(ctx)).await?;
                 Ok(true)
             }
         }
@@ -150,6 +159,7 @@ impl ProxyHttp for Gateway {
             Admitted::Public(_) => (true, None),
             Admitted::Allowed { identity, .. } => (true, Some(&**identity)),
         };
+        let traceparent = ctx.trace.as_ref().map(|t| t.traceparent());
         let forward = Forward {
             request_id: &ctx.request_id,
             client_ip: ctx.client_ip,
@@ -159,6 +169,7 @@ impl ProxyHttp for Gateway {
             session_cookie_alone: ctx.session_cookie_alone,
             identity,
             assertion: self.assertion.as_ref(),
+            traceparent: traceparent.as_deref(),
         };
         upstream_request::rewrite(upstream, &session.req_header().headers, &forward)
     }
@@ -170,11 +181,18 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> Result<()> {
         if let Some(started) = ctx.upstream_started.take() {
+            let took = started.elapsed();
+            ctx.access.upstream_ms = Some(crate::ops::access_line::millis(took));
             self.route_series(ctx.routed)
-                .observe_upstream(started.elapsed().as_secs_f64());
+                .observe_upstream(took.as_secs_f64());
         }
         if let Some(hsts) = self.hsts_for(ctx) {
             upstream.insert_header(http::header::STRICT_TRANSPORT_SECURITY, hsts)?;
+        }
+        // The client can find the request's trace (the app's own value, if
+        // any, is replaced: the gateway's is the one it was traced under).
+        if let Some(trace_id) = &ctx.trace_id {
+            upstream.insert_header(crate::refusal::TRACE_ID_HEADER, trace_id.as_str())?;
         }
         // An app cannot set (fix) the session: its `Set-Cookie` for the
         // session cookie is dropped, its other cookies kept.
@@ -224,6 +242,7 @@ impl ProxyHttp for Gateway {
         let refusal = Refusal::of_proxy_error(e);
         let mut code = refusal.as_ref().map_or(0, Refusal::status);
         if let Some(refusal) = refusal {
+            ctx.access.cause = Some(refusal.code().as_str());
             if ctx.request_id.is_empty() {
                 ctx.request_id = wrnexus_policies::ids::new_id();
             }
@@ -232,7 +251,7 @@ impl ProxyHttp for Gateway {
             }
             tracing::warn!(request_id = %ctx.request_id, error = %e, code = refusal.code().as_str(), "request failed");
             if session.response_written().is_none() {
-                let reply = refusal.reply(&ctx.request_id);
+                let reply = refusal.reply_traced(&ctx.request_id, ctx.trace_id.as_deref());
                 if let Err(write) = write_reply(session, reply, self.hsts_for(ctx)).await {
                     tracing::debug!(request_id = %ctx.request_id, error = %write, "could not answer");
                     code = 0;
@@ -281,5 +300,6 @@ impl ProxyHttp for Gateway {
             .map_or((0, "0"), |r| (r.status.as_u16(), r.status.as_str()));
         self.route_series(ctx.routed)
             .count(ctx.outcome.as_str(), code, text);
+        self.log_access(session, ctx, code);
     }
 }

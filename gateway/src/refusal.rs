@@ -20,6 +20,8 @@ pub const SIGNIN_PATH: &str = "/.wrnexus/signin";
 pub const VERIFY_EMAIL_PATH: &str = "/.wrnexus/verify-email";
 /// The header naming a decision.
 pub const DECISION_ID_HEADER: &str = headers::DECISION_ID;
+/// The trace id of a refused request (also `trace_id` in the problem).
+pub const TRACE_ID_HEADER: &str = "x-trace-id";
 
 /// Whose fault a refusal is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +283,12 @@ impl Refusal {
 
     /// The response, as written to the client.
     pub fn reply(&self, request_id: &str) -> Reply {
+        self.reply_traced(request_id, None)
+    }
+
+    /// The response, with the request's trace id (`trace_id` in the
+    /// problem and `x-trace-id`), so a refusal leads to its spans.
+    pub fn reply_traced(&self, request_id: &str, trace_id: Option<&str>) -> Reply {
         if let Refusal::SignIn { return_to } = self {
             return Reply::to_signin(return_to);
         }
@@ -299,10 +307,14 @@ impl Refusal {
         let mut problem = Problem::new(status, title, self.code(), self.to_string());
         problem.request_id = Some(request_id.to_string());
         problem.decision_id = decision_id.map(str::to_string);
+        problem.trace_id = trace_id.map(str::to_string);
         let mut headers = vec![
             ("content-type", PROBLEM_CONTENT_TYPE.to_string()),
             (headers::REQUEST_ID, request_id.to_string()),
         ];
+        if let Some(trace_id) = trace_id {
+            headers.push((TRACE_ID_HEADER, trace_id.to_string()));
+        }
         if let Some(id) = decision_id {
             headers.push((DECISION_ID_HEADER, id.to_string()));
         }

@@ -397,3 +397,17 @@ fn pingora_errors_answer_by_side() {
         assert_eq!(refusal.as_ref().map(Refusal::status), status, "{error}");
     }
 }
+
+#[test]
+fn a_traced_problem_carries_its_trace_id() -> Result<(), serde_json::Error> {
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let reply = Refusal::NoRoute.reply_traced("req-8", Some(trace));
+    assert!(reply.headers.contains(&("x-trace-id", trace.to_string())));
+    let body: serde_json::Value = serde_json::from_slice(&reply.body)?;
+    assert_eq!(body["trace_id"], trace);
+    assert_eq!(body["request_id"], "req-8");
+    let untraced = Refusal::NoRoute.reply("req-9");
+    let body: serde_json::Value = serde_json::from_slice(&untraced.body)?;
+    assert!(body.get("trace_id").is_none());
+    Ok(())
+}

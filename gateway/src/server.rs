@@ -64,6 +64,8 @@ pub enum GatewayError {
     Tls(#[from] crate::edge::certs::CertError),
     #[error("[gateway.tls]: the TLS listener cannot be set up: {0}")]
     TlsListener(String),
+    #[error("[gateway] access_log: {0}")]
+    AccessLog(#[from] crate::ops::access_log::AccessLogError),
 }
 
 /// A listener on `address`, or the error naming it.
@@ -385,6 +387,11 @@ pub fn run(
             .as_ref()
             .and_then(|tls| tls.hsts.as_ref())
             .and_then(|hsts| http::HeaderValue::try_from(hsts.header_value()).ok()),
+        access_log: config
+            .access_log
+            .as_ref()
+            .map(crate::ops::access_log::AccessLog::start)
+            .transpose()?,
     };
 
     let conf = ServerConf {

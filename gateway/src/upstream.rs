@@ -13,4 +13,5 @@ pub mod names;
 pub mod pool;
 pub mod request;
 pub mod tls;
+pub mod trace_context;
 pub mod upkeep;

@@ -117,6 +117,7 @@ impl ApiError {
             field: self.field.as_ref().map(|f| f.to_string()),
             request_id: None,
             decision_id: self.decision_id.clone(),
+            trace_id: None,
         }
     }
 }

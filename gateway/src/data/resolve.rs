@@ -406,6 +406,10 @@ impl Resolver {
             Some(id) => request.query(&[("project_id", id)]),
             None => request,
         };
+        let request = match crate::upstream::trace_context::outgoing() {
+            Some(parent) => request.header(crate::upstream::trace_context::TRACEPARENT, parent),
+            None => request,
+        };
         let response = request.send().await.map_err(unavailable)?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
             return Err(ResolveError::Revoked);

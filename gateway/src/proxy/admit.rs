@@ -4,6 +4,7 @@
 //! is what the later phases act on; nothing else lets a request through.
 
 use crate::authn::api_key;
+use crate::ops::access_notes::Credential;
 use crate::proxy::ctx::{Admitted, Ctx, Routed};
 use crate::proxy::gateway::Gateway;
 use crate::refusal::Refusal;
@@ -38,7 +39,10 @@ impl Gateway {
             return Ok(Admitted::Public(app));
         }
         let (identity, set_cookie) = match api_key::presented(&req.headers) {
-            Some(key) => (self.admit_key(req, &app, key, ctx).await?, None),
+            Some(key) => {
+                ctx.access.credential = Credential::ApiKey;
+                (self.admit_key(req, &app, key, ctx).await?, None)
+            }
             None => self.admit_session(req, &app, ctx).await?,
         };
         Ok(Admitted::Allowed {

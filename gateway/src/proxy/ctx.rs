@@ -6,6 +6,7 @@ use crate::refusal::Outcome;
 use crate::request::routes::AppRoute;
 use crate::upstream::balance::Lease;
 use crate::upstream::identity::Identity;
+use crate::upstream::trace_context::TraceContext;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -59,6 +60,11 @@ pub enum Routed {
 #[derive(Debug)]
 pub struct Ctx {
     pub request_id: String,
+    /// The W3C trace this request belongs to (set with the request id).
+    pub trace: Option<TraceContext>,
+    /// The trace id, 32 lowercase hex digits, as logs and refusals show it
+    /// (set with the request id).
+    pub trace_id: Option<String>,
     /// What admission let through; `None` until (and unless) it did.
     pub admitted: Option<Admitted>,
     /// What the request came to, as the metrics label it.
@@ -91,12 +97,16 @@ pub struct Ctx {
     pub remembered_key: Option<Arc<RememberedKey>>,
     /// The session cookie was the request's only cookie.
     pub session_cookie_alone: bool,
+    /// What the access log line says beyond the fields above.
+    pub access: crate::ops::access_notes::AccessNotes,
 }
 
 impl Ctx {
     pub fn new() -> Self {
         Ctx {
             request_id: String::new(),
+            trace: None,
+            trace_id: None,
             admitted: None,
             outcome: Outcome::None,
             routed: Routed::Unrouted,
@@ -112,6 +122,7 @@ impl Ctx {
             remembered: None,
             remembered_key: None,
             session_cookie_alone: false,
+            access: crate::ops::access_notes::AccessNotes::default(),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct Gateway {
     pub key_usage: Arc<KeyUsage>,
     /// `Strict-Transport-Security` for responses over TLS, when configured.
     pub hsts: Option<http::HeaderValue>,
+    /// One line per request, when configured.
+    pub access_log: Option<crate::ops::access_log::AccessLog>,
 }
 
 /// The policy set in force (a poisoned lock still holds the last good one).

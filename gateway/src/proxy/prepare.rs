@@ -7,6 +7,7 @@ use crate::proxy::gateway::Gateway;
 use crate::refusal::Refusal;
 use crate::request::{framing, path};
 use crate::upstream::forwarded;
+use crate::upstream::trace_context::TraceContext;
 use pingora::prelude::Session;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -41,6 +42,9 @@ pub(super) fn identify_and_frame(
         &gateway.trusted_proxies,
         generated,
     );
+    let trace = TraceContext::of_request(&req.headers, ctx.client_ip, &gateway.trusted_proxies);
+    ctx.trace_id = Some(trace.trace_id_hex());
+    ctx.trace = Some(trace);
     let raw = || session.as_http1().map(|h1| h1.get_headers_raw_bytes());
     framing::check(&req.headers, raw).map_err(Refusal::Framing)
 }

@@ -43,6 +43,9 @@ impl Gateway {
         let (token, alone) =
             session::session_cookie(&req.headers, &self.cookie_name).map_err(refuse)?;
         ctx.session_cookie_alone = alone;
+        if !token.is_empty() {
+            ctx.access.credential = crate::ops::access_notes::Credential::Session;
+        }
         // The cookie authenticates: a write must come from this origin.
         if let Some(why) = csrf::cross_origin(
             &req.method,

@@ -13,6 +13,7 @@ use crate::authn::api_key;
 use crate::upstream::forwarded::{self, TrustedProxies};
 use crate::upstream::headers;
 use crate::upstream::identity::{Identity, Who};
+use crate::upstream::trace_context;
 use http::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::{Error, ErrorType, Result};
@@ -45,6 +46,9 @@ pub struct Forward<'a> {
     pub identity: Option<&'a Identity>,
     /// Signs `X-WRNexus-Assertion` for this audience, when configured.
     pub assertion: Option<&'a (AssertionKey, String)>,
+    /// The `traceparent` of the gateway's span for this request (the
+    /// client's `traceparent` and `tracestate` never pass).
+    pub traceparent: Option<&'a str>,
 }
 
 fn invalid(e: impl std::fmt::Display) -> Box<Error> {
@@ -112,6 +116,15 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
         forward.trusted_proxies,
     );
     fields.insert(X_REQUEST_ID, copy(forward.request_id)?);
+    fields.remove(trace_context::TRACESTATE);
+    match forward.traceparent {
+        Some(parent) => {
+            fields.insert(trace_context::TRACEPARENT, copy(parent)?);
+        }
+        None => {
+            fields.remove(trace_context::TRACEPARENT);
+        }
+    }
     let Some(cookie_name) = forward.session_cookie else {
         return Ok(());
     };
@@ -216,6 +229,7 @@ mod tests {
             session_cookie_alone: false,
             identity,
             assertion: None,
+            traceparent: None,
         }
     }
 
@@ -336,6 +350,31 @@ mod tests {
         assert_eq!(h.raw_path(), b"http://app.example.com/a?b=1");
         assert_eq!(h.uri.path(), "/a");
         assert_eq!(get(&h, "cookie"), ["theme=dark; lang=en"]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_gateways_traceparent_replaces_the_clients() -> Result<()> {
+        let trusted = TrustedProxies::default();
+        let ours = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let traced = Forward {
+            traceparent: Some(ours),
+            ..forward("r9", &trusted, None, None)
+        };
+        let mut original = RequestHeader::build("GET", b"/items", None)?;
+        original.insert_header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )?;
+        original.insert_header("tracestate", "vendor=secret")?;
+        let mut upstream = original.clone();
+        rewrite(&mut upstream, &original.headers, &traced)?;
+        assert_eq!(get(&upstream, "traceparent"), [ours]);
+        assert!(get(&upstream, "tracestate").is_empty());
+        let untraced = forward("r10", &trusted, None, None);
+        let mut upstream = original.clone();
+        rewrite(&mut upstream, &original.headers, &untraced)?;
+        assert!(get(&upstream, "traceparent").is_empty());
         Ok(())
     }
 }
