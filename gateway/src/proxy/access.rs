@@ -51,8 +51,10 @@ impl Gateway {
     }
 }
 
-/// The client behind a trusted proxy (the last address it appended to
-/// `X-Forwarded-For`), or the peer itself.
+/// The client behind trusted proxies: `X-Forwarded-For` read from the
+/// right, past every address that is itself a trusted proxy (a chain of
+/// load balancers), to the first one that is not; the peer itself when it
+/// is not trusted.
 fn real_client(
     headers: &HeaderMap,
     peer: Option<IpAddr>,
@@ -61,13 +63,19 @@ fn real_client(
     if !trusted.trusts(peer) {
         return peer;
     }
-    headers
+    let chain: Vec<IpAddr> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .next_back()
+        .collect();
+    chain
+        .iter()
+        .rev()
+        .find(|a| !trusted.trusts(Some(**a)))
+        .or(chain.first())
+        .copied()
         .or(peer)
 }
 
@@ -91,5 +99,20 @@ mod tests {
         );
         assert_eq!(real_client(&headers, stranger, &trusted), stranger);
         assert_eq!(real_client(&HeaderMap::new(), proxy, &trusted), proxy);
+        // Two load balancers: the second's own address is skipped.
+        headers.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.9, 10.0.0.7".parse().unwrap(),
+        );
+        assert_eq!(
+            real_client(&headers, proxy, &trusted),
+            "203.0.113.9".parse().ok()
+        );
+        // Only proxies in the chain: the first of them.
+        headers.insert("x-forwarded-for", "10.0.0.9, 10.0.0.7".parse().unwrap());
+        assert_eq!(
+            real_client(&headers, proxy, &trusted),
+            "10.0.0.9".parse().ok()
+        );
     }
 }
