@@ -83,6 +83,7 @@ fn member_request<'a>() -> DecisionRequest<'a> {
         plan: "free",
         method: "POST",
         path: "/app/items",
+        sign_in: wrnexus_policies::SignIn::UNRESTRICTED,
     }
 }
 
@@ -121,6 +122,8 @@ fn warm_resolver() -> BenchResult<Resolver> {
             Entry::Workspace {
                 status: WorkspaceStatus::Active,
                 plan: "free".into(),
+                sign_in_methods: wrnexus_policies::SignInMethods::ALL,
+                max_session_age_secs: None,
             },
         ),
     ] {
@@ -178,6 +181,13 @@ fn decide_path(
         plan: &resolved.plan,
         method: "POST",
         path,
+        sign_in: wrnexus_policies::SignIn::session(
+            &claims,
+            &claims.wid,
+            resolved.sign_in_methods,
+            resolved.max_session_age_secs,
+            claims.iat,
+        ),
     });
     Ok(decision.allowed)
 }

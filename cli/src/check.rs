@@ -30,10 +30,15 @@ pub fn run(file: &Path) -> Result<()> {
             Err(e) => problems.push(format!("{e:#}")),
         }
     }
+    match settings.telemetry.config(&settings.sources, "wrnexus") {
+        Ok(Some(_)) => found.push("[telemetry]"),
+        Ok(None) => {}
+        Err(e) => problems.push(format!("{e:#}")),
+    }
     if !problems.is_empty() {
         return Err(anyhow!("{}", problems.join("\n")));
     }
-    if found.is_empty() {
+    if !found.iter().any(|s| *s != "[telemetry]") {
         return Err(anyhow!(
             "{origin}: neither a `[gateway]` nor a `[control_plane]` section"
         ));

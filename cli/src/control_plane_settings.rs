@@ -64,6 +64,25 @@ pub struct ControlPlaneSettings {
     /// (loopback, private, link-local, metadata…). Default: none.
     #[serde(default, deserialize_with = "list_or_commas")]
     pub webhook_allow_networks: Vec<String>,
+    /// The DNS server (`ip:port`, or an IP for port 53) asked, over UDP and
+    /// TCP, for the records that prove workspaces' domains. Default: the
+    /// system's resolvers.
+    pub dns_resolver: Option<String>,
+    /// How often a verified domain's record is checked again (default 24h).
+    pub domain_recheck_interval_secs: Option<Secs>,
+    /// Run the domain re-check worker in this process (default true).
+    pub domain_worker_enabled: Option<bool>,
+    /// The key workspace connections' client secrets are sealed with: the
+    /// base64 of 32 random bytes (or `WRNEXUS_SECRETS_KEY`, preferred).
+    /// Unset: workspaces cannot configure single sign-on.
+    pub secrets_key: Option<String>,
+    /// Networks (CIDRs) workspaces' identity providers may be fetched at
+    /// although they are not public. Default: none.
+    #[serde(default, deserialize_with = "list_or_commas")]
+    pub sso_allow_networks: Vec<String>,
+    /// Instance-wide OpenID Connect providers, offered on the sign-in page.
+    #[serde(default)]
+    pub oidc_providers: Vec<crate::sso_settings::OidcProviderSettings>,
     /// Start even when the database role escapes row-level security (a
     /// superuser, BYPASSRLS, or the tables' owner); quick trials only.
     pub allow_rls_bypass: Option<bool>,
@@ -95,6 +114,17 @@ pub fn public_url(text: &str) -> Result<String, String> {
         return Err(bad("it may not have a path (the gateway serves at `/`)"));
     }
     Ok(text.trim_end_matches('/').to_string())
+}
+
+/// A DNS server's address: `ip:port`, `[v6]:port`, or an IP (port 53).
+pub fn dns_resolver(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("`{text}` is not a DNS server address like 127.0.0.1:5353"))
 }
 
 impl Settings {
@@ -209,6 +239,26 @@ impl Settings {
                 self.locate("control_plane.webhook_allow_networks")
             )
         })?;
+        if let Some(v) = &s.dns_resolver {
+            c.sso.dns_resolver = Some(
+                dns_resolver(v)
+                    .map_err(|e| anyhow!("{}: {e}", self.locate("control_plane.dns_resolver")))?,
+            );
+        }
+        if let Some(v) = s.domain_recheck_interval_secs {
+            let secs = self.positive_secs("control_plane.domain_recheck_interval_secs", v)?;
+            c.sso.domain_recheck_interval = Duration::from_secs(secs.unsigned_abs());
+        }
+        if let Some(v) = s.domain_worker_enabled {
+            c.sso.domain_worker_enabled = v;
+        }
+        crate::sso_settings::apply(
+            self,
+            s.secrets_key.as_deref(),
+            &s.sso_allow_networks,
+            &s.oidc_providers,
+            &mut c.sso,
+        )?;
         c.pages = Pages::load(s.pages_dir.as_deref())
             .map_err(|e| anyhow!("{}: {e}", self.locate("control_plane.pages_dir")))?;
         self.billing.apply(&mut c.billing);
@@ -223,7 +273,7 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
-    use super::public_url;
+    use super::{dns_resolver, public_url};
     use crate::settings::Settings;
 
     const BASE: &str =
@@ -262,6 +312,34 @@ mod tests {
         assert_eq!(control_plane(&set).public_url_warning(), None);
         // No SMTP server: mail waits in the outbox, nobody gets a link yet.
         assert_eq!(control_plane(BASE).public_url_warning(), None);
+    }
+
+    #[test]
+    fn the_domain_check_settings_reach_the_control_plane() {
+        let c = control_plane(BASE);
+        assert_eq!(c.sso.dns_resolver, None);
+        assert_eq!(c.sso.domain_recheck_interval.as_secs(), 86400);
+        assert!(c.sso.domain_worker_enabled);
+        let c = control_plane(&format!(
+            "{BASE}dns_resolver = \"127.0.0.1:5353\"\ndomain_recheck_interval_secs = \"1h\"\n\
+             domain_worker_enabled = false\n"
+        ));
+        assert_eq!(c.sso.dns_resolver, Some("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(c.sso.domain_recheck_interval.as_secs(), 3600);
+        assert!(!c.sso.domain_worker_enabled);
+        assert_eq!(dns_resolver("10.0.0.53").unwrap().port(), 53);
+        assert_eq!(dns_resolver("[::1]:53").unwrap().port(), 53);
+        let s = Settings::parse_with_env(
+            &format!("{BASE}dns_resolver = \"dns.example.com\"\n"),
+            "t.toml",
+            [],
+        )
+        .unwrap();
+        let err = format!("{:#}", s.control_plane().unwrap_err());
+        assert!(
+            err.contains("`control_plane.dns_resolver`") && err.contains("127.0.0.1:5353"),
+            "{err}"
+        );
     }
 
     #[test]

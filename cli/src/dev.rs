@@ -27,6 +27,10 @@ pub struct DevOptions {
     pub policies: PolicySource,
     /// Networks webhooks may reach although not public (`--allow-webhook-network`).
     pub webhook_allow_networks: Vec<String>,
+    /// Networks workspaces' IdPs may be fetched at (`--allow-sso-network`).
+    pub sso_allow_networks: Vec<String>,
+    /// `--dns-resolver`: where domains' TXT records are looked up.
+    pub dns_resolver: Option<std::net::SocketAddr>,
     /// Certificate chain and key files: the gateway serves HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `--smtp-url`: real mail; unset: the dev mailbox.
@@ -35,6 +39,9 @@ pub struct DevOptions {
     pub public_url: Option<String>,
     /// `--access-log`: one JSON line per request, written here.
     pub access_log: Option<wrnexus_gateway::config::AccessLogTarget>,
+    /// `--otlp-endpoint`: the gateway's spans go here (the control plane's
+    /// through the process's subscriber).
+    pub tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
 }
 
 pub fn run(options: DevOptions) -> Result<()> {
@@ -47,6 +54,8 @@ pub fn run(options: DevOptions) -> Result<()> {
     let database = options.data_dir.join("wrnexus.sqlite");
     let webhook_networks = parse_networks(&options.webhook_allow_networks)
         .map_err(|e| anyhow!("--allow-webhook-network (WRNEXUS_WEBHOOK_ALLOW_NETWORKS): {e}"))?;
+    let sso_networks = parse_networks(&options.sso_allow_networks)
+        .map_err(|e| anyhow!("--allow-sso-network (WRNEXUS_SSO_ALLOW_NETWORKS): {e}"))?;
     // Over TLS the certificate is read before anything starts: a bad one
     // is named now, not after the control plane is up.
     let tls = options
@@ -108,6 +117,11 @@ pub fn run(options: DevOptions) -> Result<()> {
         config.gateway_token = Some(gateway_token.expose().to_string());
         // Safe by default: webhooks reach public addresses only.
         config.webhooks.allow_networks = webhook_networks;
+        // Workspaces' single sign-on secrets, sealed with a key kept in the
+        // data dir (made on the first run).
+        config.sso.secrets_key = Some(crate::sso_settings::dev_secrets_key(&options.data_dir)?);
+        config.sso.allow_networks = sso_networks;
+        config.sso.dns_resolver = options.dns_resolver;
         let state = wrnexus_control_plane::build(config, Some(bus.clone())).await?;
         let cp = TcpListener::bind("127.0.0.1:0").await?;
         let cp_addr = cp.local_addr()?;
@@ -135,6 +149,7 @@ pub fn run(options: DevOptions) -> Result<()> {
     gateway.drain_timeout = std::time::Duration::from_secs(3);
     gateway.policies = options.policies;
     gateway.access_log = options.access_log.clone();
+    gateway.tracer = options.tracer.clone();
     println!(
         "WRNexus dev is running (data in {}).",
         options.data_dir.display()

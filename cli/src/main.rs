@@ -5,23 +5,28 @@ mod billing_settings;
 mod check;
 mod control_plane_settings;
 mod dev;
+mod dev_args;
 mod durations;
 mod gateway_settings;
+mod logging;
 mod mail_settings;
 #[cfg(test)]
 mod mail_settings_tests;
 mod policy;
 mod settings;
 mod sources;
+mod sso_settings;
+mod telemetry;
 mod tls_settings;
 mod validate;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use logging::LogFormat;
 use settings::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wrnexus_policies::PolicySource;
+use telemetry::{GATEWAY_SCOPE, Telemetry, TelemetryConfig};
 
 /// WRNexus: a tenancy-aware authorization gateway.
 #[derive(Debug, Parser)]
@@ -47,81 +52,13 @@ enum ConfigCommand {
     Check { file: PathBuf },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Human,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Everything in one process on embedded defaults: control plane,
     /// gateway and a demo upstream, SQLite in the data directory, no Redis.
     /// Mail (verification, password reset, invitations) goes to a dev
     /// mailbox shown at /.wrnexus/dev/mail, unless --smtp-url is given.
-    Dev {
-        /// Gateway listen address.
-        #[arg(long, env = "WRNEXUS_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Admin listener (/metrics, /live, /ready).
-        #[arg(long, env = "WRNEXUS_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
-        admin_listen: String,
-        /// Where the SQLite database lives.
-        #[arg(long, env = "WRNEXUS_DATA_DIR", default_value = "data")]
-        data_dir: PathBuf,
-        /// Policy directory (default: the shipped policies).
-        #[arg(long, env = "WRNEXUS_POLICY_DIR")]
-        policy_dir: Option<PathBuf>,
-        /// A network (CIDR, e.g. 127.0.0.0/8) outbound webhooks may reach
-        /// although it is not public; repeat for more. Default: none.
-        #[arg(
-            long = "allow-webhook-network",
-            value_name = "CIDR",
-            env = "WRNEXUS_WEBHOOK_ALLOW_NETWORKS",
-            value_delimiter = ','
-        )]
-        allow_webhook_networks: Vec<String>,
-        /// Serve the gateway over HTTPS (and HTTP/2) with this certificate
-        /// chain (PEM); needs --tls-key. Reloaded when the file changes.
-        #[arg(
-            long,
-            env = "WRNEXUS_TLS_CERT",
-            value_name = "FILE",
-            requires = "tls_key"
-        )]
-        tls_cert: Option<PathBuf>,
-        /// The certificate's private key (PEM); needs --tls-cert.
-        #[arg(
-            long,
-            env = "WRNEXUS_TLS_KEY",
-            value_name = "FILE",
-            requires = "tls_cert"
-        )]
-        tls_key: Option<PathBuf>,
-        /// Send mail through this SMTP server (`smtp://host:port`,
-        /// `smtps://user:pass@host`) instead of keeping it in the dev
-        /// mailbox at /.wrnexus/dev/mail.
-        #[arg(
-            long,
-            env = "WRNEXUS_SMTP_URL",
-            value_name = "URL",
-            hide_env_values = true
-        )]
-        smtp_url: Option<String>,
-        /// The address mailed links point at (default: the gateway's own,
-        /// https with --tls-cert), e.g. when the gateway sits behind a proxy.
-        #[arg(long, env = "WRNEXUS_PUBLIC_URL", value_name = "URL")]
-        public_url: Option<String>,
-        /// Write one JSON line per request (the access log) to standard
-        /// output, or to this file (appended to).
-        #[arg(
-            long,
-            value_name = "FILE",
-            num_args = 0..=1,
-            default_missing_value = "stdout"
-        )]
-        access_log: Option<String>,
-    },
+    Dev(Box<dev_args::DevArgs>),
     /// Run the gateway (the `[gateway]` section of the config file).
     Gateway {
         #[arg(long, short, env = "WRNEXUS_CONFIG")]
@@ -189,63 +126,66 @@ enum Command {
     },
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WRNEXUS_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn")
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        // One flat object per event: its fields beside `timestamp`, `level`
-        // and `target`, not under `fields`.
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_span_list(false)
-            .init(),
-    }
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
 }
 
+/// Start tracing as `telemetry` says (off: `None`), then logging.
+fn observe(format: LogFormat, telemetry: Option<TelemetryConfig>) -> Result<Option<Telemetry>> {
+    let started = telemetry.as_ref().map(Telemetry::start).transpose()?;
+    logging::init(format, started.as_ref());
+    if let Some(c) = &telemetry {
+        tracing::info!(
+            endpoint = %c.endpoint,
+            sample_ratio = c.sample_ratio,
+            service_name = %c.service_name,
+            "tracing on: spans go to the OTLP receiver"
+        );
+    }
+    Ok(started)
+}
+
+/// `settings`'s tracing, `default_service` naming the process unless the
+/// file does, and logging: started before anything else is checked, so
+/// what the checks warn about is logged.
+fn observe_with(
+    format: LogFormat,
+    settings: &Settings,
+    default_service: &str,
+) -> Result<Option<Telemetry>> {
+    let config = settings
+        .telemetry
+        .config(&settings.sources, default_service)?;
+    observe(format, config)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
+    let format = cli.log_format;
+    // The services start logging once their tracing is known.
+    if !matches!(
+        cli.command,
+        Command::Dev { .. } | Command::Gateway { .. } | Command::ControlPlane { .. }
+    ) {
+        logging::init(format, None);
+    }
     let done: Result<()> = match cli.command {
-        Command::Dev {
-            listen,
-            admin_listen,
-            data_dir,
-            policy_dir,
-            allow_webhook_networks,
-            tls_cert,
-            tls_key,
-            smtp_url,
-            public_url,
-            access_log,
-        } => dev::run(dev::DevOptions {
-            listen,
-            admin_listen,
-            data_dir,
-            policies: policy_dir.map_or(PolicySource::Shipped, PolicySource::Dir),
-            webhook_allow_networks: allow_webhook_networks,
-            tls: tls_cert.zip(tls_key),
-            smtp_url: smtp_url.filter(|u| !u.trim().is_empty()),
-            public_url,
-            access_log: access_log
-                .as_deref()
-                .map(wrnexus_gateway::config::AccessLogTarget::parse),
-        }),
+        Command::Dev(args) => {
+            let telemetry = observe(format, args.telemetry()?)?;
+            dev::run(args.options(telemetry.as_ref().map(|t| t.tracer(GATEWAY_SCOPE))))
+        }
         Command::Gateway { config } => {
-            let gateway = validate::gateway(&Settings::load(&config)?)?;
+            let settings = Settings::load(&config)?;
+            let telemetry = observe_with(format, &settings, "wrnexus-gateway")?;
+            let mut gateway = validate::gateway(&settings)?;
+            gateway.tracer = telemetry.as_ref().map(|t| t.tracer(GATEWAY_SCOPE));
             Ok(wrnexus_gateway::run(gateway, None)?)
         }
         Command::ControlPlane { config } => {
-            let (listen, cp) = validate::control_plane(&Settings::load(&config)?)?;
+            let settings = Settings::load(&config)?;
+            let _telemetry = observe_with(format, &settings, "wrnexus-control-plane")?;
+            let (listen, cp) = validate::control_plane(&settings)?;
             runtime()?.block_on(async {
                 let state = wrnexus_control_plane::build(cp, None).await?;
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
@@ -325,7 +265,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
     // aws-lc-rs for every TLS connection and listener of the process
     // (pingora's rustls support would otherwise install ring).
     wrnexus_backends::install_crypto_provider();

@@ -96,6 +96,23 @@ pub struct ExplainArgs {
     /// false; API keys always count as verified).
     #[arg(long)]
     email_unverified: bool,
+    /// How the session was signed in: `password` (default), `oidc` or `sso`.
+    #[arg(long)]
+    sign_in: Option<String>,
+    /// With `--sign-in sso`: the workspace whose IdP it was (default:
+    /// `--workspace`).
+    #[arg(long)]
+    sso_workspace: Option<String>,
+    /// The workspace's allowed sign-in methods, comma-separated (default:
+    /// all; `sso` alone requires SSO).
+    #[arg(long, value_delimiter = ',')]
+    allowed_sign_in_methods: Option<Vec<String>>,
+    /// Seconds since the person signed in.
+    #[arg(long, default_value_t = 0)]
+    session_age_secs: i64,
+    /// The workspace's maximum session age (0: none).
+    #[arg(long, default_value_t = 0)]
+    max_session_age_secs: i64,
 }
 
 /// The solver the proofs run on.
@@ -260,6 +277,16 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
             ));
         }
     };
+    let allowed_sign_in_methods = args
+        .allowed_sign_in_methods
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| n.parse::<wrnexus_policies::SignInMethod>())
+                .collect::<Result<wrnexus_policies::SignInMethods, _>>()
+        })
+        .transpose()
+        .map_err(|e| anyhow!("`--allowed-sign-in-methods`: {e}"))?;
     let case = Case {
         name: "explain".to_string(),
         principal,
@@ -275,6 +302,11 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
         archived: args.archived,
         granted_projects: args.granted_projects,
         email_verified: !args.email_unverified,
+        sign_in: args.sign_in,
+        sso_workspace: args.sso_workspace,
+        allowed_sign_in_methods,
+        session_age_secs: args.session_age_secs,
+        max_session_age_secs: args.max_session_age_secs,
         expect: Expect::Allow,
         code: None,
         policies: None,

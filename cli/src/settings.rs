@@ -32,6 +32,8 @@ pub struct Settings {
     pub billing: crate::billing_settings::BillingSettings,
     #[serde(default)]
     pub mail: crate::mail_settings::MailSettings,
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
     /// Where each value came from, for errors found after reading.
     #[serde(skip)]
     pub sources: Sources,

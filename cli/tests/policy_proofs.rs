@@ -68,12 +68,12 @@ fn check_reports_the_proofs_and_their_time() -> TestResult {
     let (code, out, err) = wrnexus(&["policy", "check", dir])?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("invariants hold (7 must_deny, 0 must_allow)"),
+        out.contains("invariants hold (8 must_deny, 0 must_allow)"),
         "{out}"
     );
     assert!(
         out.contains(
-            "proofs on: 7 invariants hold and 10 policies never err, proven over 16 request environments in "
+            "proofs on: 8 invariants hold and 13 policies never err, proven over 16 request environments in "
         ) && out.contains(" ms (solver `cvc5` on PATH)"),
         "{out}"
     );

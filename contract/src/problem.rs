@@ -45,6 +45,10 @@ pub struct Problem {
     /// traced (also in `x-trace-id` on the gateway's answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// Where to sign in (again) and come back to the refused request: with
+    /// `sso_required` and `reauthentication_required`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_url: Option<String>,
 }
 
 impl Problem {
@@ -66,6 +70,7 @@ impl Problem {
             request_id: None,
             decision_id: None,
             trace_id: None,
+            sign_in_url: None,
         }
     }
 
@@ -149,6 +154,15 @@ problem_codes! {
     UpstreamUnavailable = "upstream_unavailable",
     /// 403: an upgraded connection closed because its access changed.
     AccessChanged = "access_changed",
+    /// 403: the workspace requires its own IdP and the session was not
+    /// signed in through it (`sign_in_url` signs in there and comes back).
+    SsoRequired = "sso_required",
+    /// 403: the session is older than the workspace allows
+    /// (`sign_in_url` signs in again and comes back).
+    ReauthenticationRequired = "reauthentication_required",
+    /// 403: the session was signed in with a method the workspace does not
+    /// allow.
+    SignInMethodNotAllowed = "sign_in_method_not_allowed",
     /// 400: the request could not be read.
     BadRequest = "bad_request",
 
@@ -263,6 +277,35 @@ problem_codes! {
     PersonalWorkspace = "personal_workspace",
     /// 409: the workspace still has a Stripe subscription.
     ActiveSubscription = "active_subscription",
+    /// 409: "require SSO" without an enabled SSO connection.
+    SsoConnectionMissing = "sso_connection_missing",
+    /// 400: not a domain name a workspace can claim (a wildcard, a bare
+    /// suffix, not a host name).
+    InvalidDomain = "invalid_domain",
+    /// 409: another workspace has verified this domain.
+    DomainTaken = "domain_taken",
+    /// 409: the workspace has already added this domain.
+    DomainExists = "domain_exists",
+    /// 409: the workspace has as many domains as it may have.
+    DomainLimit = "domain_limit",
+
+    // Answered by the control plane: single sign-on.
+    /// 503: no secrets key is configured, so client secrets cannot be sealed.
+    SecretsKeyMissing = "secrets_key_missing",
+    /// 422: the issuer's discovery document could not be fetched.
+    IssuerUnreachable = "issuer_unreachable",
+    /// 422: the issuer's discovery document is not a valid one for it.
+    IssuerInvalid = "issuer_invalid",
+    /// 409: an account with this email exists and is not linked to the
+    /// provider: sign in with the password first.
+    AccountExists = "account_exists",
+    /// 403: the email's domain is not one the connection accepts.
+    EmailDomainNotAllowed = "email_domain_not_allowed",
+    /// 400: a sign-in through a provider that could not be completed.
+    SsoFailed = "sso_failed",
+    /// 409: the workspace's sign-in policy requires SSO through this
+    /// connection: change the policy before removing or disabling it.
+    SsoConnectionInUse = "sso_connection_in_use",
 
     // Answered by the control plane: billing.
     /// 404: billing is off on this server.

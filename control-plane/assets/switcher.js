@@ -6,7 +6,10 @@
 //
 // It reads /.wrnexus/whoami, switches with POST /.wrnexus/switch and
 // reloads the same URL, creates team workspaces, links to the workspace
-// console (/.wrnexus/console) and signs out. Theme it with
+// console (/.wrnexus/console) and signs out. A workspace that requires
+// single sign-on wears a lock; when this session was not signed in through
+// its IdP, choosing it signs in there (/.wrnexus/sso/start) instead of
+// switching, and comes back to the same URL. Theme it with
 // the --wrnexus-switcher-* custom properties and ::part(); see
 // docs/switcher.md.
 
@@ -66,6 +69,7 @@ li .check { margin-left: auto; color: var(--_accent); font-weight: 700; }
   font-size: .68rem; padding: 0 .35rem; border-radius: 999px; border: 1px solid var(--_border); color: var(--_muted);
 }
 .badge.suspended { color: var(--_danger); border-color: currentColor; }
+.lock { flex: none; color: var(--_muted); font-size: .8rem; }
 hr { border: 0; border-top: 1px solid var(--_border); margin: .35rem 0; }
 .action {
   display: block; width: 100%; text-align: left; background: none; border: 0; padding: .45rem .5rem;
@@ -109,6 +113,24 @@ const TEMPLATE = `
 `;
 
 const STATUS_LABELS = { suspended: "read-only" };
+
+// A padlock drawn in the text colour (no emoji font needed).
+function lockIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("width", "12");
+  svg.setAttribute("height", "12");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("fill", "currentColor");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute(
+    "d",
+    "M5 7V5a3 3 0 0 1 6 0v2h.5A1.5 1.5 0 0 1 13 8.5v5A1.5 1.5 0 0 1 11.5 15h-7A1.5 1.5 0 0 1 3 13.5v-5A1.5 1.5 0 0 1 4.5 7H5zm1.5 0h3V5a1.5 1.5 0 0 0-3 0v2z",
+  );
+  svg.append(path);
+  return svg;
+}
 
 function initial(name) {
   return (name || "?").trim().charAt(0).toUpperCase() || "?";
@@ -252,6 +274,18 @@ class WrnexusSwitcher extends HTMLElement {
       meta.textContent = `${w.kind === "personal" ? "Personal" : "Team"} · ${w.role}`;
       label.append(name, meta);
       li.append(avatar, label);
+      if (w.sso_required) {
+        const lock = document.createElement("span");
+        lock.className = "lock";
+        lock.setAttribute("part", "lock");
+        lock.append(lockIcon());
+        lock.title = w.sso_satisfied
+          ? "Requires single sign-on"
+          : "Requires single sign-on: choosing it signs you in with your organization";
+        lock.setAttribute("role", "img");
+        lock.setAttribute("aria-label", lock.title);
+        li.append(lock);
+      }
       const status = STATUS_LABELS[w.status];
       if (status) {
         const badge = document.createElement("span");
@@ -356,7 +390,19 @@ class WrnexusSwitcher extends HTMLElement {
       this.close(true);
       return;
     }
+    if (w.sso_required && !w.sso_satisfied) {
+      // The gateway would refuse this session there: sign in through the
+      // workspace's own IdP, which lands in it, and come back here.
+      window.location.assign(this.ssoUrl(w.id));
+      return;
+    }
     await this.switchTo(w.id, w.name);
+  }
+
+  ssoUrl(workspaceId) {
+    const here = window.location.pathname + window.location.search;
+    return `/.wrnexus/sso/start?workspace_id=${encodeURIComponent(workspaceId)}`
+      + `&return_to=${encodeURIComponent(here)}`;
   }
 
   async switchTo(workspaceId, name) {

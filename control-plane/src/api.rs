@@ -30,8 +30,17 @@ pub mod operator;
 pub mod pages;
 pub mod permissions;
 pub mod projects;
+pub mod request_span;
 pub mod responses;
 pub mod sessions;
+pub mod sign_in_policy;
+pub mod sso;
+pub mod sso_connections;
+pub mod sso_discovery;
+pub mod sso_domains;
+pub mod sso_flow;
+pub mod sso_logout;
+pub mod sso_signout;
 pub mod webhooks;
 pub mod workspaces;
 
@@ -54,6 +63,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limiters>,
     /// The Stripe API, when a key is configured.
     pub stripe: Option<crate::billing::stripe_api::StripeApi>,
+    /// Single sign-on: provider discovery and the clients that fetch it.
+    pub sso: Arc<crate::sso::state::SsoState>,
 }
 
 /// The JSON API, served under `/v1` and, through the gateway, `/.wrnexus/api/v1`.
@@ -139,6 +150,28 @@ fn v1() -> Router<AppState> {
         .route(
             "/workspaces/{id}/webhooks/{endpoint_id}/test",
             post(webhooks::test),
+        )
+        .route(
+            "/workspaces/{id}/sso/domains",
+            get(sso_domains::list).post(sso_domains::add),
+        )
+        .route(
+            "/workspaces/{id}/sso/domains/{domain_id}",
+            delete(sso_domains::remove),
+        )
+        .route(
+            "/workspaces/{id}/sso/domains/{domain_id}/verify",
+            post(sso_domains::verify),
+        )
+        .route(
+            "/workspaces/{id}/sign-in-policy",
+            get(sign_in_policy::get).put(sign_in_policy::put),
+        )
+        .route(
+            "/workspaces/{id}/sso/connection",
+            get(sso_connections::get)
+                .put(sso_connections::put)
+                .delete(sso_connections::delete),
         )
         .route("/workspaces/{id}/billing", get(billing::view))
         .route("/workspaces/{id}/billing/checkout", post(billing::checkout))
@@ -235,9 +268,21 @@ pub fn app(state: AppState) -> Router {
             "/.wrnexus/reset-password",
             get(account::links::reset_page).post(account::links::reset),
         )
+        .route("/.wrnexus/sso/start", get(sso::start))
+        .route("/.wrnexus/sso/callback", get(sso::callback))
+        .route(
+            "/.wrnexus/sso/backchannel-logout/{connection_id}",
+            post(sso::logout_connection),
+        )
+        .route(
+            "/.wrnexus/sso/backchannel-logout/instance/{name}",
+            post(sso::logout_instance),
+        )
         .route("/.wrnexus/whoami", get(auth::whoami))
         .route("/.wrnexus/switch", post(auth::switch))
         .route("/.wrnexus/switcher.js", get(assets::switcher))
+        .route("/.wrnexus/sso/discover", get(sso_discovery::discover))
+        .route("/.wrnexus/sso/signin.js", get(sso_discovery::signin_script))
         .route("/.wrnexus/invitations/{token}", get(invitation_page::page))
         .route(
             "/.wrnexus/invitations/{token}/accept",
@@ -260,5 +305,6 @@ pub fn app(state: AppState) -> Router {
             csrf::same_origin_writes,
         ))
         .layer(axum::middleware::from_fn(count_requests))
+        .layer(axum::middleware::from_fn(request_span::trace_request))
         .with_state(state)
 }

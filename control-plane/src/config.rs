@@ -75,6 +75,93 @@ pub struct ControlPlaneConfig {
     /// The sign-in and sign-up templates and the logo: built in, or
     /// replaced from `[control_plane] pages_dir` (loaded by the binary).
     pub pages: crate::api::pages::Pages,
+    /// Single sign-on: the secrets key, instance-wide providers, and where
+    /// workspace providers may be fetched from.
+    pub sso: SsoConfig,
+}
+
+/// Single sign-on settings.
+#[derive(Clone)]
+pub struct SsoConfig {
+    /// `[control_plane] secrets_key`: the AES-256-GCM key workspace
+    /// connections' client secrets are sealed with; unset: workspaces
+    /// cannot configure a connection.
+    pub secrets_key: Option<[u8; 32]>,
+    /// `[[control_plane.oidc_providers]]`: instance-wide providers, shown
+    /// on the sign-in page.
+    pub oidc_providers: Vec<OidcProviderConfig>,
+    /// Networks workspace providers may be fetched at although they are not
+    /// public; empty: public addresses only.
+    pub allow_networks: Vec<ipnet::IpNet>,
+    /// `[control_plane] dns_resolver`: the DNS server (UDP and TCP) domain
+    /// verification asks; unset: the system's resolvers.
+    pub dns_resolver: Option<std::net::SocketAddr>,
+    /// `[control_plane] domain_recheck_interval_secs`: how often a verified
+    /// domain's record is checked again.
+    pub domain_recheck_interval: Duration,
+    /// Run the domain re-check worker alongside the server.
+    pub domain_worker_enabled: bool,
+}
+
+impl Default for SsoConfig {
+    fn default() -> Self {
+        SsoConfig {
+            secrets_key: None,
+            oidc_providers: Vec::new(),
+            allow_networks: Vec::new(),
+            dns_resolver: None,
+            domain_recheck_interval: Duration::from_secs(24 * 3600),
+            domain_worker_enabled: true,
+        }
+    }
+}
+
+impl SsoConfig {
+    /// Where workspace providers may be fetched from.
+    pub fn target_policy(&self) -> crate::webhook_target::TargetPolicy {
+        crate::webhook_target::TargetPolicy::new(self.allow_networks.clone())
+    }
+
+    /// The instance-wide provider called `name`.
+    pub fn provider(&self, name: &str) -> Option<&OidcProviderConfig> {
+        self.oidc_providers.iter().find(|p| p.name == name)
+    }
+}
+
+impl std::fmt::Debug for SsoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoConfig")
+            .field("secrets_key", &self.secrets_key.is_some())
+            .field("oidc_providers", &self.oidc_providers)
+            .field("allow_networks", &self.allow_networks)
+            .field("dns_resolver", &self.dns_resolver)
+            .field("domain_recheck_interval", &self.domain_recheck_interval)
+            .field("domain_worker_enabled", &self.domain_worker_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An instance-wide OpenID Connect provider, from the operator's config.
+#[derive(Clone)]
+pub struct OidcProviderConfig {
+    /// Its name in URLs (`/.wrnexus/sso/start?provider=NAME`).
+    pub name: String,
+    /// The button's label: "Continue with {display_name}".
+    pub display_name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for OidcProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProviderConfig")
+            .field("name", &self.name)
+            .field("display_name", &self.display_name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Billing with Stripe. Without a webhook secret billing is off and its
@@ -209,6 +296,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
             .field("billing", &self.billing)
             .field("mail", &self.mail)
             .field("pages", &self.pages)
+            .field("sso", &self.sso)
             .finish_non_exhaustive()
     }
 }
@@ -266,6 +354,7 @@ impl ControlPlaneConfig {
             billing: BillingConfig::default(),
             mail: crate::mail::MailConfig::default(),
             pages: crate::api::pages::Pages::default(),
+            sso: SsoConfig::default(),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! - [`webhook_resolve`] — checking a webhook URL's target at creation and
 //!   at connect time (the worker's resolver).
 //! - [`webhook_worker`] — delivering the webhook outbox, with retries.
+//! - [`sso`] — single sign-on with OpenID Connect providers.
 //! - [`server`] — wiring it together and serving.
 
 pub mod api;
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod password;
 pub mod push;
 pub mod server;
+pub mod sso;
 pub mod store;
 pub mod tokens;
 pub mod webhook_resolve;

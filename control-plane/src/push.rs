@@ -255,6 +255,8 @@ mod tests {
             entry: Entry::Workspace {
                 status: WorkspaceStatus::Active,
                 plan: "free".into(),
+                sign_in_methods: wrnexus_policies::SignInMethods::ALL,
+                max_session_age_secs: None,
             },
         };
         clone

@@ -8,6 +8,8 @@ use crate::config::ControlPlaneConfig;
 use crate::mail::transport::Mailer;
 use crate::mail::worker::MailWorker;
 use crate::push::Pusher;
+use crate::sso::domain_worker::DomainWorker;
+use crate::sso::state::SsoState;
 use crate::store::Store;
 use crate::tokens::Keys;
 use crate::webhook_worker::WebhookWorker;
@@ -38,6 +40,8 @@ pub enum StartError {
     Mail(#[from] crate::mail::transport::MailerError),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error("single sign-on HTTP client: {0}")]
+    SsoClient(reqwest::Error),
 }
 
 impl From<crate::store::StoreError> for StartError {
@@ -49,9 +53,21 @@ impl From<crate::store::StoreError> for StartError {
 /// Connect everything the control plane needs. `local` also tells
 /// in-process gateways about changes (the embedded mode).
 pub async fn build(
-    config: ControlPlaneConfig,
+    mut config: ControlPlaneConfig,
     local: Option<broadcast::Sender<Invalidation>>,
 ) -> Result<AppState, StartError> {
+    // The sign-in page offers the instance-wide providers.
+    config.pages = config.pages.clone().with_providers(
+        config
+            .sso
+            .oidc_providers
+            .iter()
+            .map(|p| crate::api::pages::ProviderLink {
+                name: p.name.clone(),
+                display_name: p.display_name.clone(),
+            })
+            .collect(),
+    );
     // One TLS provider (aws-lc-rs) for every client this process makes
     // (Stripe, webhooks, Postgres, Redis), whatever else the build links.
     wrnexus_backends::install_crypto_provider();
@@ -103,6 +119,7 @@ pub async fn build(
         policies: Arc::new(policies),
         limits: Arc::new(limits),
         stripe: StripeApi::from_config(&config.billing)?,
+        sso: Arc::new(SsoState::new(&config.sso).map_err(StartError::SsoClient)?),
         config: Arc::new(config),
     })
 }
@@ -120,7 +137,7 @@ pub async fn migrate(config: &ControlPlaneConfig) -> Result<(), StartError> {
 }
 
 /// Serve on an already-bound listener until `shutdown` resolves. The
-/// webhook delivery, billing and mail workers (unless disabled) run
+/// webhook delivery, billing, mail and domain re-check workers (unless disabled) run
 /// alongside and stop with the server, finishing the work they have in
 /// flight.
 pub async fn serve(
@@ -153,6 +170,14 @@ pub async fn serve(
     } else {
         None
     };
+    let domain_worker = if state.config.sso.domain_worker_enabled {
+        let worker = DomainWorker::new(state.store.clone(), &state.config.sso)
+            .map_err(std::io::Error::other)?;
+        let mut stopped = stop.subscribe();
+        Some(worker.spawn(async move { while stopped.changed().await.is_ok() {} }))
+    } else {
+        None
+    };
     // Forget rate-limit keys nobody has used for a while.
     let limits = state.limits.clone();
     let sweeper = tokio::spawn(async move {
@@ -176,6 +201,11 @@ pub async fn serve(
         && let Err(e) = worker.await
     {
         tracing::error!(error = %e, "billing worker failed");
+    }
+    if let Some(worker) = domain_worker
+        && let Err(e) = worker.await
+    {
+        tracing::error!(error = %e, "domain re-check worker failed");
     }
     if let Some(worker) = mail_worker
         && let Err(e) = worker.await

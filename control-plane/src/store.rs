@@ -28,6 +28,13 @@ pub mod projects;
 pub mod revocation;
 pub mod scope;
 pub mod sessions;
+pub mod sign_in_policy;
+pub mod sso_attempts;
+pub mod sso_connections;
+pub mod sso_domain_checks;
+pub mod sso_domains;
+pub mod sso_identities;
+pub mod sso_logout;
 pub mod webhooks;
 pub mod work;
 pub mod workspaces;
@@ -117,6 +124,7 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Connect and bring the schema up to date.
+    #[tracing::instrument(name = "store.connect", skip_all)]
     pub async fn connect(url: &str, pusher: Pusher) -> Result<Self, StoreError> {
         let store = Self::connect_without_migrating(url, pusher).await?;
         store.migrate().await?;
@@ -124,6 +132,7 @@ impl Store {
     }
 
     /// Connect only; see [`Store::migrate`].
+    #[tracing::instrument(name = "store.connect_without_migrating", skip_all)]
     pub async fn connect_without_migrating(url: &str, pusher: Pusher) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = backend_of(url)?;
@@ -153,6 +162,7 @@ impl Store {
     }
 
     /// Apply pending migrations for this backend.
+    #[tracing::instrument(name = "store.migrate", skip_all)]
     pub async fn migrate(&self) -> Result<(), StoreError> {
         migrator(self.backend).run(&self.pool).await?;
         Ok(())
@@ -171,6 +181,7 @@ impl Store {
     }
 
     /// Commit, then push every changed entry (Redis write + invalidation).
+    #[tracing::instrument(name = "store.commit", skip_all)]
     pub(crate) async fn commit(
         &self,
         tx: Transaction<'static, Any>,
@@ -184,6 +195,7 @@ impl Store {
 
 /// Take the next decision-data version. Called inside the writing
 /// transaction, so versions follow commit order for each row.
+#[tracing::instrument(name = "store.next_version", skip_all)]
 pub(crate) async fn next_version(tx: &mut Transaction<'static, Any>) -> Result<i64, StoreError> {
     let v: i64 = sqlx::query_scalar(
         "UPDATE counters SET value = value + 1 WHERE name = 'decision' RETURNING value",
@@ -242,6 +254,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "front door",
         include_str!("../migrations/postgres/0008_front_door.sql"),
         include_str!("../migrations/sqlite/0008_front_door.sql"),
+    ),
+    (
+        9,
+        "single sign-on",
+        include_str!("../migrations/postgres/0009_sso.sql"),
+        include_str!("../migrations/sqlite/0009_sso.sql"),
     ),
 ];
 

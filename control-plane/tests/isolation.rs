@@ -57,6 +57,7 @@ async fn every_tenant_table_is_hidden_without_a_scope() -> TestResult {
         ),
         ("projects", json!({"name": "web"})),
         ("api-keys", json!({"name": "ci"})),
+        ("sso/domains", json!({"domain": "acme.example"})),
     ] {
         let (s, b) = api
             .call(
@@ -78,6 +79,25 @@ async fn every_tenant_table_is_hidden_without_a_scope() -> TestResult {
     }
 
     let mut admin = AnyConnection::connect(&owner).await?;
+    // A single sign-on connection (saving one through the API asks a real
+    // identity provider; the suites with one do that).
+    sqlx::query("SELECT set_config('wrnexus.system', 'on', false)")
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sso_connections (id, workspace_id, issuer, client_id, \
+         client_secret_sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, 0)",
+    )
+    .bind("con_isolation")
+    .bind(&team)
+    .bind("https://idp.example.com")
+    .bind("wrnexus")
+    .bind("v1:sealed")
+    .execute(&mut admin)
+    .await?;
+    sqlx::query("SELECT set_config('wrnexus.system', '', false)")
+        .execute(&mut admin)
+        .await?;
     let tables = tenant_tables(&mut admin).await?;
     for expected in [
         "memberships",
@@ -92,6 +112,8 @@ async fn every_tenant_table_is_hidden_without_a_scope() -> TestResult {
         "stripe_events",
         "invoices",
         "mail_outbox",
+        "sso_connections",
+        "sso_domains",
     ] {
         assert!(
             tables.iter().any(|t| t == expected),

@@ -284,6 +284,8 @@ fn workspace(status: WorkspaceStatus, plan: &str) -> Entry {
     Entry::Workspace {
         status,
         plan: plan.to_string(),
+        sign_in_methods: wrnexus_policies::SignInMethods::ALL,
+        max_session_age_secs: None,
     }
 }
 

@@ -123,6 +123,9 @@ pub struct GatewayConfig {
     pub key_usage_flush: Duration,
     /// One JSON line per request, written here; `None`: no access log.
     pub access_log: Option<AccessLogTarget>,
+    /// Where the gateway's spans go (the process's OTLP exporter, under the
+    /// `wrnexus-gateway` scope); `None`: tracing off.
+    pub tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
 }
 
 /// Written without secrets: the Redis URL's password is masked (the
@@ -147,6 +150,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("assertion_key", &self.assertion_key)
             .field("gateway_token", &self.gateway_token)
             .field("access_log", &self.access_log)
+            .field("tracing", &self.tracer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +196,7 @@ impl GatewayConfig {
             gateway_token: None,
             key_usage_flush: Duration::from_secs(2),
             access_log: None,
+            tracer: None,
         }
     }
 

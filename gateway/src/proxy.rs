@@ -13,6 +13,7 @@ pub mod gateway;
 mod prepare;
 mod project;
 mod session;
+mod traced;
 
 pub use ctx::{Admitted, Ctx};
 pub use gateway::Gateway;
@@ -25,6 +26,7 @@ use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::proxy::FailToProxy;
+use pingora::upstreams::peer::Peer as _;
 use pingora::{Error, Result};
 use std::any::Any;
 use std::sync::atomic::Ordering;
@@ -80,8 +82,13 @@ impl ProxyHttp for Gateway {
             .and_then(|()| prepare::canonical_target(session));
         let verdict = match prepared {
             Ok(()) => {
-                let traceparent = ctx.trace.as_ref().map(|t| t.traceparent());
-                trace_context::within(traceparent, self.admit(session.req_header(), ctx)).await
+                let traceparent = Gateway::begin_admission(ctx);
+                let verdict =
+                    trace_context::within(traceparent, self.admit(session.req_header(), ctx)).await;
+                if let Some(spans) = ctx.spans.as_mut() {
+                    spans.end_admit();
+                }
+                verdict
             }
             Err(refusal) => Err(refusal),
         };
@@ -114,16 +121,22 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
         ctx.upstream_started.get_or_insert_with(Instant::now);
-        let picked = match ctx.admitted()?.app() {
-            None => return Ok(peer(&self.control_plane)),
-            Some(app) => app.pool().select(),
+        let peer = match ctx.admitted()?.app() {
+            None => peer(&self.control_plane),
+            Some(app) => {
+                // Every address out of balance: 503, nothing forwarded. The
+                // lease counts the request against its address until the
+                // context drops (a retry's new lease returns the last one).
+                let (peer, lease) = app
+                    .pool()
+                    .select()
+                    .ok_or_else(Refusal::upstream_unavailable)?;
+                ctx.lease = Some(lease);
+                Box::new(peer)
+            }
         };
-        // Every address out of balance: 503, nothing forwarded. The lease
-        // counts the request against its address until the context drops
-        // (a retry's new lease returns the last one).
-        let (peer, lease) = picked.ok_or_else(Refusal::upstream_unavailable)?;
-        ctx.lease = Some(lease);
-        Ok(Box::new(peer))
+        ctx.upstream_traceparent = Gateway::begin_upstream(ctx, &peer.address().to_string());
+        Ok(peer)
     }
 
     /// A connection that could not be made carried nothing of the request:
@@ -159,7 +172,7 @@ impl ProxyHttp for Gateway {
             Admitted::Public(_) => (true, None),
             Admitted::Allowed { identity, .. } => (true, Some(&**identity)),
         };
-        let traceparent = ctx.trace.as_ref().map(|t| t.traceparent());
+        let traceparent = ctx.upstream_traceparent.as_deref();
         let forward = Forward {
             request_id: &ctx.request_id,
             client_ip: ctx.client_ip,
@@ -169,7 +182,7 @@ impl ProxyHttp for Gateway {
             session_cookie_alone: ctx.session_cookie_alone,
             identity,
             assertion: self.assertion.as_ref(),
-            traceparent: traceparent.as_deref(),
+            traceparent,
         };
         upstream_request::rewrite(upstream, &session.req_header().headers, &forward)
     }
@@ -180,6 +193,9 @@ impl ProxyHttp for Gateway {
         upstream: &mut ResponseHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
+        if let Some(spans) = ctx.spans.as_mut() {
+            spans.end_upstream(upstream.status.as_u16());
+        }
         if let Some(started) = ctx.upstream_started.take() {
             let took = started.elapsed();
             ctx.access.upstream_ms = Some(crate::ops::access_line::millis(took));
@@ -301,5 +317,6 @@ impl ProxyHttp for Gateway {
         self.route_series(ctx.routed)
             .count(ctx.outcome.as_str(), code, text);
         self.log_access(session, ctx, code);
+        self.finish_spans(session, ctx, code);
     }
 }

@@ -81,6 +81,21 @@ pub enum DenyReason {
     ProjectArchived,
     /// A policy requires a verified email and the person's is not.
     EmailUnverified,
+    /// The workspace requires its own IdP and the session was not signed
+    /// in through it; `sign_in_url` signs in there and comes back,
+    /// `browser`: answered with a page carrying it.
+    SsoRequired {
+        sign_in_url: String,
+        browser: bool,
+    },
+    /// The session is older than the workspace allows; `sign_in_url`
+    /// signs in again and comes back.
+    ReauthenticationRequired {
+        sign_in_url: String,
+        browser: bool,
+    },
+    /// The session was signed in with a method the workspace does not allow.
+    SignInMethodNotAllowed,
     /// The role may not take the action.
     Role {
         role: String,
@@ -163,6 +178,16 @@ fn deny_detail(reason: &DenyReason) -> String {
         DenyReason::EmailUnverified => {
             "this workspace requires a verified email address; use the link mailed to you".into()
         }
+        DenyReason::SsoRequired { .. } => {
+            "this workspace requires signing in through its own identity provider".into()
+        }
+        DenyReason::ReauthenticationRequired { .. } => {
+            "this workspace requires a more recent sign-in; sign in again".into()
+        }
+        DenyReason::SignInMethodNotAllowed => {
+            "this workspace does not allow the way this session signed in; sign in another way"
+                .into()
+        }
         DenyReason::Role { role, action } => format!("your role `{role}` may not `{action}` here"),
     }
 }
@@ -235,6 +260,11 @@ impl Refusal {
                 DenyReason::ProjectNotGranted => ProblemCode::ProjectNotGranted,
                 DenyReason::ProjectArchived => ProblemCode::ProjectArchived,
                 DenyReason::EmailUnverified => ProblemCode::EmailUnverified,
+                DenyReason::SsoRequired { .. } => ProblemCode::SsoRequired,
+                DenyReason::ReauthenticationRequired { .. } => {
+                    ProblemCode::ReauthenticationRequired
+                }
+                DenyReason::SignInMethodNotAllowed => ProblemCode::SignInMethodNotAllowed,
                 DenyReason::Role { .. } => ProblemCode::Forbidden,
             },
             Refusal::EmailUnverified { .. } => ProblemCode::EmailUnverified,
@@ -295,6 +325,14 @@ impl Refusal {
         if let Refusal::EmailUnverified { browser: true } = self {
             return Reply::verify_email(request_id);
         }
+        let sign_in = self.sign_in_url();
+        if let (Some((url, true)), Refusal::Denied { decision_id, .. }) = (sign_in, self) {
+            let title = match self.code() {
+                ProblemCode::SsoRequired => "Sign in with your organization",
+                _ => "Sign in again",
+            };
+            return Reply::sign_in_page(title, &self.to_string(), url, request_id, decision_id);
+        }
         let status = self.status();
         let decision_id = match self {
             Refusal::Denied { decision_id, .. } => Some(decision_id.as_str()),
@@ -308,6 +346,7 @@ impl Refusal {
         problem.request_id = Some(request_id.to_string());
         problem.decision_id = decision_id.map(str::to_string);
         problem.trace_id = trace_id.map(str::to_string);
+        problem.sign_in_url = sign_in.map(|(url, _)| url.to_string());
         let mut headers = vec![
             ("content-type", PROBLEM_CONTENT_TYPE.to_string()),
             (headers::REQUEST_ID, request_id.to_string()),
@@ -323,6 +362,28 @@ impl Refusal {
             status,
             headers,
             body: Bytes::from(body),
+        }
+    }
+}
+
+impl Refusal {
+    /// The link a refusal of the sign-in policy carries, and whether the
+    /// client is a browser (answered with a page).
+    pub fn sign_in_url(&self) -> Option<(&str, bool)> {
+        match self {
+            Refusal::Denied {
+                reason:
+                    DenyReason::SsoRequired {
+                        sign_in_url,
+                        browser,
+                    }
+                    | DenyReason::ReauthenticationRequired {
+                        sign_in_url,
+                        browser,
+                    },
+                ..
+            } => Some((sign_in_url, *browser)),
+            _ => None,
         }
     }
 }
@@ -429,6 +490,9 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"))
 }
+
+#[path = "refusal_sign_in.rs"]
+pub mod sign_in;
 
 #[cfg(test)]
 #[path = "refusal_tests.rs"]

@@ -11,6 +11,14 @@ fn denied(reason: DenyReason, errors: bool) -> Refusal {
     }
 }
 
+/// `sso_required` for workspace `w1`, refused on `/notes?q=1`.
+fn sso_required(browser: bool) -> DenyReason {
+    DenyReason::SsoRequired {
+        sign_in_url: sign_in::sso_start_url("w1", "/notes?q=1"),
+        browser,
+    }
+}
+
 /// Every variant, with what it must answer.
 fn table() -> Vec<(Refusal, u16, &'static str, Side, Outcome)> {
     use Outcome as O;
@@ -254,6 +262,33 @@ fn table() -> Vec<(Refusal, u16, &'static str, Side, Outcome)> {
             Client,
             O::Deny,
         ),
+        (
+            denied(sso_required(false), false),
+            403,
+            "sso_required",
+            Client,
+            O::Deny,
+        ),
+        (
+            denied(
+                DenyReason::ReauthenticationRequired {
+                    sign_in_url: "/.wrnexus/signin?return_to=/".into(),
+                    browser: false,
+                },
+                false,
+            ),
+            403,
+            "reauthentication_required",
+            Client,
+            O::Deny,
+        ),
+        (
+            denied(DenyReason::SignInMethodNotAllowed, false),
+            403,
+            "sign_in_method_not_allowed",
+            Client,
+            O::Deny,
+        ),
         (Refusal::Internal, 500, "internal", Internal, O::Error),
     ]
 }
@@ -410,4 +445,55 @@ fn a_traced_problem_carries_its_trace_id() -> Result<(), serde_json::Error> {
     let body: serde_json::Value = serde_json::from_slice(&untraced.body)?;
     assert!(body.get("trace_id").is_none());
     Ok(())
+}
+
+#[test]
+fn a_refusal_of_the_sign_in_policy_carries_the_link_back() -> Result<(), serde_json::Error> {
+    let reply = denied(sso_required(false), false).reply("r1");
+    assert_eq!(reply.status, 403);
+    let body: serde_json::Value = serde_json::from_slice(&reply.body)?;
+    assert_eq!(body["code"], "sso_required");
+    assert_eq!(
+        body["sign_in_url"],
+        "/.wrnexus/sso/start?workspace_id=w1&return_to=/notes%3Fq%3D1"
+    );
+    assert_eq!(body["decision_id"], "d1");
+    // Only these refusals carry one.
+    let other = denied(DenyReason::SignInMethodNotAllowed, false).reply("r1");
+    let body: serde_json::Value = serde_json::from_slice(&other.body)?;
+    assert!(body.get("sign_in_url").is_none());
+    Ok(())
+}
+
+#[test]
+fn a_browser_refused_by_the_sign_in_policy_gets_a_page_with_the_link() {
+    for (reason, title) in [
+        (sso_required(true), "Sign in with your organization"),
+        (
+            DenyReason::ReauthenticationRequired {
+                sign_in_url: sign_in::signin_url("/notes?q=1"),
+                browser: true,
+            },
+            "Sign in again",
+        ),
+    ] {
+        let reply = denied(reason, false).reply("r1");
+        assert_eq!(reply.status, 403);
+        assert!(
+            reply
+                .headers
+                .contains(&("content-type", "text/html; charset=utf-8".to_string()))
+        );
+        assert!(
+            reply
+                .headers
+                .contains(&(DECISION_ID_HEADER, "d1".to_string()))
+        );
+        let body = String::from_utf8_lossy(&reply.body);
+        assert!(body.contains(title), "{body}");
+        assert!(
+            body.contains("return_to=/notes%3Fq%3D1\">Sign in</a>"),
+            "{body}"
+        );
+    }
 }

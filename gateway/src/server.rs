@@ -392,6 +392,7 @@ pub fn run(
             .as_ref()
             .map(crate::ops::access_log::AccessLog::start)
             .transpose()?,
+        tracer: config.tracer.clone(),
     };
 
     let conf = ServerConf {

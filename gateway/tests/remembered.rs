@@ -54,6 +54,8 @@ fn fill(cache: &LocalCache, at: Instant) {
             Entry::Workspace {
                 status: WorkspaceStatus::Active,
                 plan: "free".into(),
+                sign_in_methods: wrnexus_policies::SignInMethods::ALL,
+                max_session_age_secs: None,
             },
         ),
     ];
@@ -211,6 +213,8 @@ fn fill_key(cache: &LocalCache, version: i64, revoked: bool, at: Instant) {
     let workspace = Entry::Workspace {
         status: WorkspaceStatus::Active,
         plan: "free".into(),
+        sign_in_methods: wrnexus_policies::SignInMethods::ALL,
+        max_session_age_secs: None,
     };
     for (name, entry) in [
         (EntryKey::ApiKey(KEY_ID.into()), key),
@@ -241,6 +245,8 @@ async fn remember_key(
         plan,
         projects: None,
         email_verified: true,
+        sign_in_methods: wrnexus_policies::SignInMethods::ALL,
+        max_session_age_secs: None,
     };
     let stamp = stamp.ok_or("all local, yet no stamp")?;
     Ok(RememberedKey::new(

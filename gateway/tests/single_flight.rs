@@ -58,6 +58,8 @@ fn answer(member: bool) -> DecisionData {
         Entry::Workspace {
             status: WorkspaceStatus::Active,
             plan: "free".into(),
+            sign_in_methods: wrnexus_policies::SignInMethods::ALL,
+            max_session_age_secs: None,
         },
     );
     data

@@ -1,13 +1,15 @@
 //! Decision tests as data: `tests/*.toml` beside the policy files. Each
 //! `[[case]]` describes a request (who, which action, which workspace or
 //! project — archived or not —, the membership's role or the key's ceiling,
-//! its project limits and the workspace's state) and the decision it must
+//! its project limits, the workspace's state and sign-in policy, and how the
+//! session was signed in) and the decision it must
 //! get, optionally with the policies that must determine it and the problem
 //! code a denial carries. `wrnexus policy test` runs them, and so does every (re)load.
 
 use crate::engine::{Decision, DecisionRequest, PolicyEngine, Principal};
 use crate::load::{PolicyError, PolicySource};
 use crate::model::{Action, Role, WorkspaceStatus};
+use crate::sign_in::{API_KEY_METHOD, SignIn, SignInMethod, SignInMethods};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -34,6 +36,7 @@ const SHIPPED_CASES: &[(&str, &str)] = &[
         "tests/projects.toml",
         include_str!("../tests/projects.toml"),
     ),
+    ("tests/sign_in.toml", include_str!("../tests/sign_in.toml")),
 ];
 
 /// One file of cases.
@@ -120,6 +123,23 @@ pub struct Case {
     /// always count as verified).
     #[serde(default = "default_verified")]
     pub email_verified: bool,
+    /// How the session was signed in: `password` (default), `oidc` or
+    /// `sso` (API keys: always `api_key`, whatever the workspace's policy).
+    #[serde(default)]
+    pub sign_in: Option<String>,
+    /// The workspace whose own IdP signed the session in (with `sso`;
+    /// default: the request's workspace).
+    #[serde(default)]
+    pub sso_workspace: Option<String>,
+    /// The methods the workspace allows (default: every one).
+    #[serde(default)]
+    pub allowed_sign_in_methods: Option<SignInMethods>,
+    /// Seconds since the person signed in (default 0).
+    #[serde(default)]
+    pub session_age_secs: i64,
+    /// The workspace's limit on it (default 0: none).
+    #[serde(default)]
+    pub max_session_age_secs: i64,
     pub expect: Expect,
     /// The policies that must determine the decision, exactly.
     #[serde(default)]
@@ -163,6 +183,31 @@ impl Case {
             }
             .to_string()
         });
+        if self.principal == Who::ApiKey
+            && self.sign_in.as_deref().is_some_and(|m| m != API_KEY_METHOD)
+        {
+            return Err("an API key is signed in by no method: leave `sign_in` out".to_string());
+        }
+        let signed_in_with = match self.principal {
+            Who::ApiKey => API_KEY_METHOD,
+            Who::User => self.sign_in.as_deref().unwrap_or("password"),
+        };
+        // Another workspace's IdP counts as an outside provider here, as
+        // `SignIn::session` judges it.
+        let sso_workspace = self.sso_workspace.as_deref().unwrap_or(&self.workspace);
+        let judged = match signed_in_with.parse::<SignInMethod>() {
+            Ok(m) => m
+                .in_workspace(Some(sso_workspace), &self.workspace)
+                .as_str(),
+            Err(_) => signed_in_with,
+        };
+        let sign_in = SignIn {
+            method: judged,
+            sso_workspace_id: (signed_in_with == "sso").then_some(sso_workspace),
+            allowed: self.allowed_sign_in_methods.unwrap_or_default(),
+            session_age_secs: self.session_age_secs,
+            max_session_age_secs: self.max_session_age_secs,
+        };
         Ok(engine.decide(&DecisionRequest {
             project_archived: self.archived,
             principal,
@@ -176,6 +221,7 @@ impl Case {
             plan: &self.plan,
             method: &method,
             path: &self.path,
+            sign_in,
         }))
     }
 

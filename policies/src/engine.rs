@@ -210,6 +210,11 @@ impl PolicyEngine {
             plan: probe,
             method: probe,
             path: probe,
+            sign_in: crate::sign_in::SignIn {
+                method: probe,
+                sso_workspace_id: Some(probe),
+                ..crate::sign_in::SignIn::UNRESTRICTED
+            },
         };
         let prevalidated = self
             .request(&request, action.clone(), Some(&self.loaded.schema))

@@ -5,6 +5,7 @@
 use super::PolicyEngine;
 use crate::model::{NO_ROLE, Role};
 use crate::request::{DecisionRequest, Principal};
+use crate::sign_in::NO_SSO_WORKSPACE;
 use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
     Schema,
@@ -119,6 +120,28 @@ impl PolicyEngine {
             (
                 "granted_projects".to_string(),
                 RestrictedExpression::new_set(granted),
+            ),
+            ("sign_in_method".to_string(), string(req.sign_in.method)),
+            (
+                "sso_workspace".to_string(),
+                RestrictedExpression::new_entity_uid(Self::uid(
+                    &self.workspace_type,
+                    req.sign_in.sso_workspace_id.unwrap_or(NO_SSO_WORKSPACE),
+                )),
+            ),
+            (
+                "allowed_sign_in_methods".to_string(),
+                RestrictedExpression::new_set(
+                    req.sign_in.allowed.iter().map(|m| string(m.as_str())),
+                ),
+            ),
+            (
+                "max_session_age_secs".to_string(),
+                RestrictedExpression::new_long(req.sign_in.max_session_age_secs),
+            ),
+            (
+                "session_age_secs".to_string(),
+                RestrictedExpression::new_long(req.sign_in.session_age_secs),
             ),
         ])
         .map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::model::Role;
+use crate::sign_in::{SignIn, SignInMethods};
 
 /// The decision as it was made before the per-action plans: every
 /// policy, every request validated against the schema.
@@ -71,6 +72,7 @@ fn plans_decide_exactly_as_the_full_policy_set() {
                                 plan: "free",
                                 method: "POST",
                                 path: "/x",
+                                sign_in: SignIn::UNRESTRICTED,
                             };
                             let decision = engine.decide(&req);
                             let (allowed, policies, errors) = reference(&engine, &req);
@@ -193,6 +195,21 @@ fn memo_agrees_with_evaluation(engine: &PolicyEngine) -> usize {
                             plan: plans[(i + j + checked) % 3],
                             method,
                             path,
+                            sign_in: [
+                                SignIn::UNRESTRICTED,
+                                SignIn {
+                                    allowed: SignInMethods::SSO_ONLY,
+                                    ..SignIn::UNRESTRICTED
+                                },
+                                SignIn {
+                                    method: "sso",
+                                    sso_workspace_id: Some(workspace_id),
+                                    allowed: SignInMethods::SSO_ONLY,
+                                    session_age_secs: 900 * (i as i64),
+                                    max_session_age_secs: 1_800,
+                                },
+                                SignIn::API_KEY,
+                            ][(i + j * 2 + checked) % 4],
                         };
                         let decision = engine.decide(&req);
                         let (allowed, policies, errors) = reference(engine, &req);
@@ -240,6 +257,7 @@ fn remembered_decisions_equal_evaluated_ones_across_ids_and_paths() {
             plan,
             method: "PATCH",
             path,
+            sign_in: SignIn::UNRESTRICTED,
         };
         assert!(shipped.decide(&req).allowed);
     }

@@ -5,6 +5,7 @@
 //! Redis and publishes an [`Invalidation`]; gateways drop their local copy.
 
 use crate::model::{Role, WorkspaceStatus};
+use crate::sign_in::SignInMethods;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -121,6 +122,14 @@ pub enum Entry {
     Workspace {
         status: WorkspaceStatus,
         plan: String,
+        /// The methods its sessions may have been signed in with (`sso`
+        /// alone: "require SSO"). Absent in entries written before it
+        /// existed: every method.
+        #[serde(default)]
+        sign_in_methods: SignInMethods,
+        /// How old (seconds since sign-in) a session may be; `None`: any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_session_age_secs: Option<i64>,
     },
     Session {
         user_id: String,
@@ -212,6 +221,33 @@ mod tests {
         );
         let back: VersionedEntry = serde_json::from_value(json)?;
         assert_eq!(back, entry);
+        Ok(())
+    }
+
+    #[test]
+    fn workspace_entries_without_a_sign_in_policy_allow_every_method()
+    -> Result<(), serde_json::Error> {
+        let old = serde_json::json!({"version": 3, "kind": "workspace", "status": "active", "plan": "free"});
+        let read: VersionedEntry = serde_json::from_value(old)?;
+        assert_eq!(
+            read.entry,
+            Entry::Workspace {
+                status: WorkspaceStatus::Active,
+                plan: "free".into(),
+                sign_in_methods: SignInMethods::ALL,
+                max_session_age_secs: None,
+            }
+        );
+        let strict = Entry::Workspace {
+            status: WorkspaceStatus::Active,
+            plan: "team".into(),
+            sign_in_methods: SignInMethods::SSO_ONLY,
+            max_session_age_secs: Some(3600),
+        };
+        let json = serde_json::to_value(&strict)?;
+        assert_eq!(json["sign_in_methods"], serde_json::json!(["sso"]));
+        assert_eq!(json["max_session_age_secs"], 3600);
+        assert_eq!(serde_json::from_value::<Entry>(json)?, strict);
         Ok(())
     }
 

@@ -33,6 +33,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../invariants/project_limits.cedar"),
     ),
     (
+        "invariants/require_sso.cedar",
+        include_str!("../invariants/require_sso.cedar"),
+    ),
+    (
         "invariants/suspended_no_write.cedar",
         include_str!("../invariants/suspended_no_write.cedar"),
     ),
@@ -48,6 +52,7 @@ pub const NON_MEMBER_DENIED: &str = "a non-member is always denied";
 pub const KEY_OWN_WORKSPACE: &str = "an API key never acts outside its workspace";
 pub const VIEWER_NO_WRITE: &str = "a viewer never writes";
 pub const ARCHIVED_ONLY_READ: &str = "an archived project is only read";
+pub const REQUIRE_SSO: &str = "a workspace requiring SSO admits only sessions of its own IdP";
 pub const LIMITED_NOT_GRANTED: &str =
     "a project-limited principal never acts on a project not granted to it";
 pub const LIMITED_WORKSPACE_READ: &str =

@@ -24,7 +24,7 @@ fn load_dir(dir: &std::path::Path) -> Result<InvariantSet, PolicyErrors> {
 }
 
 #[test]
-fn the_built_in_invariants_are_the_seven_named() -> Result<(), Box<dyn std::error::Error>> {
+fn the_built_in_invariants_are_the_eight_named() -> Result<(), Box<dyn std::error::Error>> {
     let engine = PolicyEngine::shipped()?;
     let set = InvariantSet::load(&PolicySource::Shipped, engine.schema())?;
     let names: std::collections::BTreeSet<&str> = set.iter().map(|i| i.name.as_str()).collect();
@@ -36,6 +36,7 @@ fn the_built_in_invariants_are_the_seven_named() -> Result<(), Box<dyn std::erro
         ARCHIVED_ONLY_READ,
         LIMITED_NOT_GRANTED,
         LIMITED_WORKSPACE_READ,
+        REQUIRE_SSO,
     ];
     assert_eq!(names, expected.into_iter().collect());
     assert!(set.iter().all(|i| i.built_in && i.kind == Kind::MustDeny));

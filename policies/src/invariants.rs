@@ -12,6 +12,7 @@ use crate::engine::{DecisionRequest, PolicyEngine, Principal};
 use crate::invariant_set::{InvariantSet, Kind};
 use crate::load::Origin;
 use crate::model::{Role, WorkspaceStatus, is_safe_method};
+use crate::sign_in::SignIn;
 use crate::vocabulary::Vocabulary;
 use cedar_policy::Entities;
 use std::collections::{BTreeSet, HashSet};
@@ -276,6 +277,7 @@ impl Sweep<'_> {
                 plan: DEFAULT_PLAN,
                 method: shape.method,
                 path: PLAIN_PATH,
+                sign_in: sign_in_of(shape.who),
             };
             let Ok(entities) = self.engine.entities_of(&shared) else {
                 continue;
@@ -303,6 +305,7 @@ impl Sweep<'_> {
                                 plan,
                                 method: shape.method,
                                 path,
+                                sign_in: sign_in_of(shape.who),
                             },
                             &entities,
                             shape.who,
@@ -346,6 +349,16 @@ impl Sweep<'_> {
                 policies: named_policies(engine, &decision.policies),
             });
         }
+    }
+}
+
+/// How the sampled requests were signed in: a key as keys are, a session
+/// fresh, by password, in a workspace without a sign-in policy (the space
+/// samples no sign-in policy; the proofs cover every one).
+fn sign_in_of(who: Who) -> SignIn<'static> {
+    match who {
+        Who::User => SignIn::UNRESTRICTED,
+        Who::OwnKey | Who::OtherKey => SignIn::API_KEY,
     }
 }
 

@@ -40,6 +40,7 @@ fn the_invariants_count_as_writes_what_the_docs_say() -> Result<(), Box<dyn std:
                     plan: DEFAULT_PLAN,
                     method,
                     path: PLAIN_PATH,
+                    sign_in: crate::sign_in::SignIn::UNRESTRICTED,
                 };
                 let entities = engine.entities_of(&request)?;
                 let (matched, _) = engine.matching(invariants.policy_set(), &request, &entities)?;

@@ -17,6 +17,8 @@
 //!   name file and line.
 //! - [`redirect`] — the `return_to` rule (same-origin paths only).
 //! - [`request`] — a decision request: principal, action, workspace, data.
+//! - [`sign_in`] — a workspace's sign-in policy and how a request's
+//!   session was signed in, as Cedar sees them (`sign_in.cedar`).
 //! - [`engine`] — the parsed, validated policy set and the one call that
 //!   turns a request description into a [`Decision`] (`engine_cedar`: the
 //!   request and entities as Cedar sees them).
@@ -63,6 +65,7 @@ pub mod reads;
 pub mod redirect;
 pub mod reload;
 pub mod request;
+pub mod sign_in;
 pub mod solver;
 pub mod vocabulary;
 
@@ -80,3 +83,4 @@ pub use engine::{Decision, DecisionRequest, PolicyEngine, Principal};
 pub use entries::{DecisionData, Entry, EntryKey, EntryKeyRef, Invalidation, VersionedEntry};
 pub use load::{PolicyError, PolicySource};
 pub use model::{Action, CredentialKind, Role, WorkspaceStatus};
+pub use sign_in::{SignIn, SignInMethod, SignInMethods};

@@ -14,6 +14,7 @@ const SHIPPED_POLICIES: &[(&str, &str)] = &[
     ("api_keys.cedar", include_str!("../api_keys.cedar")),
     ("projects.cedar", include_str!("../projects.cedar")),
     ("roles.cedar", include_str!("../roles.cedar")),
+    ("sign_in.cedar", include_str!("../sign_in.cedar")),
     ("suspension.cedar", include_str!("../suspension.cedar")),
 ];
 

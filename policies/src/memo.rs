@@ -12,7 +12,7 @@
 //! when every input the policies can read is the same. Only error-free
 //! evaluations are kept. The memo is bounded: when full it starts over.
 
-use crate::reads::{Reads, StrUse};
+use crate::reads::{LongUse, Reads, StrUse};
 use crate::request::{DecisionRequest, Principal};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -59,6 +59,20 @@ fn string(key: &mut Key, value: &str, read: &StrUse) {
     }
 }
 
+/// Append a context number as the policies use it: how it orders against
+/// the literals they compare it with, or itself.
+fn long(key: &mut Key, value: i64, read: &LongUse) {
+    match read {
+        LongUse::Unread => {}
+        LongUse::Compared(literals) => {
+            for literal in literals {
+                key.push(value.cmp(literal) as i8 as u8);
+            }
+        }
+        LongUse::Raw => key.extend_from_slice(&value.to_le_bytes()),
+    }
+}
+
 /// Run `f` with this thread's key buffer, emptied (a fresh one if it is
 /// somehow in use): looking a decision up allocates nothing.
 pub fn with_buffer<T>(f: impl FnOnce(&mut Key) -> T) -> T {
@@ -95,6 +109,16 @@ pub fn encode(key: &mut Key, req: &DecisionRequest<'_>, reads: &Reads) {
     // Whether the project is archived: an attribute of the resource, read
     // like the role, always (nothing to say without a project).
     key.push(u8::from(req.project_id.is_some() && req.project_archived));
+    // The sign-in: its method and the workspace's allowed set, always (few
+    // values); the ages as far as the policies order them.
+    let sign_in = &req.sign_in;
+    field(key, sign_in.method.as_bytes());
+    key.push(sign_in.allowed.bits());
+    long(key, sign_in.session_age_secs, &reads.session_age);
+    long(key, sign_in.max_session_age_secs, &reads.max_session_age);
+    if reads.age_against_max {
+        key.push(sign_in.session_age_secs.cmp(&sign_in.max_session_age_secs) as i8 as u8);
+    }
     if reads.ids {
         // Ids as such: every one, the granted set in a canonical order.
         match req.principal {
@@ -109,6 +133,13 @@ pub fn encode(key: &mut Key, req: &DecisionRequest<'_>, reads: &Reads) {
             }
         }
         field(key, req.workspace_id.as_bytes());
+        match req.sign_in.sso_workspace_id {
+            None => key.push(0),
+            Some(w) => {
+                key.push(1);
+                field(key, w.as_bytes());
+            }
+        }
         match req.project_id {
             None => key.push(0),
             Some(p) => {
@@ -122,13 +153,17 @@ pub fn encode(key: &mut Key, req: &DecisionRequest<'_>, reads: &Reads) {
         }
     } else {
         // Ids only as the request relates them.
+        let sso = req.sign_in.sso_workspace_id;
         match req.principal {
             Principal::User(_) => key.push(0),
             Principal::ApiKey { workspace_id, .. } => {
                 key.push(1);
                 key.push(u8::from(workspace_id == req.workspace_id));
+                key.push(u8::from(sso == Some(workspace_id)));
             }
         }
+        // Whether the IdP that signed the session in is the workspace's.
+        key.push(u8::from(sso == Some(req.workspace_id)));
         let project = req.project_id;
         key.push(u8::from(project.is_some()));
         let granted_it = project.is_some_and(|p| granted.contains(&p));
@@ -165,245 +200,5 @@ impl Memo {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Role, WorkspaceStatus};
-
-    /// The key of a request under what the policies `reads`.
-    fn key(req: &DecisionRequest<'_>, reads: &Reads) -> Key {
-        let mut key = Vec::with_capacity(64);
-        encode(&mut key, req, reads);
-        key
-    }
-
-    fn base<'a>() -> DecisionRequest<'a> {
-        DecisionRequest {
-            principal: Principal::User("u1"),
-            action: "write",
-            workspace_id: "w1",
-            project_id: None,
-            project_archived: false,
-            granted_projects: None,
-            role: Some(Role::Member),
-            workspace_status: WorkspaceStatus::Active,
-            email_verified: true,
-            plan: "free",
-            method: "POST",
-            path: "/notes",
-        }
-    }
-
-    /// What the shipped policies read: method and path compared with
-    /// literals, no plan, no ids.
-    fn shipped_like() -> Reads {
-        Reads {
-            ids: false,
-            plan: StrUse::Unread,
-            method: StrUse::Compared(vec!["GET".into(), "HEAD".into()]),
-            path: StrUse::Compared(vec!["/.wrnexus/workspace/delete".into()]),
-        }
-    }
-
-    #[test]
-    fn when_everything_is_read_every_input_changes_the_key() {
-        let granted = vec!["p1".to_string()];
-        let all = Reads::everything();
-        let k = key(&base(), &all);
-        assert_eq!(k, key(&base(), &all));
-        let variants = [
-            DecisionRequest {
-                principal: Principal::User("u2"),
-                ..base()
-            },
-            DecisionRequest {
-                principal: Principal::ApiKey {
-                    id: "u1",
-                    workspace_id: "w1",
-                },
-                ..base()
-            },
-            DecisionRequest {
-                action: "read",
-                ..base()
-            },
-            DecisionRequest {
-                workspace_id: "w2",
-                ..base()
-            },
-            DecisionRequest {
-                project_id: Some("p1"),
-                ..base()
-            },
-            DecisionRequest {
-                project_id: Some("p1"),
-                project_archived: true,
-                ..base()
-            },
-            DecisionRequest {
-                granted_projects: Some(&granted),
-                ..base()
-            },
-            DecisionRequest {
-                role: Some(Role::Viewer),
-                ..base()
-            },
-            DecisionRequest {
-                role: None,
-                ..base()
-            },
-            DecisionRequest {
-                workspace_status: WorkspaceStatus::Suspended,
-                ..base()
-            },
-            DecisionRequest {
-                email_verified: false,
-                ..base()
-            },
-            DecisionRequest {
-                plan: "team",
-                ..base()
-            },
-            DecisionRequest {
-                method: "GET",
-                ..base()
-            },
-            DecisionRequest {
-                path: "/notes/1",
-                ..base()
-            },
-            // Field boundaries count: "w" + "1/notes" is not "w1" + "/notes".
-            DecisionRequest {
-                workspace_id: "w",
-                plan: "1free",
-                ..base()
-            },
-        ];
-        for v in &variants {
-            assert_ne!(key(v, &all), k, "{v:?}");
-        }
-    }
-
-    #[test]
-    fn what_no_policy_reads_does_not_split_the_key() {
-        let reads = shipped_like();
-        let k = key(&base(), &reads);
-        let same = [
-            DecisionRequest {
-                principal: Principal::User("someone else"),
-                workspace_id: "w9",
-                plan: "team",
-                path: "/notes/42/comments",
-                method: "PUT",
-                ..base()
-            },
-            DecisionRequest {
-                path: "/",
-                method: "DELETE",
-                ..base()
-            },
-        ];
-        for v in &same {
-            assert_eq!(key(v, &reads), k, "{v:?}");
-        }
-        let granted = vec!["p1".to_string(), "p2".to_string()];
-        let different = [
-            DecisionRequest {
-                method: "GET",
-                ..base()
-            },
-            DecisionRequest {
-                path: "/.wrnexus/workspace/delete",
-                ..base()
-            },
-            DecisionRequest {
-                role: Some(Role::Viewer),
-                ..base()
-            },
-            DecisionRequest {
-                principal: Principal::ApiKey {
-                    id: "k",
-                    workspace_id: "w1",
-                },
-                ..base()
-            },
-            DecisionRequest {
-                project_id: Some("p1"),
-                ..base()
-            },
-            DecisionRequest {
-                granted_projects: Some(&granted),
-                ..base()
-            },
-        ];
-        for v in &different {
-            assert_ne!(key(v, &reads), k, "{v:?}");
-        }
-    }
-
-    #[test]
-    fn ids_count_only_as_the_request_relates_them() {
-        let reads = shipped_like();
-        let key_in = |own: &'static str, ws: &'static str| {
-            key(
-                &DecisionRequest {
-                    principal: Principal::ApiKey {
-                        id: "k",
-                        workspace_id: own,
-                    },
-                    workspace_id: ws,
-                    ..base()
-                },
-                &reads,
-            )
-        };
-        assert_eq!(key_in("a", "a"), key_in("b", "b"));
-        assert_ne!(key_in("a", "a"), key_in("a", "b"));
-        let granted = vec!["p1".to_string(), "p2".to_string()];
-        let on = |project: &'static str| {
-            key(
-                &DecisionRequest {
-                    project_id: Some(project),
-                    granted_projects: Some(&granted),
-                    ..base()
-                },
-                &reads,
-            )
-        };
-        assert_eq!(on("p1"), on("p2"));
-        assert_ne!(on("p1"), on("p3"));
-    }
-
-    #[test]
-    fn an_archived_project_is_another_key() {
-        let reads = shipped_like();
-        let on = |project: Option<&'static str>, archived: bool| {
-            key(
-                &DecisionRequest {
-                    project_id: project,
-                    project_archived: archived,
-                    ..base()
-                },
-                &reads,
-            )
-        };
-        assert_ne!(on(Some("p1"), false), on(Some("p1"), true));
-        assert_eq!(on(Some("p1"), true), on(Some("p2"), true));
-        // Without a project there is nothing archived.
-        assert_eq!(on(None, false), on(None, true));
-    }
-
-    #[test]
-    fn the_memo_is_bounded() {
-        let memo = Memo::default();
-        let outcome = Outcome {
-            allowed: true,
-            policies: Arc::from([]),
-            code: None,
-        };
-        for i in 0..=MEMO_CAPACITY {
-            memo.put((i as u64).to_le_bytes().to_vec(), outcome.clone());
-        }
-        assert!(memo.len() <= MEMO_CAPACITY);
-        assert!(!memo.is_empty());
-    }
-}
+#[path = "memo_tests.rs"]
+mod tests;

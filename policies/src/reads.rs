@@ -15,6 +15,11 @@
 //!   through which of those literals it equals. Any other use (`like`, a
 //!   comparison with another attribute, `context` passed whole) makes the
 //!   raw value part of the key.
+//! - Likewise a context number (the session's age, the workspace's limit on
+//!   it) compared only with `<`, `<=`, `>`, `>=`, `==`, `!=` against
+//!   literals or against the other one influences the decision only through
+//!   how it orders with them: the key holds those orderings, not the
+//!   number (which changes every second).
 
 use cedar_policy::PolicySet;
 use serde_json::Value;
@@ -48,8 +53,26 @@ impl StrUse {
     }
 }
 
+/// How the policies use one context number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LongUse {
+    /// No policy looks at it, but maybe to order it against the other
+    /// number ([`Reads::age_against_max`]).
+    Unread,
+    /// Only ordered against these literals (and maybe the other number).
+    Compared(Vec<i64>),
+    /// Used in some other way: the value itself counts.
+    Raw,
+}
+
+/// The context numbers the memo classifies: the session's age and the
+/// workspace's limit on it.
+pub const SESSION_AGE: &str = "session_age_secs";
+pub const MAX_SESSION_AGE: &str = "max_session_age_secs";
+
 /// The request inputs a policy set can depend on beyond the role, status,
-/// credential, action and project limits (always part of a decision).
+/// credential, action, project limits and sign-in method, policy and IdP
+/// (always part of a decision).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reads {
     /// Whether ids matter as such (an entity literal or a template), not
@@ -58,6 +81,10 @@ pub struct Reads {
     pub plan: StrUse,
     pub method: StrUse,
     pub path: StrUse,
+    pub session_age: LongUse,
+    pub max_session_age: LongUse,
+    /// Whether some policy orders the session's age against the limit.
+    pub age_against_max: bool,
 }
 
 impl Reads {
@@ -68,6 +95,9 @@ impl Reads {
             plan: StrUse::Raw,
             method: StrUse::Raw,
             path: StrUse::Raw,
+            session_age: LongUse::Raw,
+            max_session_age: LongUse::Raw,
+            age_against_max: true,
         }
     }
 
@@ -96,6 +126,10 @@ struct Walk {
     whole_context: bool,
     /// `None`: read raw; `Some`: only compared with these literals.
     attrs: BTreeMap<String, Option<BTreeSet<String>>>,
+    /// The numbers ordered against literals, with the literals.
+    longs: BTreeMap<String, BTreeSet<i64>>,
+    /// The two numbers ordered against each other.
+    age_against_max: bool,
 }
 
 impl Walk {
@@ -111,11 +145,52 @@ impl Walk {
             }
         };
         let [plan, method, path] = CLASSIFIED.map(use_of);
+        let long_use = |name: &str| {
+            if self.whole_context || matches!(self.attrs.get(name), Some(None)) {
+                return LongUse::Raw;
+            }
+            match self.longs.get(name) {
+                None => LongUse::Unread,
+                Some(literals) => LongUse::Compared(literals.iter().copied().collect()),
+            }
+        };
         Reads {
             ids: self.ids,
             plan,
             method,
             path,
+            session_age: long_use(SESSION_AGE),
+            max_session_age: long_use(MAX_SESSION_AGE),
+            age_against_max: self.age_against_max || self.whole_context,
+        }
+    }
+
+    /// An ordering of the two numbers, or of one against a literal; `false`
+    /// when `left op right` is neither.
+    fn ordered(&mut self, left: &Value, right: &Value) -> bool {
+        let is_long = |a: &str| a == SESSION_AGE || a == MAX_SESSION_AGE;
+        match (context_attr(left), context_attr(right)) {
+            (Some(a), Some(b)) if is_long(a) && is_long(b) => {
+                if a != b {
+                    self.age_against_max = true;
+                }
+                true
+            }
+            (Some(a), None) | (None, Some(a)) if is_long(a) => {
+                let other = if context_attr(left).is_some() {
+                    right
+                } else {
+                    left
+                };
+                match other.get("Value").and_then(Value::as_i64) {
+                    Some(literal) => {
+                        self.longs.entry(a.to_string()).or_default().insert(literal);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
         }
     }
 
@@ -179,6 +254,8 @@ impl Walk {
                     fields.values().for_each(|v| self.expr(v));
                 }
             }
+            "<" | "<=" | ">" | ">=" if self.ordered(&body["left"], &body["right"]) => {}
+            "==" | "!=" if self.ordered(&body["left"], &body["right"]) => {}
             "==" | "!=" => {
                 let (left, right) = (&body["left"], &body["right"]);
                 match (context_attr(left), context_attr(right)) {

@@ -22,8 +22,39 @@ fn the_shipped_policies_read_method_and_path_literals_only() {
                 crate::UNARCHIVE_PROJECT_PATH.into(),
                 crate::DELETE_WORKSPACE_PATH.into()
             ]),
+            session_age: LongUse::Unread,
+            max_session_age: LongUse::Compared(vec![0]),
+            age_against_max: true,
         }
     );
+}
+
+#[test]
+fn numbers_ordered_against_literals_or_each_other_are_classified() {
+    let reads = reads_of(
+        r#"forbid (principal, action, resource) when { context.session_age_secs >= 60 };
+           forbid (principal, action, resource) when { 600 < context.session_age_secs };
+           forbid (principal, action, resource)
+           when { context.max_session_age_secs != 0 && context.max_session_age_secs <= context.session_age_secs };"#,
+    );
+    assert_eq!(reads.session_age, LongUse::Compared(vec![60, 600]));
+    assert_eq!(reads.max_session_age, LongUse::Compared(vec![0]));
+    assert!(reads.age_against_max);
+    let unread = reads_of(r#"permit (principal, action, resource) when { context.plan == "x" };"#);
+    assert_eq!(unread.session_age, LongUse::Unread);
+    assert!(!unread.age_against_max);
+}
+
+#[test]
+fn numbers_used_otherwise_are_read_raw() {
+    let reads = reads_of(
+        r#"forbid (principal, action, resource)
+           when { context.session_age_secs + 60 > context.max_session_age_secs };"#,
+    );
+    assert_eq!(reads.session_age, LongUse::Raw);
+    assert_eq!(reads.max_session_age, LongUse::Raw);
+    let whole = reads_of(r#"permit (principal, action, resource) when { context == {} };"#);
+    assert_eq!(whole.session_age, LongUse::Raw);
 }
 
 #[test]

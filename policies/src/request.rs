@@ -3,6 +3,7 @@
 //! keys decisions by it.
 
 use crate::model::{CredentialKind, Role, WorkspaceStatus};
+use crate::sign_in::SignIn;
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,9 @@ pub struct DecisionRequest<'a> {
     pub plan: &'a str,
     pub method: &'a str,
     pub path: &'a str,
+    /// How the credential was signed in, and the workspace's sign-in
+    /// policy ([`SignIn::API_KEY`] for a key).
+    pub sign_in: SignIn<'a>,
 }
 
 impl DecisionRequest<'_> {

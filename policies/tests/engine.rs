@@ -24,6 +24,7 @@ fn request(
         plan: "free",
         method: "GET",
         path: "/",
+        sign_in: wrnexus_policies::SignIn::UNRESTRICTED,
     }
 }
 

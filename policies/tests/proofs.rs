@@ -49,7 +49,7 @@ fn the_shipped_set_is_proven_over_every_request_environment() -> TestResult {
     else {
         return Err(format!("{status}").into());
     };
-    assert_eq!((*invariants, *policies, *environments), (7, 10, 16));
+    assert_eq!((*invariants, *policies, *environments), (8, 13, 16));
     // The shipped directory (with its invariants/ copy) too.
     let dir = PolicySource::Dir(Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf());
     assert!(load_checked(&dir)?.proofs().is_some_and(ProofStatus::is_on));
@@ -228,7 +228,7 @@ fn a_must_allow_invariant_refuses_an_edit_that_locks_owners_out() -> TestResult 
     let engine = load_checked(&PolicySource::Dir(dir.path().to_path_buf()))?;
     assert!(matches!(
         engine.proofs(),
-        Some(ProofStatus::Proven { invariants: 8, .. })
+        Some(ProofStatus::Proven { invariants: 9, .. })
     ));
     let edited = edit(&[
         owner_reads,
@@ -271,7 +271,7 @@ fn an_operators_invariant_is_proven_too() -> TestResult {
     let engine = load_checked(&source)?;
     assert!(matches!(
         engine.proofs(),
-        Some(ProofStatus::Proven { invariants: 8, .. })
+        Some(ProofStatus::Proven { invariants: 9, .. })
     ));
     // Admins paying breaks it.
     std::fs::write(

@@ -16,16 +16,24 @@
 //! - [`mailbox`] — reading `wrnexus dev`'s mailbox, and links out of mail.
 //! - [`h2_client`] — raw HTTP/2 over TLS, and an HTTPS client for a test CA.
 //! - [`apps`] — in-process echoing apps to put behind a gateway.
+//! - [`otlp`] — an OTLP/HTTP trace receiver decoding what it is sent with
+//!   the official protobuf definitions; a traced app's own span.
 //! - [`upstreams`] — echoing apps that stop and start again on their port,
 //!   over HTTP or TLS (mutual, or not).
+//! - [`oidc`] — a real OpenID provider (`oidc-provider` under Node, from
+//!   `tests/oidc`) and a browser-like walk through its sign-in and sign-out.
+//! - [`dns`] — a DNS server on loopback answering TXT queries from a map.
 //! - [`tokens`] — minting session tokens with the stored key, to test what
 //!   the gateway refuses.
 
 pub mod apps;
 pub mod certs;
 pub mod client;
+pub mod dns;
 pub mod h2_client;
 pub mod mailbox;
+pub mod oidc;
+pub mod otlp;
 pub mod postgres_tls;
 pub mod process;
 pub mod services;

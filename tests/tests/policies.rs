@@ -247,7 +247,7 @@ async fn reloads_under_traffic_and_shadow_differences() -> TestResult {
         if proving()? {
             let ready = reqwest::get(format!("{admin}/ready")).await?.text().await?;
             assert!(
-                ready.contains("policy proofs (live): on: 7 invariants")
+                ready.contains("policy proofs (live): on: 8 invariants")
                     && ready.contains("policy proofs (shadow): on: "),
                 "{ready}"
             );

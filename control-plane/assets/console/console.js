@@ -11,9 +11,11 @@ import * as keys from "./keys.js";
 import * as webhooks from "./webhooks.js";
 import * as audit from "./audit.js";
 import * as billing from "./billing.js";
+import * as sso from "./sso.js";
 import * as account from "./account.js";
 
-// Sections of a workspace; `needs` names the permission that shows one.
+// Sections of a workspace; `needs` names the permission that shows one,
+// `owner` that only owners see it.
 const SECTIONS = [
   { id: "overview", label: "Overview", module: overview },
   { id: "members", label: "Members", module: members },
@@ -22,6 +24,7 @@ const SECTIONS = [
   { id: "webhooks", label: "Webhooks", module: webhooks, needs: "view_webhooks" },
   { id: "audit", label: "Audit log", module: audit, needs: "read_audit" },
   { id: "billing", label: "Billing", module: billing, needs: "billing" },
+  { id: "sso", label: "Single sign-on", module: sso, owner: true },
 ];
 
 function route() {
@@ -45,6 +48,7 @@ function drawNav(ctx, current) {
     list.append(h("li", { class: "group", "aria-hidden": "true", text: ctx.workspace.name }));
     for (const s of SECTIONS) {
       if (s.needs && !ctx.allowed[s.needs]) continue;
+      if (s.owner && ctx.role !== "owner") continue;
       const here = current === s.id;
       list.append(h("li", {}, h("a", {
         href: sectionUrl(ctx.workspace.id, s.id),
@@ -120,7 +124,7 @@ async function draw() {
   }
   const status = ctx.workspace.status === "suspended" ? " · suspended (read-only)" : "";
   setTitle(section.label, `${ctx.workspace.name} · your role: ${ctx.role}${status}`);
-  if (section.needs && !ctx.allowed[section.needs]) {
+  if ((section.needs && !ctx.allowed[section.needs]) || (section.owner && ctx.role !== "owner")) {
     showError(new Error(`Your role (${ctx.role}) cannot open ${section.label.toLowerCase()} in this workspace.`));
     return;
   }

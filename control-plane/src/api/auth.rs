@@ -17,7 +17,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use bodies::{LandedIn, SessionRef, SignedIn, Switched, SwitchedTo, UserRef, WhoAmI};
+use bodies::{LandedIn, Membership, SessionRef, SignedIn, Switched, SwitchedTo, UserRef, WhoAmI};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -111,6 +111,9 @@ pub(crate) async fn open_session(
         sid: session.id.clone(),
         iat: now(),
         exp: session.expires_at,
+        amr: session.signed_in.amr.clone(),
+        auth_time: session.signed_in.auth_time,
+        sso_wid: session.signed_in.sso_workspace_id.clone(),
     };
     let token = state.keys.sign(&claims).map_err(|e| {
         tracing::error!(error = %e, "signing a session token failed");
@@ -286,6 +289,13 @@ pub async fn signin(
     let shown_email = email.clone().unwrap_or_default();
     let result = async {
         let email = normalise_email(&required(email, "email")?)?;
+        // No password: an email at a domain a workspace signs in through
+        // its own provider goes there (home-realm discovery).
+        if password.as_deref().is_none_or(str::is_empty)
+            && let Some(url) = super::sso_discovery::start_url(&state, &email, &return_to).await?
+        {
+            return Ok(Redirect::to(&url).into_response());
+        }
         let password = required(password, "password")?;
         state
             .limits
@@ -350,10 +360,16 @@ pub async fn signout(
     headers: HeaderMap,
 ) -> Response {
     let mut everywhere = None;
+    // A session from a provider with an end-session endpoint: a browser
+    // signs out there too (RP-initiated logout), after the local sign-out.
+    let mut end_session = None;
     if let Some(token) = session_token(&headers, &state.config.cookie_name)
         && let Ok(claims) = state.keys.verify(&token)
     {
         let meta = meta.with_actor(ActorKind::User, &claims.sub);
+        if let Ok(Some(session)) = state.store.session(&claims.sid).await {
+            end_session = super::sso_signout::end_session_url(&state, &session).await;
+        }
         if q.everywhere.unwrap_or(false) {
             let ended = state.store.revoke_all_sessions(&claims.sub, &meta).await;
             if let Err(e) = &ended {
@@ -374,7 +390,9 @@ pub async fn signout(
         .is_some_and(|a| a.contains("text/html"));
     let mut response = match everywhere {
         Some(Err(e)) => e.into_response(),
-        _ if wants_html => Redirect::to("/.wrnexus/signin").into_response(),
+        _ if wants_html => {
+            Redirect::to(end_session.as_deref().unwrap_or("/.wrnexus/signin")).into_response()
+        }
         Some(Ok(ended)) => Json(ended).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     };
@@ -393,16 +411,21 @@ pub struct SignOut {
 /// The signed-in user, the current workspace and every membership.
 pub async fn whoami(State(state): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
     let workspaces = state.store.workspaces_of(&actor.user_id).await?;
-    let current = workspaces
+    let memberships: Vec<Membership<'_>> = workspaces
         .iter()
-        .find(|w| w.workspace.id == actor.workspace_id);
+        .map(|w| Membership::of(w, &actor.claims))
+        .collect();
+    let current = memberships
+        .iter()
+        .find(|m| m.workspace.workspace.id == actor.workspace_id)
+        .copied();
     let body = WhoAmI {
         user: UserRef {
             id: &actor.user_id,
             email: &actor.email,
         },
         workspace: current,
-        workspaces: &workspaces,
+        workspaces: memberships,
     };
     Ok(Json(body).into_response())
 }
@@ -441,6 +464,11 @@ pub async fn switch(
         wid: workspace_id.clone(),
         iat: now(),
         exp: session.expires_at,
+        // How and when the person signed in, as the session row says
+        // (never carried over from the cookie being replaced).
+        amr: session.signed_in.amr.clone(),
+        auth_time: session.signed_in.auth_time,
+        sso_wid: session.signed_in.sso_workspace_id.clone(),
         ..actor.claims.clone()
     };
     let token = state.keys.sign(&claims).map_err(|e| {

@@ -8,7 +8,7 @@ use crate::store::audit::{AuditRecord, Outcome};
 use axum::http::StatusCode;
 use serde_json::json;
 use wrnexus_contract::ProblemCode;
-use wrnexus_policies::{Decision, DecisionRequest, Principal, Role};
+use wrnexus_policies::{Decision, DecisionRequest, Principal, Role, SignIn};
 
 /// What an allowed caller may do: their role (a key's ceiling), and what
 /// was decided, so that a rule checked afterwards can refuse the same way.
@@ -96,8 +96,53 @@ pub async fn decide(
         plan: &workspace.plan,
         method,
         path,
+        sign_in: sign_in_of(caller, &workspace, role, path, method),
     });
     Ok((decision, role))
+}
+
+/// Where an owner may go with any session: an IdP that fails must not lock
+/// its owners out of turning "require SSO" off (the sign-in policy), and
+/// the console must show what to repair (reading the workspace and its
+/// SSO settings). Changing the connection or the domains takes a session
+/// the policy admits (so a stolen owner password alone cannot point the
+/// workspace at another IdP); once the policy is relaxed, any will do.
+const SIGN_IN_REPAIRS: [&str; 1] = ["/sign-in-policy"];
+
+/// Routes an owner may read with any session (see [`SIGN_IN_REPAIRS`]).
+const SIGN_IN_READS: [&str; 3] = ["/workspace", "/sso", "/sso/domains"];
+
+/// Whether an owner's call (`method` on `path`) is one of the repairs (see
+/// [`SIGN_IN_REPAIRS`]).
+fn repairs_sign_in(path: &str, method: &str) -> bool {
+    let reading = matches!(method, "GET" | "HEAD");
+    SIGN_IN_REPAIRS.contains(&path) || (SIGN_IN_READS.contains(&path) && reading)
+}
+
+/// How the caller signed in, as the workspace's sign-in policy judges it:
+/// a session is held to it on every route (so that "require SSO" also
+/// guards the API and the console: no password session makes API keys
+/// there), except an owner's on the repair routes; keys are not.
+fn sign_in_of<'a>(
+    caller: &'a Caller,
+    workspace: &crate::store::workspaces::Workspace,
+    role: Role,
+    path: &str,
+    method: &str,
+) -> SignIn<'a> {
+    match caller {
+        Caller::User(_) if role == Role::Owner && repairs_sign_in(path, method) => {
+            SignIn::UNRESTRICTED
+        }
+        Caller::User(actor) => SignIn::session(
+            &actor.claims,
+            &workspace.id,
+            workspace.sign_in_methods,
+            workspace.max_session_age_secs,
+            crate::store::now(),
+        ),
+        Caller::Key { .. } => SignIn::API_KEY,
+    }
 }
 
 /// Check that `caller` may take `action` on `workspace_id` (see
@@ -140,6 +185,11 @@ pub async fn authorize(
     let code = decision
         .code
         .as_deref()
+        // The policy's reason, as the client is told it.
+        .map(|c| match c {
+            "session_too_old" => "reauthentication_required",
+            other => other,
+        })
         .and_then(|c| c.parse::<ProblemCode>().ok())
         .filter(|c| {
             matches!(
@@ -149,6 +199,9 @@ pub async fn authorize(
                     | ProblemCode::ProjectNotGranted
                     | ProblemCode::ProjectArchived
                     | ProblemCode::EmailUnverified
+                    | ProblemCode::SsoRequired
+                    | ProblemCode::ReauthenticationRequired
+                    | ProblemCode::SignInMethodNotAllowed
             )
         })
         .unwrap_or(ProblemCode::Forbidden);
@@ -159,6 +212,19 @@ pub async fn authorize(
         ),
         ProblemCode::ProjectArchived => format!(
             "the project is archived and read-only: an admin can unarchive it (decision {})",
+            decision.id()
+        ),
+        ProblemCode::SsoRequired => format!(
+            "this workspace requires signing in through its own identity provider: \
+             /.wrnexus/sso/start?workspace_id={workspace_id} (decision {})",
+            decision.id()
+        ),
+        ProblemCode::ReauthenticationRequired => format!(
+            "this session is older than the workspace allows: sign in again (decision {})",
+            decision.id()
+        ),
+        ProblemCode::SignInMethodNotAllowed => format!(
+            "this workspace does not allow the way this session was signed in (decision {})",
             decision.id()
         ),
         ProblemCode::EmailUnverified => format!(
@@ -264,4 +330,75 @@ async fn owner_refusal(
         format!("only an owner can {what} (decision {decision_id})"),
     )
     .decision(&decision_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::actor::Actor;
+    use crate::store::audit::Meta;
+    use crate::store::workspaces::Workspace;
+    use wrnexus_policies::{SessionClaims, SignInMethods, WorkspaceStatus};
+
+    fn password_session() -> Caller {
+        Caller::User(Actor {
+            user_id: "usr_1".into(),
+            email: "ann@example.com".into(),
+            email_verified: true,
+            session_id: "ses_1".into(),
+            workspace_id: "wsp_1".into(),
+            claims: SessionClaims {
+                iss: "wrnexus".into(),
+                aud: "wrnexus-gateway".into(),
+                sub: "usr_1".into(),
+                wid: "wsp_1".into(),
+                sid: "ses_1".into(),
+                iat: 0,
+                exp: i64::MAX,
+                amr: vec!["pwd".into()],
+                auth_time: 0,
+                sso_wid: None,
+            },
+            meta: Meta::system(),
+        })
+    }
+
+    fn requiring_sso() -> Workspace {
+        Workspace {
+            id: "wsp_1".into(),
+            name: "Acme".into(),
+            kind: "team".into(),
+            status: WorkspaceStatus::Active,
+            plan: "free".into(),
+            sign_in_methods: SignInMethods::SSO_ONLY,
+            max_session_age_secs: None,
+        }
+    }
+
+    #[test]
+    fn a_session_is_held_to_the_sign_in_policy_on_the_api_too() {
+        let caller = password_session();
+        let workspace = requiring_sso();
+        // Members' routes, whoever calls: the policy applies.
+        for role in [Role::Owner, Role::Admin] {
+            let judged = sign_in_of(&caller, &workspace, role, "/members", "GET");
+            assert_eq!(judged.method, "password");
+            assert_eq!(judged.allowed, SignInMethods::SSO_ONLY);
+        }
+        // Only an owner may repair the workspace's sign-on with any session.
+        for path in SIGN_IN_REPAIRS {
+            let owner = sign_in_of(&caller, &workspace, Role::Owner, path, "PUT");
+            assert_eq!(owner.allowed, SignInMethods::ALL, "{path}");
+            let admin = sign_in_of(&caller, &workspace, Role::Admin, path, "PUT");
+            assert_eq!(admin.allowed, SignInMethods::SSO_ONLY, "{path}");
+        }
+        // The console opens with the workspace and shows the SSO settings:
+        // an owner may read them, not change them.
+        for path in SIGN_IN_READS {
+            let read = sign_in_of(&caller, &workspace, Role::Owner, path, "GET");
+            assert_eq!(read.allowed, SignInMethods::ALL, "{path}");
+            let change = sign_in_of(&caller, &workspace, Role::Owner, path, "PUT");
+            assert_eq!(change.allowed, SignInMethods::SSO_ONLY, "{path}");
+        }
+    }
 }

@@ -22,8 +22,8 @@ use wrnexus_policies::redirect::encode_query_value;
 pub const PREFIX: &str = "/.wrnexus/console";
 
 /// The sections of a workspace, as the URL names them.
-pub const SECTIONS: [&str; 7] = [
-    "overview", "members", "projects", "api-keys", "webhooks", "audit", "billing",
+pub const SECTIONS: [&str; 8] = [
+    "overview", "members", "projects", "api-keys", "webhooks", "audit", "billing", "sso",
 ];
 
 /// The page every console URL serves; its script draws the section.
@@ -83,6 +83,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../assets/console/account.js"),
     ),
+    ("sso.js", JS, include_str!("../../assets/console/sso.js")),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";

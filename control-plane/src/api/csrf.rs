@@ -32,6 +32,8 @@ use wrnexus_contract::ProblemCode;
 const SIGNED_ROUTES: &[&str] = &[
     "/v1/billing/stripe/webhook",
     "/.wrnexus/api/v1/billing/stripe/webhook",
+    "/.wrnexus/sso/backchannel-logout/{connection_id}",
+    "/.wrnexus/sso/backchannel-logout/instance/{name}",
 ];
 
 /// Whether a browser could have made `request` carry the session cookie

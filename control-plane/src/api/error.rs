@@ -118,6 +118,7 @@ impl ApiError {
             request_id: None,
             decision_id: self.decision_id.clone(),
             trace_id: None,
+            sign_in_url: None,
         }
     }
 }

@@ -143,6 +143,11 @@ async fn into_workspace(
         wid: workspace_id.to_string(),
         iat: now(),
         exp: session.expires_at,
+        // How and when the person signed in, as the session row says
+        // (never carried over from the cookie being replaced).
+        amr: session.signed_in.amr.clone(),
+        auth_time: session.signed_in.auth_time,
+        sso_wid: session.signed_in.sso_workspace_id.clone(),
         ..actor.claims.clone()
     };
     let token = state.keys.sign(&claims).map_err(|e| {

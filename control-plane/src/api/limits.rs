@@ -243,6 +243,15 @@ impl Limiters {
         Ok(())
     }
 
+    /// A sign-in sent to an identity provider from `ip` (each writes an
+    /// attempt): counted with the address's password sign-ins.
+    pub async fn sso_start(&self, ip: Option<&str>) -> Result<(), ApiError> {
+        match ip {
+            Some(ip) => self.knock(Door::SigninAddress, &address_key(ip)).await,
+            None => Ok(()),
+        }
+    }
+
     /// An invitation acceptance by `user_id` from `ip`.
     pub async fn accept(&self, user_id: &str, ip: Option<&str>) -> Result<(), ApiError> {
         self.knock(Door::AcceptUser, user_id).await?;

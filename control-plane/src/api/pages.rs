@@ -6,7 +6,7 @@ pub mod account;
 pub mod invitation;
 pub mod templates;
 
-pub use templates::{Pages, PagesError, escape};
+pub use templates::{Pages, PagesError, ProviderLink, escape};
 
 use super::error::ApiError;
 use crate::password::MIN_LENGTH;
@@ -60,6 +60,16 @@ struct Context<'a> {
     min_password_length: usize,
     /// Set when the operator's `pages_dir` holds a logo.
     logo_url: Option<&'static str>,
+    /// Instance-wide sign-in providers: "Continue with {display_name}".
+    providers: Vec<ProviderButton>,
+}
+
+/// A provider's button on the sign-in page.
+#[derive(Debug, Serialize)]
+struct ProviderButton {
+    display_name: String,
+    /// `/.wrnexus/sso/start?provider=…&return_to=…`.
+    url: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,6 +121,7 @@ fn context(
     email: &str,
     error: Option<&ApiError>,
     logo: bool,
+    providers: &[ProviderLink],
 ) -> Value {
     let return_to_q = encode_query_value(return_to);
     let email_q = encode_query_value(email);
@@ -144,6 +155,16 @@ fn context(
         },
         min_password_length: MIN_LENGTH,
         logo_url: logo.then_some(templates::LOGO_PATH),
+        providers: providers
+            .iter()
+            .map(|p| ProviderButton {
+                display_name: p.display_name.clone(),
+                url: format!(
+                    "/.wrnexus/sso/start?provider={}&return_to={return_to_q}",
+                    encode_query_value(&p.name)
+                ),
+            })
+            .collect(),
     }))
 }
 
@@ -151,9 +172,20 @@ fn context(
 /// sent back with an error on the password.
 fn sample_contexts(page: Page, logo: bool) -> [Value; 2] {
     let error = ApiError::field("weak_password", "password", "a sample error".to_string());
+    let providers = [ProviderLink {
+        name: "sample".to_string(),
+        display_name: "Sample".to_string(),
+    }];
     [
-        context(page, "/", "", None, logo),
-        context(page, "/", "name@example.com", Some(&error), logo),
+        context(page, "/", "", None, logo, &[]),
+        context(
+            page,
+            "/",
+            "name@example.com",
+            Some(&error),
+            logo,
+            &providers,
+        ),
     ]
 }
 
@@ -199,7 +231,14 @@ pub fn render(
     email: &str,
     error: Option<&ApiError>,
 ) -> Response {
-    let context = context(page, return_to, email, error, pages.logo().is_some());
+    let context = context(
+        page,
+        return_to,
+        email,
+        error,
+        pages.logo().is_some(),
+        pages.providers(),
+    );
     match pages.render(page.template(), context) {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
@@ -229,7 +268,7 @@ mod tests {
         let html = pages
             .render(
                 "sign-up.html",
-                context(Page::SignUp, "/a\"><script>", "x", Some(&error), false),
+                context(Page::SignUp, "/a\"><script>", "x", Some(&error), false, &[]),
             )
             .unwrap();
         assert!(!html.contains("<script>"), "{html}");

@@ -50,6 +50,10 @@ pub struct Reset {
     /// had not been verified before the reset (whoever made them may not
     /// have been the address's owner). Sorted.
     pub api_keys_revoked: Vec<String>,
+    /// How many provider identities were unlinked: every one of the
+    /// person's when their email had not been verified before the reset
+    /// (linked by whoever made the account, perhaps not the address's owner).
+    pub identities_unlinked: u64,
 }
 
 /// The user's row, locked for the rest of the unit: email, disabled,
@@ -153,6 +157,7 @@ async fn push_user(
 
 impl Store {
     /// The person's own account, with a pending change of email.
+    #[tracing::instrument(name = "store.account", skip_all)]
     pub async fn account(&self, user_id: &str) -> Result<Option<AccountView>, StoreError> {
         let mut tx = self.read(Scope::user(user_id)).await?;
         let row =
@@ -179,6 +184,7 @@ impl Store {
     /// Mail a fresh link verifying the account's current email; the
     /// person's older verification links (a pending change of email
     /// included) stop working.
+    #[tracing::instrument(name = "store.resend_verification", skip_all)]
     pub async fn resend_verification(
         &self,
         user_id: &str,
@@ -203,6 +209,7 @@ impl Store {
     /// password already checked): a link is mailed to the new address and
     /// the email changes only when it is used. An address another account
     /// has is a conflict (`email_taken`).
+    #[tracing::instrument(name = "store.request_email_change", skip_all)]
     pub async fn request_email_change(
         &self,
         user_id: &str,
@@ -232,6 +239,7 @@ impl Store {
     /// another account took the address meanwhile: `email_taken`, and
     /// nothing changes), audited, and pushed so gateways see
     /// `email_verified` at once.
+    #[tracing::instrument(name = "store.verify_email", skip_all)]
     pub async fn verify_email(&self, token: &str, meta: &Meta) -> Result<Verified, StoreError> {
         let mut work = self.work(Scope::default(), meta).await?;
         let used = account_tokens::consume(&mut work, token, Purpose::VerifyEmail).await?;
@@ -274,6 +282,7 @@ impl Store {
     /// "Forgot password?": mail a reset link when `email` names an account
     /// that may sign in; otherwise send nothing. The caller answers the same
     /// either way, before calling this (so the time taken tells nothing).
+    #[tracing::instrument(name = "store.request_password_reset", skip_all)]
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -313,6 +322,7 @@ impl Store {
 
     /// Whether a link of `purpose` can still be used (nothing changes): its
     /// page offers the form only for one that can.
+    #[tracing::instrument(name = "store.link_standing", skip_all)]
     pub async fn link_standing(
         &self,
         token: &str,
@@ -326,8 +336,10 @@ impl Store {
     /// Use a reset link: the password becomes `password_hash`, every
     /// session of the user ends (pushed), the email counts as verified (the
     /// link reached it) and, when it was not before, every API key behind
-    /// the user is revoked (pushed); audited, and `PasswordChanged` mailed. A disabled
+    /// the user is revoked (pushed) and every provider identity linked to
+    /// it is unlinked; audited, and `PasswordChanged` mailed. A disabled
     /// user's link changes nothing.
+    #[tracing::instrument(name = "store.reset_password", skip_all)]
     pub async fn reset_password(
         &self,
         token: &str,
@@ -357,16 +369,27 @@ impl Store {
         // Unverified until now: someone else may have signed up with this
         // address and made keys; the owner taking the account back through
         // the link ends them too (in whichever workspace they are).
-        let api_keys_revoked = if was_verified {
-            Vec::new()
+        let (api_keys_revoked, identities_unlinked) = if was_verified {
+            (Vec::new(), 0)
         } else {
             work.scope(Scope::system()).await?;
-            revoke_keys(&mut work, &used.user_id, None, Why::SignedOutEverywhere).await?
+            let keys =
+                revoke_keys(&mut work, &used.user_id, None, Why::SignedOutEverywhere).await?;
+            let unlinked = sqlx::query("DELETE FROM sso_identities WHERE user_id = $1")
+                .bind(&used.user_id)
+                .execute(&mut *work.tx)
+                .await?
+                .rows_affected();
+            (keys, unlinked)
         };
         let workspace = personal(&mut work, &used.user_id).await?;
         work.audit(
             AuditRecord::success(&workspace, "user.password_reset", &used.user_id).with_detail(
-                json!({ "sessions_ended": sessions_ended, "api_keys": api_keys_revoked }),
+                json!({
+                    "sessions_ended": sessions_ended,
+                    "api_keys": api_keys_revoked,
+                    "identities_unlinked": identities_unlinked,
+                }),
             ),
         )
         .await?;
@@ -380,12 +403,14 @@ impl Store {
             user_id: used.user_id,
             sessions_ended,
             api_keys_revoked,
+            identities_unlinked,
         })
     }
 
     /// Change the password (the current one already checked): every other
     /// session of the user ends (pushed), `keep` stays; audited and
     /// `PasswordChanged` mailed. How many sessions ended.
+    #[tracing::instrument(name = "store.change_password", skip_all)]
     pub async fn change_password(
         &self,
         user_id: &str,

@@ -88,6 +88,7 @@ pub fn refusal(standing: Standing) -> StoreError {
 /// Make a link of `purpose` for `user_id` proving `email`, valid for
 /// `ttl_secs`, inside `work`; the person's older unused links of the same
 /// purpose stop working.
+#[tracing::instrument(name = "store.issue", skip_all)]
 pub(crate) async fn issue(
     work: &mut Work,
     user_id: &str,
@@ -122,6 +123,7 @@ pub(crate) async fn issue(
 }
 
 /// Where a link of `purpose` stands, and whose it is (nothing changes).
+#[tracing::instrument(name = "store.standing", skip_all)]
 pub(crate) async fn standing(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     token: &str,
@@ -155,6 +157,7 @@ pub(crate) async fn standing(
 /// Use a link of `purpose` inside `work`: marked used only if it was
 /// unused and unexpired, in one statement, so two uses cannot both win.
 /// An unknown, used or expired link is refused and nothing changes.
+#[tracing::instrument(name = "store.consume", skip_all)]
 pub(crate) async fn consume(
     work: &mut Work,
     token: &str,
@@ -185,6 +188,7 @@ pub(crate) async fn consume(
 
 /// The address a pending change of email would switch to: the newest
 /// unused, unexpired verification link for another address than `current`.
+#[tracing::instrument(name = "store.pending_email", skip_all)]
 pub(crate) async fn pending_email(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     user_id: &str,

@@ -53,6 +53,7 @@ pub(crate) fn verify_link(config: &crate::config::ControlPlaneConfig, token: &st
 impl Store {
     /// Create the user, their personal workspace and the owner membership,
     /// all or nothing. A taken email is a conflict (`email_taken`).
+    #[tracing::instrument(name = "store.sign_up", skip_all)]
     pub async fn sign_up(
         &self,
         email: &str,
@@ -65,6 +66,7 @@ impl Store {
     /// [`Store::sign_up`], and in the same transaction a verification link
     /// for the email mailed (through the personal workspace's outbox) with
     /// `config`'s public URL and lifetime.
+    #[tracing::instrument(name = "store.sign_up_verifying", skip_all)]
     pub async fn sign_up_verifying(
         &self,
         email: &str,
@@ -146,6 +148,8 @@ impl Store {
             Entry::Workspace {
                 status: WorkspaceStatus::Active,
                 plan: "free".to_string(),
+                sign_in_methods: wrnexus_policies::SignInMethods::ALL,
+                max_session_age_secs: None,
             },
         )
         .await?;
@@ -194,6 +198,7 @@ impl Store {
         })
     }
 
+    #[tracing::instrument(name = "store.user_by_email", skip_all)]
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
             "SELECT id, email, password_hash, disabled_at, email_verified_at, last_workspace_id \
@@ -205,6 +210,7 @@ impl Store {
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
+    #[tracing::instrument(name = "store.user", skip_all)]
     pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
             "SELECT id, email, password_hash, disabled_at, email_verified_at, last_workspace_id \
@@ -218,6 +224,7 @@ impl Store {
 
     /// Where sign-in lands: the last-used workspace while the membership
     /// exists, else the personal workspace.
+    #[tracing::instrument(name = "store.landing_workspace", skip_all)]
     pub async fn landing_workspace(&self, user: &User) -> Result<String, StoreError> {
         if let Some(last) = &user.last_workspace_id
             && self.role_of(last, &user.id).await?.is_some()
@@ -239,6 +246,7 @@ impl Store {
     /// the workspace as the user's last-used one and audit
     /// `session.switched` there, in one transaction. The role, `None` (and
     /// nothing written) for a non-member.
+    #[tracing::instrument(name = "store.switch_workspace", skip_all)]
     pub async fn switch_workspace(
         &self,
         user_id: &str,

@@ -53,6 +53,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl Store {
+    #[tracing::instrument(name = "store.api_keys", skip_all)]
     pub async fn api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>, StoreError> {
         let mut tx = self.read(Scope::workspace(workspace_id)).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -71,6 +72,7 @@ impl Store {
     /// the workspace lock. `projects` limits it to projects of this
     /// workspace (`unknown_project` otherwise; an empty list is refused:
     /// `None` means every project).
+    #[tracing::instrument(name = "store.create_api_key", skip_all)]
     pub async fn create_api_key(
         &self,
         workspace_id: &str,
@@ -159,6 +161,7 @@ impl Store {
     }
 
     /// Revoke a key of `workspace_id`; every gateway refuses it at once.
+    #[tracing::instrument(name = "store.revoke_api_key", skip_all)]
     pub async fn revoke_api_key(
         &self,
         workspace_id: &str,
@@ -200,6 +203,7 @@ impl Store {
 
     /// Check a presented key. A refusal is audited (in the key's workspace
     /// when the key id is known) and answered without detail.
+    #[tracing::instrument(name = "store.authenticate_api_key", skip_all)]
     pub async fn authenticate_api_key(
         &self,
         token: &str,

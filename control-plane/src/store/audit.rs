@@ -65,6 +65,7 @@ fn entry_from_row(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
 impl Store {
     /// Append a row in a transaction of its own: for events that change
     /// nothing else (a failed sign-in, a denied call, a key use failure).
+    #[tracing::instrument(name = "store.audit_only", skip_all)]
     pub async fn audit_only(&self, meta: &Meta, record: AuditRecord<'_>) -> Result<(), StoreError> {
         let scope = record
             .workspace_id
@@ -75,6 +76,7 @@ impl Store {
     }
 
     /// One page of a workspace's log, oldest first.
+    #[tracing::instrument(name = "store.audit_log", skip_all)]
     pub async fn audit_log(
         &self,
         workspace_id: &str,

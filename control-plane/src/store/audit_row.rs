@@ -54,6 +54,7 @@ impl<'a> AuditRecord<'a> {
 }
 
 /// Append one row inside `tx`.
+#[tracing::instrument(name = "store.append", skip_all)]
 pub(crate) async fn append(
     tx: &mut Transaction<'static, Any>,
     meta: &Meta,

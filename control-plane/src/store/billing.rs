@@ -83,6 +83,7 @@ pub(crate) enum AccountBy {
 }
 
 /// The account of a customer or of a workspace, in the unit's transaction.
+#[tracing::instrument(name = "store.account_where", skip_all)]
 pub(crate) async fn account_where(
     work: &mut Work,
     by: AccountBy,
@@ -101,6 +102,7 @@ pub(crate) async fn account_where(
 }
 
 /// Record a new customer for a workspace that has none.
+#[tracing::instrument(name = "store.insert_account", skip_all)]
 pub(crate) async fn insert_account(
     work: &mut Work,
     workspace_id: &str,
@@ -132,6 +134,7 @@ pub(crate) async fn insert_account(
 }
 
 /// Write the account's subscription fields back.
+#[tracing::instrument(name = "store.save_account", skip_all)]
 pub(crate) async fn save_account(
     work: &mut Work,
     account: &BillingAccount,
@@ -157,6 +160,7 @@ pub(crate) async fn save_account(
 }
 
 /// Mirror an invoice; an older event never overwrites a newer one.
+#[tracing::instrument(name = "store.upsert_invoice", skip_all)]
 pub(crate) async fn upsert_invoice(
     work: &mut Work,
     workspace_id: &str,
@@ -192,6 +196,7 @@ pub(crate) async fn upsert_invoice(
 }
 
 /// The emails of a workspace's owners.
+#[tracing::instrument(name = "store.owner_emails", skip_all)]
 pub(crate) async fn owner_emails(
     work: &mut Work,
     workspace_id: &str,
@@ -207,6 +212,7 @@ pub(crate) async fn owner_emails(
 
 impl Store {
     /// The emails of a workspace's owners.
+    #[tracing::instrument(name = "store.owner_emails", skip_all)]
     pub async fn owner_emails(&self, workspace_id: &str) -> Result<Vec<String>, StoreError> {
         let mut work = self
             .work(Scope::workspace(workspace_id), &Meta::system())
@@ -216,6 +222,7 @@ impl Store {
 
     /// Record the workspace's new Stripe customer (audited); if another
     /// request recorded one first, that one stands. Returns the customer id.
+    #[tracing::instrument(name = "store.bind_customer", skip_all)]
     pub async fn bind_customer(
         &self,
         workspace_id: &str,
@@ -248,6 +255,7 @@ impl Store {
     }
 
     /// An audit row for a billing action.
+    #[tracing::instrument(name = "store.audit_billing", skip_all)]
     pub async fn audit_billing(
         &self,
         workspace_id: &str,
@@ -262,6 +270,7 @@ impl Store {
     /// Store a verified event by its id, before it is acknowledged. A
     /// redelivery (even one racing the first) finds the row and stores
     /// nothing.
+    #[tracing::instrument(name = "store.receive_stripe_event", skip_all)]
     pub async fn receive_stripe_event(
         &self,
         event: &StripeEvent,
@@ -290,6 +299,7 @@ impl Store {
 
     /// Stored events not yet processed, received at or before `before`,
     /// oldest first (those whose processing failed or was cut short).
+    #[tracing::instrument(name = "store.unprocessed_stripe_events", skip_all)]
     pub async fn unprocessed_stripe_events(
         &self,
         before: i64,
@@ -310,6 +320,7 @@ impl Store {
     /// Applying a stored event failed: count the attempt, keep the reason,
     /// and wait before the next one (30 s doubling, at most an hour), so a
     /// poisoned event does not spin the worker.
+    #[tracing::instrument(name = "store.stripe_event_failed", skip_all)]
     pub async fn stripe_event_failed(&self, event_id: &str, error: &str) -> Result<(), StoreError> {
         let mut tx = self.read(Scope::system()).await?;
         let attempts: Option<i64> = sqlx::query_scalar(
@@ -334,6 +345,7 @@ impl Store {
     }
 
     /// A workspace's billing account, if it has a Stripe customer.
+    #[tracing::instrument(name = "store.billing_account", skip_all)]
     pub async fn billing_account(
         &self,
         workspace_id: &str,
@@ -348,6 +360,7 @@ impl Store {
     }
 
     /// A workspace's invoices, newest first.
+    #[tracing::instrument(name = "store.invoices", skip_all)]
     pub async fn invoices(&self, workspace_id: &str) -> Result<Vec<Invoice>, StoreError> {
         let mut tx = self.read(Scope::workspace(workspace_id)).await?;
         let rows = sqlx::query(
@@ -365,6 +378,7 @@ impl Store {
     }
 
     /// How many members a workspace has: its seat count.
+    #[tracing::instrument(name = "store.member_count", skip_all)]
     pub async fn member_count(&self, workspace_id: &str) -> Result<i64, StoreError> {
         let mut tx = self.read(Scope::workspace(workspace_id)).await?;
         Ok(
@@ -377,6 +391,7 @@ impl Store {
 
     /// Subscriptions whose seat count differs from what was last pushed:
     /// (workspace, subscription item, members).
+    #[tracing::instrument(name = "store.seats_to_push", skip_all)]
     pub async fn seats_to_push(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let mut tx = self.read(Scope::system()).await?;
         let rows = sqlx::query(
@@ -404,6 +419,7 @@ impl Store {
     }
 
     /// Remember the seat count Stripe now has.
+    #[tracing::instrument(name = "store.seats_pushed", skip_all)]
     pub async fn seats_pushed(&self, workspace_id: &str, seats: i64) -> Result<(), StoreError> {
         let mut tx = self.read(Scope::workspace(workspace_id)).await?;
         sqlx::query(
@@ -420,6 +436,7 @@ impl Store {
 
     /// Past-due workspaces whose grace period is over and that are not
     /// suspended yet.
+    #[tracing::instrument(name = "store.grace_expired", skip_all)]
     pub async fn grace_expired(&self, at: i64) -> Result<Vec<String>, StoreError> {
         let mut tx = self.read(Scope::system()).await?;
         Ok(sqlx::query_scalar(

@@ -47,6 +47,7 @@ impl Store {
 
     /// The session, user, membership and workspace entries one request
     /// needs, and the entry of the project it names, if it names one.
+    #[tracing::instrument(name = "store.decision_data", skip_all)]
     pub async fn decision_data(
         &self,
         session_id: &str,
@@ -143,10 +144,13 @@ impl Store {
             }
             return Ok(data);
         }
-        let workspace = sqlx::query("SELECT status, plan, version FROM workspaces WHERE id = $1")
-            .bind(workspace_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let workspace = sqlx::query(
+            "SELECT status, plan, version, sign_in_methods, max_session_age_secs \
+             FROM workspaces WHERE id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         match workspace {
             Some(r) => {
                 let status: String = r.try_get("status")?;
@@ -159,6 +163,8 @@ impl Store {
                     Entry::Workspace {
                         status,
                         plan: r.try_get("plan")?,
+                        sign_in_methods: sign_in_methods_of(&r)?,
+                        max_session_age_secs: r.try_get("max_session_age_secs")?,
                     },
                 );
             }
@@ -180,6 +186,7 @@ impl Store {
     /// The entries an API key's requests need: the key (revoked or expired
     /// ones too, so the refusal can be cached), its workspace, and the
     /// project a request names, if it names one.
+    #[tracing::instrument(name = "store.key_decision_data", skip_all)]
     pub async fn key_decision_data(
         &self,
         key_id: &str,
@@ -193,7 +200,8 @@ impl Store {
         let mut data = DecisionData::default();
         let key = sqlx::query(
             "SELECT k.workspace_id, k.role_ceiling, k.secret_hash, k.expires_at, k.revoked_at, \
-             k.projects, k.version, w.status, w.plan, w.version AS workspace_version \
+             k.projects, k.version, w.status, w.plan, w.version AS workspace_version, \
+             w.sign_in_methods, w.max_session_age_secs \
              FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.id = $1",
         )
         .bind(key_id)
@@ -234,6 +242,8 @@ impl Store {
                 entry: Entry::Workspace {
                     status: status.parse::<WorkspaceStatus>().map_err(decode)?,
                     plan: r.try_get("plan")?,
+                    sign_in_methods: sign_in_methods_of(&r)?,
+                    max_session_age_secs: r.try_get("max_session_age_secs")?,
                 },
             },
         );
@@ -243,4 +253,12 @@ impl Store {
         }
         Ok(data)
     }
+}
+
+/// A workspace row's sign-in methods (`sign_in_methods`, comma-separated).
+fn sign_in_methods_of(
+    row: &sqlx::any::AnyRow,
+) -> Result<wrnexus_policies::SignInMethods, sqlx::Error> {
+    let list: String = row.try_get("sign_in_methods")?;
+    wrnexus_policies::SignInMethods::parse_list(&list).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }

@@ -10,6 +10,7 @@ use sqlx::{Any, Row, Transaction};
 /// `next_attempt_at`, `locked_until`) until `lease_until`; their ids.
 /// Postgres skips rows another transaction is claiming rather than waiting;
 /// on SQLite the single connection serialises claims.
+#[tracing::instrument(name = "store.claim_due", skip_all)]
 pub(crate) async fn claim_due(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -67,6 +68,7 @@ impl std::fmt::Debug for DueDelivery {
 impl Store {
     /// Claim up to `limit` due deliveries for `lease_secs`: while the lease
     /// runs no other worker (of this or another control plane) claims them.
+    #[tracing::instrument(name = "store.claim_due_deliveries", skip_all)]
     pub async fn claim_due_deliveries(
         &self,
         limit: i64,
@@ -113,6 +115,7 @@ impl Store {
 
     /// The outbox's backlog: how many deliveries are pending, and when the
     /// oldest of them was created (Unix seconds; `None` when none is).
+    #[tracing::instrument(name = "store.outbox_backlog", skip_all)]
     pub async fn outbox_backlog(&self) -> Result<(i64, Option<i64>), StoreError> {
         let mut tx = self.read(Scope::system()).await?;
         let row: (i64, Option<i64>) = sqlx::query_as(
@@ -125,6 +128,7 @@ impl Store {
 
     /// One attempt of a claimed delivery: `delivered`, or failed (pending
     /// again at `retry_at`, or `dead` when `retry_at` is `None`).
+    #[tracing::instrument(name = "store.settle_delivery", skip_all)]
     pub async fn settle_delivery(
         &self,
         delivery: &DueDelivery,

@@ -25,6 +25,7 @@ pub(crate) struct Lowered {
 /// `user_id` now has `role` in `workspace_id` (a weaker one than before):
 /// lower the live keys behind them there and withdraw their invitations
 /// above it. Call with the workspace locked; the person is locked after it.
+#[tracing::instrument(name = "store.follow_demotion", skip_all)]
 pub(crate) async fn follow_demotion(
     work: &mut Work,
     workspace_id: &str,

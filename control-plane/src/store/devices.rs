@@ -41,6 +41,7 @@ pub struct SessionSeen {
 impl Store {
     /// The live sessions of `user_id`, newest first; `current` marks
     /// `current_id`.
+    #[tracing::instrument(name = "store.device_sessions", skip_all)]
     pub async fn device_sessions(
         &self,
         user_id: &str,
@@ -80,6 +81,7 @@ impl Store {
     /// happen to be in, whose admins have no business knowing where they
     /// sign in from. Another user's session, or one already over, is not
     /// found.
+    #[tracing::instrument(name = "store.end_own_session", skip_all)]
     pub async fn end_own_session(
         &self,
         user_id: &str,
@@ -128,6 +130,7 @@ impl Store {
     /// Move sessions' `last_seen_at` forward to what gateways saw (never
     /// back, never past now); ended sessions are left alone. How many
     /// moved.
+    #[tracing::instrument(name = "store.apply_sessions_seen", skip_all)]
     pub async fn apply_sessions_seen(&self, seen: &[SessionSeen]) -> Result<u64, StoreError> {
         if seen.is_empty() {
             return Ok(0);

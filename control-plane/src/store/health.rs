@@ -9,6 +9,7 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Store {
     /// `SELECT 1` within [`HEALTH_TIMEOUT`].
+    #[tracing::instrument(name = "store.ping", skip_all)]
     pub async fn ping(&self) -> Result<(), StoreError> {
         let query = sqlx::query("SELECT 1").fetch_one(self.pool());
         match tokio::time::timeout(HEALTH_TIMEOUT, query).await {

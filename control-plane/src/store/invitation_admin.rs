@@ -53,6 +53,7 @@ async fn open_one(work: &mut Work, workspace_id: &str, id: &str) -> Result<Store
 impl Store {
     /// The invitations of a workspace still open (pending or expired, not
     /// accepted, declined or revoked), newest first.
+    #[tracing::instrument(name = "store.open_invitations", skip_all)]
     pub async fn open_invitations(
         &self,
         workspace_id: &str,
@@ -93,6 +94,7 @@ impl Store {
     /// Mail an open invitation again under a new token (`token_hash`, whose
     /// link is `link`) that works for `ttl_secs`: the old link stops
     /// working.
+    #[tracing::instrument(name = "store.resend_invitation", skip_all)]
     pub async fn resend_invitation(
         &self,
         workspace_id: &str,
@@ -142,6 +144,7 @@ impl Store {
     }
 
     /// Withdraw an open invitation: its link says so from now on.
+    #[tracing::instrument(name = "store.revoke_invitation", skip_all)]
     pub async fn revoke_invitation(
         &self,
         workspace_id: &str,

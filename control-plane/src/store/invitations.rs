@@ -143,6 +143,7 @@ pub struct InvitationPreview {
 }
 
 /// The invitation whose token hashes to `token_hash`, in any workspace.
+#[tracing::instrument(name = "store.stored_by_token", skip_all)]
 pub(crate) async fn stored_by_token(
     work: &mut Work,
     token_hash: &str,
@@ -157,6 +158,7 @@ pub(crate) async fn stored_by_token(
 
 /// The email of whoever `invited_by` names: a user, or the person behind
 /// an API key.
+#[tracing::instrument(name = "store.inviter_email", skip_all)]
 pub(crate) async fn inviter_email(
     work: &mut Work,
     invited_by: &str,
@@ -180,6 +182,7 @@ async fn workspace_name(work: &mut Work, workspace_id: &str) -> Result<String, S
 
 /// Queue the invitation's mail (with `link`, which carries the token) in
 /// the unit's transaction.
+#[tracing::instrument(name = "store.mail_invitation", skip_all)]
 pub(crate) async fn mail_invitation(
     work: &mut Work,
     stored: &Stored,
@@ -238,6 +241,7 @@ pub struct NewInvitation<'a> {
 impl Store {
     /// Invite an email address, without mailing it; the token is only
     /// stored hashed. See [`Store::invite`].
+    #[tracing::instrument(name = "store.create_invitation", skip_all)]
     pub async fn create_invitation(
         &self,
         workspace_id: &str,
@@ -260,6 +264,7 @@ impl Store {
 
     /// Invite an email address and mail it the link, together. Inviting a
     /// current member is a conflict (`already_member`).
+    #[tracing::instrument(name = "store.invite", skip_all)]
     pub async fn invite(
         &self,
         new: &NewInvitation<'_>,
@@ -339,6 +344,7 @@ impl Store {
 
     /// What the holder of a link may see of its invitation (none: no
     /// invitation has this token, or it was replaced by a resend).
+    #[tracing::instrument(name = "store.invitation_preview", skip_all)]
     pub async fn invitation_preview(
         &self,
         token_hash: &str,
@@ -364,6 +370,7 @@ impl Store {
 
     /// Decline an invitation (anyone holding its link may): it can no
     /// longer be accepted, and the workspace's log says so.
+    #[tracing::instrument(name = "store.decline_invitation", skip_all)]
     pub async fn decline_invitation(
         &self,
         token_hash: &str,
@@ -405,6 +412,7 @@ impl Store {
 
     /// Accept an invitation as `user_id` (whose email must match): creates
     /// the membership and spends the token, together.
+    #[tracing::instrument(name = "store.accept_invitation", skip_all)]
     pub async fn accept_invitation(
         &self,
         token_hash: &str,

@@ -71,6 +71,7 @@ pub enum IsolationError {
 impl Store {
     /// What lets this connection's role escape row-level security; empty on
     /// SQLite and for a proper service role.
+    #[tracing::instrument(name = "store.isolation_risks", skip_all)]
     pub async fn isolation_risks(&self) -> Result<Vec<IsolationRisk>, StoreError> {
         if self.backend() != Backend::Postgres {
             return Ok(Vec::new());
@@ -119,6 +120,7 @@ impl Store {
 
     /// Refuse a role that row-level security does not bind, unless the
     /// operator said `allow_rls_bypass` (then each risk is logged loudly).
+    #[tracing::instrument(name = "store.require_isolation", skip_all)]
     pub async fn require_isolation(&self, allow_bypass: bool) -> Result<(), IsolationError> {
         let risks = self.isolation_risks().await?;
         if risks.is_empty() {

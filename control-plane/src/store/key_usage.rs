@@ -91,6 +91,7 @@ const LOOKUP_CHUNK: usize = 500;
 
 impl Store {
     /// Apply a gateway's report of key use.
+    #[tracing::instrument(name = "store.apply_key_usage", skip_all)]
     pub async fn apply_key_usage(
         &self,
         report: &KeyUsageReport,

@@ -79,6 +79,7 @@ impl Why {
 /// Lock a user's row until the unit of work ends, so that making a key for
 /// them and taking back everything of theirs run one after the other.
 /// Whether they are disabled; `None` for an unknown user.
+#[tracing::instrument(name = "store.lock_person", skip_all)]
 pub(crate) async fn lock_person(
     work: &mut Work,
     user_id: &str,
@@ -113,6 +114,7 @@ pub(crate) struct Behind {
 /// either commits before (and this refuses: the key was revoked, the
 /// session ended, the person left or was disabled) or waits for the new key
 /// and takes it too.
+#[tracing::instrument(name = "store.person_behind", skip_all)]
 pub(crate) async fn person_behind(
     work: &mut Work,
     meta: &Meta,
@@ -223,6 +225,7 @@ async fn live_session(work: &mut Work, user_id: &str, session_id: &str) -> Resul
 /// Revoke every live key behind `user_id` (in `workspace_id` only, or in
 /// every workspace): each is audited in its own workspace with `why`,
 /// announced to webhooks and pushed to gateways. Their ids, sorted.
+#[tracing::instrument(name = "store.revoke_keys", skip_all)]
 pub(crate) async fn revoke_keys(
     work: &mut Work,
     user_id: &str,
@@ -275,6 +278,7 @@ pub(crate) async fn revoke_keys(
 /// behind them, in `workspace_id` (or in every workspace), only those
 /// inviting to a role stronger than `above` when given; each is audited in
 /// its workspace with `why`. Their ids, sorted.
+#[tracing::instrument(name = "store.withdraw_invitations", skip_all)]
 pub(crate) async fn withdraw_invitations(
     work: &mut Work,
     workspace_id: Option<&str>,

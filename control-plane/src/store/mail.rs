@@ -60,6 +60,7 @@ pub enum MailAttempt {
 /// and values are kept and rendered when sent (with the operator's
 /// templates); the subject and text kept beside them, rendered now with the
 /// built-in ones, are what is sent should rendering then fail.
+#[tracing::instrument(name = "store.enqueue_message", skip_all)]
 pub(crate) async fn enqueue_message(
     work: &mut Work,
     workspace_id: &str,
@@ -102,6 +103,7 @@ pub(crate) async fn enqueue_message(
 impl Store {
     /// Queue `message` for `recipient` through `workspace_id`'s outbox, in
     /// a unit of its own (mail that is not part of a larger change).
+    #[tracing::instrument(name = "store.queue_mail", skip_all)]
     pub async fn queue_mail(
         &self,
         workspace_id: &str,
@@ -115,6 +117,7 @@ impl Store {
     }
 
     /// The workspace's outbox, newest first.
+    #[tracing::instrument(name = "store.mail_of", skip_all)]
     pub async fn mail_of(&self, workspace_id: &str) -> Result<Vec<MailRecord>, StoreError> {
         let mut tx = self.read(Scope::workspace(workspace_id)).await?;
         let rows = sqlx::query(
@@ -143,6 +146,7 @@ impl Store {
     }
 
     /// Lease up to `limit` due messages for `lease_secs`.
+    #[tracing::instrument(name = "store.claim_due_mail", skip_all)]
     pub async fn claim_due_mail(
         &self,
         limit: i64,
@@ -183,6 +187,7 @@ impl Store {
 
     /// Record how an attempt at `mail` ended. A message settled sent or
     /// dead loses its body and values (whatever carried its link).
+    #[tracing::instrument(name = "store.settle_mail", skip_all)]
     pub async fn settle_mail(
         &self,
         mail: &OutgoingMail,

@@ -124,6 +124,7 @@ async fn push_membership(
 
 impl Store {
     /// A user's membership of a workspace, `None` for a non-member.
+    #[tracing::instrument(name = "store.membership", skip_all)]
     pub async fn membership(
         &self,
         workspace_id: &str,
@@ -136,6 +137,7 @@ impl Store {
     }
 
     /// A user's role in a workspace, `None` for a non-member.
+    #[tracing::instrument(name = "store.role_of", skip_all)]
     pub async fn role_of(
         &self,
         workspace_id: &str,
@@ -147,6 +149,7 @@ impl Store {
             .map(|m| m.role))
     }
 
+    #[tracing::instrument(name = "store.members", skip_all)]
     pub async fn members(&self, workspace_id: &str) -> Result<Vec<Member>, StoreError> {
         let mut tx = self.read(Scope::workspace(workspace_id)).await?;
         let rows = sqlx::query(
@@ -170,6 +173,7 @@ impl Store {
 
     /// Change a member's role and/or project limits, together or not at
     /// all, with an owner's authority (see [`Store::change_member_by`]).
+    #[tracing::instrument(name = "store.change_member", skip_all)]
     pub async fn change_member(
         &self,
         workspace_id: &str,
@@ -187,6 +191,7 @@ impl Store {
     /// last owner cannot be demoted (`last_owner`); an owner cannot be
     /// limited to projects (`owner_not_limitable`), and a member made owner
     /// loses their project limits.
+    #[tracing::instrument(name = "store.change_member_by", skip_all)]
     pub async fn change_member_by(
         &self,
         workspace_id: &str,
@@ -237,6 +242,7 @@ impl Store {
     }
 
     /// Change a member's role only.
+    #[tracing::instrument(name = "store.set_role", skip_all)]
     pub async fn set_role(
         &self,
         workspace_id: &str,
@@ -255,6 +261,7 @@ impl Store {
 
     /// Hand the owner role from `from_user` to `to_user` (a member), who
     /// stays on as admin: one transaction, never a moment without an owner.
+    #[tracing::instrument(name = "store.transfer_ownership", skip_all)]
     pub async fn transfer_ownership(
         &self,
         workspace_id: &str,
@@ -319,6 +326,7 @@ impl Store {
 
     /// Remove a member (or leave), with an owner's authority (see
     /// [`Store::remove_member_by`]).
+    #[tracing::instrument(name = "store.remove_member", skip_all)]
     pub async fn remove_member(
         &self,
         workspace_id: &str,
@@ -335,6 +343,7 @@ impl Store {
     /// last owner cannot go (`last_owner`). The API keys of this workspace
     /// behind them and the invitations they (or those keys) sent that are
     /// still pending go with them, in the same transaction.
+    #[tracing::instrument(name = "store.remove_member_by", skip_all)]
     pub async fn remove_member_by(
         &self,
         workspace_id: &str,

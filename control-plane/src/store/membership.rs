@@ -18,6 +18,7 @@ pub(crate) fn projects_of(value: Option<String>) -> Option<Vec<String>> {
     value.and_then(|v| serde_json::from_str(&v).ok())
 }
 
+#[tracing::instrument(name = "store.membership_in", skip_all)]
 pub(crate) async fn membership_in(
     work: &mut Work,
     workspace_id: &str,

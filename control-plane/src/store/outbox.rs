@@ -12,6 +12,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "workspace.renamed",
     "workspace.suspended",
     "workspace.reactivated",
+    "workspace.sign_in_policy.updated",
     "member.added",
     "member.removed",
     "member.role_changed",
@@ -24,6 +25,15 @@ pub const EVENT_TYPES: &[&str] = &[
     "billing.past_due",
     "billing.lapsed",
     "webhook.test",
+    "sso.domain.added",
+    "sso.domain.verified",
+    "sso.domain.unverified",
+    "sso.domain.removed",
+    "sso.connection.created",
+    "sso.connection.updated",
+    "sso.connection.deleted",
+    "sso.member.joined",
+    "sso.logout",
 ];
 
 /// Unix seconds as RFC 3339 (UTC).
@@ -44,6 +54,7 @@ pub fn subscribed(event_types: &[String], event_type: &str) -> bool {
 
 /// Record `event_type` for `workspace_id` and schedule its deliveries.
 /// Returns the event id, the stable `webhook-id` of every delivery.
+#[tracing::instrument(name = "store.enqueue", skip_all)]
 pub(crate) async fn enqueue(
     tx: &mut Transaction<'static, Any>,
     workspace_id: &str,

@@ -42,6 +42,7 @@ impl Project {
 
 /// Check that every id of `projects` names a project of `workspace_id`
 /// (else `unknown_project`, about `field`): the ids, sorted, each once.
+#[tracing::instrument(name = "store.projects_of_workspace", skip_all)]
 pub(crate) async fn projects_of_workspace(
     work: &mut Work,
     workspace_id: &str,
@@ -86,6 +87,7 @@ fn name_taken(name: &str) -> StoreError {
 }
 
 impl Store {
+    #[tracing::instrument(name = "store.projects", skip_all)]
     pub async fn projects(&self, workspace_id: &str) -> Result<Vec<Project>, StoreError> {
         let mut tx = self.read(Scope::workspace(workspace_id)).await?;
         let rows = sqlx::query(
@@ -102,6 +104,7 @@ impl Store {
     }
 
     /// A project of `workspace_id`; `None` if it has no such project.
+    #[tracing::instrument(name = "store.project", skip_all)]
     pub async fn project(
         &self,
         workspace_id: &str,
@@ -119,6 +122,7 @@ impl Store {
         Ok(row.as_ref().map(project_from_row).transpose()?)
     }
 
+    #[tracing::instrument(name = "store.create_project", skip_all)]
     pub async fn create_project(
         &self,
         workspace_id: &str,
@@ -170,6 +174,7 @@ impl Store {
     /// Rename, archive or unarchive a project of `workspace_id`. Archiving
     /// or unarchiving takes a new decision version and is pushed to every
     /// gateway; a rename alone decides nothing.
+    #[tracing::instrument(name = "store.update_project", skip_all)]
     pub async fn update_project(
         &self,
         workspace_id: &str,

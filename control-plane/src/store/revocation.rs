@@ -19,6 +19,7 @@ async fn revoke_sessions(work: &mut Work, user_id: &str) -> Result<usize, StoreE
 
 /// Revoke every live session of `user_id` but `except` inside `work`, each
 /// pushed; how many.
+#[tracing::instrument(name = "store.revoke_sessions_except", skip_all)]
 pub(crate) async fn revoke_sessions_except(
     work: &mut Work,
     user_id: &str,
@@ -51,6 +52,7 @@ pub(crate) async fn revoke_sessions_except(
 
 /// The user's personal workspace, where their own audit rows go (the
 /// scope must let the transaction see the user's workspaces).
+#[tracing::instrument(name = "store.personal_workspace", skip_all)]
 pub(crate) async fn personal_workspace(
     work: &mut Work,
     user_id: &str,
@@ -67,6 +69,7 @@ impl Store {
     /// End every session of `user_id` but `except` (the one asking), pushed
     /// to every gateway, audited `sessions.revoked_others` in the user's
     /// personal workspace; how many ended.
+    #[tracing::instrument(name = "store.end_other_sessions", skip_all)]
     pub async fn end_other_sessions(
         &self,
         user_id: &str,
@@ -89,6 +92,7 @@ impl Store {
 
     /// Sign `user_id` out everywhere: every session ends and every API key
     /// behind them is revoked.
+    #[tracing::instrument(name = "store.revoke_all_sessions", skip_all)]
     pub async fn revoke_all_sessions(
         &self,
         user_id: &str,
@@ -122,6 +126,7 @@ impl Store {
     /// Disable a user: no sign-in, every session ended, every API key
     /// behind them revoked and every pending invitation they (or those
     /// keys) sent withdrawn, in whichever workspace. Idempotent.
+    #[tracing::instrument(name = "store.disable_user", skip_all)]
     pub async fn disable_user(&self, user_id: &str, meta: &Meta) -> Result<Ended, StoreError> {
         // Keys live in many workspaces: this one job works across them.
         let mut work = self.work(Scope::system(), meta).await?;

@@ -17,6 +17,49 @@ pub struct Session {
     pub user_id: String,
     pub expires_at: i64,
     pub revoked: bool,
+    /// How and when the user signed in (the cookie's `amr`, `auth_time`,
+    /// `sso_wid`).
+    pub signed_in: SignedInWith,
+}
+
+/// How a session was signed in: what its cookie's `amr`, `auth_time` and
+/// `sso_wid` say, and the provider session an IdP's logout names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedInWith {
+    /// `pwd`, `oidc` or `sso` (see [`wrnexus_policies::claims`]).
+    pub amr: Vec<String>,
+    /// Unix seconds.
+    pub auth_time: i64,
+    /// The workspace whose own IdP it was (`sso`).
+    pub sso_workspace_id: Option<String>,
+    /// The provider's issuer, subject and session id (`sid`), for its
+    /// back-channel logouts.
+    pub idp: Option<IdpSession>,
+}
+
+/// The provider's side of a session signed in through OpenID Connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpSession {
+    pub issuer: String,
+    pub subject: String,
+    pub sid: Option<String>,
+}
+
+impl SignedInWith {
+    /// A password sign-in, now.
+    pub fn password() -> Self {
+        SignedInWith {
+            amr: vec![wrnexus_policies::claims::AMR_PASSWORD.to_string()],
+            auth_time: now(),
+            sso_workspace_id: None,
+            idp: None,
+        }
+    }
+
+    /// The claims' form of `amr`.
+    fn amr_column(&self) -> String {
+        self.amr.join(",")
+    }
 }
 
 /// A stored signing key (private half as base64 PKCS#8 DER).
@@ -55,6 +98,7 @@ async fn insert_session(
     user_id: &str,
     ttl_secs: i64,
     meta: &Meta,
+    how: &SignedInWith,
 ) -> Result<Session, StoreError> {
     let version = work.version().await?;
     let id = new_id();
@@ -62,7 +106,8 @@ async fn insert_session(
     let expires_at = now.saturating_add(ttl_secs);
     sqlx::query(
         "INSERT INTO sessions (id, user_id, created_at, expires_at, version, client_ip, \
-         user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $3)",
+         user_agent, last_seen_at, amr, auth_time, sso_workspace_id, idp_issuer, idp_subject, \
+         idp_sid) VALUES ($1, $2, $3, $4, $5, $6, $7, $3, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&id)
     .bind(user_id)
@@ -71,6 +116,12 @@ async fn insert_session(
     .bind(version)
     .bind(meta.ip.as_deref())
     .bind(meta.user_agent.as_deref().map(cut_agent))
+    .bind(how.amr_column())
+    .bind(how.auth_time)
+    .bind(how.sso_workspace_id.as_deref())
+    .bind(how.idp.as_ref().map(|i| i.issuer.as_str()))
+    .bind(how.idp.as_ref().map(|i| i.subject.as_str()))
+    .bind(how.idp.as_ref().and_then(|i| i.sid.as_deref()))
     .execute(&mut *work.tx)
     .await?;
     work.push(
@@ -86,11 +137,13 @@ async fn insert_session(
         user_id: user_id.to_string(),
         expires_at,
         revoked: false,
+        signed_in: how.clone(),
     })
 }
 
 /// Where a user's own session events go: `workspace_id` while they are a
 /// member of it, else their personal workspace.
+#[tracing::instrument(name = "store.own_workspace", skip_all)]
 pub(crate) async fn own_workspace(
     work: &mut Work,
     user_id: &str,
@@ -113,6 +166,7 @@ pub(crate) async fn own_workspace(
 impl Store {
     /// Start a session for a user (right after sign-up, whose own audit row
     /// records it), on no known device.
+    #[tracing::instrument(name = "store.create_session", skip_all)]
     pub async fn create_session(
         &self,
         user_id: &str,
@@ -124,6 +178,7 @@ impl Store {
     /// Start a session for a user on the device `meta` names (its client
     /// address and user agent), e.g. right after sign-up, whose own audit
     /// row records it.
+    #[tracing::instrument(name = "store.start_session", skip_all)]
     pub async fn start_session(
         &self,
         user_id: &str,
@@ -131,7 +186,14 @@ impl Store {
         meta: &Meta,
     ) -> Result<Session, StoreError> {
         let mut work = self.work(Scope::user(user_id), meta).await?;
-        let session = insert_session(&mut work, user_id, ttl_secs, meta).await?;
+        let session = insert_session(
+            &mut work,
+            user_id,
+            ttl_secs,
+            meta,
+            &SignedInWith::password(),
+        )
+        .await?;
         self.finish(work).await?;
         Ok(session)
     }
@@ -139,6 +201,7 @@ impl Store {
     /// Sign a user in to `workspace_id`: the session and its `signin` audit
     /// row (with `meta`'s actor, address, user agent and request id) are
     /// written together or not at all.
+    #[tracing::instrument(name = "store.sign_in", skip_all)]
     pub async fn sign_in(
         &self,
         user_id: &str,
@@ -146,32 +209,73 @@ impl Store {
         ttl_secs: i64,
         meta: &Meta,
     ) -> Result<Session, StoreError> {
+        let how = SignedInWith::password();
+        self.sign_in_with(user_id, workspace_id, ttl_secs, meta, &how)
+            .await
+    }
+
+    /// [`Store::sign_in`], signed in as `how` says (the audit row names the
+    /// method).
+    #[tracing::instrument(name = "store.sign_in_with", skip_all)]
+    pub async fn sign_in_with(
+        &self,
+        user_id: &str,
+        workspace_id: &str,
+        ttl_secs: i64,
+        meta: &Meta,
+        how: &SignedInWith,
+    ) -> Result<Session, StoreError> {
         let meta = meta.with_actor(ActorKind::User, user_id);
         let mut work = self
             .work(Scope::member(workspace_id, user_id), &meta)
             .await?;
-        let session = insert_session(&mut work, user_id, ttl_secs, &meta).await?;
+        let session = insert_session(&mut work, user_id, ttl_secs, &meta, how).await?;
         work.audit(
             AuditRecord::success(workspace_id, "signin", user_id)
-                .with_detail(json!({ "session_id": session.id })),
+                .with_detail(json!({ "session_id": session.id, "amr": how.amr })),
         )
         .await?;
         self.finish(work).await?;
         Ok(session)
     }
 
+    #[tracing::instrument(name = "store.session", skip_all)]
     pub async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, user_id, expires_at, revoked_at FROM sessions WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, user_id, created_at, expires_at, revoked_at, amr, auth_time, \
+             sso_workspace_id, idp_issuer, idp_subject, idp_sid FROM sessions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(|r| -> Result<Session, StoreError> {
+            let amr: String = r.try_get("amr")?;
+            let issuer: Option<String> = r.try_get("idp_issuer")?;
+            let subject: Option<String> = r.try_get("idp_subject")?;
+            let idp = issuer.zip(subject).map(|(issuer, subject)| IdpSession {
+                issuer,
+                subject,
+                sid: r.try_get("idp_sid").ok().flatten(),
+            });
+            let auth_time: Option<i64> = r.try_get("auth_time")?;
             Ok(Session {
                 id: r.try_get("id")?,
                 user_id: r.try_get("user_id")?,
                 expires_at: r.try_get("expires_at")?,
                 revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                signed_in: SignedInWith {
+                    amr: amr
+                        .split(',')
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    auth_time: match auth_time {
+                        Some(t) => t,
+                        None => r.try_get("created_at")?,
+                    },
+                    sso_workspace_id: r.try_get("sso_workspace_id")?,
+                    idp,
+                },
             })
         })
         .transpose()
@@ -181,6 +285,7 @@ impl Store {
     /// request on) and audit `session.signed_out` in the same transaction,
     /// in `workspace_id` (the session's current workspace) while its user
     /// is a member there, else in their personal workspace.
+    #[tracing::instrument(name = "store.revoke_session", skip_all)]
     pub async fn revoke_session(
         &self,
         id: &str,
@@ -218,6 +323,7 @@ impl Store {
         self.finish(work).await
     }
 
+    #[tracing::instrument(name = "store.signing_keys", skip_all)]
     pub async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let rows = sqlx::query(
             "SELECT kid, private_key, public_key FROM signing_keys ORDER BY created_at DESC, kid",
@@ -237,6 +343,7 @@ impl Store {
 
     /// Store a new signing key; a concurrent control plane may win the race,
     /// which is fine: both keys are published.
+    #[tracing::instrument(name = "store.insert_signing_key", skip_all)]
     pub async fn insert_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO signing_keys (kid, private_key, public_key, created_at) VALUES ($1, $2, $3, $4)",

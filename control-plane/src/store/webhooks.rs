@@ -158,6 +158,7 @@ fn delivery_from_row(row: &AnyRow) -> Result<DeliveryEntry, sqlx::Error> {
 impl Store {
     /// Create an endpoint of `workspace_id`; the answer carries its secret,
     /// which no other call returns.
+    #[tracing::instrument(name = "store.create_webhook_endpoint", skip_all)]
     pub async fn create_webhook_endpoint(
         &self,
         workspace_id: &str,
@@ -212,6 +213,7 @@ impl Store {
     }
 
     /// The live endpoints of a workspace, oldest first, without secrets.
+    #[tracing::instrument(name = "store.webhook_endpoints", skip_all)]
     pub async fn webhook_endpoints(&self, workspace_id: &str) -> Result<Vec<Endpoint>, StoreError> {
         let mut tx = self.read(Scope::workspace(workspace_id)).await?;
         let rows = sqlx::query(
@@ -232,6 +234,7 @@ impl Store {
     /// (they end `dead`, "endpoint deleted"). The row stays, disabled, so
     /// the delivery log keeps its history. Another workspace's endpoint is
     /// not found.
+    #[tracing::instrument(name = "store.delete_webhook_endpoint", skip_all)]
     pub async fn delete_webhook_endpoint(
         &self,
         workspace_id: &str,
@@ -274,6 +277,7 @@ impl Store {
 
     /// Emit a `webhook.test` event to every endpoint of the workspace
     /// subscribed to it, with an audit row. Returns the event id.
+    #[tracing::instrument(name = "store.emit_test_event", skip_all)]
     pub async fn emit_test_event(
         &self,
         workspace_id: &str,
@@ -294,6 +298,7 @@ impl Store {
 
     /// Send a `webhook.test` event to one endpoint of the workspace only,
     /// whatever it subscribes to. Returns the event id.
+    #[tracing::instrument(name = "store.send_test_event", skip_all)]
     pub async fn send_test_event(
         &self,
         workspace_id: &str,
@@ -351,6 +356,7 @@ impl Store {
     }
 
     /// A workspace's delivery log, newest first, at most `limit` rows.
+    #[tracing::instrument(name = "store.webhook_deliveries", skip_all)]
     pub async fn webhook_deliveries(
         &self,
         workspace_id: &str,

@@ -24,6 +24,7 @@ pub struct Work {
 
 impl Store {
     /// A read-only transaction in `scope` (rolled back when dropped).
+    #[tracing::instrument(name = "store.read", skip_all)]
     pub(crate) async fn read(
         &self,
         scope: Scope<'_>,

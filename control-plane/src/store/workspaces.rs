@@ -9,7 +9,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use std::str::FromStr;
 use wrnexus_contract::ProblemCode;
-use wrnexus_policies::{Entry, EntryKey, Role, WorkspaceStatus};
+use wrnexus_policies::{Entry, EntryKey, Role, SignInMethods, WorkspaceStatus};
 
 /// A workspace as its members see it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -19,6 +19,12 @@ pub struct Workspace {
     pub kind: String,
     pub status: WorkspaceStatus,
     pub plan: String,
+    /// Its sign-in policy, carried into the pushed entry (shown by its own
+    /// endpoint, `/v1/workspaces/{id}/sign-in-policy`).
+    #[serde(skip)]
+    pub sign_in_methods: SignInMethods,
+    #[serde(skip)]
+    pub max_session_age_secs: Option<i64>,
 }
 
 /// A workspace with the caller's role in it.
@@ -43,6 +49,9 @@ pub(crate) fn workspace_from_row(row: &AnyRow) -> Result<Workspace, sqlx::Error>
         kind: row.try_get("kind")?,
         status: parse(row.try_get("status")?)?,
         plan: row.try_get("plan")?,
+        sign_in_methods: SignInMethods::parse_list(&row.try_get::<String, _>("sign_in_methods")?)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        max_session_age_secs: row.try_get("max_session_age_secs")?,
     })
 }
 
@@ -51,19 +60,23 @@ pub(crate) fn workspace_entry(workspace: &Workspace) -> Entry {
     Entry::Workspace {
         status: workspace.status,
         plan: workspace.plan.clone(),
+        sign_in_methods: workspace.sign_in_methods,
+        max_session_age_secs: workspace.max_session_age_secs,
     }
 }
 
 /// Lock the workspace row for the rest of the transaction (and give it this
 /// unit's version), so concurrent changes of one workspace run one after
 /// another: two demotions cannot both see two owners.
+#[tracing::instrument(name = "store.lock_workspace", skip_all)]
 pub(crate) async fn lock_workspace(
     work: &mut Work,
     workspace_id: &str,
 ) -> Result<Workspace, StoreError> {
     let version = work.version().await?;
     let row = sqlx::query(
-        "UPDATE workspaces SET version = $1 WHERE id = $2 RETURNING id, name, kind, status, plan",
+        "UPDATE workspaces SET version = $1 WHERE id = $2 \
+         RETURNING id, name, kind, status, plan, sign_in_methods, max_session_age_secs",
     )
     .bind(version)
     .bind(workspace_id)
@@ -76,20 +89,26 @@ pub(crate) async fn lock_workspace(
 }
 
 impl Store {
+    #[tracing::instrument(name = "store.workspace", skip_all)]
     pub async fn workspace(&self, id: &str) -> Result<Option<Workspace>, StoreError> {
         let mut tx = self.read(Scope::workspace(id)).await?;
-        let row = sqlx::query("SELECT id, name, kind, status, plan FROM workspaces WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, kind, status, plan, sign_in_methods, max_session_age_secs \
+             FROM workspaces WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         Ok(row.as_ref().map(workspace_from_row).transpose()?)
     }
 
     /// The workspaces a user belongs to: personal first, then teams by name.
+    #[tracing::instrument(name = "store.workspaces_of", skip_all)]
     pub async fn workspaces_of(&self, user_id: &str) -> Result<Vec<MyWorkspace>, StoreError> {
         let mut tx = self.read(Scope::user(user_id)).await?;
         let rows = sqlx::query(
-            "SELECT w.id, w.name, w.kind, w.status, w.plan, m.role FROM memberships m \
+            "SELECT w.id, w.name, w.kind, w.status, w.plan, w.sign_in_methods, \
+             w.max_session_age_secs, m.role FROM memberships m \
              JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 \
              ORDER BY CASE WHEN w.kind = 'personal' THEN 0 ELSE 1 END, w.name, w.id",
         )
@@ -107,6 +126,7 @@ impl Store {
     }
 
     /// Create a team workspace; its creator becomes the owner.
+    #[tracing::instrument(name = "store.create_team_workspace", skip_all)]
     pub async fn create_team_workspace(
         &self,
         owner_id: &str,
@@ -142,6 +162,8 @@ impl Store {
             kind: "team".to_string(),
             status: WorkspaceStatus::Active,
             plan: "free".to_string(),
+            sign_in_methods: SignInMethods::ALL,
+            max_session_age_secs: None,
         };
         work.audit(
             AuditRecord::success(&id, "workspace.created", &id)
@@ -165,6 +187,7 @@ impl Store {
     }
 
     /// Rename a workspace.
+    #[tracing::instrument(name = "store.rename_workspace", skip_all)]
     pub async fn rename_workspace(
         &self,
         id: &str,
@@ -198,6 +221,7 @@ impl Store {
     /// its members, keys and projects are gone); the audit log stays, as
     /// the record.
     /// A personal workspace is deleted only with its user.
+    #[tracing::instrument(name = "store.delete_workspace", skip_all)]
     pub async fn delete_workspace(
         &self,
         id: &str,
@@ -302,6 +326,7 @@ impl Store {
     /// Suspend or reactivate a workspace (an operator's decision): one
     /// state change, pushed to every gateway, audited, and announced to the
     /// workspace's webhooks.
+    #[tracing::instrument(name = "store.set_workspace_status", skip_all)]
     pub async fn set_workspace_status(
         &self,
         workspace_id: &str,
@@ -317,6 +342,7 @@ impl Store {
 
 /// Put a workspace on `plan` within `work`, and push its entry: gateways
 /// see the plan in every decision, whatever else the unit changes.
+#[tracing::instrument(name = "store.set_plan", skip_all)]
 pub(crate) async fn set_plan(
     work: &mut Work,
     workspace_id: &str,
@@ -362,6 +388,7 @@ impl StatusBy {
 /// Move a workspace to `status` within `work`: pushed to every gateway and,
 /// when it changes, audited and announced. An operator's word is final;
 /// billing lifts only a suspension of its own and never overrides one.
+#[tracing::instrument(name = "store.change_status", skip_all)]
 pub(crate) async fn change_status(
     work: &mut Work,
     workspace_id: &str,

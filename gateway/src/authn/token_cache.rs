@@ -161,6 +161,9 @@ mod tests {
             sid: sid.into(),
             iat: 0,
             exp,
+            amr: Vec::new(),
+            auth_time: 0,
+            sso_wid: None,
         })
     }
 

@@ -3,6 +3,7 @@
 
 use crate::data::cache::LocalCache;
 use crate::ops::metrics::Metrics;
+use crate::upstream::trace_context::{self, Layer};
 use prometheus::IntCounter;
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;
@@ -11,10 +12,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use wrnexus_policies::{
-    DecisionData, Entry, EntryKeyRef, Role, SessionClaims, VersionedEntry, WorkspaceStatus,
+    Entry, EntryKeyRef, Role, SessionClaims, SignInMethods, VersionedEntry, WorkspaceStatus,
 };
 
 mod api_keys;
+mod control_plane;
 mod projects;
 mod unavailable;
 
@@ -33,6 +35,10 @@ pub struct Resolved {
     /// Whether the person proved they own their email (Cedar's
     /// `context.email_verified`); `true` for API keys.
     pub email_verified: bool,
+    /// The workspace's sign-in policy: the methods it allows, and how old
+    /// a session may be (`None`: any age). Keys are not held to it.
+    pub sign_in_methods: SignInMethods,
+    pub max_session_age_secs: Option<i64>,
 }
 
 impl Resolved {
@@ -44,6 +50,8 @@ impl Resolved {
             plan: String::new(),
             projects: None,
             email_verified: false,
+            sign_in_methods: SignInMethods::ALL,
+            max_session_age_secs: None,
         }
     }
 }
@@ -293,6 +301,7 @@ impl Resolver {
         let mut found = Fetched::new();
         let mut missing: Vec<&str> = missing.to_vec();
         if let Some(link) = &self.redis {
+            trace_context::asked(Layer::Redis);
             match self.read_redis(link, &missing).await {
                 Ok(entries) => {
                     let now = Instant::now();
@@ -379,48 +388,6 @@ impl Resolver {
             .filter_map(|(k, v)| Some((*k, serde_json::from_str(&v?).ok()?)))
             .collect())
     }
-
-    async fn ask_control_plane(&self, ask: &Ask<'_>) -> Result<DecisionData, ResolveError> {
-        let url = format!("{}/v1/internal/decision-data", self.control_plane_url);
-        let unavailable = |e: reqwest::Error| {
-            ResolveError::Unavailable(Unavailable::new(
-                FailCause::ControlPlane,
-                format!("control plane: {}", e.without_url()),
-            ))
-        };
-        let (request, project_id) = match ask {
-            Ask::Session {
-                workspace_id,
-                token,
-                project_id,
-            } => (
-                self.http
-                    .get(url)
-                    .query(&[("workspace_id", workspace_id)])
-                    .bearer_auth(token),
-                project_id,
-            ),
-            Ask::Key { token, project_id } => (self.http.get(url).bearer_auth(token), project_id),
-        };
-        let request = match project_id {
-            Some(id) => request.query(&[("project_id", id)]),
-            None => request,
-        };
-        let request = match crate::upstream::trace_context::outgoing() {
-            Some(parent) => request.header(crate::upstream::trace_context::TRACEPARENT, parent),
-            None => request,
-        };
-        let response = request.send().await.map_err(unavailable)?;
-        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(ResolveError::Revoked);
-        }
-        response
-            .error_for_status()
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)
-    }
 }
 
 /// Whom the control plane is asked about on a miss.
@@ -495,12 +462,19 @@ fn evaluate(claims: &SessionClaims, found: &Found) -> Result<Resolved, ResolveEr
         _ => return Ok(Resolved::not_a_member()),
     };
     match get(3)? {
-        Entry::Workspace { status, plan } => Ok(Resolved {
+        Entry::Workspace {
+            status,
+            plan,
+            sign_in_methods,
+            max_session_age_secs,
+        } => Ok(Resolved {
             role: Some(role),
             status: *status,
             plan: plan.clone(),
             projects,
             email_verified,
+            sign_in_methods: *sign_in_methods,
+            max_session_age_secs: *max_session_age_secs,
         }),
         _ => Ok(Resolved::not_a_member()),
     }

@@ -3,9 +3,11 @@
 //! secret (no query string, cookie, `Authorization` or API key).
 
 use crate::ops::access_notes::AccessNotes;
+use crate::ops::loggable_path::loggable;
 use crate::upstream::identity::Who;
 use pingora::http::RequestHeader;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,8 +23,9 @@ pub struct AccessLine<'a> {
     pub trace_id: Option<&'a str>,
     pub route: Option<&'a str>,
     pub method: &'a str,
-    /// The canonical path the gateway decided on, without its query.
-    pub path: &'a str,
+    /// The canonical path the gateway decided on, without its query (a
+    /// secret it carries masked: [`loggable`]).
+    pub path: Cow<'a, str>,
     /// `0`: no response was written (the client went away).
     pub status: u16,
     pub decision: &'static str,
@@ -79,7 +82,7 @@ impl<'a> AccessLine<'a> {
             route: f.route,
             method: f.req.method.as_str(),
             // `Uri::path` never includes the query.
-            path: f.req.uri.path(),
+            path: loggable(f.req.uri.path()),
             status: f.status,
             decision: f.decision,
             cause: f.notes.cause,

@@ -167,6 +167,7 @@ fn suspended_write(engine: &PolicyEngine) -> bool {
             plan: "/x",
             method: "POST",
             path: "/x",
+            sign_in: wrnexus_policies::SignIn::UNRESTRICTED,
         })
         .allowed
 }

@@ -2,7 +2,7 @@
 //! context (only when the access log is on).
 
 use crate::ops::access_line::{AccessLine, Finished};
-use crate::proxy::ctx::{Admitted, Ctx, Routed};
+use crate::proxy::ctx::{Admitted, Ctx};
 use crate::proxy::gateway::Gateway;
 use crate::upstream::forwarded::TrustedProxies;
 use http::HeaderMap;
@@ -25,11 +25,7 @@ impl Gateway {
             )),
             _ => None,
         };
-        let route = match ctx.routed {
-            Routed::Unrouted => None,
-            Routed::ControlPlane => Some("control_plane"),
-            Routed::App(index) => self.routes.names().nth(index),
-        };
+        let route = self.route_name(ctx.routed);
         let took = ctx.started.elapsed();
         log.record(&AccessLine::of(&Finished {
             req,

@@ -9,15 +9,17 @@ use crate::data::resolve::{ProjectAsker, ResolveError, Resolved};
 use crate::proxy::ctx::Ctx;
 use crate::proxy::decide::Subject;
 use crate::proxy::gateway::Gateway;
+use crate::proxy::traced;
 use crate::refusal::Refusal;
 use crate::request::routes::AppRoute;
 use crate::request::workspace_path;
 use crate::upstream::identity::Identity;
 use crate::upstream::names::{X_WORKSPACE_ID, X_WORKSPACE_ID_UNDERSCORED};
 use http::header::USER_AGENT;
+use opentelemetry::KeyValue;
 use pingora::http::RequestHeader;
 use std::sync::Arc;
-use wrnexus_policies::Principal;
+use wrnexus_policies::{Principal, SignIn, SignInMethods};
 
 impl Gateway {
     /// The identity Cedar allows on `app` for the presented key.
@@ -43,6 +45,11 @@ impl Gateway {
         let fresh: (KeyGrant, Resolved, Option<Arc<Identity>>);
         let (grant, resolved, own_identity) = match reused {
             Some(remembered) => {
+                let from = ctx.mark();
+                ctx.phase("resolve", from, traced::reused_attributes);
+                ctx.phase("credential", from, || {
+                    vec![KeyValue::new("wrnexus.credential", "api_key (connection)")]
+                });
                 if remembered.first_use_in(now) {
                     self.key_usage.used(key.id, now);
                 }
@@ -55,15 +62,24 @@ impl Gateway {
             None => {
                 // Boxed, as a session's resolution is (see `session`).
                 let resolving = self.resolver.resolve_key_at(key.id, key.token, ctx.started);
-                let (entry, workspace, stamp) = match Box::pin(resolving).await {
+                let resolve_from = ctx.mark();
+                let resolution = Box::pin(resolving).await;
+                ctx.phase("resolve", resolve_from, || {
+                    traced::cache_attributes(matches!(resolution, Ok((_, _, Some(_)))))
+                });
+                let (entry, workspace, stamp) = match resolution {
                     Ok(found) => found,
                     Err(ResolveError::Revoked) => {
                         return Err(refused(KeyError::Refused, Some(key.id), ctx));
                     }
                     Err(ResolveError::Unavailable(why)) => return Err(self.unavailable(&why, ctx)),
                 };
-                let grant =
-                    api_key::check(&entry, &key, now).map_err(|e| refused(e, Some(key.id), ctx))?;
+                let credential_from = ctx.mark();
+                let checked = api_key::check(&entry, &key, now);
+                ctx.phase("credential", credential_from, || {
+                    vec![KeyValue::new("wrnexus.credential", "api_key")]
+                });
+                let grant = checked.map_err(|e| refused(e, Some(key.id), ctx))?;
                 let Some((status, plan)) = workspace else {
                     return Err(refused(KeyError::Refused, Some(key.id), ctx));
                 };
@@ -73,8 +89,10 @@ impl Gateway {
                     status,
                     plan,
                     projects: grant.projects.clone(),
-                    // No email stands behind a key.
+                    // No email stands behind a key, nor a sign-in.
                     email_verified: true,
+                    sign_in_methods: SignInMethods::ALL,
+                    max_session_age_secs: None,
                 };
                 let mut identity = None;
                 if let Some(stamp) = stamp
@@ -124,6 +142,8 @@ impl Gateway {
             project,
             // Made for the key's own workspace only.
             known: own_identity.filter(|_| workspace_id == grant.workspace_id),
+            // No sign-in stands behind a key.
+            sign_in: SignIn::API_KEY,
         };
         let decided = self.decide(req, app, subject, ctx);
         if workspace_id != grant.workspace_id && decided.is_err() {

@@ -2,11 +2,13 @@
 //! admission admitted, and what its connection remembers.
 
 use crate::data::remembered::{Remembered, RememberedKey};
+use crate::ops::spans::RequestSpans;
 use crate::refusal::Outcome;
 use crate::request::routes::AppRoute;
 use crate::upstream::balance::Lease;
 use crate::upstream::identity::Identity;
 use crate::upstream::trace_context::TraceContext;
+use opentelemetry::KeyValue;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -99,6 +101,10 @@ pub struct Ctx {
     pub session_cookie_alone: bool,
     /// What the access log line says beyond the fields above.
     pub access: crate::ops::access_notes::AccessNotes,
+    /// The `traceparent` for the upstream chosen (set when chosen).
+    pub upstream_traceparent: Option<String>,
+    /// The request's spans, when tracing is on and its trace sampled.
+    pub spans: Option<Box<RequestSpans>>,
 }
 
 impl Ctx {
@@ -123,6 +129,26 @@ impl Ctx {
             remembered_key: None,
             session_cookie_alone: false,
             access: crate::ops::access_notes::AccessNotes::default(),
+            upstream_traceparent: None,
+            spans: None,
+        }
+    }
+
+    /// Now, when the request's phases are traced (the start of one).
+    pub fn mark(&self) -> Option<Instant> {
+        self.spans.as_ref().map(|_| Instant::now())
+    }
+
+    /// Record the phase `name` that began at `from` (see [`Ctx::mark`]) and
+    /// ends now, with the `attributes` it computes.
+    pub fn phase(
+        &self,
+        name: &'static str,
+        from: Option<Instant>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) {
+        if let (Some(spans), Some(from)) = (&self.spans, from) {
+            spans.phase(name, from, attributes());
         }
     }
 

@@ -44,6 +44,8 @@ pub struct Gateway {
     pub hsts: Option<http::HeaderValue>,
     /// One line per request, when configured.
     pub access_log: Option<crate::ops::access_log::AccessLog>,
+    /// Each sampled request's spans go here, when tracing is on.
+    pub tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
 }
 
 /// The policy set in force (a poisoned lock still holds the last good one).
@@ -59,6 +61,16 @@ impl Gateway {
     /// over TLS, and only when configured.
     pub(crate) fn hsts_for(&self, ctx: &Ctx) -> Option<&http::HeaderValue> {
         self.hsts.as_ref().filter(|_| ctx.tls)
+    }
+
+    /// The name of the request's route: the app route's, `control_plane`,
+    /// or `None` before (or without) one.
+    pub(crate) fn route_name(&self, routed: Routed) -> Option<&str> {
+        match routed {
+            Routed::Unrouted => None,
+            Routed::ControlPlane => Some("control_plane"),
+            Routed::App(index) => self.routes.names().nth(index),
+        }
     }
 
     /// The series of the request's route (labelled by the app route's name,

@@ -2,6 +2,7 @@
 //! put the target in its one canonical form.
 
 use crate::authn::token_cache::unix_seconds;
+use crate::ops::spans::RequestSpans;
 use crate::proxy::ctx::Ctx;
 use crate::proxy::gateway::Gateway;
 use crate::refusal::Refusal;
@@ -42,7 +43,11 @@ pub(super) fn identify_and_frame(
         &gateway.trusted_proxies,
         generated,
     );
-    let trace = TraceContext::of_request(&req.headers, ctx.client_ip, &gateway.trusted_proxies);
+    let mut trace = TraceContext::of_request(&req.headers, ctx.client_ip, &gateway.trusted_proxies);
+    if let Some(tracer) = &gateway.tracer {
+        let method = req.method.as_str();
+        ctx.spans = RequestSpans::start(tracer, &mut trace, ctx.started, wall, method);
+    }
     ctx.trace_id = Some(trace.trace_id_hex());
     ctx.trace = Some(trace);
     let raw = || session.as_http1().map(|h1| h1.get_headers_raw_bytes());

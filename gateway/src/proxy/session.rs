@@ -8,13 +8,15 @@ use crate::data::resolve::{ProjectAsker, ResolveError, Resolved, Unavailable};
 use crate::proxy::ctx::Ctx;
 use crate::proxy::decide::Subject;
 use crate::proxy::gateway::Gateway;
+use crate::proxy::traced;
 use crate::refusal::{Refusal, wants_html};
 use crate::request::routes::AppRoute;
 use crate::request::{csrf, workspace_path};
 use crate::upstream::identity::Identity;
+use opentelemetry::KeyValue;
 use pingora::http::RequestHeader;
 use std::sync::Arc;
-use wrnexus_policies::{Principal, SessionClaims};
+use wrnexus_policies::{Principal, SessionClaims, SignIn};
 
 /// No valid session: a browser asking for a page is sent to sign in (and
 /// back here afterwards); anything else gets the problem.
@@ -40,6 +42,7 @@ impl Gateway {
         ctx: &mut Ctx,
     ) -> Result<(Arc<Identity>, Option<String>), Refusal> {
         let refuse = |e: AuthnError| authn_refusal(e, req);
+        let credential_from = ctx.mark();
         let (token, alone) =
             session::session_cookie(&req.headers, &self.cookie_name).map_err(refuse)?;
         ctx.session_cookie_alone = alone;
@@ -78,26 +81,41 @@ impl Gateway {
         // The token as text: the remembered one (the same bytes), or read
         // once here.
         let (token, claims, resolved, known) = match reused {
-            Some(remembered) => (
-                remembered.token(),
-                remembered.claims(),
-                remembered.resolved(),
-                remembered.identity(),
-            ),
+            Some(remembered) => {
+                let credential =
+                    || vec![KeyValue::new("wrnexus.credential", "session (connection)")];
+                ctx.phase("credential", credential_from, credential);
+                ctx.phase("resolve", credential_from, traced::reused_attributes);
+                (
+                    remembered.token(),
+                    remembered.claims(),
+                    remembered.resolved(),
+                    remembered.identity(),
+                )
+            }
             None => {
                 let token = session::token_text(token).map_err(refuse)?;
                 let generation = self.keys.generation();
                 let claims = self
                     .verifier
                     .verify_at(&self.keys, token, ctx.unix_secs)
-                    .map_err(refuse)?;
+                    .map_err(refuse);
+                ctx.phase("credential", credential_from, || {
+                    vec![KeyValue::new("wrnexus.credential", "session")]
+                });
+                let claims = claims?;
                 let workspace_id = named.unwrap_or(&claims.wid);
                 // Boxed: a resolution that may fetch is a large future, and
                 // left inline it would size (and allocate) every request's.
                 let resolving = self
                     .resolver
                     .resolve_at(&claims, workspace_id, token, ctx.started);
-                let (resolved, stamp) = match Box::pin(resolving).await {
+                let resolve_from = ctx.mark();
+                let resolution = Box::pin(resolving).await;
+                ctx.phase("resolve", resolve_from, || {
+                    traced::cache_attributes(matches!(resolution, Ok((_, Some(_)))))
+                });
+                let (resolved, stamp) = match resolution {
                     Ok(r) => r,
                     Err(ResolveError::Revoked) => return Err(refuse(AuthnError::Revoked)),
                     Err(ResolveError::Unavailable(why)) => return Err(self.unavailable(&why, ctx)),
@@ -155,6 +173,13 @@ impl Gateway {
             resolved,
             project,
             known,
+            sign_in: SignIn::session(
+                claims,
+                workspace_id,
+                resolved.sign_in_methods,
+                resolved.max_session_age_secs,
+                ctx.unix_secs,
+            ),
         };
         let identity = self.decide(req, app, subject, ctx)?;
         Ok((identity, set_cookie))

@@ -6,6 +6,7 @@
 
 use crate::upstream::forwarded::TrustedProxies;
 use http::HeaderMap;
+use std::cell::Cell;
 use std::net::IpAddr;
 
 /// The `traceparent` header.
@@ -137,21 +138,66 @@ impl TraceContext {
     }
 }
 
+/// Where a request's decision data came from, shallowest first: the
+/// gateway's memory, Redis, or the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    Memory,
+    Redis,
+    ControlPlane,
+}
+
+impl Layer {
+    /// The `wrnexus.cache.layer` attribute's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Memory => "memory",
+            Layer::Redis => "redis",
+            Layer::ControlPlane => "control_plane",
+        }
+    }
+}
+
+/// What calls made while admitting a request carry, and note.
+struct Admission {
+    traceparent: Option<String>,
+    /// The deepest layer asked for this request's data (`None`: none was,
+    /// or another request's fetch was awaited).
+    deepest: Cell<Option<Layer>>,
+}
+
 tokio::task_local! {
-    /// The `traceparent` for calls made while admitting a request.
-    static OUTGOING: Option<String>;
+    static ADMISSION: Admission;
 }
 
 /// Run `admission` with `traceparent` as the one its calls to the control
 /// plane carry (a fetch shared by several requests carries the trace of
 /// the request that started it).
 pub async fn within<F: Future>(traceparent: Option<String>, admission: F) -> F::Output {
-    OUTGOING.scope(traceparent, admission).await
+    let scope = Admission {
+        traceparent,
+        deepest: Cell::new(None),
+    };
+    ADMISSION.scope(scope, admission).await
 }
 
 /// The `traceparent` of the request being admitted, if any.
 pub fn outgoing() -> Option<String> {
-    OUTGOING.try_with(Clone::clone).ok().flatten()
+    ADMISSION.try_with(|a| a.traceparent.clone()).ok().flatten()
+}
+
+/// Note that the request being admitted asked `layer` for data.
+pub fn asked(layer: Layer) {
+    let _outside = ADMISSION.try_with(|a| {
+        if a.deepest.get().is_none_or(|deepest| deepest < layer) {
+            a.deepest.set(Some(layer));
+        }
+    });
+}
+
+/// The deepest layer the request being admitted asked so far.
+pub fn deepest_asked() -> Option<Layer> {
+    ADMISSION.try_with(|a| a.deepest.get()).ok().flatten()
 }
 
 #[cfg(test)]
@@ -226,6 +272,23 @@ mod tests {
         assert_eq!(outgoing(), None);
         let seen = within(Some(GOOD.to_string()), async { outgoing() }).await;
         assert_eq!(seen.as_deref(), Some(GOOD));
+    }
+
+    #[tokio::test]
+    async fn the_deepest_layer_asked_is_kept() {
+        asked(Layer::Redis);
+        assert_eq!(
+            deepest_asked(),
+            None,
+            "outside an admission nothing is noted"
+        );
+        let deepest = within(None, async {
+            asked(Layer::ControlPlane);
+            asked(Layer::Redis);
+            deepest_asked()
+        })
+        .await;
+        assert_eq!(deepest, Some(Layer::ControlPlane));
     }
 
     #[test]

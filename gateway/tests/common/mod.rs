@@ -13,5 +13,8 @@ pub fn claims(exp: i64) -> SessionClaims {
         sid: "s1".into(),
         iat: 0,
         exp,
+        amr: Vec::new(),
+        auth_time: 0,
+        sso_wid: None,
     }
 }

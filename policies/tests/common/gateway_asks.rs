@@ -4,7 +4,10 @@
 use cedar_policy::{EntityUid, EvalResult};
 use wrnexus_policies::counterexample::Counterexample;
 use wrnexus_policies::engine::PROJECT_ARCHIVED;
-use wrnexus_policies::{Decision, DecisionRequest, PolicyEngine, Principal, Role, WorkspaceStatus};
+use wrnexus_policies::sign_in::{API_KEY_METHOD, NO_SSO_WORKSPACE, SignIn};
+use wrnexus_policies::{
+    Decision, DecisionRequest, PolicyEngine, Principal, Role, SignInMethods, WorkspaceStatus,
+};
 
 fn string(cx: &Counterexample, name: &str) -> Option<String> {
     cx.context_string(name)
@@ -18,7 +21,8 @@ fn id(uid: &EntityUid) -> String {
 /// the counterexample is one the gateway could ask: a known role and
 /// status, a credential matching the principal, grants matching the
 /// limitation, a key with its workspace, a project in exactly one
-/// workspace (archived or not). `None` otherwise.
+/// workspace (archived or not), a sign-in the gateway could see (a key's
+/// as keys are). `None` otherwise.
 pub fn as_the_gateway_asks(engine: &PolicyEngine, cx: &Counterexample) -> Option<Decision> {
     let request = &cx.request;
     let context = request.context()?;
@@ -86,6 +90,45 @@ pub fn as_the_gateway_asks(engine: &PolicyEngine, cx: &Counterexample) -> Option
         }
         _ => return None,
     };
+    let sign_in_method = string(cx, "sign_in_method")?;
+    let sso_workspace = match context.get("sso_workspace")? {
+        EvalResult::EntityUid(uid) => id(&uid),
+        _ => return None,
+    };
+    let allowed: SignInMethods = match context.get("allowed_sign_in_methods")? {
+        EvalResult::Set(set) => set
+            .iter()
+            .map(|v| match v {
+                EvalResult::String(s) => s.parse().ok(),
+                _ => None,
+            })
+            .collect::<Option<_>>()?,
+        _ => return None,
+    };
+    let long = |name: &str| match context.get(name) {
+        Some(EvalResult::Long(n)) => Some(n),
+        _ => None,
+    };
+    let (session_age_secs, max_session_age_secs) =
+        (long("session_age_secs")?, long("max_session_age_secs")?);
+    let sso_workspace_id = (sso_workspace != NO_SSO_WORKSPACE).then_some(sso_workspace.as_str());
+    let as_gateway_signs_in = if key_workspace.is_some() {
+        sign_in_method == API_KEY_METHOD && sso_workspace_id.is_none() && session_age_secs == 0
+    } else {
+        ["password", "oidc", "sso"].contains(&sign_in_method.as_str())
+            && (sign_in_method == "sso") == sso_workspace_id.is_some()
+            && session_age_secs >= 0
+    };
+    if !as_gateway_signs_in || allowed.is_empty() || max_session_age_secs < 0 {
+        return None;
+    }
+    let sign_in = SignIn {
+        method: &sign_in_method,
+        sso_workspace_id,
+        allowed,
+        session_age_secs,
+        max_session_age_secs,
+    };
     let principal_id = id(principal_uid);
     let action = request.action()?.id().unescaped().to_string();
     let principal = match &key_workspace {
@@ -108,5 +151,6 @@ pub fn as_the_gateway_asks(engine: &PolicyEngine, cx: &Counterexample) -> Option
         plan: &plan,
         method: &method,
         path: &path,
+        sign_in,
     }))
 }

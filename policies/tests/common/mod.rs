@@ -13,6 +13,7 @@ pub fn edited(edits: &[(&str, &str)]) -> Result<tempfile::TempDir, std::io::Erro
         "suspension.cedar",
         "api_keys.cedar",
         "projects.cedar",
+        "sign_in.cedar",
     ] {
         std::fs::copy(src.join(f), dir.path().join(f))?;
     }

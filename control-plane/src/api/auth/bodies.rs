@@ -3,7 +3,8 @@
 
 use crate::store::workspaces::MyWorkspace;
 use serde::Serialize;
-use wrnexus_policies::Role;
+use wrnexus_policies::sign_in::session_method;
+use wrnexus_policies::{Role, SessionClaims, SignInMethod};
 
 /// A person, by id and email.
 #[derive(Debug, Serialize)]
@@ -41,8 +42,36 @@ pub struct SessionRef<'a> {
 #[derive(Debug, Serialize)]
 pub struct WhoAmI<'a> {
     pub user: UserRef<'a>,
-    pub workspace: Option<&'a MyWorkspace>,
-    pub workspaces: &'a [MyWorkspace],
+    pub workspace: Option<Membership<'a>>,
+    pub workspaces: Vec<Membership<'a>>,
+}
+
+/// A membership as whoami shows it: the workspace, the role, and whether
+/// the workspace requires SSO and this session meets it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Membership<'a> {
+    #[serde(flatten)]
+    pub workspace: &'a MyWorkspace,
+    /// Only the workspace's own IdP signs its people in.
+    pub sso_required: bool,
+    /// This session was signed in through that IdP (a session entering a
+    /// workspace that requires SSO without it is refused; the switcher
+    /// links through `/.wrnexus/sso/start?workspace_id=..` instead).
+    pub sso_satisfied: bool,
+}
+
+impl<'a> Membership<'a> {
+    /// `workspace` as seen by the session of `claims`.
+    pub fn of(workspace: &'a MyWorkspace, claims: &SessionClaims) -> Self {
+        let id = workspace.workspace.id.as_str();
+        let through_idp =
+            session_method(claims) == SignInMethod::Sso && claims.sso_wid.as_deref() == Some(id);
+        Membership {
+            workspace,
+            sso_required: workspace.workspace.sign_in_methods.requires_sso(),
+            sso_satisfied: through_idp,
+        }
+    }
 }
 
 /// `POST /.wrnexus/switch` in JSON: the workspace switched to.

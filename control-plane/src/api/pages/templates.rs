@@ -85,9 +85,18 @@ struct Inner {
     console_theme: Option<axum::body::Bytes>,
 }
 
-/// The templates the pages render with, and the logo they show.
+/// The templates the pages render with, the logo they show, and the
+/// instance-wide sign-in providers the sign-in page offers.
 #[derive(Clone)]
-pub struct Pages(Arc<Inner>);
+pub struct Pages(Arc<Inner>, Arc<[ProviderLink]>);
+
+/// An instance-wide provider on the sign-in page: "Continue with
+/// {display_name}", signing in at `/.wrnexus/sso/start?provider={name}`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProviderLink {
+    pub name: String,
+    pub display_name: String,
+}
 
 impl std::fmt::Debug for Pages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,12 +113,15 @@ impl Default for Pages {
     fn default() -> Self {
         Pages::load(None).unwrap_or_else(|e| {
             tracing::error!(error = %e, "the built-in page templates do not load");
-            Pages(Arc::new(Inner {
-                env: environment(),
-                sources: Vec::new(),
-                logo: None,
-                console_theme: None,
-            }))
+            Pages(
+                Arc::new(Inner {
+                    env: environment(),
+                    sources: Vec::new(),
+                    logo: None,
+                    console_theme: None,
+                }),
+                Arc::from(Vec::new()),
+            )
         })
     }
 }
@@ -225,12 +237,15 @@ impl Pages {
             Some(dir) => read(&dir.join(CONSOLE_THEME))?.map(axum::body::Bytes::from),
             None => None,
         };
-        let pages = Pages(Arc::new(Inner {
-            env,
-            sources,
-            logo,
-            console_theme,
-        }));
+        let pages = Pages(
+            Arc::new(Inner {
+                env,
+                sources,
+                logo,
+                console_theme,
+            }),
+            Arc::from(Vec::new()),
+        );
         pages.trial()?;
         Ok(pages)
     }
@@ -269,6 +284,17 @@ impl Pages {
     /// The operator's console theme (`console.css` in `pages_dir`), if any.
     pub fn console_theme(&self) -> Option<&axum::body::Bytes> {
         self.0.console_theme.as_ref()
+    }
+
+    /// These pages, offering `providers` on the sign-in page.
+    pub fn with_providers(mut self, providers: Vec<ProviderLink>) -> Self {
+        self.1 = Arc::from(providers);
+        self
+    }
+
+    /// The instance-wide providers the sign-in page offers.
+    pub fn providers(&self) -> &[ProviderLink] {
+        &self.1
     }
 
     /// The operator's logo, if `pages_dir` holds one.

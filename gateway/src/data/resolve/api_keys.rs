@@ -24,7 +24,7 @@ impl Resolver {
             let (local, workspace_fetched) =
                 self.cache
                     .get_fresh(&[workspace.as_str()], self.freshness(), now);
-            if let Some(Some(Entry::Workspace { status, plan })) =
+            if let Some(Some(Entry::Workspace { status, plan, .. })) =
                 local.first().map(|w| w.as_deref().map(|w| &w.entry))
             {
                 // Two local lookups, counted as `resolve_key` counts them.
@@ -80,7 +80,7 @@ impl Resolver {
             )
             .await?;
         let status = match found.first().and_then(Option::as_deref).map(|e| &e.entry) {
-            Some(Entry::Workspace { status, plan }) => Some((*status, plan.clone())),
+            Some(Entry::Workspace { status, plan, .. }) => Some((*status, plan.clone())),
             _ => None,
         };
         Ok((entry, status))
