@@ -173,7 +173,8 @@ impl TargetPolicy {
         TargetPolicy { allow }
     }
 
-    fn allowed(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is in one of the operator's allowed networks.
+    pub fn allowed(&self, ip: IpAddr) -> bool {
         let embedded = match ip {
             IpAddr::V6(v6) => embedded_v4(v6).map(IpAddr::V4),
             IpAddr::V4(_) => None,

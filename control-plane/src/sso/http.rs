@@ -43,6 +43,14 @@ pub enum FetchError {
     /// The provider could not be reached, or its answer not read.
     #[error("the provider could not be reached")]
     Unreachable,
+    /// Plain `http://` to a provider that is not at an address the operator
+    /// allowed (`sso_allow_networks`, named by its IP address): the code,
+    /// the client secret and the tokens would cross networks in clear.
+    #[error(
+        "a workspace identity provider is fetched over https://; plain http:// only at an IP \
+         address inside a network the operator allows (`sso_allow_networks`)"
+    )]
+    PlainHttp,
     /// The answer is larger than [`MAX_BODY`].
     #[error("the provider's answer is larger than {MAX_BODY} bytes")]
     TooLarge,
@@ -100,10 +108,14 @@ impl ProviderHttp {
         if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
             return Err(FetchError::BadUrl);
         }
-        if let Some(policy) = &self.guard
-            && let Some(ip) = literal_host(url)
-        {
-            policy.check(None, ip).map_err(FetchError::Forbidden)?;
+        if let Some(policy) = &self.guard {
+            let literal = literal_host(url);
+            if let Some(ip) = literal {
+                policy.check(None, ip).map_err(FetchError::Forbidden)?;
+            }
+            if url.scheme() == "http" && !literal.is_some_and(|ip| policy.allowed(ip)) {
+                return Err(FetchError::PlainHttp);
+            }
         }
         let mut response = self.client.execute(request).await.map_err(FetchError::of)?;
         if response
@@ -164,12 +176,37 @@ mod tests {
         let http = ProviderHttp::guarded(TargetPolicy::default()).unwrap();
         for url in [
             "http://127.0.0.1:9/.well-known/openid-configuration",
-            "http://localhost:9/.well-known/openid-configuration",
+            "https://localhost:9/.well-known/openid-configuration",
             "http://169.254.169.254/latest/meta-data",
         ] {
             let refused = http.get(url).await;
             assert!(matches!(refused, Err(FetchError::Forbidden(_))), "{url}");
         }
+    }
+
+    #[tokio::test]
+    async fn plain_http_only_reaches_allowed_addresses() {
+        let loopback = crate::webhook_target::parse_networks(&["127.0.0.0/8"]).unwrap();
+        let http = ProviderHttp::guarded(TargetPolicy::new(loopback)).unwrap();
+        // Public names and addresses, and names in an allowed network: https
+        // only.
+        for url in [
+            "http://idp.example.com/.well-known/openid-configuration",
+            "http://93.184.216.34/.well-known/openid-configuration",
+            "http://localhost:9/.well-known/openid-configuration",
+        ] {
+            let refused = http.get(url).await;
+            assert!(matches!(refused, Err(FetchError::PlainHttp)), "{url}");
+        }
+        // An allowed address named by its IP may be plain http (nothing
+        // listens there: the fetch itself fails, not the guard).
+        let allowed = http
+            .get("http://127.0.0.1:9/.well-known/openid-configuration")
+            .await;
+        assert!(
+            matches!(allowed, Err(FetchError::Unreachable | FetchError::Timeout)),
+            "{allowed:?}"
+        );
         assert!(matches!(
             http.get("file:///etc/passwd").await,
             Err(FetchError::BadUrl)
