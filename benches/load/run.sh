@@ -5,7 +5,11 @@
 # interleaved rounds, it measures:
 #   nginx       nginx proxy_pass (keepalive upstream), the reference proxy
 #   passthrough `wrnexus passthrough`: bare pingora, NO authentication
-#               (both sent the same session cookie as gw-steady)
+#   nginx-authz what is built instead of the gateway, at its cheapest: nginx
+#               proxy_pass with `auth_request` to an authorizer that
+#               decides nothing (a second nginx answering 204), both
+#               processes on the proxy core, their CPU summed
+#               (all three sent the same session cookie as gw-steady)
 #   gw-steady   the gateway, one session cookie (token and decision data cached)
 #   gw-cold     the gateway with token_cache_capacity = 0: every request
 #               checks the token's signature (as a never-seen token would)
@@ -32,19 +36,25 @@
 #
 # Usage: benches/load/run.sh [path/to/wrnexus]   (a release build)
 # Settings (environment): ROUNDS=3 DURATION=10 CONNS=32 RATE=2000
-#   ONLY="passthrough gw-steady" runs just the scenarios named.
+#   ONLY="passthrough gw-steady" runs just the scenarios named (e.g.
+#   ONLY="nginx-authz gw-steady passthrough").
 #   TLS=1 adds the TLS scenarios above (implied by ONLY naming one);
 #   H2_STREAMS=10 HS_RATE=500 (new connections per second at the fixed
 #   rate, in steps of 100).
 #   Needs openssl, and nginx with http_ssl and http_v2 (Debian's has them).
 #   INSTRUCTIONS=20000 counts instructions per request under callgrind
-#   instead (pass-through, gw-steady, gw-apikey; needs valgrind), then exits.
-#   PAIRED=3 paired rounds after the interleaved ones (0: none): the
-#   pass-through and a gateway scenario (gw-steady, gw-apikey) loaded at
-#   the same time on the proxy core, each by its own wrk, and a control
-#   pair of two pass-through processes; see "Paired rounds" below.
+#   instead (pass-through, nginx-authz's two processes summed, gw-steady,
+#   gw-apikey; needs valgrind), then exits.
+#   PAIRED=3 paired rounds after the interleaved ones (0: none): a
+#   reference and a gateway scenario (gw-steady, gw-apikey) loaded at
+#   the same time on the proxy core, each by its own wrk; the references
+#   are PAIRS_WITH="passthrough nginx-authz" (the default: both; the
+#   pass-through's adds a control pair of two pass-through processes);
+#   see paired.sh.
 #   PROXY_CPU=0 LOAD_CPU=1 (the proxy alone on one core; load generator,
 #   upstream and control plane on the other). Not run by CI.
+# Its parts, sourced from beside it (`shellcheck -x` follows them):
+# shellcheck source-path=SCRIPTDIR disable=SC1091
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -56,16 +66,35 @@ TLS=${TLS:-0}
 H2_STREAMS=${H2_STREAMS:-10}
 HS_RATE=${HS_RATE:-500}
 if [[ " ${ONLY:-} " =~ \ (tls|h2|hs)- ]]; then TLS=1; fi
+PAIRS_WITH=${PAIRS_WITH:-passthrough nginx-authz}
+for ref in $PAIRS_WITH; do
+  case $ref in passthrough | nginx-authz) ;; *)
+    echo "PAIRS_WITH: $ref is not a reference (passthrough, nginx-authz)" >&2
+    exit 2 ;;
+  esac
+done
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-18000}
 BIN=${1:-${WRNEXUS_BIN:-${CARGO_TARGET_DIR:-target}/release/wrnexus}}
 COOKIE_NAME=__Host-wrnexus_session
 
+# Its parts, beside it: nginx configurations (nginx.sh), one measured run
+# (measure.sh), the INSTRUCTIONS mode (instructions.sh) and the paired
+# rounds (paired.sh), functions called below; report.py prints the tables.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HERE/nginx.sh"
+source "$HERE/measure.sh"
+source "$HERE/instructions.sh"
+source "$HERE/paired.sh"
+
 missing=()
 for tool in wrk h2load nginx taskset curl python3 awk; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+if command -v nginx >/dev/null && [[ $(nginx -V 2>&1) != *--with-http_auth_request_module* ]]; then
+  missing+=("nginx with http_auth_request")
+fi
 if [[ $TLS == 1 ]]; then
   command -v openssl >/dev/null || missing+=(openssl)
   [[ $(nginx -V 2>&1) == *--with-http_v2_module* ]] || missing+=("nginx with http_v2")
@@ -90,12 +119,15 @@ fi
 
 UP=$((BASE_PORT + 81)) NGX=$((BASE_PORT + 82)) PT=$((BASE_PORT + 83))
 GW=$((BASE_PORT + 84)) GWC=$((BASE_PORT + 85)) CP=$((BASE_PORT + 70))
+# nginx-authz: its proxy and its authorizer (78, 79: the same under callgrind).
+NAZ=$((BASE_PORT + 76)) NAZA=$((BASE_PORT + 77))
 # TLS: nginx, the pass-through, the gateway and its admin listener.
 NGXS=$((BASE_PORT + 95)) PTS=$((BASE_PORT + 96)) GWS=$((BASE_PORT + 97))
 TLS_PORTS=()
 if [[ $TLS == 1 ]]; then TLS_PORTS=("$NGXS" "$PTS" "$GWS" $((BASE_PORT + 98))); fi
-for port in $UP $NGX $PT $GW $GWC $CP $((BASE_PORT + 86)) $((BASE_PORT + 87)) $((BASE_PORT + 88)) \
-  $((BASE_PORT + 89)) $((BASE_PORT + 90)) $((BASE_PORT + 91)) $((BASE_PORT + 92)) $((BASE_PORT + 94)) \
+for port in $UP $NGX $PT $GW $GWC $CP $NAZ $NAZA $((BASE_PORT + 78)) $((BASE_PORT + 79)) \
+  $((BASE_PORT + 86)) $((BASE_PORT + 87)) $((BASE_PORT + 88)) $((BASE_PORT + 89)) \
+  $((BASE_PORT + 90)) $((BASE_PORT + 91)) $((BASE_PORT + 92)) $((BASE_PORT + 94)) \
   "${TLS_PORTS[@]}"; do
   if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use (another run?); set BASE_PORT to move all ports" >&2
@@ -121,43 +153,27 @@ wait_for() { # URL [TRIES]: until it answers at all (TRIES × 0.1 s, default 10 
   exit 1
 }
 
-nginx_conf() { # NAME BODY: a single-process nginx
-  mkdir -p "$WORK/$1"
-  cat >"$WORK/$1/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/$1/body;
-  proxy_temp_path $WORK/$1/proxy;
-  fastcgi_temp_path $WORK/$1/fastcgi;
-  uwsgi_temp_path $WORK/$1/uwsgi;
-  scgi_temp_path $WORK/$1/scgi;
-  keepalive_requests 1000000;
-  $2
-}
-CONF
-}
-
 # --- the upstream: nginx with a static body, on the load generator's core.
 nginx_conf upstream "server { listen 127.0.0.1:$UP; location / { return 200 \"ok\\n\"; } }"
 taskset -c "$LOAD_CPU" nginx -p "$WORK/upstream" -c "$WORK/upstream/nginx.conf" &
 PIDS+=($!)
 
 # --- the proxies, each alone on the proxy core.
-nginx_proxy() { # LISTEN [DIRECTIVES]: nginx_conf's body, proxy_pass to the upstream
-  echo "upstream app { server 127.0.0.1:$UP; keepalive 64; }
-  server { listen $1; ${2:-}location / {
-    proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
-}
 nginx_conf proxy "$(nginx_proxy "127.0.0.1:$NGX")"
 taskset -c "$PROXY_CPU" nginx -p "$WORK/proxy" -c "$WORK/proxy/nginx.conf" &
 NGX_PID=$!
 PIDS+=("$NGX_PID")
+
+# nginx-authz: the proxy asks an authorizer (nginx.sh) before each
+# proxy_pass. Both single-process, on the proxy core.
+nginx_conf authorizer "$(authorizer "$NAZA")"
+taskset -c "$PROXY_CPU" nginx -p "$WORK/authorizer" -c "$WORK/authorizer/nginx.conf" &
+NAZA_PID=$!
+PIDS+=("$NAZA_PID")
+nginx_conf proxy-authz "$(nginx_authz "$NAZ" "$NAZA")"
+taskset -c "$PROXY_CPU" nginx -p "$WORK/proxy-authz" -c "$WORK/proxy-authz/nginx.conf" &
+NAZ_PID=$!
+PIDS+=("$NAZ_PID")
 
 taskset -c "$PROXY_CPU" "$BIN" passthrough --listen "127.0.0.1:$PT" \
   --upstream "http://127.0.0.1:$UP" --threads 1 >"$WORK/passthrough.log" 2>&1 &
@@ -202,6 +218,7 @@ taskset -c "$PROXY_CPU" "$BIN" gateway -c "$WORK/wrnexus-cold.toml" >"$WORK/gate
 GWC_PID=$!
 PIDS+=("$GWC_PID")
 for url in "http://127.0.0.1:$UP/" "http://127.0.0.1:$NGX/" "http://127.0.0.1:$PT/" \
+  "http://127.0.0.1:$NAZA/" "http://127.0.0.1:$NAZ/" \
   "http://127.0.0.1:$((BASE_PORT + 90))/ready" "http://127.0.0.1:$((BASE_PORT + 91))/ready"; do
   wait_for "$url"
 done
@@ -274,6 +291,8 @@ check 200 "http://127.0.0.1:$GW/app/items" -H "cookie: $ALICE"
 check 200 "http://127.0.0.1:$GWC/app/items" -H "cookie: $ALICE"
 check 403 "http://127.0.0.1:$GW/app/items" -H "cookie: $BOB"
 check 401 "http://127.0.0.1:$GW/app/items"
+check 204 "http://127.0.0.1:$NAZA/app/items" -H "cookie: $ALICE"
+check 200 "http://127.0.0.1:$NAZ/app/items" -H "cookie: $ALICE"
 
 # An API key of the team (member ceiling): `Authorization: Bearer wrn_…`.
 API_KEY=$(curl -sf -H "cookie: $ALICE" -H 'content-type: application/json' \
@@ -298,12 +317,14 @@ fi
 SCENARIOS=(
   "nginx|$NGX_PID|http://127.0.0.1:$NGX/app/items|cookie: $ALICE"
   "passthrough|$PT_PID|http://127.0.0.1:$PT/app/items|cookie: $ALICE"
+  "nginx-authz|$NAZ_PID,$NAZA_PID|http://127.0.0.1:$NAZ/app/items|cookie: $ALICE"
   "gw-steady|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $ALICE"
   "gw-cold|$GWC_PID|http://127.0.0.1:$GWC/app/items|cookie: $ALICE"
   "gw-deny|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $BOB"
   "gw-apikey|$GW_PID|http://127.0.0.1:$GW/app/items|authorization: Bearer $API_KEY"
 )
-# NAME|PID|URL|HEADER|MODE: TLS scenarios have a MODE (h1, h2, new; see
+# NAME|PID|URL|HEADER|MODE (PID: "PID1,PID2" for several processes, their
+# CPU summed, as nginx-authz's): TLS scenarios have a MODE (h1, h2, new; see
 # run_closed and run_h2load), all sending gw-steady's request.
 if [[ $TLS == 1 ]]; then
   for mode in tls:h1 h2:h2 hs:new; do
@@ -314,115 +335,13 @@ if [[ $TLS == 1 ]]; then
   done
 fi
 
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
-RESULTS=$WORK/results.tsv
+RESULTS=$WORK/results.tsv # one line per measured run (measure.sh)
+PAIRS=$WORK/paired.tsv    # one line per pair and round (paired.sh)
 
-run_wrk() { # NAME PID URL HEADER ROUND [HEADER2]
-  local args=(-t1 -c"$CONNS" -d"${DURATION}s" --latency)
-  [[ -n $4 ]] && args+=(-H "$4")
-  [[ -n ${6:-} ]] && args+=(-H "$6")
-  local before after out
-  before=$(cpu_ticks "$2")
-  out=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" "$3" 2>&1) ||
-    { echo "wrk failed: $out" >&2; return 1; }
-  after=$(cpu_ticks "$2")
-  echo "$out" | awk -v name="$1" -v round="$5" -v ticks=$((after - before)) -v tick_us="$TICK_US" '
-    / requests in /       { n = $1 }
-    /^Requests\/sec/       { rps = $2 }
-    /^ +50%/               { p50 = $2 }
-    /^ +99%/               { p99 = $2 }
-    /Non-2xx or 3xx/       { non2xx = $NF }
-    /Socket errors/        { err = $0; sub(/.*errors: /, "", err) }
-    END { printf "%s\twrk\t%s\t%.0f\t%s\t%s\t%d\t%s\t%.1f\n", name, round, rps, p50, p99,
-            non2xx + 0, (err == "" ? "-" : err), (n > 0 ? ticks * tick_us / n : 0) }' >>"$RESULTS"
-}
-
-h2load_run() { # NAME TOOL PID URL HEADER ROUND H2LOAD-ARGS...: one line of results, TOOL its label
-  local name=$1 tool=$2 pid=$3 url=$4 header=$5 round=$6 args
-  shift 6
-  args=("$@" --log-file "$WORK/h2load.log")
-  [[ -n $header ]] && args+=(-H "$header")
-  rm -f "$WORK/h2load.log"
-  local before after out
-  before=$(cpu_ticks "$pid")
-  out=$(taskset -c "$LOAD_CPU" h2load "${args[@]}" "$url" 2>&1) ||
-    { echo "h2load failed: $out" >&2; return 1; }
-  after=$(cpu_ticks "$pid")
-  local done_n failed
-  done_n=$(echo "$out" | awk '/^requests:/ {print $8}')
-  failed=$(echo "$out" | awk '/^requests:/ {print $10 + $12 + $14}')
-  sort -n -k3,3 "$WORK/h2load.log" | awk -v name="$name" -v tool="$tool" -v round="$round" -v dur="$DURATION" \
-    -v ticks=$((after - before)) -v tick_us="$TICK_US" -v failed="$failed" -v ok="${done_n:-0}" '
-    { lat[NR] = $3; if ($2 >= 400) bad++ }
-    END { n = NR; if (n == 0) n = 1
-          i50 = int(n * 0.50); if (i50 < 1) i50 = 1
-          i99 = int(n * 0.99); if (i99 < 1) i99 = 1
-          printf "%s\t%s\t%s\t%.0f\t%.2fms\t%.2fms\t%d\t%s\t%.1f\n", name, tool, round,
-            NR / dur, lat[i50] / 1000, lat[i99] / 1000, bad + 0, failed + 0, ticks * tick_us / n }' >>"$RESULTS"
-}
-
-run_h2load() { # NAME PID URL HEADER ROUND [MODE]: at a fixed rate, latency
-  local clients=16 per10ms=$(((HS_RATE + 99) / 100)) n
-  n=$((per10ms * 100 * DURATION))
-  case ${6:-} in
-    h2) h2load_run "$1" "h2load@$RATE" "$2" "$3" "$4" "$5" \
-      -c "$clients" -D "$DURATION" --rps "$((RATE / clients))" ;;
-    # HS_RATE new connections a second (in steps of 100: a few every
-    # 10 ms, not a burst each second), one request each.
-    new) h2load_run "$1" "h2load@$((per10ms * 100))" "$2" "$3" "$4" "$5" \
-      --h1 -r "$per10ms" --rate-period 10ms -c "$n" -n "$n" ;;
-    *) h2load_run "$1" "h2load@$RATE" "$2" "$3" "$4" "$5" \
-      --h1 -c "$clients" -D "$DURATION" --rps "$((RATE / clients))" ;;
-  esac
-}
-
-run_closed() { # NAME PID URL HEADER ROUND [MODE]: closed loop, throughput
-  case ${6:-} in
-    h2) h2load_run "$1" "h2load-m$H2_STREAMS" "$2" "$3" "$4" "$5" \
-      -c "$CONNS" -m "$H2_STREAMS" -D "$DURATION" ;;
-    new) run_wrk "$1" "$2" "$3" "$4" "$5" "connection: close" ;;
-    *) run_wrk "$1" "$2" "$3" "$4" "$5" ;;
-  esac
-}
-
-# INSTRUCTIONS=N: instead of the rounds, count the user-space instructions
-# the pass-through and the gateway (gw-steady's and gw-apikey's requests)
-# spend on exactly N requests, each under callgrind. Unlike req/s on a shared machine, the count
-# is the same run after run; the kernel's share is not in it.
+# INSTRUCTIONS=N: instructions per request under callgrind instead of the
+# rounds (instructions.sh).
 if [[ -n ${INSTRUCTIONS:-} ]]; then
-  for tool in valgrind callgrind_control callgrind_annotate; do
-    command -v "$tool" >/dev/null || { echo "INSTRUCTIONS needs $tool (valgrind)" >&2; exit 2; }
-  done
-  count() { # NAME PORT HEADER COMMAND...: prints NAME, instructions per request
-    local name=$1 port=$2 header=$3 pid url="http://127.0.0.1:$2/app/items"
-    shift 3
-    taskset -c "$PROXY_CPU" valgrind --tool=callgrind --instr-atstart=no \
-      --callgrind-out-file="$WORK/$name.cg" "$@" >"$WORK/$name-callgrind.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    wait_for "$url" 600
-    h2load --h1 -n 2000 -c 16 -H "$header" "$url" >/dev/null
-    callgrind_control -i on "$pid" >/dev/null 2>&1
-    h2load --h1 -n "$INSTRUCTIONS" -c 16 -H "$header" "$url" | grep -q " 0 failed" ||
-      { echo "$name: requests failed under callgrind" >&2; exit 1; }
-    callgrind_control -d "$pid" >/dev/null 2>&1
-    kill "$pid" && wait "$pid" 2>/dev/null || true
-    callgrind_annotate "$WORK/$name.cg.1" 2>/dev/null | awk -v n="$INSTRUCTIONS" -v name="$name" \
-      '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%-12s %10.0f\n", name, $1 / n }'
-  }
-
-  echo "user-space instructions per request ($INSTRUCTIONS requests, 16 connections, callgrind):"
-  pt=$(count passthrough $((BASE_PORT + 87)) "cookie: $ALICE" "$BIN" passthrough \
-    --listen "127.0.0.1:$((BASE_PORT + 87))" --upstream "http://127.0.0.1:$UP" --threads 1)
-  echo "$pt"
-  for scenario in "gw-steady|86|cookie: $ALICE" "gw-apikey|88|authorization: Bearer $API_KEY"; do
-    IFS='|' read -r name offset header <<<"$scenario"
-    port=$((BASE_PORT + offset))
-    gateway_conf "$port" $((port + 6)) "$WORK/$name-cg.toml"
-    gw=$(count "$name" "$port" "$header" "$BIN" gateway -c "$WORK/$name-cg.toml")
-    echo "$pt $gw" | awk '{ printf "%-12s %10.0f  (%.3f × pass-through, +%.0f)\n", $3, $4, $4 / $2, $4 - $2 }'
-  done
+  count_instructions
   exit 0
 fi
 
@@ -430,7 +349,8 @@ echo "proxy on CPU $PROXY_CPU; wrk, h2load, upstream nginx and control plane on 
 # Each round runs every scenario's wrk first, then every scenario's fixed
 # rate, so that the closed-loop runs being compared are minutes apart at
 # most; every other round takes the scenarios in reverse order, so that a
-# drift of the machine's speed over a round favours none of them.
+# drift of the machine's speed over a round favours none of them. Each run
+# (run_closed, run_h2load: measure.sh) is a line of $RESULTS.
 selected=()
 for s in "${SCENARIOS[@]}"; do
   IFS='|' read -r name _ <<<"$s"
@@ -457,172 +377,11 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round done"
 done
 
-# --- Paired rounds. On a shared VM the machine's speed moves by tens of
-# percent within minutes, more than the difference being measured, so runs
-# one after the other disagree. Here the pass-through and a gateway
-# scenario are loaded at the same time, both on the proxy core: whatever
-# the machine does in that interval, it does to both. Each proxy's CPU
-# comes from the scheduler's clock (/proc/PID/task/*/schedstat, ns), and
-# the cost ratio is pass-through µs per request ÷ the other's: the
-# throughput ratio each would have alone on a core. The control pair (two
-# pass-through processes) shows the method's own error.
-cpu_ns() { # PID: CPU time of all its threads so far, ns
-  local total=0 ns _rest
-  for f in /proc/"$1"/task/*/schedstat; do
-    read -r ns _rest <"$f" && total=$((total + ns))
-  done
-  echo "$total"
-}
-PAIRS=$WORK/paired.tsv
-if ((PAIRED > 0)); then
-  PT2=$((BASE_PORT + 89))
-  taskset -c "$PROXY_CPU" "$BIN" passthrough --listen "127.0.0.1:$PT2" \
-    --upstream "http://127.0.0.1:$UP" --threads 1 >"$WORK/passthrough-2.log" 2>&1 &
-  PT2_PID=$!
-  PIDS+=("$PT2_PID")
-  wait_for "http://127.0.0.1:$PT2/"
-  pairs=("control|$PT2_PID|http://127.0.0.1:$PT2/app/items|cookie: $ALICE")
-  for s in "${SCENARIOS[@]}"; do
-    case $s in gw-steady\|* | gw-apikey\|*) pairs+=("$s") ;; esac
-  done
-  requests() { awk '/ requests in / { print $1 }' "$1"; }
-  load() { # HEADER URL OUT: a wrk of $secs seconds in the background, its pid in loads
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" -H "$1" "$2" >"$3" &
-    loads+=($!)
-  }
-  for round in $(seq 1 "$PAIRED"); do
-    for s in "${pairs[@]}"; do
-      IFS='|' read -r name pid url header <<<"$s"
-      pt_url="http://127.0.0.1:$PT/app/items" pt_header="cookie: $ALICE"
-      for secs in 1 "$DURATION"; do # 1 s to warm both, then the measured run
-        a0=$(cpu_ns "$PT_PID") b0=$(cpu_ns "$pid")
-        loads=()
-        # Every other round the other one's load starts first.
-        if ((round % 2)); then
-          load "$pt_header" "$pt_url" "$WORK/pair-a.out"
-          load "$header" "$url" "$WORK/pair-b.out"
-        else
-          load "$header" "$url" "$WORK/pair-b.out"
-          load "$pt_header" "$pt_url" "$WORK/pair-a.out"
-        fi
-        wait "${loads[@]}"
-        a1=$(cpu_ns "$PT_PID") b1=$(cpu_ns "$pid")
-      done
-      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$name" "$round" "$(requests "$WORK/pair-a.out")" \
-        "$(requests "$WORK/pair-b.out")" $((a1 - a0)) $((b1 - b0)) "$DURATION" >>"$PAIRS"
-    done
-    echo "paired round $round done"
-  done
-fi
+# --- Paired rounds: a reference and a gateway scenario loaded at the same
+# time on the proxy core (paired.sh).
+if ((PAIRED > 0)); then paired_rounds "$PAIRS"; fi
 
-if [[ -s $RESULTS ]]; then
-echo
-echo "Per run (non-2xx for gw-deny are the expected 403s; h2load 'errors' = failed+errored+timeout):"
-w=$(awk -F'\t' '{ if (length($1) > w) w = length($1) } END { print (w > 12 ? w : 12) }' "$RESULTS")
-printf "%-${w}s %-12s %5s %9s %9s %9s %8s %-12s %9s\n" scenario tool round req/s p50 p99 non-2xx errors cpu-us/req
-awk -F'\t' -v w="$w" '{ printf "%-" w "s %-12s %5s %9s %9s %9s %8s %-12s %9s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$RESULTS"
-python3 - "$RESULTS" "$H2_STREAMS" <<'PY'
-import statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-# Closed loop (throughput): wrk, or h2load with -m streams for h2; fixed rate: h2load@RATE.
-def closed(tool):
-    return tool == "wrk" or tool.startswith("h2load-m")
-def fixed(tool):
-    return tool.startswith("h2load@")
-def med(name, kind, col):
-    vals = [float(r[col]) for r in rows if r[0] == name and kind(r[1])]
-    return statistics.median(vals) if vals else float("nan")
-def ms(text):
-    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * scale
-    return float("inf")
-def lat(name, kind, col):
-    vals = sorted((r[col] for r in rows if r[0] == name and kind(r[1])), key=ms)
-    return vals[len(vals) // 2] if vals else "-"
-def ratio(a, b):
-    return a / b if b > 0 else float("nan")
-# A TLS scenario's group is its prefix; its ratios are to its group's
-# pass-through and nginx (tls-passthrough, tls-nginx, …).
-TITLES = {
-    "tls": "TLS, HTTP/1.1 keep-alive (closed loop: wrk; fixed rate: h2load --h1)",
-    "h2": f"TLS, HTTP/2 (closed loop: h2load, {sys.argv[2]} streams per connection; fixed rate: h2load)",
-    "hs": "TLS, a new connection per request (closed loop: wrk, Connection: close, "
-          "resumed sessions; fixed rate: h2load --h1 -r connections/s, full handshakes)",
-}
-def group(name):
-    prefix = name.split("-", 1)[0]
-    return prefix if prefix in TITLES and "-" in name else ""
-def ref(g, proxy):
-    return f"{g}-{proxy}" if g else proxy
-names = list(dict.fromkeys(r[0] for r in rows))
-groups = list(dict.fromkeys(group(n) for n in names))
-for g in groups:
-    members = [n for n in names if group(n) == g]
-    pt, ngx = ref(g, "passthrough"), ref(g, "nginx")
-    base_rps, base_cpu = med(pt, closed, 3), med(pt, fixed, 8)
-    if not g:
-        print()
-        print("Medians over rounds (ratio: req/s vs passthrough, wrk; cpu vs passthrough, h2load):")
-        print(f"{'scenario':<12} {'wrk req/s':>10} {'ratio':>6} {'wrk p50':>9} {'wrk p99':>9} "
-              f"{'fixed p50':>9} {'fixed p99':>9} {'cpu-us/req':>10} {'cpu ratio':>9}")
-        for n in members:
-            rps, cpu = med(n, closed, 3), med(n, fixed, 8)
-            print(f"{n:<12} {rps:>10.0f} {rps / base_rps:>6.2f} {lat(n, closed, 4):>9} {lat(n, closed, 5):>9} "
-                  f"{lat(n, fixed, 4):>9} {lat(n, fixed, 5):>9} {cpu:>10.1f} {cpu / base_cpu:>9.2f}")
-        continue
-    print()
-    print(f"{TITLES[g]}; ratios to {pt} and to {ngx}:")
-    ngx_rps, ngx_cpu = med(ngx, closed, 3), med(ngx, fixed, 8)
-    print(f"{'scenario':<15} {'req/s':>10} {'ratio':>6} {'p50':>9} {'p99':>9} "
-          f"{'fixed p50':>9} {'fixed p99':>9} {'cpu-us/req':>10} {'cpu ratio':>9} {'vs nginx':>8} {'cpu vs ngx':>10}")
-    for n in members:
-        rps, cpu = med(n, closed, 3), med(n, fixed, 8)
-        print(f"{n:<15} {rps:>10.0f} {ratio(rps, base_rps):>6.2f} {lat(n, closed, 4):>9} {lat(n, closed, 5):>9} "
-              f"{lat(n, fixed, 4):>9} {lat(n, fixed, 5):>9} {cpu:>10.1f} {ratio(cpu, base_cpu):>9.2f} "
-              f"{ratio(rps, ngx_rps):>8.2f} {ratio(cpu, ngx_cpu):>10.2f}")
-# The same ratio round by round (each pair of closed-loop runs close in time).
-def per_round(name, base):
-    by_round = {}
-    for r in rows:
-        if closed(r[1]) and r[0] in (name, base):
-            by_round.setdefault(r[2], {})[r[0]] = float(r[3])
-    return [v[name] / v[base] for _, v in sorted(by_round.items(), key=lambda kv: int(kv[0]))
-            if name in v and base in v and v[base] > 0]
-print()
-if groups == [""]:
-    print("wrk req/s vs passthrough, round by round (median):")
-else:
-    print("closed-loop req/s vs the pass-through of the same group, round by round (median):")
-width = max(12, *(len(n) for n in names))
-for n in names:
-    base = ref(group(n), "passthrough")
-    if n == base:
-        continue
-    ratios = per_round(n, base)
-    if ratios:
-        print(f"{n:<{width}} {' '.join(f'{x:.2f}' for x in ratios)}  (median {statistics.median(ratios):.2f})")
-PY
-fi
+# --- The tables (report.py).
+if [[ -s $RESULTS ]]; then python3 "$HERE/report.py" runs "$RESULTS" "$H2_STREAMS"; fi
+if [[ -s $PAIRS ]]; then python3 "$HERE/report.py" paired "$PAIRS" "$PROXY_CPU"; fi
 
-if [[ -s $PAIRS ]]; then
-  echo
-  echo "Paired rounds (each with the pass-through, both loaded at once on CPU $PROXY_CPU; CPU from schedstat):"
-  python3 - "$PAIRS" <<'PY'
-import statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-print(f"{'scenario':<12} {'round':>5} {'pt req/s':>9} {'req/s':>9} {'pt us/req':>9} {'us/req':>9} "
-      f"{'core busy':>9} {'cost ratio':>10}")
-by_name = {}
-for name, rnd, na, nb, ca, cb, secs in rows:
-    na, nb, ca, cb, secs = int(na), int(nb), int(ca), int(cb), float(secs)
-    ua, ub = ca / 1e3 / na, cb / 1e3 / nb
-    by_name.setdefault(name, []).append(ua / ub)
-    print(f"{name:<12} {rnd:>5} {na / secs:>9.0f} {nb / secs:>9.0f} {ua:>9.1f} {ub:>9.1f} "
-          f"{(ca + cb) / 1e9 / secs:>8.0%} {ua / ub:>10.3f}")
-print()
-print("cost ratio (pass-through CPU per request ÷ the scenario's; control: a second pass-through):")
-for name, ratios in by_name.items():
-    print(f"{name:<12} {' '.join(f'{x:.3f}' for x in ratios)}  (median {statistics.median(ratios):.3f})")
-PY
-fi

@@ -28,6 +28,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use telemetry::{GATEWAY_SCOPE, Telemetry, TelemetryConfig};
 
+/// mimalloc for every allocation of the process: measured against glibc's
+/// allocator and jemalloc on the proxy path, it took the most work off
+/// each request at about the same memory (docs/benchmarks.md, "The
+/// allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// WRNexus: a tenancy-aware authorization gateway.
 #[derive(Debug, Parser)]
 #[command(name = "wrnexus", version, about)]

@@ -68,13 +68,15 @@ fn peer(target: &(std::net::SocketAddr, bool, String)) -> Box<HttpPeer> {
 
 #[async_trait]
 impl ProxyHttp for Gateway {
-    type CTX = Ctx;
+    /// Boxed: pingora keeps the context inline in each request's future
+    /// (three times over), which is allocated and copied per request.
+    type CTX = Box<Ctx>;
 
-    fn new_ctx(&self) -> Ctx {
-        Ctx::new()
+    fn new_ctx(&self) -> Box<Ctx> {
+        Box::new(Ctx::new())
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Box<Ctx>) -> Result<bool> {
         self.metrics.in_flight.inc();
         ctx.counted = true;
         let prepared = prepare::identify_and_frame(self, session, ctx)
@@ -93,16 +95,16 @@ impl ProxyHttp for Gateway {
             Err(refusal) => Err(refusal),
         };
         let decided = Instant::now();
-        let decision_us = decided.duration_since(ctx.started).as_micros();
+        let decision_time = decided.duration_since(ctx.started);
+        let decision_us = decision_time.as_micros();
         ctx.access.decision_us = Some(u64::try_from(decision_us).unwrap_or(u64::MAX));
         ctx.outcome = match &verdict {
             Ok(admitted) => admitted.outcome(),
             Err(refusal) => refusal.outcome(),
         };
-        self.series.decision_seconds.observe(
-            ctx.outcome.as_str(),
-            decided.duration_since(ctx.started).as_secs_f64(),
-        );
+        self.series
+            .decision_seconds
+            .observe(ctx.outcome.as_str(), decision_time.as_secs_f64());
         match verdict {
             Ok(admitted) => {
                 ctx.admitted = Some(admitted);
@@ -119,7 +121,11 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Box<Ctx>,
+    ) -> Result<Box<HttpPeer>> {
         ctx.upstream_started.get_or_insert_with(Instant::now);
         let peer = match ctx.admitted()?.app() {
             None => peer(&self.control_plane),
@@ -135,7 +141,7 @@ impl ProxyHttp for Gateway {
                 Box::new(peer)
             }
         };
-        ctx.upstream_traceparent = Gateway::begin_upstream(ctx, &peer.address().to_string());
+        ctx.upstream_traceparent = Gateway::begin_upstream(ctx, peer.address());
         Ok(peer)
     }
 
@@ -147,7 +153,7 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         _peer: &HttpPeer,
-        ctx: &mut Ctx,
+        ctx: &mut Box<Ctx>,
         mut e: Box<Error>,
     ) -> Box<Error> {
         ctx.connect_failures += 1;
@@ -165,7 +171,7 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         upstream: &mut RequestHeader,
-        ctx: &mut Ctx,
+        ctx: &mut Box<Ctx>,
     ) -> Result<()> {
         let (to_app, identity) = match ctx.admitted()? {
             Admitted::ControlPlane => (false, None),
@@ -191,7 +197,7 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         upstream: &mut ResponseHeader,
-        ctx: &mut Ctx,
+        ctx: &mut Box<Ctx>,
     ) -> Result<()> {
         if let Some(spans) = ctx.spans.as_mut() {
             spans.end_upstream(upstream.status.as_u16());
@@ -237,7 +243,7 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         _body: &mut Option<bytes::Bytes>,
         _end_of_stream: bool,
-        ctx: &mut Ctx,
+        ctx: &mut Box<Ctx>,
     ) -> Result<()> {
         cut_if_revoked(ctx)
     }
@@ -247,14 +253,19 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         _body: &mut Option<bytes::Bytes>,
         _end_of_stream: bool,
-        ctx: &mut Ctx,
+        ctx: &mut Box<Ctx>,
     ) -> Result<Option<std::time::Duration>> {
         cut_if_revoked(ctx).map(|()| None)
     }
 
     /// Whatever failed (a dead or slow upstream, a broken request), the
     /// client gets a problem with the request id, never pingora's page.
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut Box<Ctx>,
+    ) -> FailToProxy {
         let refusal = Refusal::of_proxy_error(e);
         let mut code = refusal.as_ref().map_or(0, Refusal::status);
         if let Some(refusal) = refusal {
@@ -283,7 +294,7 @@ impl ProxyHttp for Gateway {
     fn persist_connection_context(
         &self,
         _session: &Session,
-        ctx: &Ctx,
+        ctx: &Box<Ctx>,
     ) -> Option<Box<dyn Any + Send + Sync>> {
         if ctx.remembered.is_none() && ctx.remembered_key.is_none() {
             return None;
@@ -297,7 +308,7 @@ impl ProxyHttp for Gateway {
     fn on_connection_reuse(
         &self,
         _session: &mut Session,
-        ctx: &mut Ctx,
+        ctx: &mut Box<Ctx>,
         previous: Box<dyn Any + Send + Sync>,
     ) {
         if let Ok(memory) = previous.downcast::<ConnectionMemory>() {
@@ -307,7 +318,7 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Box<Ctx>) {
         if ctx.counted {
             self.metrics.in_flight.dec();
         }

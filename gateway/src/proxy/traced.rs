@@ -5,7 +5,7 @@
 use crate::ops::loggable_path::loggable;
 use crate::proxy::ctx::{Admitted, Ctx};
 use crate::proxy::gateway::Gateway;
-use crate::upstream::trace_context::{self, Layer};
+use crate::upstream::trace_context::{self, Layer, Parent};
 use opentelemetry::KeyValue;
 use pingora::prelude::Session;
 use std::time::Instant;
@@ -38,20 +38,20 @@ pub(super) fn reused_attributes() -> Vec<KeyValue> {
 }
 
 impl Gateway {
-    /// The `traceparent` the admission's calls to the control plane carry:
-    /// the admission's span, or (untraced) the request's.
-    pub(super) fn begin_admission(ctx: &mut Ctx) -> Option<String> {
+    /// The parent the admission's calls to the control plane name: the
+    /// admission's span, or (untraced) the request's.
+    pub(super) fn begin_admission(ctx: &mut Ctx) -> Option<Parent> {
         match ctx.spans.as_mut() {
-            Some(spans) => Some(spans.begin_admit()),
-            None => ctx.trace.as_ref().map(|t| t.traceparent()),
+            Some(spans) => Some(Parent::Span(spans.begin_admit())),
+            None => ctx.trace.map(Parent::Request),
         }
     }
 
-    /// The `traceparent` the upstream (`peer`) is given: the upstream
-    /// call's span, or (untraced) the request's.
-    pub(super) fn begin_upstream(ctx: &mut Ctx, peer: &str) -> Option<String> {
+    /// The `traceparent` the upstream (`peer`, named only when traced) is
+    /// given: the upstream call's span, or (untraced) the request's.
+    pub(super) fn begin_upstream(ctx: &mut Ctx, peer: &dyn std::fmt::Display) -> Option<String> {
         match ctx.spans.as_mut() {
-            Some(spans) => Some(spans.begin_upstream(Instant::now(), peer)),
+            Some(spans) => Some(spans.begin_upstream(Instant::now(), &peer.to_string())),
             None => ctx.trace.as_ref().map(|t| t.traceparent()),
         }
     }

@@ -2,7 +2,7 @@
 //! client-supplied copy of the identity set, then add the verified values.
 
 use http::HeaderMap;
-use http::header::{CONNECTION, COOKIE};
+use http::header::{AUTHORIZATION, CONNECTION, COOKIE, HeaderName};
 use wrnexus_contract::headers;
 
 /// Headers only the gateway may set, or that no client may send an app
@@ -101,11 +101,60 @@ fn is_identity(name: &str) -> bool {
         || spells_prefix(name, OWN_PREFIX.as_bytes())
 }
 
-/// Names to remove from a client request: the identity set in any
-/// spelling, and the end-to-end headers the client lists in `Connection`
-/// (hop-by-hop by its own declaration).
-pub fn names_to_strip(headers: &HeaderMap) -> Vec<String> {
-    let named_in_connection: Vec<String> = headers
+/// What one pass over a request's fields found: every name to remove
+/// (the identity set in any spelling, the end-to-end headers the client
+/// lists in `Connection`, and the client's trace context), and whether the
+/// fields the rewrite may edit next are there at all, so that it looks up
+/// nothing it already knows is absent.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Each name once, as the map spells it.
+    pub strip: Vec<HeaderName>,
+    pub authorization: bool,
+    pub cookie: bool,
+}
+
+/// The client's `traceparent` and `tracestate` never pass: the gateway
+/// sends its own `traceparent`, and no `tracestate`.
+fn is_trace_context(name: &HeaderName) -> bool {
+    matches!(name.as_str(), "traceparent" | "tracestate")
+}
+
+/// Scan `headers` once (a second pass only when `Connection` names
+/// headers to drop).
+pub fn scan(headers: &HeaderMap) -> Scan {
+    let mut found = Scan::default();
+    let mut connection = false;
+    for name in headers.keys() {
+        if name == CONNECTION {
+            connection = true;
+        } else if name == AUTHORIZATION {
+            found.authorization = true;
+        } else if name == COOKIE {
+            found.cookie = true;
+        } else if is_identity(name.as_str()) || is_trace_context(name) {
+            found.strip.push(name.clone());
+        }
+    }
+    if connection {
+        let named = named_in_connection(headers);
+        if !named.is_empty() {
+            for name in headers.keys() {
+                let listed = named
+                    .iter()
+                    .any(|n| spells(name.as_str().as_bytes(), n.as_bytes()));
+                if listed && !found.strip.contains(name) {
+                    found.strip.push(name.clone());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The names a client lists in `Connection` that may be dropped.
+fn named_in_connection(headers: &HeaderMap) -> Vec<String> {
+    headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -117,21 +166,7 @@ pub fn names_to_strip(headers: &HeaderMap) -> Vec<String> {
                     .iter()
                     .any(|kept| spells(n.as_bytes(), kept.as_bytes()))
         })
-        .collect();
-    let mut names: Vec<String> = headers
-        .keys()
-        .map(|k| k.as_str())
-        .filter(|k| {
-            is_identity(k)
-                || named_in_connection
-                    .iter()
-                    .any(|n| spells(k.as_bytes(), n.as_bytes()))
-        })
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+        .collect()
 }
 
 /// Whether a `Set-Cookie` value sets the cookie `name` (compared without
@@ -214,7 +249,7 @@ mod tests {
             CONNECTION,
             HeaderValue::from_static("keep-alive, X-Custom, Content-Length, Content_Length, Host"),
         );
-        let names = names_to_strip(&h);
+        let names: Vec<String> = scan(&h).strip.iter().map(|n| n.to_string()).collect();
         for name in [
             "x-workspace-id",
             "x_user_id",

@@ -99,8 +99,11 @@ pub fn rewrite(upstream: &mut RequestHeader, client: &HeaderMap, forward: &Forwa
 }
 
 fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result<()> {
-    for name in headers::names_to_strip(fields) {
-        fields.remove(name.as_str());
+    // One pass finds what goes and what is there: each field below is
+    // then edited once, and no absent one is looked up.
+    let found = headers::scan(fields);
+    for name in &found.strip {
+        fields.remove(name);
     }
     fields.try_reserve(ADDED).map_err(|e| {
         Error::explain(
@@ -116,38 +119,36 @@ fn fill(fields: &mut HeaderMap, client: &HeaderMap, forward: &Forward) -> Result
         forward.trusted_proxies,
     );
     fields.insert(X_REQUEST_ID, copy(forward.request_id)?);
-    fields.remove(trace_context::TRACESTATE);
-    match forward.traceparent {
-        Some(parent) => {
-            fields.insert(trace_context::TRACEPARENT, copy(parent)?);
-        }
-        None => {
-            fields.remove(trace_context::TRACEPARENT);
-        }
+    // The client's `traceparent` and `tracestate` went with the strip.
+    if let Some(parent) = forward.traceparent {
+        fields.insert(trace_context::TRACEPARENT, copy(parent)?);
     }
     let Some(cookie_name) = forward.session_cookie else {
         return Ok(());
     };
     // An app never sees a WRNexus secret: a key's `Authorization` is
     // consumed like the session cookie (the app's own schemes pass).
-    if fields
-        .get_all(AUTHORIZATION)
-        .iter()
-        .any(api_key::names_a_key)
+    if found.authorization
+        && fields
+            .get_all(AUTHORIZATION)
+            .iter()
+            .any(api_key::names_a_key)
     {
         fields.remove(AUTHORIZATION);
     }
-    let rest = if forward.session_cookie_alone {
-        None
-    } else {
-        headers::cookies_without(fields, cookie_name)
-    };
-    match rest {
-        Some(rest) => {
-            fields.insert(COOKIE, value(rest)?);
-        }
-        None => {
-            fields.remove(COOKIE);
+    if found.cookie {
+        let rest = if forward.session_cookie_alone {
+            None
+        } else {
+            headers::cookies_without(fields, cookie_name)
+        };
+        match rest {
+            Some(rest) => {
+                fields.insert(COOKIE, value(rest)?);
+            }
+            None => {
+                fields.remove(COOKIE);
+            }
         }
     }
     let Some(identity) = forward.identity else {

@@ -41,7 +41,20 @@ fn lower_hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    ::hex::encode(bytes)
+    let mut text = vec![0u8; bytes.len() * 2];
+    write_hex(&mut text, bytes);
+    // Hex digits are ASCII: always UTF-8.
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// Write the lowercase hex of `bytes` into `out` (two digits a byte; a
+/// table lookup per digit: this runs for every request, traced or not).
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
 }
 
 /// A `traceparent` value's trace id, parent span id and flags; `None` for
@@ -127,14 +140,14 @@ impl TraceContext {
     /// The `traceparent` for a request the gateway makes on behalf of
     /// this one: this trace, with the gateway's span as the parent.
     pub fn traceparent(&self) -> String {
-        let mut text = String::with_capacity(55);
-        text.push_str("00-");
-        text.push_str(&hex(&self.trace_id));
-        text.push('-');
-        text.push_str(&hex(&self.span_id));
-        text.push('-');
-        text.push_str(&hex(&[self.flags & SAMPLED]));
-        text
+        // `00-{trace id}-{span id}-{flags}`, written in place.
+        let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        write_hex(&mut text[3..35], &self.trace_id);
+        write_hex(&mut text[36..52], &self.span_id);
+        write_hex(&mut text[53..55], &[self.flags & SAMPLED]);
+        std::str::from_utf8(&text)
+            .map(str::to_owned)
+            .unwrap_or_default()
     }
 }
 
@@ -158,9 +171,28 @@ impl Layer {
     }
 }
 
+/// The parent a call made while admitting a request names.
+#[derive(Debug)]
+pub enum Parent {
+    /// The admission's own span (traced), as a `traceparent` value.
+    Span(String),
+    /// The request's context (untraced): formatted only when a call is
+    /// made, which a request answered from the gateway's memory never does.
+    Request(TraceContext),
+}
+
+impl Parent {
+    fn traceparent(&self) -> String {
+        match self {
+            Parent::Span(text) => text.clone(),
+            Parent::Request(context) => context.traceparent(),
+        }
+    }
+}
+
 /// What calls made while admitting a request carry, and note.
 struct Admission {
-    traceparent: Option<String>,
+    parent: Option<Parent>,
     /// The deepest layer asked for this request's data (`None`: none was,
     /// or another request's fetch was awaited).
     deepest: Cell<Option<Layer>>,
@@ -170,12 +202,12 @@ tokio::task_local! {
     static ADMISSION: Admission;
 }
 
-/// Run `admission` with `traceparent` as the one its calls to the control
+/// Run `admission` with `parent` as the one its calls to the control
 /// plane carry (a fetch shared by several requests carries the trace of
 /// the request that started it).
-pub async fn within<F: Future>(traceparent: Option<String>, admission: F) -> F::Output {
+pub async fn within<F: Future>(parent: Option<Parent>, admission: F) -> F::Output {
     let scope = Admission {
-        traceparent,
+        parent,
         deepest: Cell::new(None),
     };
     ADMISSION.scope(scope, admission).await
@@ -183,7 +215,10 @@ pub async fn within<F: Future>(traceparent: Option<String>, admission: F) -> F::
 
 /// The `traceparent` of the request being admitted, if any.
 pub fn outgoing() -> Option<String> {
-    ADMISSION.try_with(|a| a.traceparent.clone()).ok().flatten()
+    ADMISSION
+        .try_with(|a| a.parent.as_ref().map(Parent::traceparent))
+        .ok()
+        .flatten()
 }
 
 /// Note that the request being admitted asked `layer` for data.
@@ -270,8 +305,23 @@ mod tests {
     #[tokio::test]
     async fn calls_made_while_admitting_carry_the_trace() {
         assert_eq!(outgoing(), None);
-        let seen = within(Some(GOOD.to_string()), async { outgoing() }).await;
+        let seen = within(Some(Parent::Span(GOOD.to_string())), async { outgoing() }).await;
         assert_eq!(seen.as_deref(), Some(GOOD));
+        // Untraced, the request's own context is the parent.
+        let context = TraceContext::of_request(&with(GOOD), "10.0.0.1".parse().ok(), &proxies());
+        let seen = within(Some(Parent::Request(context)), async { outgoing() }).await;
+        assert_eq!(seen, Some(context.traceparent()));
+        let (trace_id, span_id, flags) = parse(&context.traceparent()).unwrap_or_default();
+        assert_eq!(
+            (trace_id, span_id, flags),
+            (context.trace_id, context.span_id, 1)
+        );
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff, 0x4b]), "000fa0ff4b");
+        assert_eq!(hex(&[]), "");
     }
 
     #[tokio::test]

@@ -360,7 +360,11 @@ impl TransportConnector {
         if let Some(s) = reused_stream {
             Ok((s, true))
         } else {
-            let s = self.new_stream(peer).await?;
+            // WRNexus patch: boxed. Connecting (TCP, TLS, a proxy's CONNECT) is a future
+            // of several KiB that would otherwise be inline in every
+            // caller's future, copied and allocated with it on each request
+            // even when a pooled connection is reused.
+            let s = Box::pin(self.new_stream(peer)).await?;
             Ok((s, false))
         }
     }
