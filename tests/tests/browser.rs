@@ -352,7 +352,7 @@ async fn tls_flow(browser: &Browser, stack: &Stack) -> TestResult {
         .submit_credentials(&client::email("browser-tls"), PASSWORD)
         .await?;
     // Signed up: the demo app, over HTTPS, told the request came over it.
-    browser.wait_location("/").await?;
+    browser.wait_exact_location("/").await?;
     let page = browser.text("body").await?;
     assert!(!page.contains("Sign in"), "{page}");
 

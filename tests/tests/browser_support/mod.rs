@@ -207,6 +207,17 @@ impl Browser {
         .await
     }
 
+    /// Wait until the page's path and query are exactly `target` (a
+    /// prefix would match the page the browser is leaving, whose elements
+    /// go stale under a search).
+    pub async fn wait_exact_location(&self, target: &str) -> TestResult<String> {
+        eventually(&format!("the page {target}"), || async {
+            let here = self.location().await?;
+            Ok((here == target).then_some(here))
+        })
+        .await
+    }
+
     /// The current value of the form field `css`.
     pub async fn value(&self, css: &str) -> TestResult<String> {
         let field = self.client.find(Locator::Css(css)).await?;
