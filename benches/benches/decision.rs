@@ -18,6 +18,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wrnexus_benches::requests::member_write;
 use wrnexus_gateway::authn::keys::KeyRing;
 use wrnexus_gateway::authn::session::{self, Verifier};
 use wrnexus_gateway::data::cache::LocalCache;
@@ -66,24 +67,6 @@ impl Signer {
             "sid": SESSION, "iat": n, "exp": 4_000_000_000_i64
         });
         Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
-    }
-}
-
-fn member_request<'a>() -> DecisionRequest<'a> {
-    DecisionRequest {
-        principal: Principal::User(USER),
-        action: "write",
-        workspace_id: WORKSPACE,
-        project_id: None,
-        project_archived: false,
-        granted_projects: None,
-        role: Some(Role::Member),
-        workspace_status: WorkspaceStatus::Active,
-        email_verified: true,
-        plan: "free",
-        method: "POST",
-        path: "/app/items",
-        sign_in: wrnexus_policies::SignIn::UNRESTRICTED,
     }
 }
 
@@ -245,7 +228,7 @@ fn cache_benches(c: &mut Criterion) {
 
 fn cedar_benches(c: &mut Criterion) -> BenchResult<()> {
     let engine = PolicyEngine::shipped()?;
-    let request = member_request();
+    let request = member_write(USER, WORKSPACE);
     if !engine.decide(&request).allowed {
         return Err("the benchmarked request must be allowed".into());
     }
@@ -256,7 +239,7 @@ fn cedar_benches(c: &mut Criterion) -> BenchResult<()> {
     let project = DecisionRequest {
         project_id: Some("p2"),
         granted_projects: Some(&granted),
-        ..member_request()
+        ..member_write(USER, WORKSPACE)
     };
     c.bench_function("cedar/decide_project_limited", |b| {
         b.iter(|| black_box(engine.decide(black_box(&project))))

@@ -32,14 +32,17 @@ nginx_proxy() { # LISTEN [DIRECTIVES]: nginx_conf's body, proxy_pass to the upst
 # nginx-authz: the proxy asks an authorizer (a subrequest, without the
 # body, on a keep-alive connection) before each proxy_pass; the authorizer
 # decides nothing and answers 204. Both single-process, on the proxy core.
-nginx_authz() { # PORT AUTHZ_PORT: the proxy's nginx_conf body
+# cerbos-authz (cerbos.sh) is the same proxy, its subrequest also carrying
+# the original method and URI (DIRECTIVES), to the Cerbos adapter.
+nginx_authz() { # PORT AUTHZ_PORT [DIRECTIVES of the subrequest]: the proxy's nginx_conf body
   echo "upstream app { server 127.0.0.1:$UP; keepalive 64; }
   upstream authz { server 127.0.0.1:$2; keepalive 64; }
   server { listen 127.0.0.1:$1;
     location / { auth_request /_authz;
       proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
     location = /_authz { internal; proxy_pass http://authz; proxy_pass_request_body off;
-      proxy_set_header Content-Length \"\"; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+      proxy_set_header Content-Length \"\"; proxy_http_version 1.1; proxy_set_header Connection \"\";
+      ${3:-} } }"
 }
 authorizer() { # PORT: the authorizer's nginx_conf body
   echo "server { listen 127.0.0.1:$1; location / { return 204; } }"

@@ -8,7 +8,8 @@
 # request ÷ the other's: the throughput ratio each would have alone on a core.
 # The control pair (two pass-through processes) shows the method's own error.
 # With nginx-authz as the reference (PAIRS_WITH), its two processes' CPU is
-# summed, and the ratio printed is the other way round: gateway ÷ nginx-authz.
+# summed, and the ratio printed is the other way round: gateway ÷ nginx-authz;
+# the same with cerbos-authz (nginx, the adapter and Cerbos summed).
 # Each pair's measured run is a line of paired.tsv; report.py prints the tables.
 # shellcheck shell=bash
 
@@ -48,10 +49,12 @@ paired_rounds() { # OUT: PAIRED rounds of every pair, a line each appended to OU
   for round in $(seq 1 "$PAIRED"); do
     for s in "${pairs[@]}"; do
       IFS='|' read -r ref name pid url header <<<"$s"
-      # The reference (a): the pass-through, or nginx-authz's proxy and authorizer.
+      # The reference (a): the pass-through, nginx-authz's proxy and
+      # authorizer, or cerbos-authz's proxy, adapter and Cerbos.
       case $ref in
         passthrough) ref_pid=$PT_PID ref_url="http://127.0.0.1:$PT/app/items" ;;
         nginx-authz) ref_pid="$NAZ_PID,$NAZA_PID" ref_url="http://127.0.0.1:$NAZ/app/items" ;;
+        cerbos-authz) ref_pid=$CZ_PIDS ref_url="http://127.0.0.1:$CZ/app/items" ;;
       esac
       ref_header="cookie: $ALICE"
       for secs in 1 "$DURATION"; do # 1 s to warm both, then the measured run

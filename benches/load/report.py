@@ -68,19 +68,27 @@ def runs(rows, h2_streams):
             # nginx-authz (nginx auth_request + a no-op authorizer, both
             # processes' CPU): what the gateway replaces; "cpu vs authz" is each
             # scenario's CPU per request ÷ its (the goal for the gateway: ≤ 0.75).
+            # cerbos-authz (the same with the adapter and Cerbos, three
+            # processes' CPU): "cpu vs cerbos", the goal for the gateway ≤ 0.5.
             authz = "nginx-authz" in members
             authz_cpu = med("nginx-authz", fixed, 8)
+            cerbos = "cerbos-authz" in members
+            cerbos_cpu = med("cerbos-authz", fixed, 8)
+            w = max([12] + [len(n) for n in members])
             print()
             print("Medians over rounds (ratio: req/s vs passthrough, wrk; cpu vs passthrough, h2load"
-                  + ("; cpu vs authz: ÷ nginx-authz's, proxy + authorizer, goal for gw-* ≤ 0.75" if authz else "") + "):")
-            print(f"{'scenario':<12} {'wrk req/s':>10} {'ratio':>6} {'wrk p50':>9} {'wrk p99':>9} "
+                  + ("; cpu vs authz: ÷ nginx-authz's, proxy + authorizer, goal for gw-* ≤ 0.75" if authz else "")
+                  + ("; cpu vs cerbos: ÷ cerbos-authz's, proxy + adapter + Cerbos, goal for gw-* ≤ 0.5" if cerbos else "")
+                  + "):")
+            print(f"{'scenario':<{w}} {'wrk req/s':>10} {'ratio':>6} {'wrk p50':>9} {'wrk p99':>9} "
                   f"{'fixed p50':>9} {'fixed p99':>9} {'cpu-us/req':>10} {'cpu ratio':>9}"
-                  + (f" {'cpu vs authz':>12}" if authz else ""))
+                  + (f" {'cpu vs authz':>12}" if authz else "") + (f" {'cpu vs cerbos':>13}" if cerbos else ""))
             for n in members:
                 rps, cpu = med(n, closed, 3), med(n, fixed, 8)
-                print(f"{n:<12} {rps:>10.0f} {ratio(rps, base_rps):>6.2f} {lat(n, closed, 4):>9} {lat(n, closed, 5):>9} "
+                print(f"{n:<{w}} {rps:>10.0f} {ratio(rps, base_rps):>6.2f} {lat(n, closed, 4):>9} {lat(n, closed, 5):>9} "
                       f"{lat(n, fixed, 4):>9} {lat(n, fixed, 5):>9} {cpu:>10.1f} {ratio(cpu, base_cpu):>9.2f}"
-                      + (f" {ratio(cpu, authz_cpu):>12.2f}" if authz else ""))
+                      + (f" {ratio(cpu, authz_cpu):>12.2f}" if authz else "")
+                      + (f" {ratio(cpu, cerbos_cpu):>13.2f}" if cerbos else ""))
             continue
         print()
         print(f"{TITLES[g]}; ratios to {pt} and to {ngx}:")
@@ -120,7 +128,12 @@ def paired(rows, cpu):
         return a / b if b > 0 else float("nan")
     # Pairs with the pass-through: its CPU per request ÷ the scenario's (the
     # throughput ratio). With nginx-authz: the gateway's ÷ nginx-authz's (the
-    # cost ratio; the goal is at most 0.75).
+    # cost ratio; the goal is at most 0.75); with cerbos-authz the same (the
+    # goal is at most 0.5).
+    what = {
+        "nginx-authz": ("nginx auth_request + a no-op authorizer answering 204, their CPU summed", 0.75),
+        "cerbos-authz": ("nginx auth_request + the adapter + Cerbos, their CPU summed", 0.5),
+    }
     for ref in dict.fromkeys(r[0] for r in rows):
         print()
         if ref == "passthrough":
@@ -128,8 +141,7 @@ def paired(rows, cpu):
             print(f"{'scenario':<12} {'round':>5} {'pt req/s':>9} {'req/s':>9} {'pt us/req':>9} {'us/req':>9} "
                   f"{'core busy':>9} {'cost ratio':>10}")
         else:
-            print(f"Paired rounds with nginx-authz (nginx auth_request + a no-op authorizer answering 204, "
-                  f"their CPU summed), both loaded at once on CPU {cpu}; CPU from schedstat:")
+            print(f"Paired rounds with {ref} ({what[ref][0]}), both loaded at once on CPU {cpu}; CPU from schedstat:")
             print(f"{'scenario':<12} {'round':>5} {'authz req/s':>11} {'req/s':>9} {'authz us/req':>12} {'us/req':>9} "
                   f"{'core busy':>9} {'gw ÷ authz':>10}")
         by_name = {}
@@ -149,7 +161,7 @@ def paired(rows, cpu):
         if ref == "passthrough":
             print("cost ratio (pass-through CPU per request ÷ the scenario's; control: a second pass-through):")
         else:
-            print("gateway CPU ÷ nginx-authz CPU, per request, same interval (goal: ≤ 0.75):")
+            print(f"gateway CPU ÷ {ref} CPU, per request, same interval (goal: ≤ {what[ref][1]}):")
         for name, ratios in by_name.items():
             print(f"{name:<12} {' '.join(f'{x:.3f}' for x in ratios)}  (median {statistics.median(ratios):.3f})")
 

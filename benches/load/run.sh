@@ -9,7 +9,13 @@
 #               proxy_pass with `auth_request` to an authorizer that
 #               decides nothing (a second nginx answering 204), both
 #               processes on the proxy core, their CPU summed
-#               (all three sent the same session cookie as gw-steady)
+#   cerbos-authz the same with a real policy decision point: nginx
+#               auth_request to an adapter (benches/src/bin/cerbos_adapter.rs)
+#               asking Cerbos (CheckResources over HTTP, WRNexus's role and
+#               suspension rules as a Cerbos policy: cerbos/), the three
+#               processes on the proxy core, their CPU summed; only with
+#               CERBOS=1 or when ONLY or PAIRS_WITH names it (cerbos.sh)
+#               (all of them sent the same session cookie as gw-steady)
 #   gw-steady   the gateway, one session cookie (token and decision data cached)
 #   gw-cold     the gateway with token_cache_capacity = 0: every request
 #               checks the token's signature (as a never-seen token would)
@@ -44,13 +50,17 @@
 #   Needs openssl, and nginx with http_ssl and http_v2 (Debian's has them).
 #   INSTRUCTIONS=20000 counts instructions per request under callgrind
 #   instead (pass-through, nginx-authz's two processes summed, gw-steady,
-#   gw-apikey; needs valgrind), then exits.
+#   gw-apikey; needs valgrind), then exits. Not cerbos-authz: Cerbos is Go,
+#   whose runtime callgrind does not count meaningfully.
 #   PAIRED=3 paired rounds after the interleaved ones (0: none): a
 #   reference and a gateway scenario (gw-steady, gw-apikey) loaded at
 #   the same time on the proxy core, each by its own wrk; the references
 #   are PAIRS_WITH="passthrough nginx-authz" (the default: both; the
-#   pass-through's adds a control pair of two pass-through processes);
-#   see paired.sh.
+#   pass-through's adds a control pair of two pass-through processes;
+#   cerbos-authz may be named too); see paired.sh.
+#   CERBOS=1 runs cerbos-authz (needs `benches/load/cerbos.sh fetch` and
+#   the adapter: cargo build --profile bench-tools -p wrnexus-benches
+#   --bin cerbos_adapter; CERBOS_BIN, CERBOS_ADAPTER move them).
 #   PROXY_CPU=0 LOAD_CPU=1 (the proxy alone on one core; load generator,
 #   upstream and control plane on the other). Not run by CI.
 # Its parts, sourced from beside it (`shellcheck -x` follows them):
@@ -68,11 +78,13 @@ HS_RATE=${HS_RATE:-500}
 if [[ " ${ONLY:-} " =~ \ (tls|h2|hs)- ]]; then TLS=1; fi
 PAIRS_WITH=${PAIRS_WITH:-passthrough nginx-authz}
 for ref in $PAIRS_WITH; do
-  case $ref in passthrough | nginx-authz) ;; *)
-    echo "PAIRS_WITH: $ref is not a reference (passthrough, nginx-authz)" >&2
+  case $ref in passthrough | nginx-authz | cerbos-authz) ;; *)
+    echo "PAIRS_WITH: $ref is not a reference (passthrough, nginx-authz, cerbos-authz)" >&2
     exit 2 ;;
   esac
 done
+CERBOS=${CERBOS:-0}
+if [[ " ${ONLY:-} $PAIRS_WITH " == *" cerbos-authz "* ]]; then CERBOS=1; fi
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-18000}
@@ -81,12 +93,14 @@ COOKIE_NAME=__Host-wrnexus_session
 
 # Its parts, beside it: nginx configurations (nginx.sh), one measured run
 # (measure.sh), the INSTRUCTIONS mode (instructions.sh) and the paired
-# rounds (paired.sh), functions called below; report.py prints the tables.
+# rounds (paired.sh), the Cerbos peer (cerbos.sh), functions called below;
+# report.py prints the tables.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/nginx.sh"
 source "$HERE/measure.sh"
 source "$HERE/instructions.sh"
 source "$HERE/paired.sh"
+source "$HERE/cerbos.sh"
 
 missing=()
 for tool in wrk h2load nginx taskset curl python3 awk; do
@@ -99,6 +113,7 @@ if [[ $TLS == 1 ]]; then
   command -v openssl >/dev/null || missing+=(openssl)
   [[ $(nginx -V 2>&1) == *--with-http_v2_module* ]] || missing+=("nginx with http_v2")
 fi
+if [[ $CERBOS == 1 ]]; then mapfile -t -O "${#missing[@]}" missing < <(cerbos_missing); fi
 if ((${#missing[@]})); then
   echo "missing: ${missing[*]}" >&2
   echo "on Debian: apt-get install wrk nghttp2-client nginx-light util-linux curl python3 openssl" >&2
@@ -128,6 +143,7 @@ if [[ $TLS == 1 ]]; then TLS_PORTS=("$NGXS" "$PTS" "$GWS" $((BASE_PORT + 98))); 
 for port in $UP $NGX $PT $GW $GWC $CP $NAZ $NAZA $((BASE_PORT + 78)) $((BASE_PORT + 79)) \
   $((BASE_PORT + 86)) $((BASE_PORT + 87)) $((BASE_PORT + 88)) $((BASE_PORT + 89)) \
   $((BASE_PORT + 90)) $((BASE_PORT + 91)) $((BASE_PORT + 92)) $((BASE_PORT + 94)) \
+  $((BASE_PORT + 71)) $((BASE_PORT + 72)) $((BASE_PORT + 73)) $((BASE_PORT + 74)) \
   "${TLS_PORTS[@]}"; do
   if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use (another run?); set BASE_PORT to move all ports" >&2
@@ -311,6 +327,8 @@ if [[ $TLS == 1 ]]; then
       END { printf "  %-12s%s\n", name, t }'
   done
 fi
+# cerbos-authz (cerbos.sh): Cerbos, the adapter and their nginx, checked.
+if [[ $CERBOS == 1 ]]; then cerbos_authz_start; fi
 # The references get the same request as gw-steady, session cookie
 # included (they forward it as it is): same bytes in, so the ratio is the
 # gateway's own work.
@@ -323,8 +341,13 @@ SCENARIOS=(
   "gw-deny|$GW_PID|http://127.0.0.1:$GW/app/items|cookie: $BOB"
   "gw-apikey|$GW_PID|http://127.0.0.1:$GW/app/items|authorization: Bearer $API_KEY"
 )
-# NAME|PID|URL|HEADER|MODE (PID: "PID1,PID2" for several processes, their
-# CPU summed, as nginx-authz's): TLS scenarios have a MODE (h1, h2, new; see
+if [[ $CERBOS == 1 ]]; then
+  SCENARIOS+=("cerbos-authz|$CZ_PIDS|http://127.0.0.1:$CZ/app/items|cookie: $ALICE")
+else
+  echo "cerbos-authz not run (CERBOS=1, or ONLY or PAIRS_WITH naming it, runs it)"
+fi
+# NAME|PID|URL|HEADER|MODE (PID: "PID1,PID2,…" for several processes, their
+# CPU summed, as nginx-authz's and cerbos-authz's): TLS scenarios have a MODE (h1, h2, new; see
 # run_closed and run_h2load), all sending gw-steady's request.
 if [[ $TLS == 1 ]]; then
   for mode in tls:h1 h2:h2 hs:new; do
@@ -376,6 +399,10 @@ for round in $(seq 1 "$ROUNDS"); do
   done
   echo "round $round done"
 done
+# cerbos-authz's CPU per process: nginx, the adapter, Cerbos (cerbos.sh).
+if ((ROUNDS > 0)) && [[ $CERBOS == 1 && (-z ${ONLY:-} || " $ONLY " == *" cerbos-authz "*) ]]; then
+  cerbos_split "http://127.0.0.1:$CZ/app/items" "cookie: $ALICE"
+fi
 
 # --- Paired rounds: a reference and a gateway scenario loaded at the same
 # time on the proxy core (paired.sh).

@@ -6,6 +6,7 @@ pub mod access_line;
 pub mod access_log;
 pub mod access_notes;
 pub mod admin;
+pub mod cache_size;
 pub mod fail_cause;
 pub mod loggable_path;
 pub mod metrics;

@@ -287,6 +287,7 @@ pub fn run(
     }
 
     let cache = Arc::new(LocalCache::new(config.cache_capacity));
+    crate::ops::cache_size::register(&metrics.registry, cache.clone())?;
     let sockets = Arc::new(OpenSockets::default());
     let sinks = invalidation::Sinks {
         cache: cache.clone(),

@@ -167,6 +167,19 @@ pub fn load(source: &PolicySource) -> Result<Loaded, PolicyErrors> {
                 continue;
             }
         };
+        // A template (`?principal`, `?resource`) applies only through links,
+        // which policy files cannot make: taken in, it would never apply, and
+        // a `forbid` the author counts on would silently not be in force.
+        for template in parsed.templates() {
+            errors.push(PolicyError::Parse {
+                file: file.clone(),
+                line: line_of(text, text.find(&template.to_string()).unwrap_or(0)),
+                message: "a template (a `?principal` or `?resource` slot) never applies: \
+                          policy files cannot link it; name the principal or resource, or \
+                          test it in a `when` condition"
+                    .to_string(),
+            });
+        }
         let mut in_file: Vec<(usize, &Policy)> = parsed
             .policies()
             .map(|p| (policy_offset(text, p), p))

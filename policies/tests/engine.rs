@@ -124,6 +124,27 @@ fn errors_name_file_and_line() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[test]
+fn a_template_in_a_policy_file_is_refused_not_dropped() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["schema.cedarschema", "roles.cedar", "suspension.cedar"] {
+        std::fs::copy(src.join(file), dir.path().join(file))?;
+    }
+    // A forbid written as a template: were it dropped, it would not be in force.
+    std::fs::write(
+        dir.path().join("blocked.cedar"),
+        "// blocked users\n\nforbid (principal == ?principal, action, resource);\n",
+    )?;
+    let err = PolicyEngine::load(&PolicySource::Dir(dir.path().to_path_buf()))
+        .err()
+        .ok_or("a policy file with a template loaded")?;
+    let text = err.to_string();
+    assert!(text.contains("blocked.cedar:3:"), "{text}");
+    assert!(text.contains("template"), "{text}");
+    Ok(())
+}
+
+#[test]
 fn api_keys_act_only_in_their_workspace_within_their_ceiling()
 -> Result<(), Box<dyn std::error::Error>> {
     let engine = PolicyEngine::shipped()?;

@@ -25,6 +25,7 @@
 //! - [`dns`] — a DNS server on loopback answering TXT queries from a map.
 //! - [`tokens`] — minting session tokens with the stored key, to test what
 //!   the gateway refuses.
+//! - [`minter`] — minting many session tokens with the key read once.
 
 pub mod apps;
 pub mod certs;
@@ -32,6 +33,7 @@ pub mod client;
 pub mod dns;
 pub mod h2_client;
 pub mod mailbox;
+pub mod minter;
 pub mod oidc;
 pub mod otlp;
 pub mod postgres_tls;

@@ -6,9 +6,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `wrnexus` binary of this build (`cargo test --workspace` builds it
+/// The `wrnexus` binary: `WRNEXUS_BIN` when set (the benchmarks run a
+/// release build), else this build's (`cargo test --workspace` builds it
 /// beside the test executables).
 pub fn binary() -> TestResult<PathBuf> {
+    if let Some(bin) = std::env::var_os("WRNEXUS_BIN") {
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("WRNEXUS_BIN: `{}` is not a file", bin.display()).into())
+        };
+    }
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()

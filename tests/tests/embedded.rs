@@ -82,6 +82,8 @@ async fn main_flow_embedded() -> TestResult {
             "wrnexus_gateway_cache_lookups_total{result=\"miss\"}",
             "wrnexus_gateway_invalidation_lag_seconds_count{",
             "wrnexus_gateway_key_usage_reports_total{result=\"sent\"}",
+            "wrnexus_gateway_cache_entries",
+            "wrnexus_gateway_cache_capacity",
         ] {
             let value = sample(&metrics, family).ok_or(format!("no `{family}` in:\n{metrics}"))?;
             assert!(value > 0.0, "{family} is {value}");

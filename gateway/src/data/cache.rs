@@ -152,6 +152,11 @@ impl LocalCache {
         self.lock().len()
     }
 
+    /// The most entries kept (`cache_capacity`, at least 16).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
