@@ -40,6 +40,8 @@ type TokenHash = [u8; 32];
 struct Verified {
     claims: Arc<SessionClaims>,
     generation: u64,
+    /// Read since eviction last passed by: kept one more round.
+    used: bool,
 }
 
 type Shard = HashMap<TokenHash, Verified>;
@@ -109,8 +111,9 @@ impl TokenCache {
             return None;
         }
         let mut shard = self.shard(hash);
-        let verified = shard.get(hash)?;
+        let verified = shard.get_mut(hash)?;
         if verified.generation == generation && now < verified.claims.exp {
+            verified.used = true;
             return Some(verified.claims.clone());
         }
         shard.remove(hash);
@@ -126,17 +129,35 @@ impl TokenCache {
         if shard.len() >= self.per_shard && !shard.contains_key(&hash) {
             shard.retain(|_, v| v.claims.exp > now && v.generation == generation);
             if shard.len() >= self.per_shard {
-                let evict: Vec<TokenHash> = shard
-                    .keys()
-                    .take(self.per_shard / 16 + 1)
-                    .copied()
-                    .collect();
+                // A sixteenth goes, tokens not read since eviction last
+                // passed by first (a second chance, as the data cache's).
+                let want = self.per_shard / 16 + 1;
+                let mut evict: Vec<TokenHash> = Vec::with_capacity(want);
+                for (k, v) in shard.iter_mut() {
+                    if v.used {
+                        v.used = false;
+                    } else if evict.len() < want {
+                        evict.push(*k);
+                    }
+                }
+                let short = want - evict.len();
                 for k in evict {
+                    shard.remove(&k);
+                }
+                let more: Vec<TokenHash> = shard.keys().take(short).copied().collect();
+                for k in more {
                     shard.remove(&k);
                 }
             }
         }
-        shard.insert(hash, Verified { claims, generation });
+        shard.insert(
+            hash,
+            Verified {
+                claims,
+                generation,
+                used: false,
+            },
+        );
     }
 
     pub fn len(&self) -> usize {
@@ -211,6 +232,21 @@ mod tests {
         }
         assert!(cache.len() <= 256, "{} entries", cache.len());
         assert!(cache.get(&token_hash("t9999"), 1, 1_000).is_some());
+    }
+
+    #[test]
+    fn a_token_in_use_outlives_the_ones_passing_through() {
+        let cache = TokenCache::new(256);
+        let hot = token_hash("hot");
+        cache.insert(hot, claims("s", 2_000), 1, 1_000);
+        for i in 0..10_000 {
+            cache.insert(token_hash(&format!("t{i}")), claims("s", 2_000), 1, 1_000);
+            assert!(
+                cache.get(&hot, 1, 1_000).is_some(),
+                "the token in use was evicted after {i} others"
+            );
+        }
+        assert!(cache.len() <= 256, "{} entries", cache.len());
     }
 
     #[test]

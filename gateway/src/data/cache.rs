@@ -11,6 +11,8 @@ enum Slot {
     Value {
         entry: Arc<VersionedEntry>,
         fetched: Instant,
+        /// Read since eviction last passed by: kept one more round.
+        used: bool,
     },
     /// Dropped by an invalidation at `version`: only newer data may return.
     Tombstone { version: i64 },
@@ -65,11 +67,18 @@ impl LocalCache {
     }
 
     pub fn get(&self, key: &str) -> Option<Cached> {
-        match self.lock().get(key) {
-            Some(Slot::Value { entry, fetched }) => Some(Cached {
-                entry: entry.clone(),
-                age: fetched.elapsed(),
-            }),
+        match self.lock().get_mut(key) {
+            Some(Slot::Value {
+                entry,
+                fetched,
+                used,
+            }) => {
+                *used = true;
+                Some(Cached {
+                    entry: entry.clone(),
+                    age: fetched.elapsed(),
+                })
+            }
             _ => None,
         }
     }
@@ -85,12 +94,15 @@ impl LocalCache {
     ) -> (Vec<Option<Arc<VersionedEntry>>>, Option<Instant>) {
         let mut found = Vec::with_capacity(keys.len() + 1);
         let mut oldest: Option<Instant> = None;
-        let slots = self.lock();
+        let mut slots = self.lock();
         for key in keys {
-            found.push(match slots.get(key.as_ref()) {
-                Some(Slot::Value { entry, fetched })
-                    if now.saturating_duration_since(*fetched) <= fresh_for =>
-                {
+            found.push(match slots.get_mut(key.as_ref()) {
+                Some(Slot::Value {
+                    entry,
+                    fetched,
+                    used,
+                }) if now.saturating_duration_since(*fetched) <= fresh_for => {
+                    *used = true;
                     oldest = Some(oldest.map_or(*fetched, |o| o.min(*fetched)));
                     Some(entry.clone())
                 }
@@ -114,7 +126,14 @@ impl LocalCache {
             return false;
         }
         self.make_room(&mut slots, key);
-        slots.insert(key.to_string(), Slot::Value { entry, fetched });
+        slots.insert(
+            key.to_string(),
+            Slot::Value {
+                entry,
+                fetched,
+                used: false,
+            },
+        );
         self.changed();
         true
     }
@@ -131,11 +150,31 @@ impl LocalCache {
         }
     }
 
-    /// Evict some entries (values and tombstones alike) when full.
+    /// When full, evict a sixteenth of the entries: values not read since
+    /// eviction last passed by, and tombstones, first (a second chance: the
+    /// read ones lose their mark and stay this round); only when too few are
+    /// unread, read ones too. A principal in use keeps its entries (all of
+    /// them are read by each of its requests) while idle ones go.
     fn make_room(&self, slots: &mut HashMap<String, Slot>, key: &str) {
-        if slots.len() >= self.capacity && !slots.contains_key(key) {
-            let evict: Vec<String> = slots.keys().take(self.capacity / 16 + 1).cloned().collect();
-            for k in evict {
+        if slots.len() < self.capacity || slots.contains_key(key) {
+            return;
+        }
+        let want = self.capacity / 16 + 1;
+        let mut evict: Vec<String> = Vec::with_capacity(want);
+        for (k, slot) in slots.iter_mut() {
+            match slot {
+                Slot::Value { used, .. } if *used => *used = false,
+                _ if evict.len() < want => evict.push(k.clone()),
+                _ => {}
+            }
+        }
+        let short = want - evict.len();
+        for k in evict {
+            slots.remove(&k);
+        }
+        if short > 0 {
+            let more: Vec<String> = slots.keys().take(short).cloned().collect();
+            for k in more {
                 slots.remove(&k);
             }
         }
@@ -175,6 +214,41 @@ mod tests {
                 projects: None,
             },
         }
+    }
+
+    #[test]
+    fn a_full_cache_keeps_what_is_read_and_evicts_what_is_not() {
+        let cache = LocalCache::new(64);
+        let t0 = Instant::now();
+        let hot = ["session:hot", "user:hot", "membership:hot", "workspace:hot"];
+        for key in hot {
+            cache.insert(key, member(1, Some(Role::Owner)).into(), t0);
+        }
+        // Many idle principals pass through, filling the cache many times
+        // over, while the hot one keeps being read.
+        for i in 0..2_000 {
+            cache.insert(
+                &format!("idle:{i}"),
+                member(1, Some(Role::Viewer)).into(),
+                t0,
+            );
+            let (found, _) = cache.get_fresh(&hot, Duration::from_secs(60), t0);
+            assert!(
+                found.iter().all(Option::is_some),
+                "a hot entry was evicted after {i} idle inserts"
+            );
+        }
+        assert!(cache.len() <= 64);
+        // Everything read: eviction still makes room (read marks are spent).
+        let all = LocalCache::new(16);
+        for i in 0..40 {
+            all.insert(&format!("k{i}"), member(1, None).into(), t0);
+            for j in 0..=i {
+                let _ = all.get(&format!("k{j}"));
+            }
+        }
+        assert!(all.len() <= 16);
+        assert!(all.get("k39").is_some(), "the newest entry was not kept");
     }
 
     #[test]
