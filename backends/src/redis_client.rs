@@ -1,22 +1,28 @@
-//! Redis clients, built in one place so that `rediss://` and its CA apply to
-//! every connection a process makes (lookups, pushes, pub/sub, rate
-//! limits). `#insecure` (the certificate check turned off) is refused; a CA
+//! Redis clients, built in one place so that the topology (one node,
+//! Sentinel, Cluster), `rediss://` and its CA apply to every connection a
+//! process makes (lookups, pushes, pub/sub, rate limits). `#insecure` (the
+//! certificate check turned off) is refused; a CA
 //! file needs a `rediss://` URL; a certificate that does not verify is told
 //! apart from Redis being down, so a start can refuse the one and ride out
 //! the other.
 
 use crate::ca::{CaFile, CaFileError};
 use crate::redact::redact_url;
+use crate::redis_connection::{RedisConnection, SentinelConnection};
+use crate::redis_target::{RedisTarget, Topology};
+use redis::IntoConnectionInfo;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 /// Why a Redis client cannot be built, or cannot connect.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSetupError {
-    #[error(
-        "`{url}` is not a Redis URL like redis://127.0.0.1:6379 or \
-         rediss://redis.internal:6380: {detail}"
-    )]
+    #[error("`{url}` is not a Redis URL: {detail}")]
     BadUrl { url: String, detail: String },
     #[error(
         "`{url}` asks for `#insecure`, which turns the check of the server's certificate off; \
@@ -59,20 +65,37 @@ impl RedisSetupError {
     }
 }
 
-/// A Redis client with its TLS settings. Cloning is cheap.
+/// A Redis client with its TLS settings, for one node, a Sentinel-watched
+/// master or a Cluster. Cloning is cheap.
 #[derive(Clone)]
 pub struct RedisClient {
-    client: redis::Client,
+    kind: Kind,
+    target: RedisTarget,
     /// The URL without credentials, for messages.
     url: String,
     tls: bool,
     ca_origin: Option<String>,
 }
 
+#[derive(Clone)]
+enum Kind {
+    Node(redis::Client),
+    Sentinel(Arc<Mutex<SentinelClient>>),
+    Cluster {
+        client: Box<ClusterClient>,
+        /// One client per listed node, for the subscription (a message
+        /// published on any node of a cluster reaches every node).
+        seeds: Vec<redis::Client>,
+        /// The node the next subscription tries first.
+        next: Arc<AtomicUsize>,
+    },
+}
+
 impl std::fmt::Debug for RedisClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisClient")
             .field("url", &self.url)
+            .field("topology", &self.target.describe())
             .field("tls", &self.tls)
             .field("ca_file", &self.ca_origin)
             .finish()
@@ -80,9 +103,10 @@ impl std::fmt::Debug for RedisClient {
 }
 
 impl RedisClient {
-    /// A client for `url` (`redis://…` or `rediss://…`), checking the
-    /// server against `ca_file` when given, else the system's trust store.
-    /// Nothing connects yet.
+    /// A client for `url` (one node, `redis+sentinel://…` or
+    /// `redis+cluster://…`; `rediss` for TLS), checking servers against
+    /// `ca_file` when given, else the system's trust store. Nothing
+    /// connects yet.
     pub fn open(url: &str, ca_file: Option<&Path>) -> Result<Self, RedisSetupError> {
         crate::install_crypto_provider();
         let shown = redact_url(url);
@@ -90,43 +114,68 @@ impl RedisClient {
             url: shown.clone(),
             detail,
         };
-        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if parsed.fragment() == Some("insecure") {
+        if url.split_once('#').is_some_and(|(_, f)| f == "insecure") {
             return Err(RedisSetupError::Insecure { url: shown });
         }
-        let tls = matches!(parsed.scheme(), "rediss" | "valkeys");
+        let target = RedisTarget::parse(url).map_err(|e| bad(e.0))?;
         let ca = match ca_file {
-            Some(_) if !tls => return Err(RedisSetupError::CaWithoutTls { url: shown }),
+            Some(_) if !target.tls => return Err(RedisSetupError::CaWithoutTls { url: shown }),
             Some(path) => Some(CaFile::read(path)?),
             None => None,
         };
-        let client = match &ca {
-            Some(ca) => redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(ca.pem().to_vec()),
-                },
-            ),
+        let certificates = || {
+            ca.as_ref().map(|ca| redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.pem().to_vec()),
+            })
+        };
+        let node = |url: &str| match certificates() {
+            Some(certs) => redis::Client::build_with_tls(url, certs),
             None => redis::Client::open(url),
-        }
-        .map_err(|e| bad(e.to_string()))?;
+        };
+        let kind = match &target.topology {
+            Topology::Node => Kind::Node(node(url).map_err(|e| bad(e.to_string()))?),
+            Topology::Cluster => {
+                let mut builder = ClusterClientBuilder::new(target.nodes.clone());
+                if let Some(certs) = certificates() {
+                    builder = builder.certs(certs);
+                }
+                let client = Box::new(builder.build().map_err(|e| bad(e.to_string()))?);
+                let seeds = target
+                    .nodes
+                    .iter()
+                    .map(|n| node(n))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| bad(e.to_string()))?;
+                Kind::Cluster {
+                    client,
+                    seeds,
+                    next: Arc::default(),
+                }
+            }
+            Topology::Sentinel { master, db } => {
+                let client = sentinel_client(&target, master, *db, certificates())
+                    .map_err(|e| bad(e.to_string()))?;
+                Kind::Sentinel(Arc::new(Mutex::new(client)))
+            }
+        };
         Ok(RedisClient {
-            client,
+            kind,
+            tls: target.tls,
+            target,
             url: shown,
-            tls,
             ca_origin: ca.map(|ca| ca.origin().to_string()),
         })
-    }
-
-    /// The client, for connections of every kind.
-    pub fn client(&self) -> &redis::Client {
-        &self.client
     }
 
     /// The URL without credentials.
     pub fn shown_url(&self) -> &str {
         &self.url
+    }
+
+    /// How the deployment is laid out.
+    pub fn topology(&self) -> &Topology {
+        &self.target.topology
     }
 
     /// A failed connection in the settings' words.
@@ -152,10 +201,21 @@ impl RedisClient {
         }
     }
 
-    /// Connect once, within `within`.
+    /// Connect once, within `within`: to the node, the master the
+    /// sentinels name, or the cluster (its slots read).
     pub async fn probe(&self, within: Duration) -> Result<(), RedisSetupError> {
-        match tokio::time::timeout(within, self.client.get_multiplexed_async_connection()).await {
-            Ok(Ok(_)) => Ok(()),
+        let attempt = async {
+            match &self.kind {
+                Kind::Node(client) => client.get_multiplexed_async_connection().await.map(drop),
+                Kind::Cluster { client, .. } => client.get_async_connection().await.map(drop),
+                Kind::Sentinel(sentinels) => SentinelConnection::new(sentinels.clone())
+                    .master()
+                    .await
+                    .map(drop),
+            }
+        };
+        match tokio::time::timeout(within, attempt).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(self.explain(&e)),
             Err(_) => Err(RedisSetupError::Unreachable {
                 url: self.url.clone(),
@@ -164,21 +224,111 @@ impl RedisClient {
         }
     }
 
-    /// A connection manager (it reconnects on its own). One probe first, so
-    /// that a certificate that does not verify fails at once rather than
-    /// after the manager's retries, which a Redis still starting gets.
-    pub async fn connection_manager(
-        &self,
-    ) -> Result<redis::aio::ConnectionManager, RedisSetupError> {
+    /// A connection that finds its way back on its own: it reconnects to a
+    /// node, follows a cluster's slots, or asks the sentinels for the
+    /// master again. One probe first, so that a certificate that does not
+    /// verify fails at once rather than after retries, which a Redis still
+    /// starting gets.
+    pub async fn connection(&self) -> Result<RedisConnection, RedisSetupError> {
         if let Err(e) = self.probe(Duration::from_secs(5)).await
             && e.is_certificate()
         {
             return Err(e);
         }
-        redis::aio::ConnectionManager::new(self.client.clone())
-            .await
-            .map_err(|e| self.explain(&e))
+        match &self.kind {
+            Kind::Node(client) => redis::aio::ConnectionManager::new(client.clone())
+                .await
+                .map(RedisConnection::Node),
+            Kind::Cluster { client, .. } => client
+                .get_async_connection()
+                .await
+                .map(RedisConnection::Cluster),
+            Kind::Sentinel(sentinels) => {
+                let conn = SentinelConnection::new(sentinels.clone());
+                conn.master().await.map(|_| RedisConnection::Sentinel(conn))
+            }
+        }
+        .map_err(|e| self.explain(&e))
     }
+
+    /// A subscriber connection: to the node, to the master the sentinels
+    /// name now (after a failover, call again), or to a cluster node that
+    /// answers (pub/sub messages reach every node of a cluster): the first
+    /// listed, else the ones after it in turn, each given a second.
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, redis::RedisError> {
+        match &self.kind {
+            Kind::Node(client) => client.get_async_pubsub().await,
+            Kind::Sentinel(sentinels) => {
+                let client = sentinels.lock().await.async_get_client().await?;
+                client.get_async_pubsub().await
+            }
+            Kind::Cluster { seeds, next, .. } => {
+                let mut last = None;
+                for _ in 0..seeds.len() {
+                    let at = next.load(Ordering::Relaxed) % seeds.len();
+                    let Some(seed) = seeds.get(at) else { break };
+                    match tokio::time::timeout(SEED_WAIT, seed.get_async_pubsub()).await {
+                        Ok(Ok(pubsub)) => return Ok(pubsub),
+                        Ok(Err(e)) => last = Some(e),
+                        Err(_) => {
+                            last = Some(redis::RedisError::from((
+                                redis::ErrorKind::Io,
+                                "no answer from a cluster node",
+                            )))
+                        }
+                    }
+                    next.store(at + 1, Ordering::Relaxed);
+                }
+                Err(last.unwrap_or_else(|| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "no cluster node listed",
+                    ))
+                }))
+            }
+        }
+    }
+}
+
+/// How long one cluster node is given to take a subscription.
+const SEED_WAIT: Duration = Duration::from_secs(1);
+
+/// The sentinels of `target`, asked for `master`; the URL's credentials
+/// and TLS apply to the sentinels and to the master alike.
+fn sentinel_client(
+    target: &RedisTarget,
+    master: &str,
+    db: i64,
+    certificates: Option<redis::TlsCertificates>,
+) -> Result<SentinelClient, redis::RedisError> {
+    let mut addresses = Vec::new();
+    for node in &target.nodes {
+        let info = node.as_str().into_connection_info()?;
+        addresses.push(info.addr().clone());
+    }
+    let mut builder = SentinelClientBuilder::new(addresses, master, SentinelServerType::Master)?
+        .set_client_to_redis_db(db);
+    if target.tls {
+        builder = builder
+            .set_client_to_redis_tls_mode(redis::TlsMode::Secure)
+            .set_client_to_sentinel_tls_mode(redis::TlsMode::Secure);
+    }
+    if let Some(certs) = certificates {
+        builder = builder
+            .set_client_to_redis_certificates(certs.clone())
+            .set_client_to_sentinel_certificates(certs);
+    }
+    if let Some(user) = &target.username {
+        builder = builder
+            .set_client_to_redis_username(user)
+            .set_client_to_sentinel_username(user);
+    }
+    if let Some(password) = &target.password {
+        builder = builder
+            .set_client_to_redis_password(password)
+            .set_client_to_sentinel_password(password);
+    }
+    builder.build()
 }
 
 #[cfg(test)]
@@ -217,6 +367,25 @@ mod tests {
 
         let err = RedisClient::open("http://cache:6379", None).unwrap_err();
         assert!(err.to_string().contains("is not a Redis URL"), "{err}");
+    }
+
+    #[test]
+    fn sentinel_and_cluster_clients_are_built_with_tls_and_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, CA_PEM).unwrap();
+        let s = RedisClient::open("rediss+sentinel://:pw@s1,s2:26380/wrnexus", Some(&ca)).unwrap();
+        assert!(
+            matches!(s.topology(), Topology::Sentinel { master, db: 0 } if master == "wrnexus")
+        );
+        assert_eq!(s.shown_url(), "rediss+sentinel://***@s1,s2:26380/wrnexus");
+        let c = RedisClient::open("redis+cluster://n1:7000,n2:7001", None).unwrap();
+        assert_eq!(c.topology(), &Topology::Cluster);
+        let err = RedisClient::open("redis+cluster://n1:7000", Some(&ca)).unwrap_err();
+        assert!(err.to_string().contains("not a `rediss://` URL"), "{err}");
+        let err = RedisClient::open("redis+sentinel://s1:26379", None).unwrap_err();
+        assert_eq!(err.key(), "redis_url");
+        assert!(err.to_string().contains("no master name"), "{err}");
     }
 
     #[tokio::test]

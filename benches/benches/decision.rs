@@ -80,7 +80,7 @@ fn warm_resolver() -> BenchResult<Resolver> {
     let now = Instant::now();
     for (key, entry) in [
         (
-            EntryKey::Session(SESSION.into()),
+            EntryKey::session(USER, SESSION),
             Entry::Session {
                 user_id: USER.into(),
                 revoked: false,
@@ -213,16 +213,16 @@ fn cache_benches(c: &mut Criterion) {
             projects: None,
         });
         cache.insert(
-            &format!("wrnexus:member:w{i}:u{i}"),
+            &format!("wrnexus:{{u:u{i}}}:member:w{i}"),
             entry.into(),
             Instant::now(),
         );
     }
     c.bench_function("local_cache/hit", |b| {
-        b.iter(|| black_box(cache.get(black_box("wrnexus:member:w5000:u5000"))))
+        b.iter(|| black_box(cache.get(black_box("wrnexus:{u:u5000}:member:w5000"))))
     });
     c.bench_function("local_cache/miss", |b| {
-        b.iter(|| black_box(cache.get(black_box("wrnexus:member:w5000:nobody"))))
+        b.iter(|| black_box(cache.get(black_box("wrnexus:{u:nobody}:member:w5000"))))
     });
 }
 

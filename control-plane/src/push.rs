@@ -1,12 +1,11 @@
 //! Pushing decision data: after each commit, write newer entries to Redis and
 //! tell every gateway to drop its local copy.
 
-use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
-use wrnexus_backends::{RedisClient, RedisSetupError};
+use wrnexus_backends::{RedisClient, RedisConnection, RedisSetupError, Topology};
 use wrnexus_policies::entries::INVALIDATION_CHANNEL;
 use wrnexus_policies::{DecisionData, EntryKey, Invalidation, VersionedEntry};
 
@@ -42,10 +41,18 @@ return stored
 
 #[derive(Clone)]
 struct RedisPush {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     script: Arc<redis::Script>,
     ttl_secs: u64,
+    /// Replicas that must hold a published entry before it counts as
+    /// pushed (Sentinel and Cluster: 1, when the master has one). A master
+    /// that fails over promotes a replica; an entry only the old master
+    /// held would be lost with it, and gateways would read the older one.
+    acks: i64,
 }
+
+/// How long a push waits for a replica's acknowledgement.
+const REPLICA_ACK_MS: i64 = 200;
 
 /// Where changes go. Cloning is cheap.
 #[derive(Clone, Default)]
@@ -83,12 +90,33 @@ impl Pusher {
         client: &RedisClient,
         ttl: Duration,
     ) -> Result<Self, RedisSetupError> {
-        let conn = client.connection_manager().await?;
+        let mut conn = client.connection().await?;
+        let acks = match client.topology() {
+            Topology::Node => 0,
+            Topology::Sentinel { .. } | Topology::Cluster => {
+                // `WAIT 0 0` answers at once with the replicas in step (on a
+                // cluster, the fewest any master has).
+                let replicas: i64 = redis::cmd("WAIT")
+                    .arg(0)
+                    .arg(0)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| client.explain(&e))?;
+                if replicas == 0 {
+                    tracing::warn!(
+                        "redis has no replica in step: a failover now would lose the latest \
+                         entries (gateways would read older ones until they change or expire)"
+                    );
+                }
+                1
+            }
+        };
         Ok(Pusher {
             redis: Some(RedisPush {
                 conn,
                 script: Arc::new(redis::Script::new(SET_IF_NEWER)),
                 ttl_secs: ttl.as_secs().max(1),
+                acks,
             }),
             local: None,
             published: Arc::default(),
@@ -122,7 +150,7 @@ impl Pusher {
 
     /// The Redis connection, for other state every replica must share
     /// (the rate limits). A clone multiplexes onto the same connection.
-    pub fn redis_connection(&self) -> Option<ConnectionManager> {
+    pub fn redis_connection(&self) -> Option<RedisConnection> {
         self.redis.as_ref().map(|r| r.conn.clone())
     }
 
@@ -201,16 +229,13 @@ impl RedisPush {
             };
             let channel = if publish { INVALIDATION_CHANNEL } else { "" };
             let started = std::time::Instant::now();
-            let result: Result<i64, redis::RedisError> = self
-                .script
-                .key(key)
-                .arg(body)
-                .arg(inv.version)
-                .arg(self.ttl_secs)
-                .arg(channel)
-                .arg(message)
-                .invoke_async(&mut self.conn)
-                .await;
+            let result = if publish && self.acks > 0 {
+                self.write_replicated(key, body, inv.version, channel, &message)
+                    .await
+            } else {
+                self.write_one(key, body, inv.version, channel, &message)
+                    .await
+            };
             if publish && let Some(m) = crate::metrics::metrics() {
                 m.redis_publish_seconds
                     .observe(started.elapsed().as_secs_f64());
@@ -221,6 +246,68 @@ impl RedisPush {
             }
         }
         failed
+    }
+
+    /// Set the entry if newer (and publish, given a channel).
+    async fn write_one(
+        &mut self,
+        key: &str,
+        body: &str,
+        version: i64,
+        channel: &str,
+        message: &str,
+    ) -> Result<(), redis::RedisError> {
+        self.script
+            .key(key)
+            .arg(body)
+            .arg(version)
+            .arg(self.ttl_secs)
+            .arg(channel)
+            .arg(message)
+            .invoke_async::<i64>(&mut self.conn)
+            .await
+            .map(drop)
+    }
+
+    /// [`Self::write_one`], then wait until a replica holds it: one
+    /// pipeline, so that on a cluster the wait goes to the node the key
+    /// lives on. No acknowledgement within the wait while the master has a
+    /// replica is a failure, retried (the entry and its invalidation again:
+    /// versions make that harmless), on the new master after a failover. A
+    /// master without any replica (the only node left after a failover)
+    /// has nobody to wait for.
+    async fn write_replicated(
+        &mut self,
+        key: &str,
+        body: &str,
+        version: i64,
+        channel: &str,
+        message: &str,
+    ) -> Result<(), redis::RedisError> {
+        let (_stored, acked, role): (i64, i64, redis::Value) = redis::pipe()
+            .cmd("EVAL")
+            .arg(SET_IF_NEWER)
+            .arg(1)
+            .arg(key)
+            .arg(body)
+            .arg(version)
+            .arg(self.ttl_secs)
+            .arg(channel)
+            .arg(message)
+            .cmd("WAIT")
+            .arg(self.acks)
+            .arg(REPLICA_ACK_MS)
+            .cmd("ROLE")
+            .query_async(&mut self.conn)
+            .await?;
+        if acked >= self.acks || replicas_of(&role) == 0 {
+            Ok(())
+        } else {
+            Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "no replica acknowledged the write",
+            )))
+        }
     }
 
     async fn retry(self, mut pending: Vec<(String, String, Invalidation)>) {
@@ -237,6 +324,17 @@ impl RedisPush {
             entries = pending.len(),
             "giving up pushing entries to redis; they expire with their TTL"
         );
+    }
+}
+
+/// How many replicas a master's `ROLE` answer lists.
+fn replicas_of(role: &redis::Value) -> usize {
+    match role {
+        redis::Value::Array(parts) => match parts.get(2) {
+            Some(redis::Value::Array(replicas)) => replicas.len(),
+            _ => 0,
+        },
+        _ => 0,
     }
 }
 

@@ -261,6 +261,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0009_sso.sql"),
         include_str!("../migrations/sqlite/0009_sso.sql"),
     ),
+    (
+        10,
+        "billing clocks",
+        include_str!("../migrations/postgres/0010_billing_clocks.sql"),
+        include_str!("../migrations/sqlite/0010_billing_clocks.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -87,10 +87,7 @@ async fn a_session_is_answered_the_project_it_names() -> TestResult {
         // Without a project: no project entry.
         let plain = data(&api, &ann.token, &format!("workspace_id={acme}")).await?;
         assert!(
-            !plain
-                .entries
-                .keys()
-                .any(|k| k.starts_with("wrnexus:project:")),
+            !plain.entries.keys().any(|k| k.starts_with("wrnexus:{p:")),
             "{plain:?}"
         );
 
@@ -215,14 +212,14 @@ async fn an_api_key_is_answered_the_project_it_names_and_its_limits() -> TestRes
                 None,
             )
             .await?;
-        let entry = &raw["entries"][format!("wrnexus:project:{web}")];
+        let entry = &raw["entries"][format!("wrnexus:{{p:{web}}}:project")];
         assert_eq!(
             (&entry["kind"], &entry["workspace_id"], &entry["archived"]),
             (&json!("project"), &json!(acme), &json!(true)),
             "{raw}"
         );
         assert!(entry["version"].is_i64(), "{raw}");
-        let key = &raw["entries"][format!("wrnexus:apikey:{key_id}")];
+        let key = &raw["entries"][format!("wrnexus:{{k:{key_id}}}:apikey")];
         assert_eq!(key["projects"], json!([web]), "{raw}");
         let missing = &none.entries[&EntryKey::Project("nothing-here".into()).cache_key()];
         assert_eq!(
@@ -248,7 +245,7 @@ async fn an_api_key_is_answered_the_project_it_names_and_its_limits() -> TestRes
             .await?;
         let id = all["api_key"]["id"].as_str().ok_or("id")?;
         assert_eq!(
-            raw["entries"][format!("wrnexus:apikey:{id}")].get("projects"),
+            raw["entries"][format!("wrnexus:{{k:{id}}}:apikey")].get("projects"),
             None::<&Value>,
             "{raw}"
         );

@@ -184,7 +184,7 @@ async fn every_decision_change_is_stored_newer_and_announced() -> TestResult {
         ),
         case(
             "session revoked",
-            EntryKey::Session(session.clone()),
+            EntryKey::session(&ann.id, &session),
             store.revoke_session(&session, None, &meta),
             |e| matches!(e, Entry::Session { revoked: true, .. }),
         ),

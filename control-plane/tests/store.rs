@@ -236,7 +236,10 @@ async fn decision_data_follows_changes() -> TestResult {
                 ..
             }
         ));
-        let s = &later.entries[&key(wrnexus_policies::EntryKey::Session(session.id.clone()))];
+        let s = &later.entries[&key(wrnexus_policies::EntryKey::session(
+            &ann.user.id,
+            &session.id,
+        ))];
         assert!(matches!(
             s.entry,
             wrnexus_policies::Entry::Session { revoked: true, .. }

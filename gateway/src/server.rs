@@ -297,7 +297,7 @@ pub fn run(
     let redis = match (redis_client, redis_link) {
         (Some(client), Some(link)) => {
             background.spawn(invalidation::follow_redis(
-                client.client().clone(),
+                client,
                 link.clone(),
                 sinks.clone(),
             ));

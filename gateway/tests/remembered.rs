@@ -29,7 +29,7 @@ fn claims() -> SessionClaims {
 fn fill(cache: &LocalCache, at: Instant) {
     let entries = [
         (
-            EntryKey::Session("s1".into()),
+            EntryKey::session("u1", "s1"),
             Entry::Session {
                 user_id: "u1".into(),
                 revoked: false,

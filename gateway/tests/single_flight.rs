@@ -29,7 +29,7 @@ fn answer(member: bool) -> DecisionData {
             .insert(key.cache_key(), VersionedEntry { version: 1, entry });
     };
     put(
-        EntryKey::Session("s1".into()),
+        EntryKey::session("u1", "s1"),
         Entry::Session {
             user_id: "u1".into(),
             revoked: false,

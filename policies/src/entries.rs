@@ -20,7 +20,11 @@ pub enum EntryKey {
         user_id: String,
     },
     Workspace(String),
-    Session(String),
+    /// A session, by its user (whose keys it shares a hash tag with) and id.
+    Session {
+        user_id: String,
+        session_id: String,
+    },
     User(String),
     /// An API key, by its key id.
     ApiKey(String),
@@ -36,7 +40,17 @@ impl EntryKey {
         }
     }
 
+    pub fn session(user_id: &str, session_id: &str) -> Self {
+        EntryKey::Session {
+            user_id: user_id.to_string(),
+            session_id: session_id.to_string(),
+        }
+    }
+
     /// The cache key, the same in Redis and in every gateway's local cache.
+    /// The part in braces is the Redis Cluster hash tag: a user's session,
+    /// user and membership keys share one (one slot, read with one `MGET`);
+    /// a workspace, an API key and a project each have their own.
     pub fn cache_key(&self) -> String {
         self.borrowed().cache_key()
     }
@@ -52,7 +66,13 @@ impl EntryKey {
                 user_id,
             },
             EntryKey::Workspace(id) => EntryKeyRef::Workspace(id),
-            EntryKey::Session(id) => EntryKeyRef::Session(id),
+            EntryKey::Session {
+                user_id,
+                session_id,
+            } => EntryKeyRef::Session {
+                user_id,
+                session_id,
+            },
             EntryKey::User(id) => EntryKeyRef::User(id),
             EntryKey::ApiKey(id) => EntryKeyRef::ApiKey(id),
             EntryKey::Project(id) => EntryKeyRef::Project(id),
@@ -69,7 +89,10 @@ pub enum EntryKeyRef<'a> {
         user_id: &'a str,
     },
     Workspace(&'a str),
-    Session(&'a str),
+    Session {
+        user_id: &'a str,
+        session_id: &'a str,
+    },
     User(&'a str),
     ApiKey(&'a str),
     Project(&'a str),
@@ -82,12 +105,15 @@ impl<'a> EntryKeyRef<'a> {
             EntryKeyRef::Membership {
                 workspace_id,
                 user_id,
-            } => ["wrnexus:member:", workspace_id, ":", user_id],
-            EntryKeyRef::Workspace(id) => ["wrnexus:workspace:", id, "", ""],
-            EntryKeyRef::Session(id) => ["wrnexus:session:", id, "", ""],
-            EntryKeyRef::User(id) => ["wrnexus:user:", id, "", ""],
-            EntryKeyRef::ApiKey(id) => ["wrnexus:apikey:", id, "", ""],
-            EntryKeyRef::Project(id) => ["wrnexus:project:", id, "", ""],
+            } => ["wrnexus:{u:", user_id, "}:member:", workspace_id],
+            EntryKeyRef::Workspace(id) => ["wrnexus:{w:", id, "}:workspace", ""],
+            EntryKeyRef::Session {
+                user_id,
+                session_id,
+            } => ["wrnexus:{u:", user_id, "}:session:", session_id],
+            EntryKeyRef::User(id) => ["wrnexus:{u:", id, "}:user", ""],
+            EntryKeyRef::ApiKey(id) => ["wrnexus:{k:", id, "}:apikey", ""],
+            EntryKeyRef::Project(id) => ["wrnexus:{p:", id, "}:project", ""],
         }
     }
 
@@ -255,17 +281,48 @@ mod tests {
     fn keys_name_their_kind_and_ids() {
         assert_eq!(
             EntryKey::membership("w1", "u1").cache_key(),
-            "wrnexus:member:w1:u1"
+            "wrnexus:{u:u1}:member:w1"
         );
         assert_eq!(
             EntryKey::Workspace("w1".into()).cache_key(),
-            "wrnexus:workspace:w1"
+            "wrnexus:{w:w1}:workspace"
         );
-        assert_eq!(EntryKeyRef::Session("s1").cache_key(), "wrnexus:session:s1");
-        assert_eq!(EntryKeyRef::User("u1").cache_key(), "wrnexus:user:u1");
+        assert_eq!(
+            EntryKey::session("u1", "s1").cache_key(),
+            "wrnexus:{u:u1}:session:s1"
+        );
+        assert_eq!(EntryKeyRef::User("u1").cache_key(), "wrnexus:{u:u1}:user");
         assert_eq!(
             EntryKey::ApiKey("k1".into()).cache_key(),
-            "wrnexus:apikey:k1"
+            "wrnexus:{k:k1}:apikey"
+        );
+    }
+
+    /// The Redis Cluster hash tag: the text between the first `{` and the
+    /// next `}`.
+    fn hash_tag(key: &str) -> &str {
+        let open = key.find('{').map_or(0, |i| i + 1);
+        let close = key[open..].find('}').map_or(key.len(), |i| open + i);
+        &key[open..close]
+    }
+
+    #[test]
+    fn a_users_keys_share_a_cluster_slot_and_workspaces_do_not() {
+        let user = [
+            EntryKey::session("u1", "s1").cache_key(),
+            EntryKey::User("u1".into()).cache_key(),
+            EntryKey::membership("w1", "u1").cache_key(),
+            EntryKey::membership("w2", "u1").cache_key(),
+        ];
+        assert!(user.iter().all(|k| hash_tag(k) == "u:u1"), "{user:?}");
+        assert_eq!(hash_tag(&EntryKey::User("u2".into()).cache_key()), "u:u2");
+        assert_eq!(
+            hash_tag(&EntryKey::Workspace("u1".into()).cache_key()),
+            "w:u1"
+        );
+        assert_eq!(
+            hash_tag(&EntryKey::Project("p1".into()).cache_key()),
+            "p:p1"
         );
     }
 }

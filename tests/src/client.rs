@@ -30,6 +30,21 @@ pub struct User {
 }
 
 impl User {
+    /// The user a sign-up or sign-in answer (`body`, with its
+    /// `Set-Cookie`) describes.
+    pub fn signed_in(email: &str, body: &Value, set_cookie: String) -> TestResult<User> {
+        Ok(User {
+            email: email.to_string(),
+            id: body["user"]["id"].as_str().ok_or("no user id")?.to_string(),
+            workspace_id: body["workspace"]["id"]
+                .as_str()
+                .ok_or("no workspace id")?
+                .to_string(),
+            cookie: set_cookie.split(';').next().unwrap_or("").to_string(),
+            set_cookie,
+        })
+    }
+
     pub fn token(&self) -> &str {
         self.cookie.split_once('=').map_or("", |(_, v)| v)
     }
@@ -80,16 +95,7 @@ pub async fn sign_up(client: &Client, gateway: &str, email: &str) -> TestResult<
     if status != reqwest::StatusCode::CREATED {
         return Err(format!("sign-up answered {status}: {body}").into());
     }
-    Ok(User {
-        email: email.to_string(),
-        id: body["user"]["id"].as_str().ok_or("no user id")?.to_string(),
-        workspace_id: body["workspace"]["id"]
-            .as_str()
-            .ok_or("no workspace id")?
-            .to_string(),
-        cookie: set_cookie.split(';').next().unwrap_or("").to_string(),
-        set_cookie,
-    })
+    User::signed_in(email, &body, set_cookie)
 }
 
 /// `owner` invites `user` into `workspace` as `role`, and `user` accepts.

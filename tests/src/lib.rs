@@ -22,6 +22,8 @@
 //!   over HTTP or TLS (mutual, or not).
 //! - [`oidc`] — a real OpenID provider (`oidc-provider` under Node, from
 //!   `tests/oidc`) and a browser-like walk through its sign-in and sign-out.
+//! - [`redis_topology`] — Redis Sentinel (a master, a replica, three
+//!   sentinels) and Redis Cluster (six nodes) to fail over.
 //! - [`dns`] — a DNS server on loopback answering TXT queries from a map.
 //! - [`tokens`] — minting session tokens with the stored key, to test what
 //!   the gateway refuses.
@@ -38,6 +40,7 @@ pub mod oidc;
 pub mod otlp;
 pub mod postgres_tls;
 pub mod process;
+pub mod redis_topology;
 pub mod services;
 pub mod stack;
 pub mod tokens;

@@ -115,6 +115,17 @@ impl Proc {
         self.signal("HUP")
     }
 
+    /// Stop it where it stands (SIGSTOP): its connections stay open and
+    /// answer nothing, as behind a network partition.
+    pub fn pause(&self) -> TestResult {
+        self.signal("STOP")
+    }
+
+    /// Let a paused process run on (SIGCONT).
+    pub fn resume(&self) -> TestResult {
+        self.signal("CONT")
+    }
+
     fn signal(&self, name: &str) -> TestResult {
         let status = Command::new("kill")
             .args([&format!("-{name}"), &self.child.id().to_string()])

@@ -196,6 +196,16 @@ impl PrivateRedis {
         }
     }
 
+    /// Stop it answering without closing anything (SIGSTOP), as a network
+    /// partition would; [`PrivateRedis::resume`] lets it run on.
+    pub fn pause(&self) -> TestResult {
+        self.proc.as_ref().ok_or("redis is not running")?.pause()
+    }
+
+    pub fn resume(&self) -> TestResult {
+        self.proc.as_ref().ok_or("redis is not running")?.resume()
+    }
+
     /// Start it again on the same port, empty.
     pub async fn restart(&mut self) -> TestResult {
         let program = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]

@@ -153,8 +153,15 @@ impl Stack {
             &["demo-upstream", "--listen", &up_listen],
             &[],
         )?;
-        let control =
-            Self::spawn_control_plane(&dir, cp, database_url, redis_url, control_plane_env).await?;
+        let control = Self::spawn_control_plane(
+            &dir,
+            "control-plane",
+            cp,
+            database_url,
+            redis_url,
+            control_plane_env,
+        )
+        .await?;
         wait_ready(&format!("http://{up_listen}/"), &mut upstream, STARTUP).await?;
         let (gateway_proc, gateway, admin) = Self::spawn_gateway(
             &dir,
@@ -181,12 +188,23 @@ impl Stack {
     /// Start one more gateway beside the first (same control plane,
     /// upstream and Redis); its `(base url, admin url)`.
     pub async fn add_gateway(&mut self, redis_url: &str) -> TestResult<(String, String)> {
+        let control_plane = self.control_plane.clone();
+        self.add_gateway_via(redis_url, &control_plane).await
+    }
+
+    /// [`Stack::add_gateway`] asking the control plane at `control_plane`
+    /// (one [`Stack::add_control_plane`] started).
+    pub async fn add_gateway_via(
+        &mut self,
+        redis_url: &str,
+        control_plane: &str,
+    ) -> TestResult<(String, String)> {
         let (gw, admin) = (free_port()?, free_port()?);
         let (proc, gateway, admin) = Self::spawn_gateway(
             &self.dir,
             gw,
             admin,
-            &self.control_plane,
+            control_plane,
             &self.upstream,
             redis_url,
             &self.gateway_env,
@@ -196,6 +214,29 @@ impl Stack {
         Ok((gateway, admin))
     }
 
+    /// Start one more control plane on the stack's database and `redis_url`
+    /// with `extra_env` (pass the first one's settings to run it alike); its
+    /// `(base url, process name)`. The gateway still asks the first.
+    pub async fn add_control_plane(
+        &mut self,
+        redis_url: &str,
+        extra_env: &[(&str, &str)],
+    ) -> TestResult<(String, String)> {
+        let cp = free_port()?;
+        let name = format!("control-plane-{cp}");
+        let proc = Self::spawn_control_plane(
+            &self.dir,
+            &name,
+            cp,
+            &self.database_url,
+            redis_url,
+            extra_env,
+        )
+        .await?;
+        self.procs.push(proc);
+        Ok((format!("http://127.0.0.1:{cp}"), name))
+    }
+
     /// The process named `name` (e.g. `control-plane`).
     pub fn proc(&mut self, name: &str) -> Option<&mut Proc> {
         self.procs.iter_mut().find(|p| p.name == name)
@@ -203,6 +244,7 @@ impl Stack {
 
     async fn spawn_control_plane(
         dir: &tempfile::TempDir,
+        name: &str,
         cp: u16,
         database_url: &str,
         redis_url: &str,
@@ -227,7 +269,7 @@ impl Stack {
         ];
         env.extend_from_slice(extra_env);
         let mut control = Proc::spawn(
-            "control-plane",
+            name,
             dir.path(),
             &["control-plane", "--config", &config],
             &env,
@@ -271,7 +313,9 @@ impl Stack {
     ) -> TestResult<Stack> {
         let dir = tempfile::tempdir()?;
         let (cp, gw, admin) = (free_port()?, free_port()?, free_port()?);
-        let control = Self::spawn_control_plane(&dir, cp, database_url, redis_url, &[]).await?;
+        let control =
+            Self::spawn_control_plane(&dir, "control-plane", cp, database_url, redis_url, &[])
+                .await?;
         let listen = format!("127.0.0.1:{gw}");
         let admin_listen = format!("127.0.0.1:{admin}");
         let file = dir.path().join("gateway.toml");

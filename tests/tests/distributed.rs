@@ -24,7 +24,7 @@ async fn main_flow_on_postgres_and_redis() -> TestResult {
         // Decision data lives in Redis: a membership entry appears on sign-up.
         let c = http();
         let carol = sign_up(&c, &stack.gateway, &client::email("carol")).await?;
-        let key = format!("wrnexus:member:{}:{}", carol.workspace_id, carol.id);
+        let key = format!("wrnexus:{{u:{}}}:member:{}", carol.id, carol.workspace_id);
         let entry: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
         let entry: serde_json::Value =
             serde_json::from_str(&entry.ok_or("no membership entry in redis")?)?;

@@ -172,6 +172,55 @@ async fn redis_and_control_plane_faults_fail_closed_and_recover() -> TestResult 
     result
 }
 
+/// A Redis that stops answering without closing anything (a partition, not
+/// a crash) is noticed by the subscription's heartbeat: the gateway serves
+/// local entries only up to the staleness bound, not for their whole TTL,
+/// then fails closed; it recovers on its own when Redis answers again.
+#[tokio::test]
+async fn a_silent_redis_is_noticed_and_fails_closed() -> TestResult {
+    let Some(database) = fresh_postgres().await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let Some(redis) = PrivateRedis::start(dir.path()).await? else {
+        return Ok(());
+    };
+    let stack = Stack::split_with(
+        &database,
+        &redis.url(),
+        &[("WRNEXUS_GATEWAY__STALE_BOUND_SECS", "2")],
+    )
+    .await?;
+    let result = async {
+        let gw = stack.gateway.clone();
+        let c = http();
+        let alice = sign_up(&c, &gw, &client::email("alice")).await?;
+        let doc = format!("{gw}/doc");
+        until(&c, &alice, &doc, StatusCode::OK, Duration::from_secs(2)).await?;
+        redis.pause()?;
+        // The cache TTL is 60 s; the staleness bound 2 s, the heartbeat ≈ 1.5 s.
+        let closed = until(
+            &c,
+            &alice,
+            &doc,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(15),
+        )
+        .await;
+        redis.resume()?;
+        eprintln!("a silent redis: requests refused after {:?}", closed?);
+        assert!(fail_closed(&c, &stack.admin, "stale_bound").await? >= 1.0);
+        until(&c, &alice, &doc, StatusCode::OK, Duration::from_secs(10)).await?;
+        TestResult::Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        redis.resume().ok();
+        eprintln!("{e}\n{}", stack.logs());
+    }
+    result
+}
+
 /// The gateway's `wrnexus_gateway_fail_closed_total` for `cause`.
 async fn fail_closed(c: &reqwest::Client, admin: &str, cause: &str) -> TestResult<f64> {
     let metrics = c

@@ -85,7 +85,7 @@ async fn a_removal_reaches_the_gateway_over_redis_tls() -> TestResult {
             .unwrap_or(0.0);
         assert!(count >= 1.0, "no invalidation from redis:\n{metrics}");
         let mut conn = redis.client()?.get_multiplexed_async_connection().await?;
-        let key = format!("wrnexus:member:{}:{}", alice.workspace_id, bob.id);
+        let key = format!("wrnexus:{{u:{}}}:member:{}", bob.id, alice.workspace_id);
         let entry: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
         assert!(entry.is_some(), "no entry `{key}` in the TLS redis");
         TestResult::Ok(())

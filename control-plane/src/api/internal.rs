@@ -64,7 +64,7 @@ pub struct DecisionDataQuery {
 /// Decision data for the bearer's session, user, and membership in
 /// `workspace_id` — or, when the bearer is an API key, the key's entry and
 /// its workspace's — and, with `project_id`, that project's entry
-/// (`wrnexus:project:{id}`: its workspace and whether it is archived,
+/// (`wrnexus:{p:<id>}:project`: its workspace and whether it is archived,
 /// whichever workspace it is in, or `Missing`). The bearer is the
 /// credential the gateway was shown: callers only ever learn about
 /// themselves, and of a project only where it is and whether it is

@@ -12,9 +12,9 @@ use super::limits_shared::SharedCounter;
 use axum::http::StatusCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use redis::aio::ConnectionManager;
 use std::num::NonZeroU32;
 use std::time::Duration;
+use wrnexus_backends::RedisConnection;
 use wrnexus_contract::ProblemCode;
 
 /// Requests per minute allowed for each door.
@@ -183,7 +183,7 @@ impl Limiters {
     /// Count in Redis, shared by every replica of the deployment named by
     /// `namespace` (see [`SharedCounter`]); this process's own limiters
     /// stand in while Redis does not answer.
-    pub fn with_redis(mut self, conn: ConnectionManager, namespace: &str) -> Self {
+    pub fn with_redis(mut self, conn: RedisConnection, namespace: &str) -> Self {
         self.shared = Some(SharedCounter::new(conn, namespace));
         self
     }

@@ -3,10 +3,10 @@
 //! counter each (the key hashed, so no email or address is stored), which
 //! expires with its window.
 
-use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
+use wrnexus_backends::RedisConnection;
 
 /// Count one attempt; start the window's expiry on the first. Returns the
 /// attempts so far in the window and the milliseconds it has left.
@@ -29,7 +29,7 @@ const TIMEOUT: Duration = Duration::from_millis(500);
 /// The counters every replica shares.
 #[derive(Clone)]
 pub struct SharedCounter {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     script: Arc<redis::Script>,
     /// The deployment's own part of the key space: deployments (or test
     /// stacks) sharing one Redis do not share budgets.
@@ -60,7 +60,7 @@ pub fn redis_key(namespace: &str, door: &str, key: &str) -> String {
 }
 
 impl SharedCounter {
-    pub fn new(conn: ConnectionManager, namespace: &str) -> Self {
+    pub fn new(conn: RedisConnection, namespace: &str) -> Self {
         SharedCounter {
             conn,
             script: Arc::new(redis::Script::new(HIT)),

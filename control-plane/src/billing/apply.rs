@@ -8,8 +8,8 @@ use crate::billing::event::StripeEvent;
 use crate::config::BillingConfig;
 use crate::store::audit::{ActorKind, AuditRecord, Meta};
 use crate::store::billing::{
-    AccountBy, BillingAccount, account_where, insert_account, owner_emails, save_account,
-    upsert_invoice,
+    AccountBy, BillingAccount, account_where, insert_account, lock_account, owner_emails,
+    save_account, upsert_invoice,
 };
 use crate::store::work::{Scope, Work};
 use crate::store::workspaces::{StatusBy, change_status, lock_workspace, set_plan};
@@ -70,6 +70,9 @@ impl Store {
                     let workspace = account.workspace_id.clone();
                     mark(&mut work, event_id, Some(&workspace), None).await?;
                     work.scope(Scope::workspace(&workspace)).await?;
+                    let account = lock_account(&mut work, &workspace)
+                        .await?
+                        .unwrap_or(account);
                     (
                         apply(&mut work, &event, account, rules).await?,
                         Some(workspace),
@@ -171,15 +174,25 @@ async fn apply(
         .as_deref()
         .and_then(Standing::of);
     if let Some(sub) = event.subscription() {
-        if event.created < account.status_at {
+        // Two clocks: a paid invoice newer than this event has settled the
+        // status, but the subscription object may still be the newest seen.
+        let newer_status = event.created >= account.status_at;
+        let newer_object = event.created >= account.subscription_at;
+        let newer_quantity = event.created >= account.quantity_at && sub.quantity.is_some();
+        if !newer_status && !newer_object && !newer_quantity {
             return Ok(Outcome::Stale);
         }
-        account.subscription_id = Some(sub.id);
-        account.subscription_item_id = sub.item_id.or(account.subscription_item_id);
-        account.subscription_status = Some(sub.status);
-        account.status_at = event.created;
-        account.period_end = sub.period_end.or(account.period_end);
-        if event.created >= account.quantity_at && sub.quantity.is_some() {
+        if newer_object {
+            account.subscription_id = Some(sub.id);
+            account.subscription_item_id = sub.item_id.or(account.subscription_item_id);
+            account.period_end = sub.period_end.or(account.period_end);
+            account.subscription_at = event.created;
+        }
+        if newer_status {
+            account.subscription_status = Some(sub.status);
+            account.status_at = event.created;
+        }
+        if newer_quantity {
             account.quantity = sub.quantity;
             account.quantity_at = event.created;
         }

@@ -22,6 +22,9 @@ pub struct BillingAccount {
     pub subscription_status: Option<String>,
     /// `created` of the event that set the status.
     pub status_at: i64,
+    /// `created` of the subscription event whose object (id, item, period)
+    /// is recorded; a paid invoice moves the status, not this.
+    pub subscription_at: i64,
     /// Seats on the subscription, as Stripe reports them.
     pub quantity: Option<i64>,
     pub quantity_at: i64,
@@ -33,7 +36,8 @@ pub struct BillingAccount {
 }
 
 const ACCOUNT_COLUMNS: &str = "workspace_id, customer_id, subscription_id, subscription_item_id, \
-     subscription_status, status_at, quantity, quantity_at, seats_pushed, period_end, grace_until";
+     subscription_status, status_at, subscription_at, quantity, quantity_at, seats_pushed, \
+     period_end, grace_until";
 
 fn account_from_row(r: &AnyRow) -> Result<BillingAccount, sqlx::Error> {
     Ok(BillingAccount {
@@ -43,6 +47,7 @@ fn account_from_row(r: &AnyRow) -> Result<BillingAccount, sqlx::Error> {
         subscription_item_id: r.try_get("subscription_item_id")?,
         subscription_status: r.try_get("subscription_status")?,
         status_at: r.try_get("status_at")?,
+        subscription_at: r.try_get("subscription_at")?,
         quantity: r.try_get("quantity")?,
         quantity_at: r.try_get("quantity_at")?,
         seats_pushed: r.try_get("seats_pushed")?,
@@ -142,7 +147,8 @@ pub(crate) async fn save_account(
     sqlx::query(
         "UPDATE billing_accounts SET subscription_id = $1, subscription_item_id = $2, \
          subscription_status = $3, status_at = $4, quantity = $5, quantity_at = $6, \
-         period_end = $7, grace_until = $8, updated_at = $9 WHERE workspace_id = $10",
+         period_end = $7, grace_until = $8, updated_at = $9, subscription_at = $11 \
+         WHERE workspace_id = $10",
     )
     .bind(&account.subscription_id)
     .bind(&account.subscription_item_id)
@@ -154,9 +160,27 @@ pub(crate) async fn save_account(
     .bind(account.grace_until)
     .bind(now())
     .bind(&account.workspace_id)
+    .bind(account.subscription_at)
     .execute(&mut *work.tx)
     .await?;
     Ok(())
+}
+
+/// Lock the workspace's billing account for the rest of the transaction
+/// and read it afresh: events of one workspace apply one after another,
+/// each on what the one before it wrote (two control planes, or two
+/// requests on one, would otherwise both start from the same row and the
+/// later commit would undo the earlier).
+#[tracing::instrument(name = "store.lock_account", skip_all)]
+pub(crate) async fn lock_account(
+    work: &mut Work,
+    workspace_id: &str,
+) -> Result<Option<BillingAccount>, StoreError> {
+    sqlx::query("UPDATE billing_accounts SET updated_at = updated_at WHERE workspace_id = $1")
+        .bind(workspace_id)
+        .execute(&mut *work.tx)
+        .await?;
+    account_where(work, AccountBy::Workspace, workspace_id).await
 }
 
 /// Mirror an invoice; an older event never overwrites a newer one.

@@ -75,7 +75,7 @@ impl Store {
                 .await?;
         match session {
             Some(r) => put(
-                EntryKey::Session(session_id.to_string()),
+                EntryKey::session(user_id, session_id),
                 r.try_get("version")?,
                 Entry::Session {
                     user_id: r.try_get("user_id")?,
@@ -83,7 +83,7 @@ impl Store {
                 },
             ),
             None => put(
-                EntryKey::Session(session_id.to_string()),
+                EntryKey::session(user_id, session_id),
                 now_version,
                 Entry::Missing,
             ),

@@ -106,7 +106,7 @@ impl Store {
         };
         let client_ip: Option<String> = row.try_get("client_ip")?;
         work.push(
-            EntryKey::Session(session_id.to_string()),
+            EntryKey::session(user_id, session_id),
             Entry::Session {
                 user_id: user_id.to_string(),
                 revoked: true,

@@ -39,7 +39,7 @@ pub(crate) async fn revoke_sessions_except(
     .await?;
     for id in &ids {
         work.push(
-            EntryKey::Session(id.clone()),
+            EntryKey::session(user_id, id),
             Entry::Session {
                 user_id: user_id.to_string(),
                 revoked: true,

@@ -125,7 +125,7 @@ async fn insert_session(
     .execute(&mut *work.tx)
     .await?;
     work.push(
-        EntryKey::Session(id.clone()),
+        EntryKey::session(user_id, &id),
         Entry::Session {
             user_id: user_id.to_string(),
             revoked: false,
@@ -306,7 +306,7 @@ impl Store {
             return Err(StoreError::NotFound { what: "session" });
         };
         work.push(
-            EntryKey::Session(id.to_string()),
+            EntryKey::session(&user_id, id),
             Entry::Session {
                 user_id: user_id.clone(),
                 revoked: true,

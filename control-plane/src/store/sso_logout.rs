@@ -59,7 +59,7 @@ impl Store {
             let id: String = row.try_get("id")?;
             let user_id: String = row.try_get("user_id")?;
             work.push(
-                EntryKey::Session(id.clone()),
+                EntryKey::session(&user_id, &id),
                 Entry::Session {
                     user_id: user_id.clone(),
                     revoked: true,

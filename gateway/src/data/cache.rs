@@ -180,10 +180,19 @@ impl LocalCache {
         }
     }
 
-    /// Forget everything (after missing invalidations, e.g. a Redis outage).
+    /// Forget every value (after missing invalidations, e.g. a Redis outage
+    /// or failover), remembering each one's version: an entry read again
+    /// that is older than what was held here (a write lost with a failed
+    /// master) is not taken, so it is asked of the control plane instead.
     pub fn clear(&self) {
         let mut slots = self.lock();
-        slots.clear();
+        for slot in slots.values_mut() {
+            if let Slot::Value { entry, .. } = slot {
+                *slot = Slot::Tombstone {
+                    version: entry.version,
+                };
+            }
+        }
         self.changed();
     }
 
@@ -294,6 +303,22 @@ mod tests {
         assert_eq!(cache.epoch(), seen, "a refused insert changed nothing");
         cache.clear();
         assert!(cache.epoch() > seen, "clearing must move the epoch");
+    }
+
+    #[test]
+    fn after_a_clear_nothing_older_than_what_was_held_comes_back() {
+        let cache = LocalCache::new(100);
+        let t0 = Instant::now();
+        cache.insert("a", member(5, Some(Role::Owner)).into(), t0);
+        cache.insert("b", member(2, Some(Role::Viewer)).into(), t0);
+        cache.clear();
+        assert!(cache.get("a").is_none() && cache.get("b").is_none());
+        // Version 4 is what a failed-over Redis still holds: refused.
+        assert!(!cache.insert("a", member(4, Some(Role::Owner)).into(), t0));
+        assert!(cache.get("a").is_none());
+        assert!(cache.insert("a", member(5, None).into(), t0));
+        assert!(cache.insert("b", member(3, Some(Role::Admin)).into(), t0));
+        assert_eq!(cache.get("b").map(|c| c.entry.version), Some(3));
     }
 
     #[test]

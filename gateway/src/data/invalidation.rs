@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::broadcast;
+use wrnexus_backends::{RedisClient, Topology};
 use wrnexus_policies::Invalidation;
 use wrnexus_policies::entries::INVALIDATION_CHANNEL;
 
@@ -52,48 +53,77 @@ pub async fn follow_local(mut rx: broadcast::Receiver<Invalidation>, sinks: Sink
     }
 }
 
+/// How often a quiet subscription is checked with a `PING`, and how long
+/// the answer may take: a node cut off without a word (a partition, not a
+/// closed connection) is noticed within both.
+const HEARTBEAT: Duration = Duration::from_millis(500);
+const HEARTBEAT_ANSWER: Duration = Duration::from_millis(1000);
+
+/// Apply the invalidations `pubsub` receives until it ends, or stops
+/// answering its heartbeat.
+async fn listen(pubsub: redis::aio::PubSub, sinks: &Sinks) {
+    let (mut sink, mut messages) = pubsub.split();
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            msg = messages.next() => {
+                let Some(msg) = msg else { return };
+                let Ok(payload) = msg.get_payload::<String>() else {
+                    continue;
+                };
+                match serde_json::from_str::<Invalidation>(&payload) {
+                    Ok(inv) => apply(sinks, "redis", &inv),
+                    Err(e) => tracing::warn!(error = %e, "unreadable invalidation"),
+                }
+            }
+            _ = beat.tick() => {
+                let answer = tokio::time::timeout(HEARTBEAT_ANSWER, sink.ping::<redis::Value>()).await;
+                if !matches!(answer, Ok(Ok(_))) {
+                    tracing::warn!("redis subscription stopped answering");
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Keep a Redis connection for lookups and a subscription for
-/// invalidations, reconnecting forever. After any gap the local cache is
-/// cleared: invalidations may have been missed.
-pub async fn follow_redis(client: redis::Client, link: Arc<RedisLink>, sinks: Sinks) {
+/// invalidations, reconnecting forever: to the same node, to the master
+/// the sentinels name after a failover, or to another node of a cluster.
+/// After any gap the local cache is cleared: invalidations may have been
+/// missed (entries read afterwards come from Redis or the control plane,
+/// and a version older than an invalidation seen here is not taken).
+pub async fn follow_redis(client: RedisClient, link: Arc<RedisLink>, sinks: Sinks) {
     let metrics = sinks.metrics.clone();
     let mut logged_down = false;
     loop {
         if link.get().is_none() {
-            match tokio::time::timeout(
-                Duration::from_secs(2),
-                redis::aio::ConnectionManager::new(client.clone()),
-            )
-            .await
-            {
+            match tokio::time::timeout(Duration::from_secs(2), client.connection()).await {
                 Ok(Ok(conn)) => link.set(Some(conn)),
                 _ => metrics.backend_errors.with_label_values(&["redis"]).inc(),
             }
         }
         let subscription = async {
-            let mut pubsub = client.get_async_pubsub().await?;
+            let mut pubsub = client.pubsub().await?;
             pubsub.subscribe(INVALIDATION_CHANNEL).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
         match tokio::time::timeout(Duration::from_secs(2), subscription).await {
-            Ok(Ok(mut pubsub)) => {
+            Ok(Ok(pubsub)) => {
                 sinks.clear();
                 link.subscribed.store(true, Ordering::Relaxed);
                 if logged_down {
                     tracing::info!("redis is back; local cache cleared");
                     logged_down = false;
                 }
-                let mut messages = pubsub.on_message();
-                while let Some(msg) = messages.next().await {
-                    let Ok(payload) = msg.get_payload::<String>() else {
-                        continue;
-                    };
-                    match serde_json::from_str::<Invalidation>(&payload) {
-                        Ok(inv) => apply(&sinks, "redis", &inv),
-                        Err(e) => tracing::warn!(error = %e, "unreadable invalidation"),
-                    }
-                }
+                listen(pubsub, &sinks).await;
                 link.subscribed.store(false, Ordering::Relaxed);
+                // The sentinels may name another master now: look again
+                // (a cluster connection follows its slots on its own).
+                if matches!(client.topology(), Topology::Sentinel { .. }) {
+                    link.set(None);
+                }
             }
             _ => {
                 link.subscribed.store(false, Ordering::Relaxed);

@@ -5,12 +5,12 @@ use crate::data::cache::LocalCache;
 use crate::ops::metrics::Metrics;
 use crate::upstream::trace_context::{self, Layer};
 use prometheus::IntCounter;
-use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
+use wrnexus_backends::RedisConnection;
 use wrnexus_policies::{
     Entry, EntryKeyRef, Role, SessionClaims, SignInMethods, VersionedEntry, WorkspaceStatus,
 };
@@ -78,7 +78,7 @@ pub enum ResolveError {
 /// Shared Redis handle; `None` while disconnected.
 #[derive(Default)]
 pub struct RedisLink {
-    conn: RwLock<Option<ConnectionManager>>,
+    conn: RwLock<Option<RedisConnection>>,
     /// Whether invalidations are being received right now.
     pub subscribed: AtomicBool,
 }
@@ -92,14 +92,14 @@ impl std::fmt::Debug for RedisLink {
 }
 
 impl RedisLink {
-    pub fn set(&self, conn: Option<ConnectionManager>) {
+    pub fn set(&self, conn: Option<RedisConnection>) {
         match self.conn.write() {
             Ok(mut c) => *c = conn,
             Err(p) => *p.into_inner() = conn,
         }
     }
 
-    pub fn get(&self) -> Option<ConnectionManager> {
+    pub fn get(&self) -> Option<RedisConnection> {
         match self.conn.read() {
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),
@@ -201,7 +201,10 @@ impl Resolver {
         let mut buf = String::new();
         let mut ends = [0; 4];
         let wanted = [
-            EntryKeyRef::Session(&claims.sid),
+            EntryKeyRef::Session {
+                user_id: &claims.sub,
+                session_id: &claims.sid,
+            },
             EntryKeyRef::User(&claims.sub),
             EntryKeyRef::Membership {
                 workspace_id,

@@ -89,8 +89,8 @@ impl Identity {
             }
             Who::ApiKey(key) => keys.push(EntryKey::ApiKey(key.clone()).cache_key()),
         }
-        if let Some(sid) = &self.session_id {
-            keys.push(EntryKey::Session(sid.clone()).cache_key());
+        if let (Some(sid), Who::User(user)) = (&self.session_id, &self.principal) {
+            keys.push(EntryKey::session(user, sid).cache_key());
         }
         if let Some((project, _)) = &self.project {
             keys.push(EntryKey::Project(project.clone()).cache_key());

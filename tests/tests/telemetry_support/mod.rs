@@ -260,10 +260,10 @@ pub async fn forget_in_redis(
     let sub = claims["sub"].as_str().ok_or("no sub claim")?;
     let workspace = &user.workspace_id;
     let keys = [
-        format!("wrnexus:session:{sid}"),
-        format!("wrnexus:user:{sub}"),
-        format!("wrnexus:member:{workspace}:{sub}"),
-        format!("wrnexus:workspace:{workspace}"),
+        format!("wrnexus:{{u:{sub}}}:session:{sid}"),
+        format!("wrnexus:{{u:{sub}}}:user"),
+        format!("wrnexus:{{u:{sub}}}:member:{workspace}"),
+        format!("wrnexus:{{w:{workspace}}}:workspace"),
     ];
     redis::cmd("DEL")
         .arg(&keys)
