@@ -8,7 +8,7 @@
 
 use crate::ca::{CaFile, CaFileError};
 use crate::redact::redact_url;
-use crate::redis_connection::{RedisConnection, SentinelConnection};
+use crate::redis_connection::{RESPONSE_WAIT, RedisConnection, SentinelConnection};
 use crate::redis_target::{RedisTarget, Topology};
 use redis::IntoConnectionInfo;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
@@ -136,7 +136,9 @@ impl RedisClient {
         let kind = match &target.topology {
             Topology::Node => Kind::Node(node(url).map_err(|e| bad(e.to_string()))?),
             Topology::Cluster => {
-                let mut builder = ClusterClientBuilder::new(target.nodes.clone());
+                let mut builder = ClusterClientBuilder::new(target.nodes.clone())
+                    .connection_timeout(RESPONSE_WAIT)
+                    .response_timeout(RESPONSE_WAIT);
                 if let Some(certs) = certificates() {
                     builder = builder.certs(certs);
                 }
@@ -236,9 +238,14 @@ impl RedisClient {
             return Err(e);
         }
         match &self.kind {
-            Kind::Node(client) => redis::aio::ConnectionManager::new(client.clone())
-                .await
-                .map(RedisConnection::Node),
+            Kind::Node(client) => {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(RESPONSE_WAIT))
+                    .set_response_timeout(Some(RESPONSE_WAIT));
+                redis::aio::ConnectionManager::new_with_config(client.clone(), config)
+                    .await
+                    .map(RedisConnection::Node)
+            }
             Kind::Cluster { client, .. } => client
                 .get_async_connection()
                 .await

@@ -8,7 +8,15 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::SentinelClient;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Mutex;
+
+/// How long a command may wait for its answer (and a connection for its
+/// node): a node that stops answering without closing anything (a
+/// partition, a stopped process) fails the command instead of holding it,
+/// and whoever sent it (an API call pushing a change) goes on; the push is
+/// retried.
+pub const RESPONSE_WAIT: Duration = Duration::from_secs(2);
 
 /// A connection to Redis. Cloning is cheap: clones share the connection.
 #[derive(Clone)]
@@ -59,9 +67,13 @@ impl ConnectionLike for RedisConnection {
     }
 }
 
-/// The master the sentinels name. A connection error, or a node that
-/// answers `READONLY` (demoted to replica by a failover), drops the
-/// connection; the next command asks the sentinels again.
+/// The master the sentinels name. A connection error, a node that does not
+/// answer in time, or one that answers `READONLY` (demoted to replica by a
+/// failover) drops the
+/// connection and the command is sent once more to the master the
+/// sentinels name then: the first command after a failover lands on the
+/// new master instead of failing (what is sent here is safe to repeat:
+/// versioned writes, reads, counters).
 #[derive(Clone)]
 pub struct SentinelConnection {
     sentinels: Arc<Mutex<SentinelClient>>,
@@ -84,29 +96,41 @@ impl SentinelConnection {
             return Ok(conn.clone());
         }
         let client = self.sentinels.lock().await.async_get_client().await?;
-        let conn = client.get_multiplexed_async_connection().await?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(RESPONSE_WAIT))
+            .set_response_timeout(Some(RESPONSE_WAIT));
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
         *current = Some(conn.clone());
         Ok(conn)
     }
 
-    /// After `error`, whether to find the master again.
-    async fn forget_on(&self, error: &RedisError) {
+    /// After `error`, whether to find the master again (the connection is
+    /// dropped then).
+    async fn forget_on(&self, error: &RedisError) -> bool {
         let demoted = matches!(error.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"));
-        if demoted
+        let lost = demoted
+            || error.is_timeout()
             || error.is_io_error()
             || error.is_connection_dropped()
             || error.is_connection_refusal()
-            || error.is_unrecoverable_error()
-        {
+            || error.is_unrecoverable_error();
+        if lost {
             *self.current.lock().await = None;
         }
+        lost
     }
 
     async fn command(&self, cmd: &Cmd) -> Result<Value, RedisError> {
-        let mut conn = self.master().await?;
-        let result = conn.req_packed_command(cmd).await;
-        if let Err(e) = &result {
-            self.forget_on(e).await;
+        let mut result = Err(RedisError::from((redis::ErrorKind::Io, "not sent")));
+        for _ in 0..2 {
+            let mut conn = self.master().await?;
+            result = conn.req_packed_command(cmd).await;
+            match &result {
+                Err(e) if self.forget_on(e).await => continue,
+                _ => break,
+            }
         }
         result
     }
@@ -117,10 +141,14 @@ impl SentinelConnection {
         offset: usize,
         count: usize,
     ) -> Result<Vec<Value>, RedisError> {
-        let mut conn = self.master().await?;
-        let result = conn.req_packed_commands(pipeline, offset, count).await;
-        if let Err(e) = &result {
-            self.forget_on(e).await;
+        let mut result = Err(RedisError::from((redis::ErrorKind::Io, "not sent")));
+        for _ in 0..2 {
+            let mut conn = self.master().await?;
+            result = conn.req_packed_commands(pipeline, offset, count).await;
+            match &result {
+                Err(e) if self.forget_on(e).await => continue,
+                _ => break,
+            }
         }
         result
     }

@@ -132,7 +132,7 @@ pub fn run(options: DevOptions) -> Result<()> {
         });
         let demo = TcpListener::bind("127.0.0.1:0").await?;
         let demo_addr = demo.local_addr()?;
-        tokio::spawn(wrnexus_gateway::demo::serve(demo));
+        tokio::spawn(wrnexus_gateway::demo::serve(demo, None));
         anyhow::Ok((cp_addr, demo_addr))
     })?;
 

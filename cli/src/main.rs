@@ -20,7 +20,7 @@ mod telemetry;
 mod tls_settings;
 mod validate;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use logging::LogFormat;
 use settings::Settings;
@@ -100,6 +100,10 @@ enum Command {
     DemoUpstream {
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: String,
+        /// Also append every request received (time, method, path,
+        /// headers) to this file, one JSON line each.
+        #[arg(long, value_name = "FILE")]
+        record: Option<std::path::PathBuf>,
     },
     /// BENCHMARK REFERENCE: NO AUTHENTICATION. A bare pingora proxy that
     /// forwards every request to --upstream untouched, for the load
@@ -260,10 +264,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tls.as_ref(),
             )?)
         }
-        Command::DemoUpstream { listen } => runtime()?.block_on(async {
+        Command::DemoUpstream { listen, record } => runtime()?.block_on(async {
+            let recorder = match &record {
+                Some(path) => Some(
+                    wrnexus_gateway::demo::Recorder::open(path)
+                        .with_context(|| format!("--record: cannot open {}", path.display()))?,
+                ),
+                None => None,
+            };
             let listener = tokio::net::TcpListener::bind(&listen).await?;
             println!("demo upstream on http://{listen}");
-            wrnexus_gateway::demo::serve(listener).await?;
+            wrnexus_gateway::demo::serve(listener, recorder).await?;
             Ok(())
         }),
     };

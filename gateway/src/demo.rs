@@ -1,7 +1,9 @@
 //! The demo upstream: answers every request with JSON of what it received,
 //! so a person (and a test) sees exactly what an app behind WRNexus sees.
 //! A browser (an `Accept` preferring `text/html`) gets the same JSON in a
-//! small page whose header carries the `<wrnexus-switcher>`.
+//! small page whose header carries the `<wrnexus-switcher>`. With a record
+//! file it also appends each request it receives as one JSON line, so what
+//! reached the app can be checked afterwards.
 
 use axum::Json;
 use axum::Router;
@@ -10,6 +12,9 @@ use axum::http::HeaderMap;
 use axum::http::header::ACCEPT;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::io::{LineWriter, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
 /// Longest delay a request may ask for.
@@ -70,9 +75,46 @@ fn page(echo: &Value) -> String {
         .replace("{{json}}", &escape(&pretty))
 }
 
+/// Appends every request the demo app receives to a file, one JSON line
+/// each: `at_ms` (Unix time in milliseconds, fractional), and the echo.
+#[derive(Debug)]
+pub struct Recorder {
+    file: Mutex<LineWriter<std::fs::File>>,
+}
+
+impl Recorder {
+    /// Append to `path`, creating it if needed.
+    pub fn open(path: &Path) -> std::io::Result<Recorder> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Recorder {
+            file: Mutex::new(LineWriter::new(file)),
+        })
+    }
+
+    /// Append one received request.
+    fn record(&self, echo: &Value) {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let line = json!({"at_ms": at_ms, "request": echo}).to_string();
+        if let Ok(mut file) = self.file.lock()
+            && let Err(e) = writeln!(file, "{line}")
+        {
+            tracing::warn!(error = %e, "demo upstream: cannot append to the record file");
+        }
+    }
+}
+
 /// Echo one request; `?delay_ms=N` answers after N ms (a slow app, for
 /// trying timeouts and graceful shutdown).
 pub async fn echo(req: Request) -> Response {
+    echo_recorded(req, None).await
+}
+
+async fn echo_recorded(req: Request, recorder: Option<Arc<Recorder>>) -> Response {
     let delay = req
         .uri()
         .query()
@@ -81,9 +123,6 @@ pub async fn echo(req: Request) -> Response {
         .find_map(|kv| kv.strip_prefix("delay_ms="))
         .and_then(|v| v.parse::<u64>().ok())
         .map_or(0, |ms| ms.min(MAX_DELAY_MS));
-    if delay > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-    }
     let mut headers = Map::new();
     for (name, value) in req.headers() {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -103,6 +142,12 @@ pub async fn echo(req: Request) -> Response {
         "query": req.uri().query().unwrap_or(""),
         "headers": headers,
     });
+    if let Some(recorder) = &recorder {
+        recorder.record(&echo);
+    }
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     if prefers_html(req.headers()) {
         Html(page(&echo)).into_response()
     } else {
@@ -115,9 +160,19 @@ pub fn router() -> Router {
     Router::new().fallback(echo)
 }
 
-/// Serve the demo app until the process ends.
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router()).await
+/// The demo app appending every request to `recorder`.
+pub fn recording_router(recorder: Arc<Recorder>) -> Router {
+    Router::new().fallback(move |req: Request| echo_recorded(req, Some(recorder.clone())))
+}
+
+/// Serve the demo app until the process ends; with `recorder`, every
+/// request is appended to its file.
+pub async fn serve(listener: TcpListener, recorder: Option<Recorder>) -> std::io::Result<()> {
+    let app = match recorder {
+        Some(recorder) => recording_router(Arc::new(recorder)),
+        None => router(),
+    };
+    axum::serve(listener, app).await
 }
 
 #[cfg(test)]
@@ -145,6 +200,34 @@ mod tests {
         assert!(!prefers_html(&accept("application/json, text/html;q=0.5")));
         assert!(!prefers_html(&accept("text/html;q=0")));
         assert!(!prefers_html(&HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn a_recorder_appends_each_request_as_a_line() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("record.jsonl");
+        let recorder = Arc::new(Recorder::open(&path)?);
+        for uri in ["/a?x=1", "/b"] {
+            let req = Request::builder()
+                .uri(uri)
+                .header("x-user-id", "u1")
+                .body(axum::body::Body::empty())?;
+            let res = echo_recorded(req, Some(recorder.clone())).await;
+            assert_eq!(res.status(), axum::http::StatusCode::OK);
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let lines: Vec<Value> = text
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?;
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["request"]["path"], "/a");
+        assert_eq!(lines[0]["request"]["query"], "x=1");
+        assert_eq!(lines[1]["request"]["headers"]["x-user-id"], "u1");
+        assert!(
+            lines[1]["at_ms"].as_f64().unwrap_or(0.0) >= lines[0]["at_ms"].as_f64().unwrap_or(1.0)
+        );
+        Ok(())
     }
 
     #[test]

@@ -25,14 +25,20 @@
 //! - [`redis_topology`] — Redis Sentinel (a master, a replica, three
 //!   sentinels) and Redis Cluster (six nodes) to fail over.
 //! - [`dns`] — a DNS server on loopback answering TXT queries from a map.
+//! - [`fault_proxy`] — a TCP proxy a test partitions and heals.
+//! - [`chaos`] — chaos under load: a fleet, faults, a load of allowed,
+//!   denied and revoked requests, and the check of what reached the app.
 //! - [`tokens`] — minting session tokens with the stored key, to test what
 //!   the gateway refuses.
 //! - [`minter`] — minting many session tokens with the key read once.
+//! - [`soak`] — long load at a fraction of the maximum: errors, p99, memory.
 
 pub mod apps;
 pub mod certs;
+pub mod chaos;
 pub mod client;
 pub mod dns;
+pub mod fault_proxy;
 pub mod h2_client;
 pub mod mailbox;
 pub mod minter;
@@ -42,6 +48,7 @@ pub mod postgres_tls;
 pub mod process;
 pub mod redis_topology;
 pub mod services;
+pub mod soak;
 pub mod stack;
 pub mod tokens;
 pub mod upstreams;

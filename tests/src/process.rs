@@ -36,19 +36,43 @@ pub fn binary() -> TestResult<PathBuf> {
 }
 
 /// A loopback port nobody listens on right now, and not handed out before
-/// by this process (the kernel may give a port just released again, and a
-/// stack asks for several before binding any).
+/// by this process (a stack asks for several before binding any). It is
+/// drawn below the kernel's ephemeral range: a port from that range can be
+/// taken by any outgoing connection (to Postgres, Redis, another test's
+/// server) between this answer and the child's bind.
 pub fn free_port() -> TestResult<u16> {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    for _ in 0..64 {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut given = GIVEN.lock().map_err(|_| "port list poisoned")?;
-        if !given.contains(&port) {
-            given.push(port);
+    use rand::Rng;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = if ephemeral_low > 12_000 {
+        (10_000, ephemeral_low)
+    } else {
+        (ephemeral_low, u16::MAX)
+    };
+    let mut rng = rand::thread_rng();
+    for _ in 0..256 {
+        let port = rng.gen_range(low..high);
+        if claim_ports(&[port])? {
             return Ok(port);
         }
     }
-    Err("no fresh loopback port after 64 tries".into())
+    Err("no fresh loopback port after 256 tries".into())
+}
+
+/// Claim `ports` together if each is free now and none was handed out
+/// before by this process: whether they were.
+pub fn claim_ports(ports: &[u16]) -> TestResult<bool> {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().map_err(|_| "port list poisoned")?;
+    let free = |p: &u16| !given.contains(p) && TcpListener::bind(("127.0.0.1", *p)).is_ok();
+    if ports.iter().all(free) {
+        given.extend_from_slice(ports);
+        Ok(true)
+    } else {
+        Ok(false)
+    }
 }
 
 /// A child process killed when dropped; its output goes to a log file.
@@ -57,6 +81,15 @@ pub struct Proc {
     pub name: String,
     child: Child,
     pub log: PathBuf,
+    command: Launch,
+}
+
+/// What a [`Proc`] was started with, to start it again.
+#[derive(Debug, Clone)]
+struct Launch {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Proc {
@@ -74,22 +107,39 @@ impl Proc {
         env: &[(&str, &str)],
     ) -> TestResult<Self> {
         let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log)?;
-        let err = out.try_clone()?;
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .env("WRNEXUS_LOG", "info");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
+        let command = Launch {
+            program: program.to_path_buf(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let child = command.spawn(&log, false)?;
         Ok(Proc {
             name: name.to_string(),
-            child: cmd.spawn()?,
+            child,
             log,
+            command,
         })
+    }
+
+    /// Kill the process if it runs, and start it again with the same
+    /// program, arguments and environment (its log goes on).
+    pub fn respawn(&mut self) -> TestResult {
+        self.kill();
+        self.child = self.command.spawn(&self.log, true)?;
+        Ok(())
+    }
+
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The operating system's id of the process (to read `/proc/<pid>`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The process's output so far.
@@ -154,6 +204,28 @@ impl Proc {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Launch {
+    fn spawn(&self, log: &Path, append: bool) -> TestResult<Child> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(log)?;
+        let err = out.try_clone()?;
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .env("WRNEXUS_LOG", "info");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        Ok(cmd.spawn()?)
     }
 }
 

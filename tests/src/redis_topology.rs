@@ -105,6 +105,18 @@ impl Node {
     }
 }
 
+/// Stop (SIGSTOP) or let run on (SIGCONT) the node on `port` of `nodes`:
+/// stopped, it keeps its connections and answers nothing, as a node cut
+/// off by a partition.
+fn freeze(nodes: &[Node], port: u16, stop: bool) -> TestResult {
+    let proc = nodes
+        .iter()
+        .find(|n| n.port == port)
+        .and_then(|n| n.proc.as_ref())
+        .ok_or_else(|| format!("no live node on {port}"))?;
+    if stop { proc.pause() } else { proc.resume() }
+}
+
 /// Spawn a data node on `port` in `dir` with `extra` arguments.
 fn spawn_data(program: &Path, dir: &Path, port: u16, extra: &[String]) -> TestResult<Proc> {
     let port_arg = port.to_string();
@@ -326,6 +338,12 @@ impl SentinelSet {
         })
         .await;
         self.or_logs(found)
+    }
+
+    /// Stop the data node on `port` answering without closing anything
+    /// (SIGSTOP), or let it run on: a partition of that node.
+    pub fn freeze(&self, port: u16, stop: bool) -> TestResult {
+        freeze(&self.data, port, stop)
     }
 
     /// Start a killed node again on its port, empty and answering as a

@@ -139,6 +139,36 @@ impl Stack {
         gateway_env: &[(&str, &str)],
         control_plane_env: &[(&str, &str)],
     ) -> TestResult<Stack> {
+        Self::split_full(database_url, redis_url, gateway_env, control_plane_env, &[]).await
+    }
+
+    /// [`Stack::split_with_env`] whose demo upstream appends every request
+    /// it receives to `record` (`demo-upstream --record`).
+    pub async fn split_recording(
+        database_url: &str,
+        redis_url: &str,
+        gateway_env: &[(&str, &str)],
+        control_plane_env: &[(&str, &str)],
+        record: &std::path::Path,
+    ) -> TestResult<Stack> {
+        let record = record.display().to_string();
+        Self::split_full(
+            database_url,
+            redis_url,
+            gateway_env,
+            control_plane_env,
+            &["--record", &record],
+        )
+        .await
+    }
+
+    async fn split_full(
+        database_url: &str,
+        redis_url: &str,
+        gateway_env: &[(&str, &str)],
+        control_plane_env: &[(&str, &str)],
+        upstream_args: &[&str],
+    ) -> TestResult<Stack> {
         let gateway_env: Vec<(String, String)> = gateway_env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -147,12 +177,9 @@ impl Stack {
         let (cp, gw, admin, up) = (free_port()?, free_port()?, free_port()?, free_port()?);
         let cp_url = format!("http://127.0.0.1:{cp}");
         let up_listen = format!("127.0.0.1:{up}");
-        let mut upstream = Proc::spawn(
-            "upstream",
-            dir.path(),
-            &["demo-upstream", "--listen", &up_listen],
-            &[],
-        )?;
+        let mut args = vec!["demo-upstream", "--listen", &up_listen];
+        args.extend_from_slice(upstream_args);
+        let mut upstream = Proc::spawn("upstream", dir.path(), &args, &[])?;
         let control = Self::spawn_control_plane(
             &dir,
             "control-plane",

@@ -1,7 +1,9 @@
 //! [`ClusterSet`]: six Redis Cluster nodes on loopback, three masters with
 //! a replica each, that a test fails over by killing a master.
 
-use super::{Node, STARTUP, ask, info_field, logs, poll, program, role, spawn_data, wait_pong};
+use super::{
+    Node, STARTUP, ask, freeze, info_field, logs, poll, program, role, spawn_data, wait_pong,
+};
 use crate::TestResult;
 use crate::services::absent;
 use redis::Value;
@@ -12,6 +14,8 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct ClusterSet {
     nodes: Vec<Node>,
+    /// Killed nodes' processes, to start again.
+    down: Vec<(u16, crate::process::Proc)>,
 }
 
 impl ClusterSet {
@@ -21,7 +25,10 @@ impl ClusterSet {
         let (Some(server), Some(cli)) = (program("redis-server"), program("redis-cli")) else {
             return absent("redis-server", "no redis-server or redis-cli binary");
         };
-        let mut set = ClusterSet { nodes: Vec::new() };
+        let mut set = ClusterSet {
+            nodes: Vec::new(),
+            down: Vec::new(),
+        };
         for _ in 0..6 {
             let port = cluster_port()?;
             let config = dir.join(format!("nodes-{port}.conf")).display().to_string();
@@ -157,6 +164,26 @@ impl ClusterSet {
             .take()
             .ok_or_else(|| format!("the node on {port} is already down"))?;
         proc.kill();
+        self.down.push((port, proc));
+        Ok(())
+    }
+
+    /// Stop the node on `port` answering without closing anything
+    /// (SIGSTOP), or let it run on: a partition of that node.
+    pub fn freeze(&self, port: u16, stop: bool) -> TestResult {
+        freeze(&self.nodes, port, stop)
+    }
+
+    /// Start every killed node again on its port with its cluster file: it
+    /// rejoins the cluster (as a replica when its slots failed over).
+    pub async fn restart_killed(&mut self) -> TestResult {
+        for (port, mut proc) in std::mem::take(&mut self.down) {
+            proc.respawn()?;
+            wait_pong(port).await?;
+            if let Some(node) = self.nodes.iter_mut().find(|n| n.port == port) {
+                node.proc = Some(proc);
+            }
+        }
         Ok(())
     }
 
@@ -226,10 +253,10 @@ async fn slot_owner(port: u16, slot: u16) -> TestResult<u16> {
 }
 
 /// A port for a cluster node whose bus port (port + 10000) is free too.
-/// Both are taken below the kernel's ephemeral range, so no port handed out
-/// by [`crate::process::free_port`] (or to any outgoing connection) lands on either.
+/// Both are taken below the kernel's ephemeral range (no outgoing
+/// connection lands on either) and claimed in the list
+/// [`crate::process::free_port`] draws from too.
 fn cluster_port() -> TestResult<u16> {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let ephemeral_low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
@@ -241,17 +268,10 @@ fn cluster_port() -> TestResult<u16> {
         )
         .into());
     }
-    let mut given = GIVEN.lock().map_err(|_| "port list poisoned")?;
     for _ in 0..256 {
         let random = uuid::Uuid::new_v4().as_u128();
         let port = u16::try_from(low + (random % u128::from(high - low)) as u32)?;
-        let bus = port + 10000;
-        if given.contains(&port) || given.contains(&bus) {
-            continue;
-        }
-        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-        if free(port) && free(bus) {
-            given.extend([port, bus]);
+        if crate::process::claim_ports(&[port, port + 10000])? {
             return Ok(port);
         }
     }
