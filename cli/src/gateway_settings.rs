@@ -48,6 +48,9 @@ pub struct GatewaySettings {
     /// The older spelling of `[session] require_verified_email` (which
     /// the control plane reads too); `true` here turns it on as well.
     pub require_verified_email: Option<bool>,
+    /// How long an idle client connection is kept (HTTP/1.1 between
+    /// requests, HTTP/2 without a stream); at least one second.
+    pub keepalive_timeout_secs: Option<Secs>,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain_timeout_secs: Option<Secs>,
     /// After SIGTERM, how long the gateway keeps accepting (already
@@ -311,6 +314,15 @@ impl Settings {
                 ));
             }
             c.policy_poll = v.duration;
+        }
+        if let Some(v) = g.keepalive_timeout_secs {
+            if v.duration < Duration::from_secs(1) {
+                return Err(anyhow!(
+                    "{}: [gateway] keepalive_timeout_secs must be at least 1 second",
+                    self.locate("gateway.keepalive_timeout_secs")
+                ));
+            }
+            c.keepalive_timeout = v.duration;
         }
         if let Some(v) = g.drain_timeout_secs {
             c.drain_timeout = v.duration;

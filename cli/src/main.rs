@@ -96,7 +96,8 @@ enum Command {
     /// Print a new assertion signing key for WRNEXUS_ASSERTION_KEY (give
     /// the same one to every gateway and control plane of a deployment).
     AssertionKey,
-    /// Serve the demo upstream alone: it echoes every request as JSON.
+    /// Serve the demo upstream alone: it echoes every request as JSON (the
+    /// body is read, its length echoed; over 1 MiB is answered 413).
     DemoUpstream {
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: String,

@@ -201,6 +201,7 @@ fn durations_read_with_or_without_a_unit() {
     assert_eq!(g.cache_ttl, Duration::from_secs(10));
     assert_eq!(g.stale_bound, Duration::from_secs(30));
     assert_eq!(g.drain_timeout, Duration::from_secs(120));
+    assert_eq!(g.keepalive_timeout, Duration::from_secs(60), "the default");
     assert_eq!(g.key_usage_flush, Duration::from_secs(1));
     assert_eq!(g.policy_poll, Duration::from_millis(250));
     assert_eq!(g.routes[0].read_timeout, Some(Duration::from_secs(30)));
@@ -452,6 +453,19 @@ fn the_policy_solver_reaches_both_configs() -> Result<()> {
     );
     assert!(
         err.contains("t.toml:") && err.contains("solver_timeout_ms must be at least 1"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn idle_client_connections_are_bounded() -> Result<(), Box<dyn std::error::Error>> {
+    let g = parse(&format!("{GATEWAY}keepalive_timeout_secs = \"2m\"\n"))?.gateway()?;
+    assert_eq!(g.keepalive_timeout, Duration::from_secs(120));
+    let err =
+        error(parse(&format!("{GATEWAY}keepalive_timeout_secs = 0\n")).and_then(|s| s.gateway()));
+    assert!(
+        err.contains("t.toml:") && err.contains("keepalive_timeout_secs must be at least 1"),
         "{err}"
     );
     Ok(())

@@ -101,6 +101,9 @@ pub struct GatewayConfig {
     pub assertion_key: Option<wrnexus_policies::assertion::AssertionKey>,
     /// Its `aud` claim.
     pub assertion_audience: String,
+    /// How long an idle client connection is kept open (HTTP/1.1 between
+    /// requests, HTTP/2 with no stream open); a client cannot ask for more.
+    pub keepalive_timeout: Duration,
     /// On SIGTERM: how long in-flight requests may still finish (new
     /// connections are refused meanwhile).
     pub drain_timeout: Duration,
@@ -191,6 +194,7 @@ impl GatewayConfig {
             shadow_policies: None,
             policy_proofs: wrnexus_policies::solver::ProofSettings::default(),
             policy_poll: DEFAULT_POLICY_POLL,
+            keepalive_timeout: crate::edge::keepalive::DEFAULT_KEEPALIVE,
             drain_timeout: Duration::from_secs(10),
             shutdown_delay: Duration::ZERO,
             gateway_token: None,

@@ -1,7 +1,9 @@
 //! The demo upstream: answers every request with JSON of what it received,
 //! so a person (and a test) sees exactly what an app behind WRNexus sees.
 //! A browser (an `Accept` preferring `text/html`) gets the same JSON in a
-//! small page whose header carries the `<wrnexus-switcher>`. With a record
+//! small page whose header carries the `<wrnexus-switcher>`. A request's
+//! body is read whole (its length is echoed), so the connection stays
+//! reusable, as a real app's does. With a record
 //! file it also appends each request it receives as one JSON line, so what
 //! reached the app can be checked afterwards.
 
@@ -16,6 +18,9 @@ use std::io::{LineWriter, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
+
+/// Largest request body read; a longer one is answered 413.
+const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Longest delay a request may ask for.
 const MAX_DELAY_MS: u64 = 10_000;
@@ -115,6 +120,15 @@ pub async fn echo(req: Request) -> Response {
 }
 
 async fn echo_recorded(req: Request, recorder: Option<Arc<Recorder>>) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            Json(json!({"error": "body_too_large", "limit_bytes": MAX_BODY_BYTES})),
+        )
+            .into_response();
+    };
+    let req = Request::from_parts(parts, ());
     let delay = req
         .uri()
         .query()
@@ -141,6 +155,7 @@ async fn echo_recorded(req: Request, recorder: Option<Arc<Recorder>>) -> Respons
         "path": req.uri().path(),
         "query": req.uri().query().unwrap_or(""),
         "headers": headers,
+        "body_bytes": body.len(),
     });
     if let Some(recorder) = &recorder {
         recorder.record(&echo);
@@ -227,6 +242,26 @@ mod tests {
         assert!(
             lines[1]["at_ms"].as_f64().unwrap_or(0.0) >= lines[0]["at_ms"].as_f64().unwrap_or(1.0)
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_and_their_length_echoed() -> Result<(), Box<dyn std::error::Error>> {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/items")
+            .body(axum::body::Body::from("{\"n\":1}"))?;
+        let res = echo(req).await;
+        assert_eq!(res.status(), axum::http::StatusCode::OK);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await?;
+        let echoed: Value = serde_json::from_slice(&body)?;
+        assert_eq!(echoed["body_bytes"], 7);
+        let big = Request::builder()
+            .method("POST")
+            .uri("/items")
+            .body(axum::body::Body::from(vec![b'x'; MAX_BODY_BYTES + 1]))?;
+        let res = echo(big).await;
+        assert_eq!(res.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE);
         Ok(())
     }
 

@@ -62,8 +62,11 @@ async fn write_reply(
     session.write_response_body(Some(reply.body), true).await
 }
 
+/// The control plane's peer; its idle connections are closed as an app's are.
 fn peer(target: &(std::net::SocketAddr, bool, String)) -> Box<HttpPeer> {
-    Box::new(HttpPeer::new(target.0, target.1, target.2.clone()))
+    let mut peer = HttpPeer::new(target.0, target.1, target.2.clone());
+    peer.options.idle_timeout = Some(crate::upstream::pool::DEFAULT_IDLE_TIMEOUT);
+    Box::new(peer)
 }
 
 #[async_trait]
@@ -79,6 +82,7 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Box<Ctx>) -> Result<bool> {
         self.metrics.in_flight.inc();
         ctx.counted = true;
+        crate::edge::keepalive::bound(session, self.keepalive_secs);
         let prepared = prepare::identify_and_frame(self, session, ctx)
             .and_then(|()| prepare::authority_as_host(session))
             .and_then(|()| prepare::canonical_target(session));

@@ -394,6 +394,7 @@ pub fn run(
             .map(crate::ops::access_log::AccessLog::start)
             .transpose()?,
         tracer: config.tracer.clone(),
+        keepalive_secs: crate::edge::keepalive::whole_secs(config.keepalive_timeout),
     };
 
     let conf = ServerConf {
@@ -411,6 +412,12 @@ pub fn run(
     let mut server = Server::new_with_opt_and_conf(None::<Opt>, conf);
     server.bootstrap();
     let mut proxy = http_proxy_service(&server.configuration, gateway);
+    if let Some(app) = proxy.app_logic_mut() {
+        app.server_options = Some(crate::edge::keepalive::server_options(
+            app.server_options.take(),
+            config.keepalive_timeout,
+        ));
+    }
     match tls {
         Some((store, http2)) => {
             let settings = crate::edge::listener::tls_settings(store, http2)

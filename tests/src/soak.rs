@@ -45,13 +45,6 @@ pub struct Settings {
     /// Phase 2: most requests in flight at once (the open loop waits for
     /// one to finish beyond that, and counts the request as behind).
     pub max_in_flight: usize,
-    /// POSTs carry a small JSON body. Off by default: the demo upstream
-    /// does not read request bodies, and a body it has not read makes it
-    /// close the connection after answering; a POST the gateway then
-    /// sends on that pooled connection fails (`ConnectionClosed`, nothing
-    /// read) and, not being idempotent, is not retried: a 502. With
-    /// bodies on, the soak shows those 502s.
-    pub post_bodies: bool,
 }
 
 impl Settings {
@@ -67,14 +60,12 @@ impl Settings {
             sample_every: Duration::from_secs(30),
             warmup_fraction: 0.2,
             max_in_flight: 512,
-            post_bodies: false,
         }
     }
 
     /// The short form for `cargo test`: 60 s at half the maximum, a sample
     /// every 5 s; `WRNEXUS_SOAK_SECS` and `WRNEXUS_SOAK_FRACTION` change
-    /// the length and the fraction, `WRNEXUS_SOAK_POST_BODIES=1` sends
-    /// POSTs with a body.
+    /// the length and the fraction.
     pub fn short_from_env() -> TestResult<Settings> {
         let mut settings = Settings {
             max_warmup: Duration::from_secs(2),
@@ -96,7 +87,6 @@ impl Settings {
                 .parse()
                 .map_err(|e| format!("WRNEXUS_SOAK_FRACTION: {fraction}: {e}"))?;
         }
-        settings.post_bodies = std::env::var("WRNEXUS_SOAK_POST_BODIES").is_ok_and(|v| v == "1");
         settings.check()?;
         Ok(settings)
     }
@@ -163,17 +153,12 @@ async fn measure(
     settings: &Settings,
     progress: &mut dyn FnMut(&str),
 ) -> TestResult<Report> {
-    let targets = fleet::prepare(&fleet.gateways, settings.post_bodies).await?;
+    let targets = fleet::prepare(&fleet.gateways).await?;
     progress(&format!(
-        "fleet: {} gateways, a control plane, the demo upstream; {} kinds of request ({} of them denied), POSTs {}",
+        "fleet: {} gateways, a control plane, the demo upstream; {} kinds of request ({} of them denied), POSTs with a JSON body",
         fleet.gateways.len(),
         targets.len(),
         targets.iter().filter(|t| !t.allowed).count(),
-        if settings.post_bodies {
-            "with a JSON body"
-        } else {
-            "without a body"
-        }
     ));
     let driver = load::Driver::new(&fleet.gateways, targets, settings.concurrency)?;
     driver.settle(Duration::from_secs(5)).await?;

@@ -7,9 +7,8 @@
 //! and the resident set of each gateway and the control plane; then the
 //! summary, with each process's memory growth after the warm-up (the first
 //! `--warmup` of the soak). Fails when there was an error or a process grew
-//! by 5 % or more. `--post-bodies` sends the POSTs with a JSON body (see
-//! `Settings::post_bodies` for why they carry none by default). The short
-//! form is `tests/tests/soak.rs`.
+//! by 5 % or more. The POSTs carry a small JSON body. The short form is
+//! `tests/tests/soak.rs`.
 //!
 //! ```text
 //! WRNEXUS_BIN=/var/tmp/wrnexus-target/release/wrnexus \
@@ -25,8 +24,7 @@ use wrnexus_e2e::soak::{self, Settings};
 const GROWTH_BOUND: f64 = 0.05;
 
 const USAGE: &str = "usage: WRNEXUS_BIN=path/to/wrnexus soak [--secs S (1800)] [--fraction F (0.5)] \
-[--sample-secs S (30)] [--max-secs S (20)] [--concurrency N (32)] [--gateways N (2)] [--warmup F (0.2)] \
-[--post-bodies]";
+[--sample-secs S (30)] [--max-secs S (20)] [--concurrency N (32)] [--gateways N (2)] [--warmup F (0.2)]";
 
 fn parse_args() -> Result<Settings> {
     let mut settings = Settings::long();
@@ -35,10 +33,6 @@ fn parse_args() -> Result<Settings> {
         if flag == "--help" || flag == "-h" {
             println!("{USAGE}");
             std::process::exit(0);
-        }
-        if flag == "--post-bodies" {
-            settings.post_bodies = true;
-            continue;
         }
         let value = it
             .next()
@@ -75,7 +69,7 @@ async fn main() -> Result<()> {
     let bin = e2e(wrnexus_e2e::process::binary())?;
     println!("soak: {}", wrnexus_benches::machine::describe());
     println!(
-        "binary under test: {}\nsettings: {} gateways; maximum over {:.0} s with {} workers; soak {:.0} s at {:.0} % of it, a sample every {:.0} s, warm-up {:.0} % of the soak; POSTs {}",
+        "binary under test: {}\nsettings: {} gateways; maximum over {:.0} s with {} workers; soak {:.0} s at {:.0} % of it, a sample every {:.0} s, warm-up {:.0} % of the soak",
         bin.display(),
         settings.gateways,
         settings.max_duration.as_secs_f64(),
@@ -84,11 +78,6 @@ async fn main() -> Result<()> {
         settings.fraction * 100.0,
         settings.sample_every.as_secs_f64(),
         settings.warmup_fraction * 100.0,
-        if settings.post_bodies {
-            "with a body"
-        } else {
-            "without a body"
-        }
     );
     let started = Instant::now();
     let report = e2e(soak::run(&settings, &mut |line| println!("{line}")).await)?

@@ -56,7 +56,8 @@ pub struct RouteConfig {
     pub project: Option<ProjectConfig>,
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
-    /// How long an idle upstream connection stays in the keep-alive pool.
+    /// How long an idle upstream connection stays in the keep-alive pool;
+    /// `None`: [`crate::upstream::pool::DEFAULT_IDLE_TIMEOUT`].
     pub idle_timeout: Option<Duration>,
 }
 

@@ -42,6 +42,9 @@ pub struct Gateway {
     pub key_usage: Arc<KeyUsage>,
     /// `Strict-Transport-Security` for responses over TLS, when configured.
     pub hsts: Option<http::HeaderValue>,
+    /// Seconds an idle HTTP/1.1 client connection waits for its next
+    /// request (see [`crate::GatewayConfig::keepalive_timeout`]).
+    pub keepalive_secs: u64,
     /// One line per request, when configured.
     pub access_log: Option<crate::ops::access_log::AccessLog>,
     /// Each sampled request's spans go here, when tracing is on.

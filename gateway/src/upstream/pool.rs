@@ -25,6 +25,11 @@ const MAX_CANDIDATES: usize = 256;
 /// Concurrent streams on one HTTP/2 connection to an upstream.
 const H2_STREAMS: usize = 100;
 
+/// How long an idle upstream connection stays pooled when the route does not
+/// say: connections opened in a burst are closed once it has passed, rather
+/// than held until the app closes them (many apps never do).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Why a route's upstreams cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -142,7 +147,7 @@ fn template(config: &RouteConfig, tls: PeerTls) -> HttpPeer {
     let mut peer = HttpPeer::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), https, sni);
     peer.options.connection_timeout = config.connect_timeout;
     peer.options.read_timeout = config.read_timeout;
-    peer.options.idle_timeout = config.idle_timeout;
+    peer.options.idle_timeout = Some(config.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT));
     peer.options.ca = tls.ca;
     peer.client_cert_key = tls.client;
     if config.reach.protocol == Protocol::H2 {

@@ -46,6 +46,13 @@ fn peers_carry_the_route_timeouts_and_its_tls() {
 }
 
 #[test]
+fn idle_upstream_connections_are_closed_by_default() {
+    let pool = UpstreamPool::build(&route(&["http://127.0.0.1:3000"]), system_resolver()).unwrap();
+    let (peer, _lease) = pool.select().unwrap();
+    assert_eq!(peer.options.idle_timeout, Some(DEFAULT_IDLE_TIMEOUT));
+}
+
+#[test]
 fn https_peers_send_their_host_as_sni_and_plain_ones_speak_http() {
     let pool = UpstreamPool::build(&route(&["https://localhost:1"]), system_resolver()).unwrap();
     let (peer, _) = pool.select().unwrap();

@@ -167,8 +167,6 @@ pub struct Target {
     pub method: Method,
     /// 2xx expected when allowed, else 403.
     pub allowed: bool,
-    /// A POST carries a small JSON body ([`super::Settings::post_bodies`]).
-    pub body: bool,
 }
 
 impl Target {
@@ -185,7 +183,7 @@ impl Target {
             Credential::Cookie(cookie) => request.header(reqwest::header::COOKIE, cookie),
             Credential::Key(secret) => request.bearer_auth(secret),
         };
-        if self.method == Method::POST && self.body {
+        if self.method == Method::POST {
             request.json(&serde_json::json!({ "n": n }))
         } else {
             request
@@ -203,9 +201,9 @@ impl Target {
 }
 
 /// Sign the principals up (spread over the gateways) and list their
-/// requests: a GET and a POST for each, the viewers' POSTs denied; the
-/// POSTs with a body when `body`.
-pub async fn prepare(gateways: &[String], body: bool) -> TestResult<Vec<Target>> {
+/// requests: a GET and a POST (with a small JSON body) for each, the
+/// viewers' POSTs denied.
+pub async fn prepare(gateways: &[String]) -> TestResult<Vec<Target>> {
     let c = client::http();
     let gw = gateways.first().ok_or("no gateway")?;
     let at = |i: usize| gateways.get(i % gateways.len()).unwrap_or(gw);
@@ -229,7 +227,6 @@ pub async fn prepare(gateways: &[String], body: bool) -> TestResult<Vec<Target>>
                 credential: Credential::Cookie(cookie.clone()),
                 allowed: method == Method::GET || !who.starts_with("viewer"),
                 method,
-                body,
             });
         }
     }
@@ -241,7 +238,6 @@ pub async fn prepare(gateways: &[String], body: bool) -> TestResult<Vec<Target>>
                 credential: Credential::Key(secret.clone()),
                 allowed: method == Method::GET || ceiling != "viewer",
                 method,
-                body,
             });
         }
     }
