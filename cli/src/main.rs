@@ -8,6 +8,7 @@ mod dev;
 mod dev_args;
 mod durations;
 mod gateway_settings;
+mod huge_pages;
 mod logging;
 mod mail_settings;
 #[cfg(test)]
@@ -284,6 +285,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = huge_pages::disable() {
+        eprintln!("warning: transparent huge pages stay on for this process: {e}");
+    }
     // aws-lc-rs for every TLS connection and listener of the process
     // (pingora's rustls support would otherwise install ring).
     wrnexus_backends::install_crypto_provider();
